@@ -1,0 +1,301 @@
+"""The end-to-end HTTP check: many concurrent ``GET /color`` calls through front, judged statistically.
+
+Split in three so each part is testable on its own:
+
+* :func:`sample_colors` does the I/O (bounded concurrency, per-request timeout) and returns raw samples;
+* :func:`judge_samples` is pure: it turns samples plus the configured weights into a verdict and stats;
+* :func:`check_http` / :func:`check_http_async` glue the two together.
+
+Pass criteria (all must hold):
+
+* errors (transport failures, timeouts, non-200 answers, unparseable bodies) are at most
+  ``floor(max_error_rate * requests)``; the default ``max_error_rate`` of 1% allows 2 errors in 200,
+  enough to ride out one connection reset during an ELB target change but not a broken backend;
+* the color counts satisfy :func:`automation.verify.stats.evaluate_shares` at ``alpha`` (default
+  0.001): every positive-weight color appears, no zero-weight or unknown color appears, and each
+  share is consistent with its weight by an exact two-sided binomial test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import cast
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from automation.verify.model import CheckResult, HttpStats
+from automation.verify.poll import PollResult, poll_until
+from automation.verify.stats import evaluate_shares, percentile_nearest_rank
+
+DEFAULT_REQUESTS = 200
+DEFAULT_CONCURRENCY = 20
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_ALPHA = 0.001
+DEFAULT_MAX_ERROR_RATE = 0.01
+COLOR_PATH = "/color"
+
+# A color is a short token; anything longer is an error page or a misrouted answer, not a color.
+_MAX_COLOR_LENGTH = 64
+_HTTP_OK = 200
+
+
+@dataclass
+class HttpSamples:
+    """Raw outcome of a burst: latencies of good answers, color counts and error counts by kind."""
+
+    requests: int = 0
+    latencies_ms: list[float] = field(default_factory=list[float])
+    colors: Counter[str] = field(default_factory=Counter[str])
+    errors: Counter[str] = field(default_factory=Counter[str])
+    wall_s: float = 0.0
+
+    @property
+    def error_count(self) -> int:
+        """Total failed requests of every kind."""
+        return sum(self.errors.values())
+
+
+def color_url(front_url: str, path: str = COLOR_PATH) -> str:
+    """``front_url`` with ``path`` appended, unless the URL already ends with it.
+
+    Accepts a bare host (``a1b2.elb.amazonaws.com``) and assumes http, because that is what a
+    LoadBalancer Service hostname output looks like.
+    """
+    if "://" not in front_url:
+        front_url = "http://" + front_url
+    parts = urlsplit(front_url)
+    base_path = parts.path.rstrip("/")
+    if not base_path.endswith(path.rstrip("/")):
+        base_path += path
+    return urlunsplit((parts.scheme, parts.netloc, base_path, parts.query, ""))
+
+
+def parse_color(response: httpx.Response) -> str | None:
+    """The color in a front answer: JSON ``{"color": ...}`` or a plain-text token; ``None`` if neither."""
+    content_type = response.headers.get("content-type", "")
+    if "json" in content_type:
+        try:
+            payload: object = json.loads(response.content)
+        except ValueError:
+            return None
+        if isinstance(payload, dict):
+            # json.loads only produces str keys; the values are what needs checking.
+            color = cast("dict[str, object]", payload).get("color")
+            if isinstance(color, str) and color.strip():
+                return color.strip()
+        return None
+    text = response.text.strip()
+    if not text or len(text) > _MAX_COLOR_LENGTH or any(ch.isspace() for ch in text):
+        return None
+    return text
+
+
+def _classify_exception(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect error"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "protocol error"
+    return type(exc).__name__
+
+
+async def sample_colors(
+    url: str,
+    *,
+    requests: int = DEFAULT_REQUESTS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    client: httpx.AsyncClient | None = None,
+) -> HttpSamples:
+    """Send ``requests`` GETs to ``url`` with at most ``concurrency`` in flight; never raises for I/O.
+
+    Each request is bounded by ``timeout_s`` end to end (httpx's own timeouts are per phase, so a
+    server that trickles bytes could otherwise stretch one request indefinitely). The whole burst
+    therefore takes at most about ``ceil(requests / concurrency) * timeout_s``.
+    Latency is measured for successful answers only: a timeout's "latency" is just the timeout.
+    """
+    if requests < 1 or concurrency < 1 or timeout_s <= 0:
+        raise ValueError("requests and concurrency must be >= 1 and timeout_s > 0")
+    samples = HttpSamples(requests=requests)
+    remaining = requests
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal remaining
+        # Workers pull from a shared budget instead of one task per request, so memory and
+        # scheduling cost stay proportional to the concurrency, not to the request count.
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(timeout_s):
+                    response = await http.get(url)
+            except (httpx.HTTPError, TimeoutError, OSError) as exc:
+                samples.errors[_classify_exception(exc)] += 1
+                continue
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            if response.status_code != _HTTP_OK:
+                samples.errors[f"HTTP {response.status_code}"] += 1
+                continue
+            color = parse_color(response)
+            if color is None:
+                samples.errors["unparseable body"] += 1
+                continue
+            samples.colors[color] += 1
+            samples.latencies_ms.append(elapsed_ms)
+
+    workers = min(concurrency, requests)
+    started = time.perf_counter()
+    if client is None:
+        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+        # Per-phase timeouts match the end-to-end bound so a stalled connect fails as fast.
+        async with httpx.AsyncClient(limits=limits, timeout=timeout_s, follow_redirects=False) as http:
+            await asyncio.gather(*(worker(http) for _ in range(workers)))
+    else:
+        await asyncio.gather(*(worker(client) for _ in range(workers)))
+    samples.wall_s = time.perf_counter() - started
+    return samples
+
+
+def allowed_errors(requests: int, max_error_rate: float) -> int:
+    """The error budget: ``floor(max_error_rate * requests)`` (2 of 200 at the default 1%)."""
+    if not 0 <= max_error_rate <= 1:
+        raise ValueError(f"max_error_rate must be in [0, 1], got {max_error_rate}")
+    # The small epsilon keeps 0.01 * 200 from flooring to 1 through binary rounding.
+    return math.floor(max_error_rate * requests + 1e-9)
+
+
+def judge_samples(
+    samples: HttpSamples,
+    weights: Mapping[str, int],
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    name: str = "http /color",
+) -> tuple[CheckResult, HttpStats]:
+    """Pure verdict over a burst's samples; see the module docstring for the pass criteria."""
+    successes = sum(samples.colors.values())
+    shares: dict[str, float] = {}
+    # Configured colors first and always present (a missing color shows as 0.0), then strays.
+    for color in list(weights) + sorted(set(samples.colors) - set(weights)):
+        shares[color] = round(samples.colors.get(color, 0) / successes, 4) if successes else 0.0
+    p50 = percentile_nearest_rank(samples.latencies_ms, 50)
+    p99 = percentile_nearest_rank(samples.latencies_ms, 99)
+    stats = HttpStats(
+        requests=samples.requests,
+        errors=samples.error_count,
+        p50_ms=None if p50 is None else round(p50, 2),
+        p99_ms=None if p99 is None else round(p99, 2),
+        shares=shares,
+    )
+
+    budget = allowed_errors(samples.requests, max_error_rate)
+    problems: list[str] = []
+    if samples.error_count > budget:
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in samples.errors.most_common())
+        problems.append(f"{samples.error_count} errors exceed the budget of {budget} ({kinds})")
+    verdict = evaluate_shares(samples.colors, weights, alpha=alpha)
+    problems.extend(verdict.problems)
+
+    counts = ", ".join(f"{color}={samples.colors.get(color, 0)}" for color in shares)
+    wanted = ", ".join(f"{color}={weight}" for color, weight in weights.items())
+    summary = (
+        f"{samples.requests} requests, {samples.error_count} errors (budget {budget}), "
+        f"p50 {_ms(stats.p50_ms)}, p99 {_ms(stats.p99_ms)}; answers {counts}; weights {wanted}"
+    )
+    if verdict.p_values:
+        tested = ", ".join(f"{color} p={value:.3g}" for color, value in verdict.p_values.items())
+        summary += f"; binomial {tested} at alpha {verdict.alpha_per_test:.3g}"
+    detail = summary if not problems else "; ".join(problems) + " | " + summary
+    return CheckResult(name=name, ok=not problems, detail=detail), stats
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"
+
+
+async def check_http_async(
+    front_url: str,
+    weights: Mapping[str, int],
+    *,
+    requests: int = DEFAULT_REQUESTS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    alpha: float = DEFAULT_ALPHA,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    client: httpx.AsyncClient | None = None,
+) -> tuple[CheckResult, HttpStats]:
+    """Run the burst against ``front_url`` + ``/color`` and judge it against ``weights``."""
+    url = color_url(front_url)
+    samples = await sample_colors(
+        url, requests=requests, concurrency=concurrency, timeout_s=timeout_s, client=client
+    )
+    return judge_samples(samples, weights, alpha=alpha, max_error_rate=max_error_rate, name=f"http {url}")
+
+
+def check_http(
+    front_url: str,
+    weights: Mapping[str, int],
+    *,
+    requests: int = DEFAULT_REQUESTS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    alpha: float = DEFAULT_ALPHA,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+) -> tuple[CheckResult, HttpStats]:
+    """Synchronous :func:`check_http_async` for callers without an event loop (the CLI)."""
+    return asyncio.run(
+        check_http_async(
+            front_url,
+            weights,
+            requests=requests,
+            concurrency=concurrency,
+            timeout_s=timeout_s,
+            alpha=alpha,
+            max_error_rate=max_error_rate,
+        )
+    )
+
+
+def wait_until_reachable(
+    front_url: str,
+    *,
+    deadline_s: float,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    initial_backoff_s: float = 1.0,
+    max_backoff_s: float = 10.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PollResult[str | None]:
+    """Poll ``front_url`` + ``/color`` until it gives any HTTP answer; the value is the last error.
+
+    A fresh LoadBalancer's DNS name takes minutes to resolve and its targets to register, which is
+    an infrastructure delay, not a mesh failure. Any HTTP status counts as reachable: a 502 from
+    front is the mesh's problem and is what the burst must count, not something to wait out.
+    """
+    url = color_url(front_url)
+
+    def probe() -> str | None:
+        try:
+            with httpx.Client(timeout=timeout_s, follow_redirects=False) as http:
+                http.get(url)
+        except httpx.HTTPError as exc:
+            return f"{_classify_exception(exc)}: {exc}"
+        return None
+
+    return poll_until(
+        probe,
+        done=lambda error: error is None,
+        deadline_s=deadline_s,
+        initial_backoff_s=initial_backoff_s,
+        max_backoff_s=max_backoff_s,
+        clock=clock,
+        sleep=sleep,
+    )

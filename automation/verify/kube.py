@@ -1,0 +1,218 @@
+"""Kubernetes-side checks: are the workload pods Ready and actually meshed?
+
+The verdict is a pure function over pod objects (:func:`evaluate_pods`), accepting
+``kubernetes.client.V1Pod`` models or plain dicts (API JSON with camelCase keys, or ``to_dict()``
+output with snake_case keys). The API call is a thin adapter (:func:`probe_pods`) so the logic can
+be tested without an API server.
+
+A pod passes when it is Running, its ``Ready`` condition is True, it has the containers the App Mesh
+injector adds (``envoy``, plus ``xray-daemon`` when tracing is on) and the controller's readiness
+gate condition ``conditions.appmesh.k8s.aws/aws-cloudmap-healthy`` is True, i.e. the pod is
+registered and healthy in Cloud Map. Pods that are being deleted are left out (a rolling update
+leaves a terminating pod behind for a while), but are mentioned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+from kubernetes.client import V1Pod
+
+from automation.verify.model import CLOUDMAP_READINESS_GATE, CheckResult
+from automation.verify.poll import PollSettings, Probe, polled_check
+
+ENVOY_CONTAINER = "envoy"
+XRAY_CONTAINER = "xray-daemon"
+# 401/403 will not fix themselves by waiting; everything else (timeouts, 5xx, 429) may.
+_TERMINAL_HTTP_STATUSES = frozenset({401, 403})
+
+PodLike = V1Pod | Mapping[str, Any]
+
+
+class PodLister(Protocol):
+    """The one CoreV1Api call used here (``kubernetes.client.CoreV1Api`` or a fake)."""
+
+    def list_namespaced_pod(
+        self,
+        namespace: str,
+        *,
+        label_selector: str | None = None,
+        _request_timeout: float | None = None,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PodFacts:
+    """The handful of pod fields the verdict depends on, normalised from any pod representation."""
+
+    name: str
+    phase: str | None
+    terminating: bool
+    containers: frozenset[str]
+    ready_containers: frozenset[str]
+    conditions: Mapping[str, str]
+    """condition type -> status ("True"/"False"/"Unknown")."""
+
+
+def pod_facts(pod: PodLike) -> PodFacts:
+    """Extract :class:`PodFacts` from a ``V1Pod`` or a dict in either key style."""
+    if isinstance(pod, V1Pod):
+        return _facts_from_model(pod)
+    return _facts_from_mapping(pod)
+
+
+def _facts_from_model(pod: V1Pod) -> PodFacts:
+    meta, spec, status = pod.metadata, pod.spec, pod.status
+    containers = [c.name for c in spec.containers] if spec is not None else []
+    # Native sidecars (init containers with restartPolicy Always) also count as sidecars.
+    if spec is not None and spec.init_containers:
+        containers += [c.name for c in spec.init_containers if c.restart_policy == "Always"]
+    statuses = list(status.container_statuses or []) if status is not None else []
+    if status is not None and status.init_container_statuses:
+        statuses += status.init_container_statuses
+    conditions = {c.type: c.status for c in (status.conditions or [])} if status is not None else {}
+    return PodFacts(
+        name=(meta.name if meta is not None else None) or "?",
+        phase=status.phase if status is not None else None,
+        terminating=meta is not None and meta.deletion_timestamp is not None,
+        containers=frozenset(containers),
+        ready_containers=frozenset(s.name for s in statuses if s.ready),
+        conditions=conditions,
+    )
+
+
+def _get(obj: object, snake: str) -> Any:
+    """``obj[snake]`` or ``obj[camelCase(snake)]`` for dict pods; ``None`` when absent or not a dict."""
+    if not isinstance(obj, Mapping):
+        return None
+    mapping = cast("Mapping[str, Any]", obj)
+    if snake in mapping:
+        return mapping[snake]
+    head, *rest = snake.split("_")
+    return mapping.get(head + "".join(word.capitalize() for word in rest))
+
+
+def _items(obj: object, snake: str) -> list[Any]:
+    value = _get(obj, snake)
+    return cast("list[Any]", value) if isinstance(value, list) else []
+
+
+def _facts_from_mapping(pod: Mapping[str, Any]) -> PodFacts:
+    meta, spec, status = _get(pod, "metadata"), _get(pod, "spec"), _get(pod, "status")
+    containers = [str(_get(c, "name")) for c in _items(spec, "containers")]
+    containers += [
+        str(_get(c, "name")) for c in _items(spec, "init_containers") if _get(c, "restart_policy") == "Always"
+    ]
+    statuses = _items(status, "container_statuses") + _items(status, "init_container_statuses")
+    return PodFacts(
+        name=str(_get(meta, "name") or "?"),
+        phase=_get(status, "phase"),
+        terminating=_get(meta, "deletion_timestamp") is not None,
+        containers=frozenset(containers),
+        ready_containers=frozenset(str(_get(s, "name")) for s in statuses if _get(s, "ready") is True),
+        conditions={str(_get(c, "type")): str(_get(c, "status")) for c in _items(status, "conditions")},
+    )
+
+
+def pod_problems(facts: PodFacts, *, require_xray: bool) -> list[str]:
+    """Why this pod does not count as a Ready, meshed workload pod (empty list when it does)."""
+    problems: list[str] = []
+    if facts.phase != "Running":
+        problems.append(f"phase {facts.phase}")
+    if facts.conditions.get("Ready") != "True":
+        problems.append(f"Ready={facts.conditions.get('Ready', 'absent')}")
+    wanted = [ENVOY_CONTAINER] + ([XRAY_CONTAINER] if require_xray else [])
+    for container in wanted:
+        if container not in facts.containers:
+            problems.append(f"no {container} container (sidecar not injected)")
+        elif container not in facts.ready_containers:
+            problems.append(f"{container} not ready")
+    gate = facts.conditions.get(CLOUDMAP_READINESS_GATE)
+    if gate != "True":
+        problems.append(f"{CLOUDMAP_READINESS_GATE}={gate or 'absent'}")
+    return problems
+
+
+def evaluate_pods(pods: Iterable[PodLike], *, selector: str, require_xray: bool) -> Probe:
+    """Pure verdict over the pods a selector matched.
+
+    Passes when at least one pod is not terminating and every non-terminating pod has no
+    :func:`pod_problems`. Zero pods fails: a selector that matches nothing proves nothing.
+    """
+    facts = [pod_facts(pod) for pod in pods]
+    live = [f for f in facts if not f.terminating]
+    terminating = len(facts) - len(live)
+    suffix = f" ({terminating} terminating pod(s) ignored)" if terminating else ""
+    if not live:
+        return Probe(False, f"no pods match {selector}{suffix}")
+    broken = [(f.name, problems) for f in live if (problems := pod_problems(f, require_xray=require_xray))]
+    if broken:
+        listed = "; ".join(f"{name}: {', '.join(problems)}" for name, problems in sorted(broken))
+        return Probe(False, f"{len(broken)} of {len(live)} pod(s) for {selector} not ready: {listed}{suffix}")
+    sidecars = ENVOY_CONTAINER + (f"+{XRAY_CONTAINER}" if require_xray else "")
+    return Probe(
+        True, f"{len(live)} pod(s) for {selector} Ready with {sidecars} and Cloud Map gate True{suffix}"
+    )
+
+
+def _pod_items(response: Any) -> Sequence[PodLike]:
+    items: object = getattr(response, "items", None)
+    if items is None and isinstance(response, Mapping):
+        items = cast("Mapping[str, object]", response).get("items")
+    return cast("list[PodLike]", items) if isinstance(items, list) else []
+
+
+def probe_pods(
+    api: PodLister,
+    *,
+    namespace: str,
+    selector: str,
+    require_xray: bool,
+    request_timeout_s: float = 15.0,
+) -> Probe:
+    """List pods by ``selector`` in ``namespace`` and judge them; API errors become failed probes."""
+    try:
+        response = api.list_namespaced_pod(
+            namespace, label_selector=selector, _request_timeout=request_timeout_s
+        )
+    except Exception as exc:  # ApiException, urllib3 errors, exec-plugin failures: report, never crash
+        status: object = getattr(exc, "status", None)
+        reason: object = getattr(exc, "reason", None)
+        what = f"HTTP {status} {reason}" if isinstance(status, int) else f"{type(exc).__name__}: {exc}"
+        return Probe(
+            False,
+            f"listing pods {selector} in {namespace} failed: {what}",
+            terminal=status in _TERMINAL_HTTP_STATUSES,
+        )
+    return evaluate_pods(_pod_items(response), selector=selector, require_xray=require_xray)
+
+
+def kube_checks(
+    *,
+    kube_clients: Mapping[str, PodLister],
+    pod_selectors: Mapping[str, Sequence[str]],
+    namespace: str,
+    tracing: bool,
+    settings: PollSettings,
+) -> list[CheckResult]:
+    """One polled check per (cluster, selector), each against that cluster's own client."""
+    results: list[CheckResult] = []
+    for cluster, selectors in pod_selectors.items():
+        api = kube_clients.get(cluster)
+        for selector in selectors:
+            name = f"k8s {cluster} {namespace}/{selector}"
+            if api is None:
+                results.append(CheckResult(name, False, f"no Kubernetes client for cluster {cluster}"))
+                continue
+            results.append(
+                polled_check(
+                    name,
+                    lambda api=api, selector=selector: probe_pods(
+                        api, namespace=namespace, selector=selector, require_xray=tracing
+                    ),
+                    settings,
+                )
+            )
+    return results

@@ -1,0 +1,183 @@
+"""Entry points: the full post-deploy verification and the HTTP-only mode (``--front-url``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from automation.verify.aws import AppMeshClient, ServiceDiscoveryClient, aws_checks
+from automation.verify.clients import make_aws_clients, make_kube_client
+from automation.verify.httpcheck import (
+    DEFAULT_ALPHA,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ERROR_RATE,
+    DEFAULT_REQUESTS,
+    DEFAULT_TIMEOUT_S,
+    check_http,
+    color_url,
+    wait_until_reachable,
+)
+from automation.verify.kube import PodLister, kube_checks
+from automation.verify.model import CheckResult, HttpStats, VerifyPlan, VerifyReport, weights_problems
+from automation.verify.poll import PollSettings
+
+DEFAULT_DEADLINE_S = 600.0
+
+
+def run_verification(
+    plan: VerifyPlan,
+    *,
+    appmesh_client: AppMeshClient,
+    servicediscovery_client: ServiceDiscoveryClient,
+    kube_clients: Mapping[str, PodLister],
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    requests: int = DEFAULT_REQUESTS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    request_timeout_s: float = DEFAULT_TIMEOUT_S,
+    alpha: float = DEFAULT_ALPHA,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    initial_backoff_s: float = 1.0,
+    max_backoff_s: float = 10.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> VerifyReport:
+    """Verify a deployed environment: App Mesh, Cloud Map, both clusters' pods, then HTTP via front.
+
+    ``deadline_s`` is one budget for the whole run, shared by all polled checks in order; a check
+    that is still failing when the budget is spent ends the wait for every later check, but each
+    later check still gets one attempt so the report shows the state of everything. The HTTP burst
+    starts once front is reachable (any HTTP answer) or the budget is spent; the burst itself is
+    bounded by ``ceil(requests / concurrency) * request_timeout_s`` on top.
+    ``clock``/``sleep`` drive the polling and exist for tests.
+    """
+    settings = PollSettings.starting_now(
+        deadline_s, initial_backoff_s=initial_backoff_s, max_backoff_s=max_backoff_s, clock=clock, sleep=sleep
+    )
+    checks = aws_checks(
+        appmesh=appmesh_client,
+        servicediscovery=servicediscovery_client,
+        mesh=plan.mesh_name,
+        cloudmap_namespace=plan.cloudmap_namespace,
+        service_name=plan.service_name,
+        virtual_node_names=plan.virtual_node_names,
+        weights=plan.weights,
+        router=plan.router_name,
+        route=plan.route_name,
+        virtual_service=plan.virtual_service_name,
+        settings=settings,
+    )
+    checks += kube_checks(
+        kube_clients=kube_clients,
+        pod_selectors=plan.pod_selectors,
+        namespace=plan.k8s_namespace,
+        tracing=plan.tracing,
+        settings=settings,
+    )
+    http: HttpStats | None = None
+    if plan.front_url is None:
+        checks.append(
+            CheckResult(
+                "http /color", False, "no front URL in the plan (has the LoadBalancer a hostname yet?)"
+            )
+        )
+    else:
+        reachable = wait_until_reachable(
+            plan.front_url,
+            deadline_s=settings.remaining_s(),
+            timeout_s=request_timeout_s,
+            initial_backoff_s=initial_backoff_s,
+            max_backoff_s=max_backoff_s,
+            clock=clock,
+            sleep=sleep,
+        )
+        if reachable.done:
+            result, http = check_http(
+                plan.front_url,
+                plan.weights,
+                requests=requests,
+                concurrency=concurrency,
+                timeout_s=request_timeout_s,
+                alpha=alpha,
+                max_error_rate=max_error_rate,
+            )
+            checks.append(result)
+        else:
+            checks.append(
+                CheckResult(
+                    f"http {color_url(plan.front_url)}",
+                    False,
+                    f"front never answered within the deadline ({reachable.attempts} attempt(s); "
+                    f"last: {reachable.value})",
+                )
+            )
+    return VerifyReport(checks=tuple(checks), http=http)
+
+
+def verify_plan(
+    plan: VerifyPlan,
+    *,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    requests: int = DEFAULT_REQUESTS,
+    aws_endpoint_url: str | None = None,
+    **options: Any,
+) -> VerifyReport:
+    """:func:`run_verification` with real clients built from the plan (region, kubeconfigs).
+
+    A kubeconfig that cannot be turned into a client becomes a failed check for that cluster
+    instead of an exception. ``options`` are passed through to :func:`run_verification`.
+    """
+    aws = make_aws_clients(plan.region, endpoint_url=aws_endpoint_url)
+    kube_clients: dict[str, PodLister] = {}
+    client_errors: list[CheckResult] = []
+    for cluster, kubeconfig in plan.kubeconfigs.items():
+        try:
+            kube_clients[cluster] = make_kube_client(kubeconfig)
+        except Exception as exc:  # bad kubeconfig: report it, keep verifying the rest
+            client_errors.append(CheckResult(f"k8s {cluster} client", False, f"{type(exc).__name__}: {exc}"))
+    report = run_verification(
+        plan,
+        appmesh_client=aws.appmesh,
+        servicediscovery_client=aws.servicediscovery,
+        kube_clients=kube_clients,
+        deadline_s=deadline_s,
+        requests=requests,
+        **options,
+    )
+    return VerifyReport(checks=(*client_errors, *report.checks), http=report.http)
+
+
+def run_http_only(
+    front_url: str,
+    weights: Mapping[str, int],
+    requests: int = DEFAULT_REQUESTS,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    alpha: float = DEFAULT_ALPHA,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    reachable_deadline_s: float | None = None,
+) -> VerifyReport:
+    """Only the HTTP check, against ``front_url`` (``--front-url`` mode for local and smoke runs).
+
+    With ``reachable_deadline_s`` set, first waits up to that long for the URL to answer at all.
+    Raises ``ValueError`` for unusable weights (a usage error, not a verification failure).
+    """
+    problems = weights_problems(weights)
+    if problems:
+        raise ValueError("; ".join(problems))
+    if reachable_deadline_s is not None:
+        reachable = wait_until_reachable(front_url, deadline_s=reachable_deadline_s, timeout_s=timeout_s)
+        if not reachable.done:
+            detail = f"front never answered within {reachable_deadline_s:g}s (last: {reachable.value})"
+            return VerifyReport(checks=(CheckResult(f"http {color_url(front_url)}", False, detail),))
+    result, stats = check_http(
+        front_url,
+        weights,
+        requests=requests,
+        concurrency=concurrency,
+        timeout_s=timeout_s,
+        alpha=alpha,
+        max_error_rate=max_error_rate,
+    )
+    return VerifyReport(checks=(result,), http=stats)
