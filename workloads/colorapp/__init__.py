@@ -1,0 +1,1 @@
+"""colorapp: answers with the color it was configured with (env COLOR)."""

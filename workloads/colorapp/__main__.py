@@ -1,0 +1,3 @@
+from workloads.colorapp.app import main
+
+raise SystemExit(main())

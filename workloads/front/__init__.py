@@ -1,0 +1,1 @@
+"""front: asks colorapp for its color and passes the answer on."""

@@ -1,0 +1,3 @@
+from workloads.front.app import main
+
+raise SystemExit(main())
