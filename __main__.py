@@ -1,0 +1,134 @@
+"""crossmesh: two EKS clusters in one VPC, joined into one service mesh.
+
+This file only wires components together, in dependency order; every decision lives in infra/ and
+workloads/, where it is tested. `pulumi up` and `python -m automation deploy ENV` both run this file.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.account import lookup_arns
+from infra.cloudmap import CloudMapNamespace, CloudMapNamespaceArgs
+from infra.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
+from infra.config import from_pulumi
+from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs, cross_cluster_rules
+from infra.mesh import MeshContext, backend_for
+from infra.mesh.backend import ClusterHandle, DiscoveryHandle
+from infra.naming import physical
+from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
+
+config = from_pulumi()
+stack = config.stack
+tags = {"project": "crossmesh", "environment": stack, "managed-by": "pulumi", **config.tags}
+
+aws_provider = aws.Provider("aws", region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
+with_aws = pulumi.ResourceOptions(providers=[aws_provider])
+arns = lookup_arns(aws_provider)
+
+network = config.network
+vpc = SharedVpc(
+    "network",
+    SharedVpcArgs(
+        cidr=network.cidr,
+        azs=aws.get_availability_zones(
+            state="available", opts=pulumi.InvokeOptions(provider=aws_provider)
+        ).names[: network.az_count],
+        private_subnet_prefix=network.private_subnet_prefix,
+        public_subnet_prefix=network.public_subnet_prefix,
+        cluster_names=[config.eks_name(c.name) for c in config.clusters],
+        nat_gateways=network.nat_gateways,
+        flow_logs=FlowLogsArgs(
+            log_group_name=f"/crossmesh/{stack}/vpc-flow-logs",
+            role_name=physical(stack, "vpc-flow-logs"),
+            retention_days=network.flow_log_retention_days,
+        )
+        if network.flow_logs
+        else None,
+        tags=tags,
+    ),
+    opts=pulumi.ResourceOptions(providers=[aws_provider], protect=config.deletion_protection),
+)
+
+discovery = CloudMapNamespace(
+    "discovery",
+    CloudMapNamespaceArgs(name=config.mesh.cloud_map_namespace, vpc_id=vpc.vpc_id, tags=tags),
+    with_aws,
+)
+
+# Clusters depend on the network only, never on each other: Pulumi creates them in parallel.
+clusters = {
+    c.name: EksCluster(
+        c.name,
+        EksClusterArgs(
+            eks_name=config.eks_name(c.name),
+            kubernetes_version=config.kubernetes_version_of(c),
+            vpc_id=vpc.vpc_id,
+            private_subnet_ids=vpc.private_subnet_ids,
+            nodes=NodeGroupArgs(
+                instance_types=c.nodes.instance_types,
+                desired=c.nodes.desired,
+                min=c.nodes.min,
+                max=c.nodes.max,
+                disk_size_gib=c.nodes.disk_size_gib,
+                capacity_type=c.nodes.capacity_type,
+            ),
+            partition=arns.apply(lambda a: a.partition),
+            role_prefix=physical(stack, c.name),
+            service_cidr=network.service_cidr,
+            endpoint_private_access=c.endpoint.private_access,
+            endpoint_public_access=c.endpoint.public_access,
+            public_access_cidrs=c.endpoint.public_access_cidrs,
+            admin_principal_arns=c.admin_principal_arns,
+            log_retention_days=c.log_retention_days,
+            deletion_protection=config.deletion_protection,
+            tags=tags,
+        ),
+        with_aws,
+    )
+    for c in config.clusters
+}
+
+CrossClusterAccess(
+    "cross-cluster",
+    CrossClusterAccessArgs(
+        rules=cross_cluster_rules(config),
+        node_security_groups={key: cluster.node_security_group_id for key, cluster in clusters.items()},
+        tags=tags,
+    ),
+    with_aws,
+)
+
+mesh = backend_for(
+    MeshContext(
+        config=config,
+        arns=arns,
+        discovery=DiscoveryHandle(
+            name=discovery.name, id=discovery.id, arn=discovery.arn, hosted_zone_id=discovery.hosted_zone_id
+        ),
+        tags=tags,
+    )
+)
+handles = {
+    key: ClusterHandle(
+        key=key,
+        eks_name=cluster.eks_name,
+        provider=cluster.provider,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+    )
+    for key, cluster in clusters.items()
+}
+controllers = {
+    key: mesh.install(f"{key}-mesh-controller", handles[key], with_aws) for key in config.mesh_clusters
+}
+
+pulumi.export("region", config.region)
+pulumi.export("vpcId", vpc.vpc_id)
+pulumi.export("cloudMapNamespace", {"name": discovery.name, "id": discovery.id})
+pulumi.export(
+    "clusters",
+    {
+        key: {"eksName": cluster.eks_name, "kubeconfig": cluster.kubeconfig_json}
+        for key, cluster in clusters.items()
+    },
+)

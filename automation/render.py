@@ -1,0 +1,190 @@
+"""Offline render: what an environment would create, proven without a cloud account or the Pulumi CLI.
+
+``python -m automation render ENV`` runs the real program through the recording engine and writes to
+``build/render/ENV/``:
+
+- ``resources.json``: every registration (components included) with type, name, parent, provider,
+  dependencies and inputs;
+- ``manifests/<cluster>.yaml``: every Kubernetes object the program applies to that cluster (Helm
+  releases are listed in resources.json, not expanded);
+- ``report.md``: resources by type and by cluster, the validation result, and a Mermaid diagram.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automation.recorder import Recording, Registration, record_project
+from automation.validate import CrdSchemas, Invalid, default_reference_dir, validate_objects
+from infra.config import StackConfig, flatten_config, parse_stack_file
+from infra.data import mapping_or_empty
+
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+CLUSTER_COMPONENT = "crossmesh:infra:EksCluster"
+HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
+
+# Apply order a human would expect when reading a manifest file.
+_KIND_ORDER = (
+    "Namespace",
+    "ServiceAccount",
+    "ConfigMap",
+    "Secret",
+    "Role",
+    "RoleBinding",
+    "NetworkPolicy",
+    "Service",
+    "Deployment",
+    "PodDisruptionBudget",
+)
+
+
+class UnknownEnvironmentError(Exception):
+    """No ``Pulumi.<env>.yaml`` in the project."""
+
+    def __init__(self, env: str, project_dir: Path) -> None:
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        super().__init__(
+            f"unknown environment {env!r}: no Pulumi.{env}.yaml in {project_dir}; "
+            f"expected one of {', '.join(known)}"
+        )
+        self.known = known
+
+
+def stack_file(project_dir: Path, env: str) -> Path:
+    path = project_dir / f"Pulumi.{env}.yaml"
+    if not path.is_file():
+        raise UnknownEnvironmentError(env, project_dir)
+    return path
+
+
+def load_environment(project_dir: Path, env: str) -> tuple[StackConfig, dict[str, str]]:
+    """Read and validate ``Pulumi.<env>.yaml``; returns the model and the flat map Pulumi would pass."""
+    path = stack_file(project_dir, env)
+    document = mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
+    config = parse_stack_file(document, env, source=path.name)
+    return config, flatten_config(mapping_or_empty(document.get("config")))
+
+
+@dataclass
+class RenderResult:
+    env: str
+    config: StackConfig
+    recording: Recording
+    manifests: dict[str, list[dict[str, Any]]]
+    helm_releases: dict[str, list[Registration]]
+    problems: list[Invalid]
+    notes: list[str]
+    out_dir: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict[str, float])
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def cluster_of_providers(recording: Recording) -> dict[str, str]:
+    """Kubernetes provider URN -> cluster key (the EksCluster component that owns the provider)."""
+    out: dict[str, str] = {}
+    for provider in recording.of_type(K8S_PROVIDER):
+        for ancestor in recording.ancestors(provider):
+            if ancestor.type == CLUSTER_COMPONENT:
+                out[provider.urn] = ancestor.name
+                break
+    return out
+
+
+def _manifest(registration: Registration) -> dict[str, Any]:
+    return {k: v for k, v in registration.inputs.items() if not k.startswith("__")}
+
+
+def _sort_key(obj: Mapping[str, Any]) -> tuple[int, str, str, str]:
+    kind = str(obj.get("kind", ""))
+    rank = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
+    metadata = mapping_or_empty(obj.get("metadata"))
+    return rank, kind, str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+
+
+def kubernetes_objects(
+    recording: Recording,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[Registration]]]:
+    """Every Kubernetes object and Helm release the program applies, by cluster."""
+    clusters = cluster_of_providers(recording)
+    objects: dict[str, list[dict[str, Any]]] = {name: [] for name in sorted(set(clusters.values()))}
+    releases: dict[str, list[Registration]] = {name: [] for name in objects}
+    for registration in recording:
+        if not registration.type.startswith("kubernetes:") or not registration.custom:
+            continue
+        cluster = clusters.get(registration.provider or "")
+        if cluster is None:
+            raise ValueError(
+                f"{registration.type} {registration.name} has no cluster provider: every Kubernetes object "
+                "must be given its cluster's provider explicitly"
+            )
+        if registration.type in HELM_TYPES:
+            releases[cluster].append(registration)
+        else:
+            objects[cluster].append(_manifest(registration))
+    for items in objects.values():
+        items.sort(key=_sort_key)
+    return objects, releases
+
+
+def render(
+    env: str,
+    project_dir: Path,
+    *,
+    out_dir: Path | None = None,
+    reference_dir: Path | None = None,
+    write: bool = True,
+) -> RenderResult:
+    """Render ``env``. Raises ConfigError / UnknownEnvironmentError before running anything."""
+    started = time.perf_counter()
+    config, flat = load_environment(project_dir, env)
+    loaded = time.perf_counter()
+    recording = record_project(project_dir, env, flat)
+    recorded = time.perf_counter()
+    manifests, releases = kubernetes_objects(recording)
+    crds = CrdSchemas.from_dir(
+        reference_dir if reference_dir is not None else default_reference_dir(project_dir)
+    )
+    problems, notes = validate_objects(
+        ((cluster, obj) for cluster, items in manifests.items() for obj in items),
+        kubernetes_version=config.kubernetes_version,
+        crds=crds,
+    )
+    validated = time.perf_counter()
+    result = RenderResult(env, config, recording, manifests, releases, problems, notes)
+    if write:
+        result.out_dir = out_dir or project_dir / "build" / "render" / env
+        write_artifacts(result, result.out_dir)
+    result.timings = {
+        "config": loaded - started,
+        "program": recorded - loaded,
+        "validate": validated - recorded,
+        "write": time.perf_counter() - validated,
+        "total": time.perf_counter() - started,
+    }
+    return result
+
+
+def write_artifacts(result: RenderResult, out_dir: Path) -> None:
+    from automation.report import report_markdown  # noqa: PLC0415 - only needed when writing
+
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    (out_dir / "manifests").mkdir(parents=True)
+    (out_dir / "resources.json").write_text(
+        json.dumps(result.recording.to_json(), indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    for cluster, objects in result.manifests.items():
+        text = yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, explicit_start=True)
+        (out_dir / "manifests" / f"{cluster}.yaml").write_text(text, encoding="utf-8")
+    (out_dir / "report.md").write_text(report_markdown(result), encoding="utf-8")

@@ -1,0 +1,29 @@
+"""How a render is shown on the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from automation.render import RenderResult
+
+
+def render_summary(result: RenderResult, console: Console) -> None:
+    table = Table(title=f"crossmesh render {result.env}", title_justify="left")
+    table.add_column("cluster")
+    table.add_column("Kubernetes objects", justify="right")
+    table.add_column("Helm releases")
+    table.add_column("invalid", justify="right")
+    for cluster, objects in result.manifests.items():
+        invalid = sum(1 for p in result.problems if p.cluster == cluster)
+        releases = ", ".join(str(r.inputs.get("name")) for r in result.helm_releases.get(cluster, [])) or "-"
+        table.add_row(cluster, str(len(objects)), releases, f"[red]{invalid}[/red]" if invalid else "0")
+    console.print(table)
+    console.print(
+        f"{len(result.recording.resources)} resources registered in {result.timings.get('total', 0):.2f}s"
+        + (f"; written to {result.out_dir}" if result.out_dir else "")
+    )
+    for problem in result.problems:
+        console.print(f"[red]invalid[/red] {problem}")
+    for note in result.notes:
+        console.print(f"[yellow]note[/yellow] {note}")

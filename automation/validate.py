@@ -1,0 +1,202 @@
+"""Schema validation of every Kubernetes object the program applies.
+
+Built-in kinds are checked against the strict schemas kubernetes-validate ships for the configured
+Kubernetes version (unknown fields are errors). Custom resources are checked against the
+``openAPIV3Schema`` of their CustomResourceDefinition, read from the reference folder
+(``../shared/reference`` beside the project, or ``$CROSSMESH_REFERENCE_DIR``); there, too, a field the
+schema does not declare is an error, as the API server's strict field validation would make it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, cast
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+from infra.data import mapping_or_empty
+
+REFERENCE_ENV = "CROSSMESH_REFERENCE_DIR"
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """One schema violation: which object, which field, what is wrong."""
+
+    cluster: str
+    kind: str
+    name: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.cluster}: {self.kind}/{self.name}: {self.field or '(root)'}: {self.message}"
+
+
+def default_reference_dir(project_dir: Path) -> Path | None:
+    """Where the CRD schemas are: ``$CROSSMESH_REFERENCE_DIR``, else ``../shared/reference``, else None."""
+    explicit = os.environ.get(REFERENCE_ENV)
+    if explicit:
+        return Path(explicit)
+    candidate = project_dir.parent / "shared" / "reference"
+    return candidate if candidate.is_dir() else None
+
+
+def _path(error: Any) -> str:
+    out = ""
+    parts: list[str | int] = list(error.absolute_path)
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# Built-in kinds -------------------------------------------------------------------------------------
+
+
+def _schema_dir(version: str) -> tuple[Traversable, str]:
+    root = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    available = sorted(
+        (m.group(1) for p in root.iterdir() if (m := re.fullmatch(r"v(\d+\.\d+)\.\d+-local-strict", p.name))),
+        key=lambda v: tuple(int(x) for x in v.split(".")),
+    )
+    wanted = tuple(int(x) for x in version.split("."))
+    usable = [v for v in available if tuple(int(x) for x in v.split(".")) <= wanted]
+    if not usable:
+        raise ValueError(
+            f"kubernetes-validate has no schemas for Kubernetes {version} (it has {', '.join(available)})"
+        )
+    chosen = usable[-1]
+    return root.joinpath(f"v{chosen}.0-local-strict"), chosen
+
+
+@cache
+def _builtin_validator(version: str, kind: str, api_version: str) -> Any | None:
+    directory, _ = _schema_dir(version)
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_file = directory.joinpath(f"{kind.lower()}-{group_version}.json")
+    if not schema_file.is_file():
+        return None
+    schema: Any = json.loads(schema_file.read_text(encoding="utf-8"))
+    resource: Any = Resource.from_contents(schema)
+    registry: Any = resource @ _definitions(version)
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@cache
+def _definitions(version: str) -> Any:
+    directory, _ = _schema_dir(version)
+    definitions: Any = json.loads(directory.joinpath("_definitions.json").read_text(encoding="utf-8"))
+    resource: Any = Resource.from_contents(definitions)
+    return resource @ Registry[Any]()
+
+
+# Custom resources ----------------------------------------------------------------------------------
+
+
+def _closed(schema: Any) -> Any:
+    """Copy of an OpenAPI v3 CRD schema where objects reject undeclared fields (strict field validation)."""
+    if isinstance(schema, dict):
+        node = {k: _closed(v) for k, v in cast(dict[str, Any], schema).items()}
+        if (
+            node.get("type") == "object"
+            and "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            node["additionalProperties"] = False
+        if node.get("x-kubernetes-int-or-string"):
+            node.pop("type", None)
+            node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+        if node.pop("nullable", False) and "type" in node:
+            node["type"] = [node["type"], "null"]
+        return node
+    if isinstance(schema, list):
+        return [_closed(v) for v in cast(list[Any], schema)]
+    return schema
+
+
+@dataclass(frozen=True)
+class CrdSchemas:
+    """CRD schemas by (apiVersion, kind)."""
+
+    schemas: Mapping[tuple[str, str], Mapping[str, Any]]
+    scopes: Mapping[tuple[str, str], str]
+
+    @classmethod
+    def load(cls, paths: Iterable[Path]) -> CrdSchemas:
+        schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
+        scopes: dict[tuple[str, str], str] = {}
+        for path in paths:
+            for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+                if not doc or doc.get("kind") != "CustomResourceDefinition":
+                    continue
+                spec = doc["spec"]
+                for version in spec["versions"]:
+                    key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
+                    schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+                    # apiVersion/kind/metadata are the API server's business, not the CRD's.
+                    schema.setdefault("properties", {})["metadata"] = {"type": "object"}
+                    schemas[key] = _closed(schema)
+                    scopes[key] = spec["scope"]
+        return cls(schemas, scopes)
+
+    @classmethod
+    def from_dir(cls, directory: Path | None) -> CrdSchemas:
+        if directory is None:
+            return cls({}, {})
+        return cls.load(sorted(directory.glob("*crds.yaml")))
+
+    def knows(self, api_version: str, kind: str) -> bool:
+        return (api_version, kind) in self.schemas
+
+
+def _is_custom(api_version: str) -> bool:
+    group = api_version.rpartition("/")[0]
+    return "." in group and not group.endswith(".k8s.io")
+
+
+# Entry point ---------------------------------------------------------------------------------------
+
+
+def validate_objects(
+    objects: Iterable[tuple[str, Mapping[str, Any]]], *, kubernetes_version: str, crds: CrdSchemas
+) -> tuple[list[Invalid], list[str]]:
+    """Validate ``(cluster, object)`` pairs. Returns the violations and notes (e.g. skipped kinds).
+
+    An object whose kind has no schema at all is a violation: nothing the program applies goes unchecked.
+    """
+    problems: list[Invalid] = []
+    notes: list[str] = []
+    for cluster, obj in objects:
+        api_version = str(obj.get("apiVersion", ""))
+        kind = str(obj.get("kind", ""))
+        name = str(mapping_or_empty(obj.get("metadata")).get("name", "?"))
+        schema = crds.schemas.get((api_version, kind))
+        validator: Any
+        if schema is not None:
+            validator = jsonschema.Draft7Validator(schema)
+        else:
+            validator = _builtin_validator(kubernetes_version, kind, api_version)
+        if validator is None:
+            if not crds.schemas and _is_custom(api_version):
+                notes.append(
+                    f"{cluster}: {kind}/{name}: not checked, no CRD schemas found (set {REFERENCE_ENV})"
+                )
+            else:
+                problems.append(Invalid(cluster, kind, name, "", f"no schema knows {api_version} {kind}"))
+            continue
+        errors: list[Any] = list(validator.iter_errors(dict(obj)))
+        for error in sorted(errors, key=_path):
+            problems.append(Invalid(cluster, kind, name, _path(error), str(error.message)))
+    return problems, notes

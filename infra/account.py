@@ -1,0 +1,19 @@
+"""Where this stack runs: partition, region and account, asked of AWS once."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.iam import Arns
+
+
+def lookup_arns(provider: aws.Provider) -> pulumi.Output[Arns]:
+    """The deploying account's partition, region and id, via sts:GetCallerIdentity and friends."""
+    opts = pulumi.InvokeOutputOptions(provider=provider)
+    identity = aws.get_caller_identity_output(opts=opts)
+    partition = aws.get_partition_output(opts=opts)
+    region = aws.get_region_output(opts=opts)
+    return pulumi.Output.all(partition.partition, region.region, identity.account_id).apply(
+        lambda values: Arns(partition=str(values[0]), region=str(values[1]), account_id=str(values[2]))
+    )

@@ -1,0 +1,244 @@
+"""IAM policy documents as pure functions: least privilege, scoped to this stack's resources.
+
+Each builder returns the JSON-ready dict AWS receives. Components pass the dict through ``Output`` when
+an ARN is only known at deploy time. No ``*FullAccess`` managed policy is used anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PolicyDocument = dict[str, Any]
+
+VERSION = "2012-10-17"
+
+
+@dataclass(frozen=True)
+class Arns:
+    """Where ARNs of this stack live. ``partition`` is ``aws``, ``aws-cn`` or ``aws-us-gov``."""
+
+    partition: str
+    region: str
+    account_id: str
+
+    def appmesh_mesh(self, mesh: str) -> str:
+        return f"arn:{self.partition}:appmesh:{self.region}:{self.account_id}:mesh/{mesh}"
+
+    def appmesh(self, mesh: str, kind: str, aws_name: str) -> str:
+        """ARN of an object inside a mesh; ``kind`` is ``virtualNode``, ``virtualService``, ... ."""
+        return f"{self.appmesh_mesh(mesh)}/{kind}/{aws_name}"
+
+    def managed_policy(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::aws:policy/{name}"
+
+    def dns_suffix(self) -> str:
+        return "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+
+
+def statement(
+    sid: str,
+    actions: Sequence[str],
+    resources: Sequence[str] | str,
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": resources if isinstance(resources, str) else list(resources),
+    }
+    if condition:
+        body["Condition"] = condition
+    return body
+
+
+def document(*statements: dict[str, Any]) -> PolicyDocument:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def service_trust_policy(*services: str) -> PolicyDocument:
+    """Trust policy letting AWS services (``eks.amazonaws.com``, ``ec2.amazonaws.com``) assume a role."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": sorted(services)},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def irsa_trust_policy(
+    oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str
+) -> PolicyDocument:
+    """Trust policy for IAM Roles for Service Accounts: exactly one service account of one cluster.
+
+    ``oidc_issuer`` is the issuer without ``https://``. Both the subject and the audience are pinned,
+    as the EKS user guide recommends (https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html).
+    """
+    issuer = oidc_issuer.removeprefix("https://")
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": oidc_provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{issuer}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+
+
+# App Mesh ------------------------------------------------------------------------------------------
+
+_APPMESH_KINDS = ("VirtualRouter", "VirtualService", "Route", "GatewayRoute", "VirtualNode", "VirtualGateway")
+
+
+def appmesh_controller_policy(
+    arns: Arns, *, mesh: str, cloud_map_namespace_arn: str, hosted_zone_id: str
+) -> PolicyDocument:
+    """What the App Mesh controller (eks-charts appmesh-controller 1.13.3) calls, for one mesh.
+
+    The action list follows the controller's published policy (config/iam/controller-iam-policy.json in
+    aws/aws-app-mesh-controller-for-k8s), narrowed: App Mesh actions only on this mesh and what is in it,
+    Cloud Map service creation only in this namespace, DNS record changes only in its hosted zone.
+    Cloud Map's RegisterInstance/DeregisterInstance also need the Route 53 calls listed here
+    (https://docs.aws.amazon.com/cloud-map/latest/dg/cloud-map-api-permissions-ref.html).
+    """
+    mesh_arn = arns.appmesh_mesh(mesh)
+    appmesh_actions = [
+        "appmesh:DescribeMesh",
+        "appmesh:CreateMesh",
+        "appmesh:UpdateMesh",
+        "appmesh:DeleteMesh",
+        *(
+            f"appmesh:{verb}{kind}"
+            for kind in _APPMESH_KINDS
+            for verb in ("Describe", "Create", "Update", "Delete")
+        ),
+        *(f"appmesh:List{kind}s" for kind in _APPMESH_KINDS if kind != "Route"),
+        "appmesh:ListRoutes",
+    ]
+    service_arns = f"arn:{arns.partition}:servicediscovery:{arns.region}:{arns.account_id}:service/*"
+    return document(
+        # ListMeshes has no resource type: it can only be granted on "*".
+        statement("ListMeshes", ["appmesh:ListMeshes"], "*"),
+        statement("ManageThisMesh", sorted(set(appmesh_actions)), [mesh_arn, f"{mesh_arn}/*"]),
+        statement(
+            "CreateAppMeshServiceLinkedRole",
+            ["iam:CreateServiceLinkedRole"],
+            f"arn:{arns.partition}:iam::{arns.account_id}:role/aws-service-role/appmesh.{arns.dns_suffix()}/AWSServiceRoleForAppMesh",
+            {"StringLike": {"iam:AWSServiceName": [f"appmesh.{arns.dns_suffix()}"]}},
+        ),
+        # The controller reads certificates only when a listener or backend uses TLS.
+        statement("ListCertificates", ["acm:ListCertificates", "acm-pca:ListCertificateAuthorities"], "*"),
+        statement(
+            "ReadCertificates",
+            ["acm:DescribeCertificate", "acm-pca:DescribeCertificateAuthority"],
+            [
+                f"arn:{arns.partition}:acm:{arns.region}:{arns.account_id}:certificate/*",
+                f"arn:{arns.partition}:acm-pca:{arns.region}:{arns.account_id}:certificate-authority/*",
+            ],
+        ),
+        statement(
+            "CloudMapReadAnywhere",
+            [
+                "servicediscovery:ListNamespaces",
+                "servicediscovery:ListServices",
+                "servicediscovery:GetOperation",
+            ],
+            "*",
+        ),
+        statement(
+            "CloudMapCreateServicesInNamespace", ["servicediscovery:CreateService"], cloud_map_namespace_arn
+        ),
+        statement(
+            "CloudMapManageInstances",
+            [
+                "servicediscovery:DeleteService",
+                "servicediscovery:GetService",
+                "servicediscovery:GetInstance",
+                "servicediscovery:RegisterInstance",
+                "servicediscovery:DeregisterInstance",
+                "servicediscovery:ListInstances",
+                "servicediscovery:GetInstancesHealthStatus",
+                "servicediscovery:UpdateInstanceCustomHealthStatus",
+            ],
+            service_arns,
+        ),
+        statement(
+            "DnsRecordsInNamespaceZone",
+            ["route53:ChangeResourceRecordSets"],
+            f"arn:{arns.partition}:route53:::hostedzone/{hosted_zone_id}",
+        ),
+        # Route 53 health-check calls are made by Cloud Map on RegisterInstance; CreateHealthCheck
+        # supports no resource-level permissions.
+        statement(
+            "CloudMapHealthChecks",
+            [
+                "route53:GetHealthCheck",
+                "route53:CreateHealthCheck",
+                "route53:UpdateHealthCheck",
+                "route53:DeleteHealthCheck",
+            ],
+            "*",
+        ),
+    )
+
+
+def envoy_policy(arns: Arns, *, mesh: str, virtual_node: str, xray: bool) -> PolicyDocument:
+    """What an app pod's injected sidecars need: Envoy's xDS stream for its own virtual node only,
+    and X-Ray writes when tracing is on (the daemon sidecar uses the pod's credentials)."""
+    statements = [
+        statement(
+            "EnvoyConfigForThisNode",
+            ["appmesh:StreamAggregatedResources"],
+            arns.appmesh(mesh, "virtualNode", virtual_node),
+        )
+    ]
+    if xray:
+        statements.append(
+            statement(
+                "XRayWrite",
+                [
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                    "xray:GetSamplingStatisticSummaries",
+                ],
+                "*",  # X-Ray write APIs have no resource types
+            )
+        )
+    return document(*statements)
+
+
+def flow_logs_policy(log_group_arn: str) -> PolicyDocument:
+    """VPC Flow Logs delivery into one log group (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html)."""
+    return document(
+        statement(
+            "DeliverToOneLogGroup",
+            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            [log_group_arn, f"{log_group_arn}:*"],
+        ),
+        statement("DescribeLogGroups", ["logs:DescribeLogGroups"], "*"),
+    )
+
+
+# Managed policies the node role and the VPC CNI need; none of them is a *FullAccess policy.
+NODE_MANAGED_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    # Read-only pulls from ECR (CIS EKS 5.1.3); nodes never push.
+    "AmazonEC2ContainerRegistryReadOnly",
+)
+VPC_CNI_MANAGED_POLICY = "AmazonEKS_CNI_Policy"

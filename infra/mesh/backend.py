@@ -1,0 +1,68 @@
+"""The mesh backend interface: what the rest of the program asks of a service mesh.
+
+The apps, their Deployments and Services, and the name clients call
+(``colorapp.appmesh-demo.pvt.aws.local:8080`` by default) do not depend on the backend. A backend
+decides only how clusters are joined: which controller runs in each cluster, which labels the app
+namespace needs, which IAM the app pods need, and which objects describe the routing. App Mesh is
+the first backend; VPC Lattice (AWS Gateway API controller) is the second, behind this same interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import iam
+from infra.config import MeshBackendKind, StackConfig
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """What a backend may use of one cluster."""
+
+    key: str
+    """Cluster key from the configuration, e.g. ``eksc1``."""
+    eks_name: str
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class DiscoveryHandle:
+    """The Cloud Map namespace shared by all clusters."""
+
+    name: str
+    id: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    hosted_zone_id: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class MeshContext:
+    """Stack-wide facts a backend needs."""
+
+    config: StackConfig
+    arns: pulumi.Output[iam.Arns]
+    discovery: DiscoveryHandle
+    tags: Mapping[str, str] = field(default_factory=dict[str, str])
+
+
+class MeshBackend(ABC):
+    """One way of joining the clusters into a mesh."""
+
+    kind: ClassVar[MeshBackendKind]
+
+    def __init__(self, context: MeshContext) -> None:
+        self.context = context
+
+    @abstractmethod
+    def install(
+        self, name: str, cluster: ClusterHandle, opts: pulumi.ResourceOptions
+    ) -> pulumi.ComponentResource:
+        """Install the backend's controller in ``cluster``; mesh objects there must wait for it."""
