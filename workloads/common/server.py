@@ -109,6 +109,9 @@ def _run_workers(service: Service, config: uvicorn.Config, settings: ServerSetti
     """Pre-fork WEB_CONCURRENCY processes sharing one listening socket; each drains on its own."""
     log = service.log
     sock = config.bind_socket()
+    # Listen before forking: connections then queue in the kernel until a worker accepts them,
+    # instead of being refused while the workers start.
+    sock.listen(config.backlog)
     host, port = sock.getsockname()[:2]
     log.log("info", "listening", address=host, port=port, pid=os.getpid(), workers=settings.workers)
     log.flush()

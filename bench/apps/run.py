@@ -1,0 +1,383 @@
+"""Benchmark colorapp and front against the Flask + gunicorn apps of the App Mesh walkthrough.
+
+    python bench/apps/run.py [--duration 10] [--connections 1,50] [--upstream-dir DIR]
+
+Runs wrk on 127.0.0.1 against ``/color`` of this repository's colorapp and front (front pointing at a
+local colorapp) at each connection count, and prints requests/s with p50/p99 latency. Given the
+walkthrough's apps (``--upstream-dir`` or ``CROSSMESH_UPSTREAM_DIR``: the
+``walkthroughs/howto-k8s-cross-cluster`` folder of a checkout of the aws/aws-app-mesh-examples
+repository, or the checkout itself), it copies their source into a temporary folder, installs their
+requirements into a temporary venv and runs them as their Dockerfile does
+(``gunicorn app:app --config=config.py``), then measures them the same way and compares.
+Nothing of theirs is kept: the temporary folder is removed at the end.
+
+Both stacks send X-Ray segments to the same local UDP sink, since the walkthrough's apps always trace,
+and both write their logs to /dev/null. Needs wrk (Debian/Ubuntu: ``apt-get install -y wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+WALKTHROUGH = Path("walkthroughs/howto-k8s-cross-cluster")
+TARGET_RATIO = 3.0
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+@dataclass
+class Result:
+    stack: str
+    app: str
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def parse_duration_ms(text: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s|m|h)", text.strip())
+    if not match:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> tuple[float, float, float, int, int]:
+    """(requests/s, p50 ms, p99 ms, requests, errors) from ``wrk --latency`` output."""
+
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, output, re.MULTILINE)
+        if match is None:
+            raise ValueError(f"wrk output has no match for {pattern!r}:\n{output}")
+        return match
+
+    rps = float(find(r"^Requests/sec:\s+([0-9.]+)").group(1))
+    p50 = parse_duration_ms(find(r"^\s+50(?:\.000)?%\s+(\S+)").group(1))
+    p99 = parse_duration_ms(find(r"^\s+99(?:\.000)?%\s+(\S+)").group(1))
+    requests = int(find(r"^\s+(\d+) requests in").group(1))
+    errors = 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if sockets:
+        errors += sum(int(n) for n in sockets.groups())
+    return rps, p50, p99, requests, errors
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def udp_sink() -> Iterator[str]:
+    """A stand-in X-Ray daemon on 127.0.0.1 that reads and drops segments."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                sock.recv(65536)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        reader.join(timeout=2)
+        sock.close()
+
+
+class Processes:
+    """Started servers; each in its own session so a gunicorn master and its workers stop together."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], env: dict[str, str], cwd: Path, ready_url: str) -> None:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._procs.append(proc)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}:\n{stderr}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(ready_url, timeout=1) as response:
+                if response.status == 200:
+                    # stderr is not needed once running; close it so a chatty server cannot block.
+                    if proc.stderr:
+                        proc.stderr.close()
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{' '.join(argv)} was not ready at {ready_url} within 30 s")
+
+    def stop_all(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        self._procs.clear()
+
+
+def run_wrk(url: str, connections: int, threads: int, duration: int) -> tuple[float, float, float, int, int]:
+    threads = max(1, min(threads, connections))
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency", url]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=True)
+    return parse_wrk(done.stdout)
+
+
+def measure(
+    stack: str, targets: list[tuple[str, str]], args: argparse.Namespace, results: list[Result]
+) -> None:
+    for app, url in targets:
+        for connections in args.connections:
+            # Warm pools and caches first; the warm-up is not recorded.
+            run_wrk(url, connections, args.threads, 2)
+            rps, p50, p99, requests, errors = run_wrk(url, connections, args.threads, args.duration)
+            result = Result(stack, app, connections, rps, p50, p99, requests, errors)
+            results.append(result)
+            print(
+                f"  {stack:<9} {app:<9} c={connections:<3} {rps:>10.0f} req/s  p50 {p50:8.2f} ms"
+                f"  p99 {p99:8.2f} ms  errors {errors}",
+                flush=True,
+            )
+
+
+def bench_ours(args: argparse.Namespace, sink: str, results: list[Result]) -> None:
+    procs = Processes()
+    base = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO),
+        "HOST": "127.0.0.1",
+        "XRAY_ENABLED": "true",
+        "AWS_XRAY_DAEMON_ADDRESS": sink,
+    }
+    color_port, front_port = free_port(), free_port()
+    try:
+        procs.start(
+            [args.python, "-m", "workloads.colorapp"],
+            {**base, "COLOR": "blue", "PORT": str(color_port)},
+            REPO,
+            f"http://127.0.0.1:{color_port}/healthz",
+        )
+        procs.start(
+            [args.python, "-m", "workloads.front"],
+            {**base, "COLOR_HOST": f"127.0.0.1:{color_port}", "PORT": str(front_port)},
+            REPO,
+            f"http://127.0.0.1:{front_port}/healthz",
+        )
+        measure(
+            "crossmesh",
+            [
+                ("colorapp", f"http://127.0.0.1:{color_port}/color"),
+                ("front", f"http://127.0.0.1:{front_port}/color"),
+            ],
+            args,
+            results,
+        )
+    finally:
+        procs.stop_all()
+
+
+def find_upstream(given: str | None) -> Path | None:
+    if not given:
+        return None
+    root = Path(given).expanduser().resolve()
+    for candidate in (root, root / WALKTHROUGH):
+        if (candidate / "colorapp" / "app.py").is_file() and (candidate / "feapp" / "app.py").is_file():
+            return candidate
+    raise SystemExit(f"{root} has neither colorapp/ and feapp/ nor {WALKTHROUGH}/ with them")
+
+
+def bench_upstream(args: argparse.Namespace, source: Path, sink: str, results: list[Result]) -> None:
+    with tempfile.TemporaryDirectory(prefix="crossmesh-bench-upstream-") as tmp:
+        work = Path(tmp)
+        if work.is_relative_to(REPO):
+            raise SystemExit("the temporary folder must be outside the repository")
+        for app in ("colorapp", "feapp"):
+            shutil.copytree(source / app, work / app)
+        venv = Path(args.upstream_venv) if args.upstream_venv else work / "venv"
+        if not (venv / "bin" / "gunicorn").exists():
+            print(f"  installing the walkthrough's requirements into {venv} ...", flush=True)
+            subprocess.run([args.upstream_python, "-m", "venv", str(venv)], check=True, timeout=300)
+            subprocess.run(
+                [
+                    str(venv / "bin" / "pip"),
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    str(work / "colorapp" / "requirements.txt"),
+                    "-r",
+                    str(work / "feapp" / "requirements.txt"),
+                ],
+                check=True,
+                timeout=900,
+            )
+        gunicorn = str(venv / "bin" / "gunicorn")
+        base = {
+            "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "AWS_XRAY_DAEMON_ADDRESS": sink,
+        }
+        color_port, front_port = free_port(), free_port()
+        procs = Processes()
+        try:
+            # As their Dockerfile's CMD, plus --bind to keep the server on loopback (their config
+            # binds every interface); the command line overrides only that setting of config.py.
+            for app, port, env in (
+                ("colorapp", color_port, {"COLOR": "blue"}),
+                ("feapp", front_port, {"COLOR_HOST": f"127.0.0.1:{color_port}"}),
+            ):
+                procs.start(
+                    [gunicorn, "app:app", "--config=config.py", f"--bind=127.0.0.1:{port}"],
+                    {**base, **env, "PORT": str(port)},
+                    work / app,
+                    f"http://127.0.0.1:{port}/ping",
+                )
+            measure(
+                "upstream",
+                [
+                    # Their colorapp answers on / only; their front asks http://$COLOR_HOST/.
+                    ("colorapp", f"http://127.0.0.1:{color_port}/"),
+                    ("front", f"http://127.0.0.1:{front_port}/color"),
+                ],
+                args,
+                results,
+            )
+        finally:
+            procs.stop_all()
+
+
+def print_table(results: list[Result]) -> None:
+    print()
+    print(f"{'stack':<10} {'app':<9} {'conns':>5} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
+    for r in results:
+        print(
+            f"{r.stack:<10} {r.app:<9} {r.connections:>5} {r.requests_per_second:>10.0f}"
+            f" {r.p50_ms:>9.2f} {r.p99_ms:>9.2f} {r.errors:>7}"
+        )
+
+
+def compare(results: list[Result], connections: int) -> bool | None:
+    def pick(stack: str, app: str) -> Result | None:
+        return next(
+            (r for r in results if (r.stack, r.app, r.connections) == (stack, app, connections)), None
+        )
+
+    print()
+    met: bool | None = None
+    for app in ("colorapp", "front"):
+        ours, theirs = pick("crossmesh", app), pick("upstream", app)
+        if ours is None or theirs is None:
+            continue
+        ratio = ours.requests_per_second / theirs.requests_per_second
+        faster = ours.p99_ms < theirs.p99_ms
+        print(
+            f"{app} at {connections} connections: {ratio:.1f}x the requests/s of Flask + gunicorn; "
+            f"p99 {ours.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms"
+        )
+        if app == "front":
+            met = ratio >= TARGET_RATIO and faster and ours.errors == 0
+            print(
+                f"target (front /color at {connections} connections: >= {TARGET_RATIO:g}x req/s, lower p99, "
+                f"no errors): {'MET' if met else 'NOT MET'}"
+            )
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 50],
+        help="comma-separated connection counts (default 1,50)",
+    )
+    parser.add_argument(
+        "--upstream-dir",
+        default=os.environ.get("CROSSMESH_UPSTREAM_DIR"),
+        help="walkthroughs/howto-k8s-cross-cluster of an aws-app-mesh-examples checkout "
+        "(default: $CROSSMESH_UPSTREAM_DIR)",
+    )
+    parser.add_argument(
+        "--upstream-venv", help="reuse this venv for the walkthrough's apps instead of a fresh one"
+    )
+    parser.add_argument("--upstream-python", default=sys.executable, help="Python for the walkthrough's venv")
+    parser.add_argument("--python", default=sys.executable, help="Python that runs colorapp and front")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is not met")
+    args = parser.parse_args(argv)
+
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk ; on macOS: brew install wrk",
+            file=sys.stderr,
+        )
+        return 2
+    upstream = find_upstream(args.upstream_dir)
+    print(
+        f"wrk: {args.threads} threads, {args.duration} s per run, connections {args.connections}; "
+        f"{os.cpu_count()} CPUs shared by wrk and the servers",
+        flush=True,
+    )
+    results: list[Result] = []
+    with udp_sink() as sink:
+        bench_ours(args, sink, results)
+        if upstream is not None:
+            bench_upstream(args, upstream, sink, results)
+    print_table(results)
+    met = None
+    if upstream is None:
+        print(
+            "\nComparison with the walkthrough's Flask + gunicorn apps skipped: pass --upstream-dir "
+            f"(or set CROSSMESH_UPSTREAM_DIR) to the {WALKTHROUGH} folder of a checkout of the "
+            "aws/aws-app-mesh-examples GitHub repository."
+        )
+    else:
+        met = compare(results, max(args.connections))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    return 1 if args.strict and met is False else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
