@@ -56,7 +56,10 @@ def parse_kubeconfig(text: str) -> dict[str, Any]:
     try:
         loaded: object = json.loads(text)
     except ValueError:
-        loaded = yaml.safe_load(text)
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"kubeconfig is neither JSON nor YAML: {exc}") from exc
     if not isinstance(loaded, dict):
         raise ValueError("kubeconfig must be a JSON or YAML mapping")
     return cast("dict[str, Any]", loaded)

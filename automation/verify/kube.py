@@ -158,9 +158,11 @@ def evaluate_pods(pods: Iterable[PodLike], *, selector: str, require_xray: bool)
 
 
 def _pod_items(response: Any) -> Sequence[PodLike]:
-    items: object = getattr(response, "items", None)
-    if items is None and isinstance(response, Mapping):
-        items = cast("Mapping[str, object]", response).get("items")
+    # A dict answer first: getattr(dict, "items") would find the dict method, not the pod list.
+    if isinstance(response, Mapping):
+        items: object = cast("Mapping[str, object]", response).get("items")
+    else:
+        items = getattr(response, "items", None)
     return cast("list[PodLike]", items) if isinstance(items, list) else []
 
 

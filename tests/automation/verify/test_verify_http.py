@@ -1,0 +1,219 @@
+"""The HTTP check against real fake-front servers on 127.0.0.1 (ephemeral ports).
+
+Servers answer from a fixed cyclic schedule, so color counts are exact and every verdict is
+deterministic; only latency numbers vary between runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from automation.verify.httpcheck import (
+    allowed_errors,
+    check_http,
+    color_url,
+    parse_color,
+    wait_until_reachable,
+)
+from automation.verify.runner import run_http_only
+
+pytestmark = pytest.mark.network
+
+FIFTY_FIFTY = {"blue": 50, "red": 50}
+NINETY_TEN = {"blue": 90, "red": 10}
+
+
+def test_happy_path_fifty_fifty_passes(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(schedule=["blue", "red"])
+    report = run_http_only(front.url, FIFTY_FIFTY, 200)
+    assert report.ok, report.checks
+    assert report.http is not None
+    assert report.http.requests == 200
+    assert report.http.errors == 0
+    assert report.http.shares == {"blue": 0.5, "red": 0.5}
+    assert report.http.p50_ms is not None
+    assert report.http.p99_ms is not None
+    assert 0 < report.http.p50_ms <= report.http.p99_ms
+    assert front.hits == 200
+    assert set(front.paths) == {"/color"}
+    data = report.to_dict()
+    assert set(data) == {"ok", "checks", "http"}
+    assert set(data["http"]) == {"requests", "errors", "p50_ms", "p99_ms", "shares"}
+    assert data["checks"][0]["name"] == f"http {front.url}/color"
+
+
+def test_only_blue_answering_fails_when_weights_are_fifty_fifty(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(schedule=["blue"])
+    report = run_http_only(front.url, FIFTY_FIFTY, 200)
+    assert not report.ok
+    assert report.http is not None
+    assert report.http.shares == {"blue": 1.0, "red": 0.0}
+    assert "red (weight 50) never answered" in report.checks[0].detail
+
+
+def test_colorapp_down_counts_502s_as_errors(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(status=502)
+    report = run_http_only(front.url, FIFTY_FIFTY, 100)
+    assert not report.ok
+    assert report.http is not None
+    assert report.http.errors == 100
+    assert report.http.p50_ms is None
+    assert report.http.shares == {"blue": 0.0, "red": 0.0}
+    detail = report.checks[0].detail
+    assert "100 errors exceed the budget of 1 (HTTP 502 x100)" in detail
+    assert "no successful answers" in detail
+
+
+def test_slow_front_times_out_within_a_bounded_time(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(delay_s=5.0)
+    started = time.perf_counter()
+    result, stats = check_http(front.url, FIFTY_FIFTY, requests=40, concurrency=20, timeout_s=0.2)
+    elapsed = time.perf_counter() - started
+    assert not result.ok
+    assert stats.errors == 40
+    assert "timeout x40" in result.detail
+    # Two rounds of 20 concurrent requests, each cut at 0.2 s: about 0.4 s, far below the 5 s delay.
+    assert elapsed < 2.0
+
+
+def test_ninety_ten_served_ninety_ten_passes(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(schedule=["blue"] * 9 + ["red"])
+    report = run_http_only(front.url, NINETY_TEN, 200)
+    assert report.ok, report.checks[0].detail
+    assert report.http is not None
+    assert report.http.shares == {"blue": 0.9, "red": 0.1}
+
+
+def test_ninety_ten_served_fifty_fifty_fails(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(schedule=["blue", "red"])
+    report = run_http_only(front.url, NINETY_TEN, 200)
+    assert not report.ok
+    assert "blue share 0.500 is inconsistent with weight share 0.900" in report.checks[0].detail
+
+
+def test_error_budget_allows_one_percent(fake_front: Callable[..., Any]) -> None:
+    assert allowed_errors(200, 0.01) == 2
+    assert allowed_errors(100, 0.01) == 1
+    within = fake_front(schedule=["blue", "red"], fail_hits=frozenset({7, 150}))
+    report = run_http_only(within.url, FIFTY_FIFTY, 200)
+    assert report.ok, report.checks[0].detail
+    assert report.http is not None
+    assert report.http.errors == 2
+    beyond = fake_front(schedule=["blue", "red"], fail_hits=frozenset({7, 80, 150}))
+    failed = run_http_only(beyond.url, FIFTY_FIFTY, 200)
+    assert not failed.ok
+    assert "3 errors exceed the budget of 2 (HTTP 502 x3)" in failed.checks[0].detail
+    # The same two failures with no budget at all (a fresh server: failures are keyed to hit numbers).
+    again = fake_front(schedule=["blue", "red"], fail_hits=frozenset({7, 150}))
+    strict = run_http_only(again.url, FIFTY_FIFTY, 200, max_error_rate=0.0)
+    assert not strict.ok
+    assert "2 errors exceed the budget of 0" in strict.checks[0].detail
+
+
+def test_zero_weight_or_unknown_colors_fail(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(schedule=["blue", "red"])
+    zero = run_http_only(front.url, {"blue": 100, "red": 0}, 100)
+    assert not zero.ok
+    assert "red has weight 0 but answered 50 times" in zero.checks[0].detail
+    green = fake_front(schedule=["blue", "red", "blue", "red", "green"])
+    unknown = run_http_only(green.url, FIFTY_FIFTY, 100)
+    assert not unknown.ok
+    assert unknown.http is not None
+    assert unknown.http.shares == {"blue": 0.4, "red": 0.4, "green": 0.2}
+    assert "unknown color 'green' answered 20 times" in unknown.checks[0].detail
+
+
+def test_three_colors_exact_thirds_pass_and_skew_fails(fake_front: Callable[..., Any]) -> None:
+    weights = {"blue": 1, "red": 1, "green": 1}
+    even = fake_front(schedule=["blue", "red", "green"])
+    report = run_http_only(even.url, weights, 300)
+    assert report.ok, report.checks[0].detail
+    assert "at alpha 0.000333" in report.checks[0].detail
+    skewed = fake_front(schedule=["blue", "blue", "red", "green"])
+    assert not run_http_only(skewed.url, weights, 300).ok
+
+
+def test_json_answers_are_understood(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(schedule=["blue", "red"], json_body=True)
+    report = run_http_only(front.url, FIFTY_FIFTY, 50)
+    assert report.http is not None
+    assert report.http.shares == {"blue": 0.5, "red": 0.5}
+    assert report.ok
+
+
+def test_concurrency_is_bounded_and_real(fake_front: Callable[..., Any]) -> None:
+    front = fake_front(schedule=["blue", "red"], delay_s=0.03)
+    result, _ = check_http(front.url, FIFTY_FIFTY, requests=60, concurrency=5, timeout_s=2)
+    assert result.ok, result.detail
+    assert 2 <= front.max_in_flight <= 5
+
+
+def test_unreachable_front_counts_connect_errors(closed_port_url: str) -> None:
+    report = run_http_only(closed_port_url, FIFTY_FIFTY, 20, timeout_s=1)
+    assert not report.ok
+    assert report.http is not None
+    assert report.http.errors == 20
+    assert "connect error x20" in report.checks[0].detail
+
+
+def test_wait_until_reachable(fake_front: Callable[..., Any], closed_port_url: str, fake_clock: Any) -> None:
+    down = fake_front(status=502)
+    assert wait_until_reachable(down.url, deadline_s=5, clock=fake_clock, sleep=fake_clock.sleep).done
+    assert fake_clock.sleeps == []
+    never = wait_until_reachable(
+        closed_port_url, deadline_s=5, timeout_s=1, clock=fake_clock, sleep=fake_clock.sleep
+    )
+    assert never.timed_out
+    # Attempts at t=0, 1 and 3, then the last 2 s are slept and one final attempt lands at t=5.
+    assert never.attempts == 4
+    assert fake_clock.sleeps == [1, 2, 2]
+    assert never.value is not None
+    assert never.value.startswith("connect error")
+
+
+def test_run_http_only_reachability_wait_gives_up_cleanly(closed_port_url: str) -> None:
+    report = run_http_only(closed_port_url, FIFTY_FIFTY, 10, reachable_deadline_s=0)
+    assert not report.ok
+    assert report.http is None
+    assert "front never answered within 0s" in report.checks[0].detail
+
+
+def test_rejects_unusable_weights() -> None:
+    with pytest.raises(ValueError, match="at least one weight must be positive"):
+        run_http_only("http://127.0.0.1:9", {"blue": 0}, 10)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://front.example", "http://front.example/color"),
+        ("http://front.example/", "http://front.example/color"),
+        ("http://front.example/color", "http://front.example/color"),
+        ("a1b2.elb.amazonaws.com", "http://a1b2.elb.amazonaws.com/color"),
+        ("http://127.0.0.1:8080/prefix/", "http://127.0.0.1:8080/prefix/color"),
+    ],
+)
+def test_color_url(given: str, expected: str) -> None:
+    assert color_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "color"),
+    [
+        (b"blue", "text/plain", "blue"),
+        (b"red\n", "text/plain; charset=utf-8", "red"),
+        (b'{"color": "blue"}', "application/json", "blue"),
+        (b'{"colour": "blue"}', "application/json", None),
+        (b"not json", "application/json", None),
+        (b"", "text/plain", None),
+        (b"<html>upstream error</html>", "text/html", None),
+    ],
+)
+def test_parse_color(body: bytes, content_type: str, color: str | None) -> None:
+    response = httpx.Response(200, content=body, headers={"content-type": content_type})
+    assert parse_color(response) == color

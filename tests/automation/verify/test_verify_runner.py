@@ -1,0 +1,322 @@
+"""run_verification end to end: moto for AWS, fake pod listers, a fake front on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes.client import (
+    V1Container,
+    V1ContainerStatus,
+    V1ObjectMeta,
+    V1Pod,
+    V1PodCondition,
+    V1PodList,
+    V1PodSpec,
+    V1PodStatus,
+)
+from moto import mock_aws
+from rich.console import Console
+
+from automation.verify.clients import make_aws_clients, make_kube_client, make_kube_clients, parse_kubeconfig
+from automation.verify.model import CLOUDMAP_READINESS_GATE, CheckResult, HttpStats, VerifyPlan, VerifyReport
+from automation.verify.render import render_report
+from automation.verify.runner import run_verification, verify_plan
+
+NAMESPACE = "appmesh-demo.pvt.aws.local"
+KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [
+        {"name": "c", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}
+    ],
+    "users": [{"name": "u", "user": {"token": "t0ken"}}],
+    "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}],
+    "current-context": "ctx",
+}
+
+
+def make_plan(front_url: str | None, *, tracing: bool = False) -> VerifyPlan:
+    return VerifyPlan(
+        region="us-west-2",
+        mesh_name="crossmesh",
+        cloudmap_namespace=NAMESPACE,
+        service_name="colorapp",
+        k8s_namespace="appmesh-demo",
+        weights={"blue": 50, "red": 50},
+        virtual_node_names={"blue": "colorapp-blue", "red": "colorapp-red"},
+        router_name="colorapp-router",
+        route_name="color-route",
+        virtual_service_name=f"colorapp.{NAMESPACE}",
+        tracing=tracing,
+        front_url=front_url,
+        pod_selectors={"eksc1": ["app=front"], "eksc2": ["app=colorapp"]},
+        kubeconfigs={"eksc1": json.dumps(KUBECONFIG), "eksc2": json.dumps(KUBECONFIG)},
+    )
+
+
+def ready_pod(name: str, app: str, *, tracing: bool) -> V1Pod:
+    containers = [app, "envoy"] + (["xray-daemon"] if tracing else [])
+    return V1Pod(
+        metadata=V1ObjectMeta(name=name),
+        spec=V1PodSpec(containers=[V1Container(name=c) for c in containers]),
+        status=V1PodStatus(
+            phase="Running",
+            conditions=[
+                V1PodCondition(type="Ready", status="True"),
+                V1PodCondition(type=CLOUDMAP_READINESS_GATE, status="True"),
+            ],
+            container_statuses=[
+                V1ContainerStatus(name=c, ready=True, restart_count=0, image="i", image_id="i")
+                for c in containers
+            ],
+        ),
+    )
+
+
+class PodsBySelector:
+    def __init__(self, pods: dict[str, list[V1Pod]]) -> None:
+        self.pods = pods
+
+    def list_namespaced_pod(
+        self, namespace: str, *, label_selector: str | None = None, _request_timeout: float | None = None
+    ) -> V1PodList:
+        return V1PodList(items=self.pods.get(label_selector or "", []))
+
+
+class AppMeshWithVirtualService:
+    """moto's appmesh client plus the one call moto lacks, answering a documented response shape."""
+
+    def __init__(self, inner: Any, *, provider_router: str) -> None:
+        self.inner = inner
+        self.provider_router = provider_router
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def describe_virtual_service(self, *, meshName: str, virtualServiceName: str) -> dict[str, Any]:
+        return {
+            "virtualService": {
+                "meshName": meshName,
+                "virtualServiceName": virtualServiceName,
+                "spec": {"provider": {"virtualRouter": {"virtualRouterName": self.provider_router}}},
+                "status": {"status": "ACTIVE"},
+            }
+        }
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A moto world shaped like a healthy crossmesh deployment; yields its AwsClients."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(var, "testing")
+    with mock_aws():
+        clients = make_aws_clients("us-west-2")
+        am, sd = clients.appmesh, clients.servicediscovery
+        am.create_mesh(meshName="crossmesh")
+        listener = [{"portMapping": {"port": 8080, "protocol": "http"}}]
+        for color in ("blue", "red"):
+            am.create_virtual_node(
+                meshName="crossmesh", virtualNodeName=f"colorapp-{color}", spec={"listeners": listener}
+            )
+        am.create_virtual_router(
+            meshName="crossmesh", virtualRouterName="colorapp-router", spec={"listeners": listener}
+        )
+        am.create_route(
+            meshName="crossmesh",
+            virtualRouterName="colorapp-router",
+            routeName="color-route",
+            spec={
+                "httpRoute": {
+                    "match": {"prefix": "/"},
+                    "action": {
+                        "weightedTargets": [
+                            {"virtualNode": "colorapp-blue", "weight": 50},
+                            {"virtualNode": "colorapp-red", "weight": 50},
+                        ]
+                    },
+                }
+            },
+        )
+        # moto does not check that the VPC exists; skipping EC2 keeps each test fast.
+        vpc = "vpc-0123456789abcdef0"
+        sd.create_private_dns_namespace(Name=NAMESPACE, Vpc=vpc)
+        ns_id = next(n["Id"] for n in sd.list_namespaces()["Namespaces"] if n["Name"] == NAMESPACE)
+        service_id = sd.create_service(Name="colorapp", NamespaceId=ns_id)["Service"]["Id"]
+        for i, color in enumerate(("blue", "red")):
+            sd.register_instance(
+                ServiceId=service_id,
+                InstanceId=f"{color}-1",
+                Attributes={"AWS_INSTANCE_IPV4": f"10.0.{i}.1", "AWS_INSTANCE_PORT": "8080", "color": color},
+            )
+        yield clients
+
+
+def kube_clients(*, tracing: bool) -> dict[str, PodsBySelector]:
+    return {
+        "eksc1": PodsBySelector({"app=front": [ready_pod("front-1", "front", tracing=tracing)]}),
+        "eksc2": PodsBySelector(
+            {
+                "app=colorapp": [
+                    ready_pod(f"colorapp-{c}-1", "colorapp", tracing=tracing) for c in ("blue", "red")
+                ]
+            }
+        ),
+    }
+
+
+def test_healthy_environment_passes_end_to_end(
+    deployed: Any, fake_front: Callable[..., Any], fake_clock: Any
+) -> None:
+    front = fake_front(schedule=["blue", "red"])
+    report = run_verification(
+        make_plan(front.url, tracing=True),
+        appmesh_client=AppMeshWithVirtualService(deployed.appmesh, provider_router="colorapp-router"),
+        servicediscovery_client=deployed.servicediscovery,
+        kube_clients=kube_clients(tracing=True),
+        deadline_s=60,
+        requests=200,
+        clock=fake_clock,
+        sleep=fake_clock.sleep,
+    )
+    assert report.ok, [c for c in report.checks if not c.ok]
+    assert len(report.checks) == 10
+    assert [c.name.split()[0] for c in report.checks] == ["appmesh"] * 6 + ["cloudmap", "k8s", "k8s", "http"]
+    assert report.http is not None
+    assert report.http.shares == {"blue": 0.5, "red": 0.5}
+    assert fake_clock.sleeps == []
+    data = json.loads(report.to_json())
+    assert data["ok"] is True
+    assert data["http"]["requests"] == 200
+
+
+def test_broken_environment_reports_every_failure(
+    deployed: Any, fake_front: Callable[..., Any], fake_clock: Any
+) -> None:
+    front = fake_front(schedule=["blue"])  # the red node is not getting traffic
+    report = run_verification(
+        make_plan(front.url, tracing=True),
+        appmesh_client=deployed.appmesh,  # moto: no virtual services
+        servicediscovery_client=deployed.servicediscovery,
+        kube_clients=kube_clients(tracing=False),  # pods lack xray-daemon although tracing is on
+        deadline_s=4,
+        requests=100,
+        initial_backoff_s=1,
+        clock=fake_clock,
+        sleep=fake_clock.sleep,
+    )
+    assert not report.ok
+    assert [c.name for c in report.failed] == [
+        f"appmesh virtual service colorapp.{NAMESPACE}",
+        "k8s eksc1 appmesh-demo/app=front",
+        "k8s eksc2 appmesh-demo/app=colorapp",
+        f"http {front.url}/color",
+    ]
+    assert "no xray-daemon container" in report.failed[1].detail
+    assert "red (weight 50) never answered" in report.failed[3].detail
+    assert sum(fake_clock.sleeps) == 4  # the whole run shares one 4 s budget
+
+
+def test_missing_front_url_fails_the_http_check(deployed: Any, fake_clock: Any) -> None:
+    report = run_verification(
+        make_plan(None),
+        appmesh_client=AppMeshWithVirtualService(deployed.appmesh, provider_router="colorapp-router"),
+        servicediscovery_client=deployed.servicediscovery,
+        kube_clients=kube_clients(tracing=False),
+        deadline_s=0,
+        requests=10,
+        clock=fake_clock,
+        sleep=fake_clock.sleep,
+    )
+    assert [c.name for c in report.failed] == ["http /color"]
+    assert report.http is None
+
+
+def test_unreachable_front_is_waited_for_then_reported(
+    deployed: Any, closed_port_url: str, fake_clock: Any
+) -> None:
+    report = run_verification(
+        make_plan(closed_port_url),
+        appmesh_client=AppMeshWithVirtualService(deployed.appmesh, provider_router="colorapp-router"),
+        servicediscovery_client=deployed.servicediscovery,
+        kube_clients=kube_clients(tracing=False),
+        deadline_s=30,
+        requests=10,
+        request_timeout_s=1,
+        initial_backoff_s=2,
+        clock=fake_clock,
+        sleep=fake_clock.sleep,
+    )
+    (failed,) = report.failed
+    assert "front never answered within the deadline" in failed.detail
+    assert "connect error" in failed.detail
+    assert sum(fake_clock.sleeps) == 30
+
+
+def test_verify_plan_builds_clients_and_reports_bad_kubeconfigs(
+    deployed: Any, fake_front: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Point the ambient kubeconfig somewhere broken: it must never be consulted.
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent/kubeconfig")
+    front = fake_front(schedule=["blue", "red"])
+    plan = make_plan(front.url)
+    broken = VerifyPlan(**{**plan.__dict__, "kubeconfigs": {"eksc1": "{not a kubeconfig", "eksc2": "[]"}})
+    report = verify_plan(broken, deadline_s=0, requests=20)
+    names = [c.name for c in report.failed]
+    assert names[:2] == ["k8s eksc1 client", "k8s eksc2 client"]
+    assert "k8s eksc1 appmesh-demo/app=front" in names
+    assert next(c for c in report.checks if c.name.startswith("http")).ok
+
+
+def test_kube_client_factory_uses_only_the_given_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    api = make_kube_client(json.dumps(KUBECONFIG))
+    assert api.api_client.configuration.host == "https://127.0.0.1:6443"
+    other = {**KUBECONFIG, "clusters": [{"name": "c", "cluster": {"server": "https://10.9.8.7:443"}}]}
+    clients = make_kube_clients({"a": json.dumps(KUBECONFIG), "b": json.dumps(other)})
+    assert clients["b"].api_client.configuration.host == "https://10.9.8.7:443"
+    assert clients["a"].api_client.configuration.host == "https://127.0.0.1:6443"
+    import yaml
+
+    assert parse_kubeconfig(yaml.safe_dump(KUBECONFIG)) == KUBECONFIG
+    with pytest.raises(ValueError, match="mapping"):
+        parse_kubeconfig("[]")
+    with pytest.raises(ValueError, match="neither JSON nor YAML"):
+        parse_kubeconfig("{not: [a kubeconfig")
+
+
+def test_render_report_shows_checks_http_and_verdict() -> None:
+    report = VerifyReport(
+        checks=(
+            CheckResult("appmesh mesh crossmesh", True, "mesh crossmesh is ACTIVE"),
+            CheckResult("http x", False, "boom"),
+        ),
+        http=HttpStats(requests=200, errors=3, p50_ms=2.5, p99_ms=14.0, shares={"blue": 0.55, "red": 0.45}),
+    )
+    out = io.StringIO()
+    render_report(report, Console(file=out, width=160, color_system=None))
+    text = out.getvalue()
+    for needle in (
+        "PASS",
+        "FAIL",
+        "appmesh mesh crossmesh",
+        "boom",
+        "55.0%",
+        "45.0%",
+        "14.0",
+        "verification failed (1 of 2 checks)",
+    ):
+        assert needle in text, needle
+    ok_out = io.StringIO()
+    render_report(
+        VerifyReport(checks=(CheckResult("a", True, "fine"),)),
+        Console(file=ok_out, width=100, color_system=None),
+    )
+    assert "verification passed" in ok_out.getvalue()
+    assert "HTTP /color" not in ok_out.getvalue()
