@@ -146,7 +146,10 @@ class CrdSchemas:
                     key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
                     schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
                     # apiVersion/kind/metadata are the API server's business, not the CRD's.
-                    schema.setdefault("properties", {})["metadata"] = {"type": "object"}
+                    properties = schema.setdefault("properties", {})
+                    properties["metadata"] = {"type": "object"}
+                    properties.setdefault("apiVersion", {"type": "string"})
+                    properties.setdefault("kind", {"type": "string"})
                     schemas[key] = _closed(schema)
                     scopes[key] = spec["scope"]
         return cls(schemas, scopes)

@@ -10,7 +10,6 @@ provider built from this cluster's own kubeconfig, never the ambient one.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,22 +19,20 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from infra import iam
+from infra.config import architecture_of
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.naming import TYPE_PREFIX, child
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 
-# Graviton instance families carry a "g" after the generation number: m7g, c7gn, t4g, r8gd.
-_GRAVITON = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
-
 
 def ami_type_for(instance_types: Sequence[str]) -> str:
     """The EKS-optimized Amazon Linux 2023 AMI type matching the instance types' architecture."""
-    arm = [bool(_GRAVITON.match(t)) for t in instance_types]
-    if all(arm):
+    architectures = {architecture_of(t) for t in instance_types}
+    if architectures == {"arm64"}:
         return "AL2023_ARM_64_STANDARD"
-    if not any(arm):
+    if architectures == {"x86_64"}:
         return "AL2023_x86_64_STANDARD"
     raise ValueError(f"instance types mix arm64 and x86_64: {', '.join(instance_types)}")
 

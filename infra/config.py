@@ -11,7 +11,6 @@ YAML keys are camelCase (the Pulumi convention); the Python attributes are snake
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
 import re
@@ -171,6 +170,14 @@ class NetworkConfig(_Model):
         return self
 
 
+# Graviton instance families carry a "g" after the generation number: m7g, c7gn, t4g, r8gd.
+_GRAVITON = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
+
+
+def architecture_of(instance_type: str) -> Literal["arm64", "x86_64"]:
+    return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
+
+
 class NodeGroupConfig(_Model):
     """The managed node group of one cluster. Nodes sit in private subnets; there is no SSH."""
 
@@ -183,6 +190,10 @@ class NodeGroupConfig(_Model):
 
     @model_validator(mode="after")
     def _sizes_are_ordered(self) -> NodeGroupConfig:
+        if len({architecture_of(t) for t in self.instance_types}) > 1:
+            raise _KeyedError(
+                "instanceTypes", "expected instance types of one architecture (a node group has one AMI type)"
+            )
         if self.min > self.max:
             raise _KeyedError("min", f"expected min <= max ({self.max})")
         if not self.min <= self.desired <= self.max:
@@ -381,7 +392,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        shown = "(missing)" if self.value is _MISSING else _show(self.value)
+        shown = (
+            "(missing)"
+            if self.value is _MISSING
+            else "(the default)"
+            if self.value is _DEFAULT
+            else _show(self.value)
+        )
         return f"{self.key}: got {shown}; {self.message}"
 
 
@@ -402,6 +419,7 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+_DEFAULT: Any = _Missing()
 
 
 def _show(value: Any) -> str:
@@ -502,17 +520,41 @@ def _known_regions() -> frozenset[str]:
     return frozenset(regions)
 
 
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: typos, including swapped neighbours, cost 1."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate if it is a plausible typo of ``word`` (ties go to the alphabetically first)."""
+    scored = sorted((_edit_distance(word.lower(), c.lower()), c) for c in candidates)
+    if not scored:
+        return None
+    distance, best = scored[0]
+    return best if distance <= max(2, len(word) // 3) else None
+
+
 def _check_region(region: str) -> str | None:
     if region in _known_regions():
         return None
-    close = difflib.get_close_matches(region, sorted(_known_regions()), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = did_you_mean(region, _known_regions())
+    hint = f" (did you mean {close!r}?)" if close else ""
     return f"expected an AWS region where EKS is available, as botocore knows them{hint}"
 
 
 def _unknown_key_message(key: str, allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    close = did_you_mean(key, allowed)
+    hint = f"did you mean {close!r}? " if close else ""
     return f"unknown key; {hint}expected one of {', '.join(sorted(allowed))}"
 
 
@@ -608,7 +650,8 @@ def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> list[Proble
             base, _ = _loc_to_path(loc, data)
             path = _join(base, cause.key)
             _, value = _loc_to_path(_path_to_loc(path), data)
-            problems.append(Problem(_full_key(path), value, cause.message))
+            # A cross-field check can fail on a key the user never set: its default is what was "given".
+            problems.append(Problem(_full_key(path), _DEFAULT if value is _MISSING else value, cause.message))
             continue
         path, value = _loc_to_path(loc, data)
         if value is _MISSING and error["type"] != "missing":

@@ -1,0 +1,136 @@
+"""The offline render: artefacts for every environment, validation, and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import automation.render as render_module
+from automation.cli import app
+from automation.render import render
+from tests.support import PROJECT_DIR, REFERENCE_DIR
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Path) -> None:
+    result = render(env, PROJECT_DIR, out_dir=tmp_path)
+    assert result.problems == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifests", "report.md", "resources.json"]
+    assert sorted(p.name for p in (tmp_path / "manifests").iterdir()) == ["eksc1.yaml", "eksc2.yaml"]
+    document = json.loads((tmp_path / "resources.json").read_text())
+    assert (document["project"], document["stack"]) == ("crossmesh", env)
+    assert set(document["resources"][0]) == {
+        "urn",
+        "type",
+        "name",
+        "parent",
+        "provider",
+        "dependencies",
+        "inputs",
+    }
+    types = {r["type"] for r in document["resources"]}
+    # components are recorded too, not only cloud resources
+    assert {"crossmesh:infra:SharedVpc", "crossmesh:infra:EksCluster", "eks:index:Cluster"} <= types
+    for manifest in (tmp_path / "manifests").iterdir():
+        objects = list(yaml.safe_load_all(manifest.read_text()))
+        assert objects
+        assert all({"apiVersion", "kind", "metadata"} <= set(o) for o in objects)
+    report = (tmp_path / "report.md").read_text()
+    assert "```mermaid" in report
+    assert "| cluster | resources | Kubernetes objects | Helm releases |" in report
+    if REFERENCE_DIR.is_dir():
+        assert result.notes == []
+
+
+def test_helm_releases_are_listed_not_expanded(tmp_path: Path) -> None:
+    result = render("dev", PROJECT_DIR, out_dir=tmp_path)
+    assert [r.inputs["chart"] for r in result.helm_releases["eksc1"]] == ["appmesh-controller"]
+    kinds = {o["kind"] for objects in result.manifests.values() for o in objects}
+    assert "Deployment" not in kinds or all(
+        o["metadata"].get("namespace") != "appmesh-system"
+        for objects in result.manifests.values()
+        for o in objects
+    )
+
+
+def test_cli_render_prints_a_table_and_exits_zero(tmp_path: Path) -> None:
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(tmp_path)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "crossmesh render dev" in outcome.output
+    assert "eksc1" in outcome.output
+    assert (tmp_path / "report.md").is_file()
+
+
+def test_cli_render_json(tmp_path: Path) -> None:
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(tmp_path), "--json"])
+    assert outcome.exit_code == 0
+    payload = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert payload["ok"] is True
+    assert payload["env"] == "dev"
+    assert set(payload["objects"]) == {"eksc1", "eksc2"}
+
+
+def test_cli_unknown_environment_exits_2() -> None:
+    outcome = runner.invoke(app, ["render", "qa"])
+    assert outcome.exit_code == 2
+    assert "unknown environment 'qa': no Pulumi.qa.yaml" in outcome.output
+    assert "expected one of dev, prod, staging" in outcome.output
+
+
+def test_cli_bad_config_exits_2_before_anything_is_registered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: crossmesh\nruntime: python\n")
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    document["config"]["crossmesh:workloads"]["colorapp"]["versions"][0]["weight"] = 150
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+    recorded: list[str] = []
+    monkeypatch.setattr(render_module, "record_project", lambda *a, **k: recorded.append("ran"))
+    monkeypatch.setattr("automation.cli.PROJECT_DIR", project)
+    outcome = runner.invoke(app, ["render", "dev"])
+    assert outcome.exit_code == 2
+    assert (
+        "crossmesh:workloads.colorapp.versions[0].weight: got 150; expected a number <= 100" in outcome.output
+    )
+    assert recorded == []
+
+
+def test_cli_invalid_object_exits_1_naming_object_and_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = render_module.kubernetes_objects
+
+    def with_a_broken_object(recording: Any) -> Any:
+        objects, releases = real(recording)
+        objects["eksc1"].append(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "broken"}, "spec": {"type": 7}}
+        )
+        return objects, releases
+
+    monkeypatch.setattr(render_module, "kubernetes_objects", with_a_broken_object)
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(tmp_path)])
+    assert outcome.exit_code == 1
+    assert "eksc1: Service/broken: spec.type: 7 is not of type 'string'" in outcome.output
+    assert "problem(s)" in (tmp_path / "report.md").read_text()
+
+
+def test_program_refuses_bad_config_itself(tmp_path: Path) -> None:
+    # `pulumi up` runs __main__.py directly: the program must stop before registering anything too.
+    import pulumi
+
+    from tests.support import flat, record_document, stack_document
+
+    document = stack_document("dev")
+    document["config"]["crossmesh:workloads"]["port"] = 0
+    with pytest.raises(pulumi.RunError, match=r"crossmesh:workloads\.port: got 0"):
+        record_document(document)
+    assert flat(document)["crossmesh:workloads"].startswith("{")

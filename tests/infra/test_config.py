@@ -1,0 +1,329 @@
+"""The configuration model: committed environments parse, and every kind of bad input is named precisely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.config import (
+    ConfigError,
+    NatGatewayMode,
+    StackConfig,
+    Tracing,
+    parse_config,
+    parse_stack_file,
+)
+from tests.support import stack_document, variant
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def parse(env: str, change: Change | None = None) -> StackConfig:
+    document = variant(env, change) if change else stack_document(env)
+    return parse_stack_file(document, env)
+
+
+def problems(change: Change, env: str = "dev") -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse(env, change)
+    return [str(p) for p in caught.value.problems]
+
+
+# The committed environments -------------------------------------------------------------------------
+
+
+def test_dev_reproduces_the_blog() -> None:
+    config = parse("dev")
+    assert config.region == "us-east-1"
+    assert config.network.cidr == "172.16.0.0/16"
+    assert [(c.name, c.nodes.desired) for c in config.clusters] == [("eksc1", 2), ("eksc2", 3)]
+    assert config.workloads.front.cluster == "eksc1"
+    assert [(v.color, v.cluster, v.weight) for v in config.workloads.colorapp.versions] == [
+        ("blue", "eksc2", 50),
+        ("red", "eksc2", 50),
+    ]
+    assert config.mesh.name == "global"
+    assert config.mesh.cloud_map_namespace == "appmesh-demo.pvt.aws.local"
+    assert config.workloads.namespace == "appmesh-demo"
+    assert config.mesh_clusters == ("eksc1", "eksc2")
+    assert config.eks_name("eksc1") == "eksc1-dev"
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_staging_and_prod_are_hardened_like_a_real_team_would(env: str) -> None:
+    config = parse(env)
+    assert config.network.az_count == 3
+    assert config.network.nat_gateways is NatGatewayMode.PER_AZ
+    assert config.deletion_protection is True
+    assert config.mesh.tracing is Tracing.XRAY
+    assert config.mesh.controller_replicas == 2
+    dev = parse("dev")
+    for cluster in config.clusters:
+        assert cluster.nodes.desired >= 3
+        assert cluster.nodes.instance_types != dev.cluster(cluster.name).nodes.instance_types
+        # the API endpoint is never open to the world outside dev
+        assert not cluster.endpoint.public_access or "0.0.0.0/0" not in cluster.endpoint.public_access_cidrs
+    assert all(v.replicas >= 2 for v in config.workloads.colorapp.versions)
+
+
+def test_defaults_are_the_blogs_names() -> None:
+    config = parse_config(
+        {"aws:region": "eu-west-1", "crossmesh:clusters": '[{"name": "eksc1"}, {"name": "eksc2"}]'}, "qa"
+    )
+    assert (config.mesh.name, config.mesh.cloud_map_namespace) == ("global", "appmesh-demo.pvt.aws.local")
+    assert (config.workloads.front.name, config.workloads.front.cluster) == ("front", "eksc1")
+    assert [(v.color, v.cluster, v.weight) for v in config.workloads.colorapp.versions] == [
+        ("blue", "eksc2", 50),
+        ("red", "eksc2", 50),
+    ]
+
+
+def test_defaults_place_workloads_on_eksc1_and_eksc2_so_other_names_must_say_where() -> None:
+    expected = r"crossmesh:workloads\.front\.cluster: got \(the default\); unknown cluster 'eksc1'"
+    with pytest.raises(ConfigError, match=expected):
+        parse_config({"aws:region": "eu-west-1", "crossmesh:clusters": '[{"name": "a"}]'}, "qa")
+
+
+def test_string_keys_stay_strings() -> None:
+    config = parse("dev", lambda c: c.update({"crossmesh:kubernetesVersion": "1.31"}))
+    assert config.kubernetes_version == "1.31"
+
+
+# One test per error message -------------------------------------------------------------------------
+
+
+def _cluster(index: int, **values: Any) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][index].update(values)
+
+    return change
+
+
+def _nodes(index: int, **values: Any) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][index]["nodes"].update(values)
+
+    return change
+
+
+def _network(**values: Any) -> Change:
+    return lambda config: config["crossmesh:network"].update(values)
+
+
+def _version(index: int, **values: Any) -> Change:
+    return lambda config: config["crossmesh:workloads"]["colorapp"]["versions"][index].update(values)
+
+
+CASES: list[tuple[str, Change, str]] = [
+    (
+        "cidr-host-bits",
+        _network(cidr="172.16.0.1/16"),
+        "crossmesh:network.cidr: got '172.16.0.1/16'; expected an IPv4 CIDR block with no host bits set",
+    ),
+    (
+        "cidr-garbage",
+        _network(cidr="172.16.0.0/33"),
+        "crossmesh:network.cidr: got '172.16.0.0/33'; expected an IPv4",
+    ),
+    (
+        "service-cidr-overlaps-vpc",
+        _network(serviceCidr="172.16.128.0/20"),
+        "crossmesh:network.serviceCidr: got '172.16.128.0/20'; overlaps the VPC block 172.16.0.0/16",
+    ),
+    (
+        "service-cidr-public",
+        _network(serviceCidr="8.8.0.0/16"),
+        "crossmesh:network.serviceCidr: got '8.8.0.0/16'; expected a block inside 10.0.0.0/8",
+    ),
+    (
+        "subnets-dont-fit",
+        _network(azCount=3, privateSubnetPrefix=17),
+        "crossmesh:network.privateSubnetPrefix: got 17; subnets don't fit: 3 private /17 and 3 public /24",
+    ),
+    (
+        "subnet-bigger-than-vpc",
+        _network(cidr="10.0.0.0/20", privateSubnetPrefix=19),
+        "crossmesh:network.privateSubnetPrefix: got 19; subnets don't fit",
+    ),
+    ("az-count-one", _network(azCount=1), "crossmesh:network.azCount: got 1; expected a number >= 2"),
+    ("nodes-zero", _nodes(1, min=0), "crossmesh:clusters[1].nodes.min: got 0; expected a number >= 1"),
+    (
+        "desired-zero",
+        _nodes(0, desired=0),
+        "crossmesh:clusters[0].nodes.desired: got 0; expected a number >= 1",
+    ),
+    ("min-above-max", _nodes(1, min=5), "crossmesh:clusters[1].nodes.min: got 5; expected min <= max (4)"),
+    (
+        "desired-outside",
+        _nodes(0, desired=9),
+        "crossmesh:clusters[0].nodes.desired: got 9; expected desired between min (2) and max (3)",
+    ),
+    (
+        "instance-type-empty",
+        _nodes(0, instanceTypes=[""]),
+        "crossmesh:clusters[0].nodes.instanceTypes[0]: got ''; expected an EC2 instance type",
+    ),
+    (
+        "instance-types-none",
+        _nodes(0, instanceTypes=[]),
+        "crossmesh:clusters[0].nodes.instanceTypes: got []; expected at least 1 item(s)",
+    ),
+    (
+        "instance-types-mixed-arch",
+        _nodes(0, instanceTypes=["m6i.large", "m7g.large"]),
+        'crossmesh:clusters[0].nodes.instanceTypes: got ["m6i.large", "m7g.large"]; '
+        "expected instance types of one architecture",
+    ),
+    (
+        "region-unknown",
+        lambda c: c.update({"aws:region": "us-esat-1"}),
+        "aws:region: got 'us-esat-1'; expected an AWS region where EKS is available, as botocore knows them "
+        "(did you mean 'us-east-1'?)",
+    ),
+    ("region-missing", lambda c: c.pop("aws:region"), "aws:region: got (missing); expected the AWS region"),
+    (
+        "cluster-name-not-dns",
+        _cluster(0, name="EKS_1"),
+        "crossmesh:clusters[0].name: got 'EKS_1'; expected a DNS label",
+    ),
+    (
+        "mesh-name-not-dns",
+        lambda c: c["crossmesh:mesh"].update(name="Global Mesh"),
+        "crossmesh:mesh.name: got 'Global Mesh'; expected a DNS label",
+    ),
+    (
+        "cloud-map-namespace-not-dns",
+        lambda c: c["crossmesh:mesh"].update(cloudMapNamespace="local"),
+        "crossmesh:mesh.cloudMapNamespace: got 'local'; expected a lowercase DNS name of at least two labels",
+    ),
+    (
+        "k8s-namespace-not-dns",
+        lambda c: c["crossmesh:workloads"].update(namespace="AppMesh"),
+        "crossmesh:workloads.namespace: got 'AppMesh'; expected a DNS label",
+    ),
+    (
+        "duplicate-cluster",
+        _cluster(1, name="eksc1"),
+        "crossmesh:clusters[1].name: got 'eksc1'; expected a name no other cluster uses",
+    ),
+    (
+        "front-unknown-cluster",
+        lambda c: c["crossmesh:workloads"]["front"].update(cluster="eksc9"),
+        "crossmesh:workloads.front.cluster: got 'eksc9'; unknown cluster 'eksc9'; expected one of eksc1, eksc2",
+    ),
+    (
+        "version-unknown-cluster",
+        _version(1, cluster="eksc9"),
+        "crossmesh:workloads.colorapp.versions[1].cluster: got 'eksc9'; unknown cluster 'eksc9'",
+    ),
+    (
+        "weight-fraction",
+        _version(0, weight=50.5),
+        "crossmesh:workloads.colorapp.versions[0].weight: got 50.5; expected a whole number",
+    ),
+    (
+        "weight-string",
+        _version(0, weight="50"),
+        "crossmesh:workloads.colorapp.versions[0].weight: got '50'; expected a whole number",
+    ),
+    (
+        "weight-above-100",
+        _version(1, weight=101),
+        "crossmesh:workloads.colorapp.versions[1].weight: got 101; expected a number <= 100",
+    ),
+    (
+        "weight-negative",
+        _version(1, weight=-1),
+        "crossmesh:workloads.colorapp.versions[1].weight: got -1; expected a number >= 0",
+    ),
+    (
+        "weights-all-zero",
+        lambda c: [v.update(weight=0) for v in c["crossmesh:workloads"]["colorapp"]["versions"]],
+        "crossmesh:workloads.colorapp.versions: got [{",
+    ),
+    (
+        "duplicate-color",
+        _version(1, color="blue"),
+        "crossmesh:workloads.colorapp.versions[1].color: got 'blue'; expected a color not used by another version",
+    ),
+    (
+        "port-zero",
+        lambda c: c["crossmesh:workloads"].update(port=0),
+        "crossmesh:workloads.port: got 0; expected a number >= 1",
+    ),
+    (
+        "port-too-high",
+        lambda c: c["crossmesh:workloads"].update(port=70000),
+        "crossmesh:workloads.port: got 70000; expected a number <= 65535",
+    ),
+    (
+        "unknown-top-level-key",
+        lambda c: c.update({"crossmesh:netwrok": {}}),
+        "crossmesh:netwrok: got {}; unknown key; did you mean 'crossmesh:network'?",
+    ),
+    (
+        "unknown-nested-key",
+        _cluster(0, nodez={"min": 1}),
+        "crossmesh:clusters[0].nodez: got {\"min\": 1}; unknown key; did you mean 'nodes'?",
+    ),
+    (
+        "unknown-deep-key",
+        _version(0, wieght=10),
+        "crossmesh:workloads.colorapp.versions[0].wieght: got 10; unknown key; did you mean 'weight'?",
+    ),
+    (
+        "kubernetes-version-unsupported",
+        lambda c: c.update({"crossmesh:kubernetesVersion": "1.12"}),
+        "crossmesh:kubernetesVersion: got '1.12'; expected one of 1.31, 1.32, 1.33, 1.34, 1.35",
+    ),
+    (
+        "backend-unknown",
+        lambda c: c["crossmesh:mesh"].update(backend="istio"),
+        "crossmesh:mesh.backend: got 'istio'; expected 'appmesh'",
+    ),
+    (
+        "admin-arn-invalid",
+        _cluster(0, adminPrincipalArns=["admin"]),
+        "crossmesh:clusters[0].adminPrincipalArns[0]: got 'admin'; expected an IAM role or user ARN",
+    ),
+    (
+        "router-cluster-without-colorapp",
+        lambda c: c["crossmesh:workloads"]["colorapp"].update(routerCluster="eksc1"),
+        "crossmesh:workloads.colorapp.routerCluster: got 'eksc1'; 'eksc1' runs no colorapp version",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), [(c, e) for _, c, e in CASES], ids=[i for i, _, _ in CASES])
+def test_bad_config_is_named_precisely(change: Change, expected: str) -> None:
+    found = problems(change)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    def many(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][0]["name"] = "Bad_Name"
+        config["crossmesh:clusters"][1]["nodes"]["min"] = 0
+        config["crossmesh:workloads"]["port"] = 0
+
+    found = problems(many)
+    assert len(found) == 3, found
+
+
+def test_missing_clusters_is_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"aws:region": "us-east-1"}, "dev")
+    assert [str(p) for p in caught.value.problems] == [
+        "crossmesh:clusters: got (missing); expected a list of clusters, each with at least a name"
+    ]
+
+
+def test_error_message_names_the_file() -> None:
+    with pytest.raises(
+        ConfigError, match=r"invalid configuration in Pulumi\.dev\.yaml:\n  - crossmesh:workloads"
+    ):
+        parse_stack_file(
+            variant("dev", lambda c: c["crossmesh:workloads"].update(port=0)), "dev", source="Pulumi.dev.yaml"
+        )

@@ -1,0 +1,64 @@
+"""Helpers shared by the tests: load a stack file, change it, and record the real program."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automation.recorder import Recording, Registration, record_project
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = PROJECT_DIR.parent / "shared" / "reference"
+
+
+def stack_document(env: str) -> dict[str, Any]:
+    return yaml.safe_load((PROJECT_DIR / f"Pulumi.{env}.yaml").read_text(encoding="utf-8"))
+
+
+def flat(document: dict[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
+
+
+def record_document(document: dict[str, Any], env: str = "dev") -> Recording:
+    return record_project(PROJECT_DIR, env, flat(document))
+
+
+@functools.cache
+def record_env(env: str) -> Recording:
+    """The recording of a committed environment, once per test process (the program is deterministic)."""
+    return record_document(stack_document(env), env)
+
+
+def variant(env: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """A copy of ``env``'s stack document with ``change`` applied to its ``config`` block."""
+    document = copy.deepcopy(stack_document(env))
+    change(document["config"])
+    return document
+
+
+def three_clusters(config: dict[str, Any]) -> None:
+    """front, blue and red each in a cluster of its own."""
+    config["crossmesh:clusters"] = [
+        {"name": "eksc1", "nodes": {"desired": 2, "min": 2, "max": 3}},
+        {"name": "eksc2", "nodes": {"desired": 2, "min": 2, "max": 3}},
+        {"name": "eksc3", "nodes": {"desired": 2, "min": 2, "max": 3}},
+    ]
+    config["crossmesh:workloads"]["colorapp"]["versions"] = [
+        {"color": "blue", "cluster": "eksc2", "weight": 50},
+        {"color": "red", "cluster": "eksc3", "weight": 50},
+    ]
+
+
+def inputs(recording: Recording, type_: str, name: str) -> dict[str, Any]:
+    return dict(recording.named(type_, name).inputs)
+
+
+def only(items: list[Registration]) -> Registration:
+    assert len(items) == 1, [r.name for r in items]
+    return items[0]
