@@ -7,6 +7,7 @@ threads, also on port 0.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -99,7 +100,13 @@ class Launcher:
         full_env = {**_base_env(), **env} if base_env else env
         with stdout.open("wb") as out, stderr.open("wb") as err:
             proc = subprocess.Popen(
-                [*prefix, sys.executable, "-m", module], cwd=cwd, env=full_env, stdout=out, stderr=err
+                [*prefix, sys.executable, "-m", module],
+                cwd=cwd,
+                env=full_env,
+                stdout=out,
+                stderr=err,
+                # Its own process group, so teardown also reaches workers it forked.
+                start_new_session=True,
             )
         self.started.append(proc)
         return proc, stdout, stderr
@@ -110,9 +117,9 @@ class Launcher:
 
     def stop_all(self) -> None:
         for proc in self.started:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=5)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 @pytest.fixture

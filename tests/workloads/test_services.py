@@ -273,6 +273,23 @@ def test_two_workers_serve_and_drain(launcher: Launcher) -> None:
     assert stopped[-1]["exit_status"] == 0
 
 
+def test_workers_do_not_outlive_a_killed_supervisor(launcher: Launcher) -> None:
+    color = launcher.start("workloads.colorapp", {"COLOR": "teal", "WEB_CONCURRENCY": "2"})
+    assert get(color.url("/color")).text == "teal"
+    color.proc.kill()
+    color.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", color.port), timeout=1).close()
+        except ConnectionRefusedError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("workers still serve 5 s after their supervisor was killed")
+    assert any(r.get("msg") == "supervisor gone, draining" for r in color.logs())
+
+
 # --- X-Ray -----------------------------------------------------------------------------------------
 
 

@@ -1,5 +1,19 @@
 """Settings read from environment variables.
 
+Read by every service:
+    HOST, PORT                  where to listen (0.0.0.0, 8080; PORT=0 lets the kernel pick and logs it)
+    WEB_CONCURRENCY             processes sharing the port (1; Kubernetes scales with replicas instead)
+    SHUTDOWN_DELAY_SECONDS      after SIGTERM, keep serving this long with /healthz at 503 (0)
+    DRAIN_TIMEOUT_SECONDS       then wait at most this long for requests in flight (20)
+    KEEP_ALIVE_SECONDS          idle keep-alive connection lifetime (75)
+    ACCESS_LOG                  one JSON line per request (true)
+    LOG_LEVEL                   debug, info, warning or error (info)
+    XRAY_ENABLED                send X-Ray segments (false); needs AWS_XRAY_DAEMON_ADDRESS too
+    AWS_XRAY_DAEMON_ADDRESS     host:port of the X-Ray daemon (UDP), or "tcp:h:p udp:h:p"
+    XRAY_APP_NAME               segment name (the service's name)
+    XRAY_SAMPLE_RATE            fraction traced after the first request each second (0.05), when the
+                                caller's X-Amzn-Trace-Id does not decide with Sampled=0/1
+
 Every reader raises ``ConfigError`` with a message naming the variable, so a mistyped value stops the
 process at start-up with one clear log line instead of surfacing later as odd behaviour under load.
 """

@@ -35,12 +35,21 @@ class DrainingServer(uvicorn.Server):
     into an exit "killed by SIGTERM" instead of status 0.
     """
 
-    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, delay: float, log: JsonLog) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        lifecycle: Lifecycle,
+        delay: float,
+        log: JsonLog,
+        parent_pid: int | None = None,
+    ) -> None:
         super().__init__(config)
         self._lifecycle = lifecycle
         self._delay = delay
         self._log = log
         self._stop_at: float | None = None
+        # Set in a pre-forked worker: the supervisor it must not outlive.
+        self._parent_pid = parent_pid
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         name = signal.Signals(sig).name
@@ -57,6 +66,10 @@ class DrainingServer(uvicorn.Server):
         self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:
+        if self._parent_pid is not None and self._stop_at is None and os.getppid() != self._parent_pid:
+            # The supervisor was killed outright (SIGKILL): nobody would ever stop this worker.
+            self._log.log("warning", "supervisor gone, draining")
+            self.handle_exit(signal.SIGTERM, None)
         if self._stop_at is not None and not self.should_exit and time.monotonic() >= self._stop_at:
             self._log.log("info", "shutdown delay over, closing listener and draining")
             self.should_exit = True
@@ -116,11 +129,14 @@ def _run_workers(service: Service, config: uvicorn.Config, settings: ServerSetti
     log.log("info", "listening", address=host, port=port, pid=os.getpid(), workers=settings.workers)
     log.flush()
 
+    parent_pid = os.getpid()
+
     def child() -> None:
         # Until uvicorn installs its handlers, a signal must not run the parent's forwarding handler.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        DrainingServer(config, service.lifecycle, settings.shutdown_delay, log).run(sockets=[sock])
+        server = DrainingServer(config, service.lifecycle, settings.shutdown_delay, log, parent_pid)
+        server.run(sockets=[sock])
         log.flush()
 
     # fork keeps start-up cheap and hands the socket over without pickling; nothing runs yet
