@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import httpcore
 
 from automation.verify.model import CheckResult, HttpStats
 from automation.verify.poll import PollResult, poll_until
@@ -71,18 +71,19 @@ def color_url(front_url: str, path: str = COLOR_PATH) -> str:
     if "://" not in front_url:
         front_url = "http://" + front_url
     parts = urlsplit(front_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"front URL must be http(s)://host[:port][/path], got {front_url!r}")
     base_path = parts.path.rstrip("/")
     if not base_path.endswith(path.rstrip("/")):
         base_path += path
     return urlunsplit((parts.scheme, parts.netloc, base_path, parts.query, ""))
 
 
-def parse_color(response: httpx.Response) -> str | None:
+def parse_color(content_type: str, body: bytes) -> str | None:
     """The color in a front answer: JSON ``{"color": ...}`` or a plain-text token; ``None`` if neither."""
-    content_type = response.headers.get("content-type", "")
-    if "json" in content_type:
+    if "json" in content_type.lower():
         try:
-            payload: object = json.loads(response.content)
+            payload: object = json.loads(body)
         except ValueError:
             return None
         if isinstance(payload, dict):
@@ -91,20 +92,46 @@ def parse_color(response: httpx.Response) -> str | None:
             if isinstance(color, str) and color.strip():
                 return color.strip()
         return None
-    text = response.text.strip()
+    try:
+        text = body.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None
     if not text or len(text) > _MAX_COLOR_LENGTH or any(ch.isspace() for ch in text):
         return None
     return text
 
 
+# httpcore has no common base class for its errors; these are every failure a GET can end in.
+_REQUEST_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ConnectionNotAvailable,
+    httpcore.ProxyError,
+    TimeoutError,
+    OSError,
+)
+
+
 def _classify_exception(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+    if isinstance(exc, TimeoutError | httpcore.TimeoutException):
         return "timeout"
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpcore.ConnectError | ConnectionError):
         return "connect error"
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, httpcore.RemoteProtocolError):
         return "protocol error"
     return type(exc).__name__
+
+
+def _header(response: httpcore.Response, name: bytes) -> str:
+    for key, value in response.headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _timeouts(timeout_s: float) -> dict[str, float]:
+    return {"connect": timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
 
 
 async def sample_colors(
@@ -113,12 +140,16 @@ async def sample_colors(
     requests: int = DEFAULT_REQUESTS,
     concurrency: int = DEFAULT_CONCURRENCY,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-    client: httpx.AsyncClient | None = None,
 ) -> HttpSamples:
     """Send ``requests`` GETs to ``url`` with at most ``concurrency`` in flight; never raises for I/O.
 
-    Each request is bounded by ``timeout_s`` end to end (httpx's own timeouts are per phase, so a
-    server that trickles bytes could otherwise stretch one request indefinitely). The whole burst
+    Each of ``concurrency`` workers owns one keep-alive connection (an httpcore pool of size one)
+    and pulls from a shared request budget. httpcore is httpx's own transport; it is used directly
+    because httpx's shared async pool costs ~1.6 ms of client CPU per request at 20 concurrent
+    requests, which made the client, not the server, the bottleneck (see bench/verify/run.py).
+
+    Each request is bounded by ``timeout_s`` end to end (the transport's timeouts are per phase, so
+    a server that trickles bytes could otherwise stretch one request indefinitely). The whole burst
     therefore takes at most about ``ceil(requests / concurrency) * timeout_s``.
     Latency is measured for successful answers only: a timeout's "latency" is just the timeout.
     """
@@ -126,40 +157,36 @@ async def sample_colors(
         raise ValueError("requests and concurrency must be >= 1 and timeout_s > 0")
     samples = HttpSamples(requests=requests)
     remaining = requests
+    headers = [(b"User-Agent", b"crossmesh-verify")]
+    extensions = {"timeout": _timeouts(timeout_s)}
 
-    async def worker(http: httpx.AsyncClient) -> None:
+    async def worker() -> None:
         nonlocal remaining
         # Workers pull from a shared budget instead of one task per request, so memory and
         # scheduling cost stay proportional to the concurrency, not to the request count.
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout(timeout_s):
-                    response = await http.get(url)
-            except (httpx.HTTPError, TimeoutError, OSError) as exc:
-                samples.errors[_classify_exception(exc)] += 1
-                continue
-            elapsed_ms = (time.perf_counter() - started) * 1000.0
-            if response.status_code != _HTTP_OK:
-                samples.errors[f"HTTP {response.status_code}"] += 1
-                continue
-            color = parse_color(response)
-            if color is None:
-                samples.errors["unparseable body"] += 1
-                continue
-            samples.colors[color] += 1
-            samples.latencies_ms.append(elapsed_ms)
+        async with httpcore.AsyncConnectionPool(max_connections=1) as pool:
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        response = await pool.request("GET", url, headers=headers, extensions=extensions)
+                except _REQUEST_ERRORS as exc:
+                    samples.errors[_classify_exception(exc)] += 1
+                    continue
+                elapsed_ms = (time.perf_counter() - started) * 1000.0
+                if response.status != _HTTP_OK:
+                    samples.errors[f"HTTP {response.status}"] += 1
+                    continue
+                color = parse_color(_header(response, b"content-type"), response.content)
+                if color is None:
+                    samples.errors["unparseable body"] += 1
+                    continue
+                samples.colors[color] += 1
+                samples.latencies_ms.append(elapsed_ms)
 
-    workers = min(concurrency, requests)
     started = time.perf_counter()
-    if client is None:
-        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        # Per-phase timeouts match the end-to-end bound so a stalled connect fails as fast.
-        async with httpx.AsyncClient(limits=limits, timeout=timeout_s, follow_redirects=False) as http:
-            await asyncio.gather(*(worker(http) for _ in range(workers)))
-    else:
-        await asyncio.gather(*(worker(client) for _ in range(workers)))
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
     samples.wall_s = time.perf_counter() - started
     return samples
 
@@ -230,13 +257,10 @@ async def check_http_async(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     alpha: float = DEFAULT_ALPHA,
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
-    client: httpx.AsyncClient | None = None,
 ) -> tuple[CheckResult, HttpStats]:
     """Run the burst against ``front_url`` + ``/color`` and judge it against ``weights``."""
     url = color_url(front_url)
-    samples = await sample_colors(
-        url, requests=requests, concurrency=concurrency, timeout_s=timeout_s, client=client
-    )
+    samples = await sample_colors(url, requests=requests, concurrency=concurrency, timeout_s=timeout_s)
     return judge_samples(samples, weights, alpha=alpha, max_error_rate=max_error_rate, name=f"http {url}")
 
 
@@ -250,18 +274,30 @@ def check_http(
     alpha: float = DEFAULT_ALPHA,
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
 ) -> tuple[CheckResult, HttpStats]:
-    """Synchronous :func:`check_http_async` for callers without an event loop (the CLI)."""
-    return asyncio.run(
-        check_http_async(
-            front_url,
-            weights,
-            requests=requests,
-            concurrency=concurrency,
-            timeout_s=timeout_s,
-            alpha=alpha,
-            max_error_rate=max_error_rate,
-        )
+    """Synchronous :func:`check_http_async` for callers without an event loop (the CLI).
+
+    Runs on uvloop when it is installed (it is a dependency except on Windows): the burst is
+    client-CPU-bound on small machines and uvloop trims the event loop's share of that.
+    """
+    coroutine = check_http_async(
+        front_url,
+        weights,
+        requests=requests,
+        concurrency=concurrency,
+        timeout_s=timeout_s,
+        alpha=alpha,
+        max_error_rate=max_error_rate,
     )
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(coroutine)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop  # noqa: PLC0415 - optional accelerator, absent on Windows
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def wait_until_reachable(
@@ -284,9 +320,9 @@ def wait_until_reachable(
 
     def probe() -> str | None:
         try:
-            with httpx.Client(timeout=timeout_s, follow_redirects=False) as http:
-                http.get(url)
-        except httpx.HTTPError as exc:
+            with httpcore.ConnectionPool(max_connections=1) as pool:
+                pool.request("GET", url, extensions={"timeout": _timeouts(timeout_s)})
+        except _REQUEST_ERRORS as exc:
             return f"{_classify_exception(exc)}: {exc}"
         return None
 

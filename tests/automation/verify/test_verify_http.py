@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from automation.verify.httpcheck import (
@@ -183,6 +182,11 @@ def test_run_http_only_reachability_wait_gives_up_cleanly(closed_port_url: str) 
     assert "front never answered within 0s" in report.checks[0].detail
 
 
+def test_rejects_non_http_urls() -> None:
+    with pytest.raises(ValueError, match="front URL must be"):
+        color_url("ftp://front.example")
+
+
 def test_rejects_unusable_weights() -> None:
     with pytest.raises(ValueError, match="at least one weight must be positive"):
         run_http_only("http://127.0.0.1:9", {"blue": 0}, 10)
@@ -212,8 +216,9 @@ def test_color_url(given: str, expected: str) -> None:
         (b"not json", "application/json", None),
         (b"", "text/plain", None),
         (b"<html>upstream error</html>", "text/html", None),
+        (b"\xff\xfe", "text/plain", None),
+        (b'{"color": "red"}', "Application/JSON; charset=utf-8", "red"),
     ],
 )
 def test_parse_color(body: bytes, content_type: str, color: str | None) -> None:
-    response = httpx.Response(200, content=body, headers={"content-type": content_type})
-    assert parse_color(response) == color
+    assert parse_color(content_type, body) == color
