@@ -10,12 +10,17 @@ import pulumi_aws as aws
 from infra.account import lookup_arns
 from infra.cloudmap import CloudMapNamespace, CloudMapNamespaceArgs
 from infra.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
-from infra.config import from_pulumi
+from infra.config import Tracing, from_pulumi
 from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs, cross_cluster_rules
 from infra.mesh import MeshContext, backend_for
 from infra.mesh.backend import ClusterHandle, DiscoveryHandle
 from infra.naming import physical
+from infra.paths import PROJECT_DIR
 from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
+from workloads.apps import ClusterApps, ClusterAppsArgs
+from workloads.images import AppImages, AppImagesArgs, image_platforms
+from workloads.namespace import AppNamespace, AppNamespaceArgs
+from workloads.topology import AppKind, topology_of
 
 config = from_pulumi()
 stack = config.stack
@@ -103,7 +108,11 @@ mesh = backend_for(
         config=config,
         arns=arns,
         discovery=DiscoveryHandle(
-            name=discovery.name, id=discovery.id, arn=discovery.arn, hosted_zone_id=discovery.hosted_zone_id
+            name=discovery.name,
+            id=discovery.id,
+            arn=discovery.arn,
+            hosted_zone_id=discovery.hosted_zone_id,
+            resource=discovery,
         ),
         tags=tags,
     )
@@ -118,13 +127,76 @@ handles = {
     )
     for key, cluster in clusters.items()
 }
+topology = topology_of(config)
 controllers = {
-    key: mesh.install(f"{key}-mesh-controller", handles[key], with_aws) for key in config.mesh_clusters
+    key: mesh.install(f"{key}-mesh-controller", handles[key], with_aws) for key in topology.clusters
 }
 
+images = AppImages(
+    "images",
+    AppImagesArgs(
+        stack=stack,
+        repo_root=PROJECT_DIR,
+        build=config.workloads.images.build,
+        refs={
+            AppKind.FRONT: config.workloads.images.front,
+            AppKind.COLORAPP: config.workloads.images.colorapp,
+        },
+        platforms=image_platforms(config, topology),
+        tags=tags,
+    ),
+    with_aws,
+)
+
+namespaces = {
+    key: AppNamespace(
+        f"{key}-apps-namespace",
+        AppNamespaceArgs(
+            name=topology.namespace,
+            provider=handles[key].provider,
+            labels=mesh.namespace_labels(),
+            after=[controllers[key]],
+        ),
+    )
+    for key in topology.clusters
+}
+pods_wait_for = mesh.connect(
+    "mesh",
+    topology,
+    handles,
+    prerequisites={key: [controllers[key], namespaces[key].namespace] for key in topology.clusters},
+    opts=with_aws,
+)
+apps = {
+    key: ClusterApps(
+        f"{key}-apps",
+        ClusterAppsArgs(
+            cluster=key,
+            topology=topology,
+            provider=handles[key].provider,
+            oidc_provider_arn=handles[key].oidc_provider_arn,
+            oidc_issuer=handles[key].oidc_issuer,
+            images=images.refs,
+            role_prefix=physical(stack, key),
+            namespace=namespaces[key].namespace,
+            pod_policies={app.name: mesh.pod_policy(app) for app in topology.apps_in(key)},
+            after=pods_wait_for,
+            route_timeout_ms=config.mesh.route.timeout_ms,
+            tracing=config.mesh.tracing is Tracing.XRAY,
+            load_balancer_source_ranges=config.workloads.front.load_balancer_source_ranges,
+            tags=tags,
+        ),
+        with_aws,
+    )
+    for key in topology.clusters
+}
+
+front_hostname = apps[topology.front.cluster].front_hostname
 pulumi.export("region", config.region)
 pulumi.export("vpcId", vpc.vpc_id)
 pulumi.export("cloudMapNamespace", {"name": discovery.name, "id": discovery.id})
+pulumi.export("frontUrl", pulumi.Output.concat("http://", front_hostname or "", "/color"))
+pulumi.export("images", {app.value: ref for app, ref in images.refs.items()})
 pulumi.export(
     "clusters",
     {

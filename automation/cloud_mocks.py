@@ -78,6 +78,15 @@ class CloudMocks(Mocks):
                 "reverseDnsPrefix": "com.amazonaws",
                 "id": PLACEHOLDER_PARTITION,
             }, []
+        if function == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "authorizationToken": "<ecr.authorizationToken>",
+                "userName": "AWS",
+                "password": "<ecr.password>",
+                "proxyEndpoint": f"https://{PLACEHOLDER_ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": "<ecr.expiresAt>",
+                "id": self.region,
+            }, []
         raise NotImplementedError(f"no mock answer for invoke {function}; add one to CloudMocks.call")
 
     # Resources -----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import yaml
 from automation.recorder import Recording, Registration, record_project
 from automation.validate import CrdSchemas, Invalid, default_reference_dir, validate_objects
 from infra.config import StackConfig, flatten_config, parse_stack_file
-from infra.data import mapping_or_empty
+from infra.data import as_list, as_mapping, mapping_or_empty
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 CLUSTER_COMPONENT = "crossmesh:infra:EksCluster"
@@ -101,8 +101,24 @@ def cluster_of_providers(recording: Recording) -> dict[str, str]:
     return out
 
 
+_HEAD = ("apiVersion", "kind", "metadata")
+
+
+def _sorted(value: Any) -> Any:
+    mapping = as_mapping(value)
+    if mapping is not None:
+        return {k: _sorted(mapping[k]) for k in sorted(mapping)}
+    items = as_list(value)
+    if items is not None:
+        return [_sorted(v) for v in items]
+    return value
+
+
 def _manifest(registration: Registration) -> dict[str, Any]:
-    return {k: v for k, v in registration.inputs.items() if not k.startswith("__")}
+    """The object as kubectl would show it: apiVersion, kind, metadata first, then the rest sorted."""
+    fields = {k: v for k, v in registration.inputs.items() if not k.startswith("__")}
+    head = {k: _sorted(fields[k]) for k in _HEAD if k in fields}
+    return head | {k: _sorted(fields[k]) for k in sorted(fields) if k not in _HEAD}
 
 
 def _sort_key(obj: Mapping[str, Any]) -> tuple[int, str, str, str]:
@@ -182,7 +198,7 @@ def write_artifacts(result: RenderResult, out_dir: Path) -> None:
         shutil.rmtree(out_dir)
     (out_dir / "manifests").mkdir(parents=True)
     (out_dir / "resources.json").write_text(
-        json.dumps(result.recording.to_json(), indent=2, default=str) + "\n", encoding="utf-8"
+        json.dumps(result.recording.to_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
     )
     for cluster, objects in result.manifests.items():
         text = yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, explicit_start=True)

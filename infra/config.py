@@ -234,6 +234,21 @@ class Tracing(StrEnum):
     XRAY = "x-ray"
 
 
+class RouteConfig(_Model):
+    """Retries and timeouts of the route to colorapp, enforced by the mesh, not by the client."""
+
+    timeout_ms: Annotated[StrictInt, Field(ge=100, le=60_000)] = 3000
+    """Whole-request deadline, retries included."""
+    max_retries: Annotated[StrictInt, Field(ge=0, le=10)] = 2
+    per_retry_timeout_ms: Annotated[StrictInt, Field(ge=50, le=60_000)] = 1000
+
+    @model_validator(mode="after")
+    def _retries_fit_the_deadline(self) -> RouteConfig:
+        if self.per_retry_timeout_ms > self.timeout_ms:
+            raise _KeyedError("perRetryTimeoutMs", f"expected at most timeoutMs ({self.timeout_ms})")
+        return self
+
+
 class MeshConfig(_Model):
     backend: MeshBackendKind = MeshBackendKind.APPMESH
     name: DnsLabel = "global"
@@ -246,6 +261,7 @@ class MeshConfig(_Model):
     """eks-charts appmesh-controller chart version; pinned: values and IAM are written for it."""
     controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = 1
     """The controller also serves the sidecar-injection webhook: run two where pods must always start."""
+    route: RouteConfig = RouteConfig()
 
 
 class ColorVersion(_Model):
@@ -298,7 +314,37 @@ class ColorappConfig(_Model):
         return self.router_cluster or self.versions[0].cluster
 
 
+_DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9.:/_-]*@sha256:[0-9a-f]{64}$")
+
+
+def _digest_ref(value: str) -> str:
+    if not _DIGEST_REF.fullmatch(value):
+        raise ValueError("expected an image pinned by digest, like registry/repo@sha256:<64 hex digits>")
+    return value
+
+
+DigestRef = Annotated[str, AfterValidator(_digest_ref)]
+
+
+class ImagesConfig(_Model):
+    """Where the app images come from: built from workloads/ and pushed to ECR, or given by digest."""
+
+    build: StrictBool = True
+    """Build with Docker (buildx) and push to this stack's ECR repositories."""
+    front: DigestRef | None = None
+    colorapp: DigestRef | None = None
+
+    @model_validator(mode="after")
+    def _refs_when_not_building(self) -> ImagesConfig:
+        if not self.build:
+            for key in ("front", "colorapp"):
+                if getattr(self, key) is None:
+                    raise _KeyedError(key, "expected an image reference by digest when build is false")
+        return self
+
+
 class WorkloadsConfig(_Model):
+    images: ImagesConfig = ImagesConfig()
     namespace: DnsLabel = "appmesh-demo"
     """Kubernetes namespace of the apps, in every cluster that runs one."""
     port: Port = 8080

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import pulumi
 
-from infra.config import MeshBackendKind
+from infra import iam
+from infra.config import MeshBackendKind, Tracing
+from infra.mesh import appmesh_objects
 from infra.mesh.appmesh_controller import AppMeshController, AppMeshControllerArgs
+from infra.mesh.appmesh_routing import AppMeshObjects, AppMeshObjectsArgs
 from infra.mesh.backend import ClusterHandle, MeshBackend
 from infra.naming import physical
+from workloads.topology import AppSpec, Topology
 
 
 class AppMeshBackend(MeshBackend):
@@ -36,3 +41,50 @@ class AppMeshBackend(MeshBackend):
             ),
             opts,
         )
+
+    def namespace_labels(self) -> Mapping[str, str]:
+        return appmesh_objects.namespace_labels(self.context.config.mesh.name)
+
+    def pod_policy(self, app: AppSpec) -> pulumi.Output[iam.PolicyDocument]:
+        config = self.context.config
+        node = appmesh_objects.aws_name(app.name, config.workloads.namespace)
+        xray = config.mesh.tracing is Tracing.XRAY
+        return self.context.arns.apply(
+            lambda arns: iam.envoy_policy(arns, mesh=config.mesh.name, virtual_node=node, xray=xray)
+        )
+
+    def arn_of(self, kind: str, aws_name: str) -> pulumi.Output[str]:
+        """ARN of an object in this mesh; the account is known at deploy time."""
+        mesh = self.context.config.mesh.name
+        return self.context.arns.apply(lambda arns: arns.appmesh(mesh, kind, aws_name))
+
+    def connect(
+        self,
+        name: str,
+        topology: Topology,
+        clusters: Mapping[str, ClusterHandle],
+        prerequisites: Mapping[str, Sequence[pulumi.Resource]],
+        opts: pulumi.ResourceOptions,
+    ) -> Mapping[str, Sequence[pulumi.Resource]]:
+        mesh = self.context.config.mesh
+        objects = AppMeshObjects(
+            name,
+            AppMeshObjectsArgs(
+                topology=topology,
+                mesh_name=mesh.name,
+                egress_filter=mesh.egress_filter,
+                route=mesh.route,
+                arn_of=self.arn_of,
+                providers={key: clusters[key].provider for key in topology.clusters},
+                prerequisites={
+                    key: [*prerequisites.get(key, ()), self.context.discovery.resource]
+                    for key in topology.clusters
+                },
+            ),
+            opts,
+        )
+        # Pods need their node (else the injector finds none and they run without Envoy) and the
+        # controller, whose webhook injects the sidecar.
+        return {
+            app.name: [objects.nodes[app.name], *prerequisites.get(app.cluster, ())] for app in topology.apps
+        }

@@ -10,7 +10,7 @@ the first backend; VPC Lattice (AWS Gateway API controller) is the second, behin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from infra import iam
 from infra.config import MeshBackendKind, StackConfig
+from workloads.topology import AppSpec, Topology
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class DiscoveryHandle:
     id: pulumi.Output[str]
     arn: pulumi.Output[str]
     hosted_zone_id: pulumi.Output[str]
+    resource: pulumi.Resource
+    """Mesh objects depend on it: the namespace must exist before anything registers in it."""
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,26 @@ class MeshBackend(ABC):
         self, name: str, cluster: ClusterHandle, opts: pulumi.ResourceOptions
     ) -> pulumi.ComponentResource:
         """Install the backend's controller in ``cluster``; mesh objects there must wait for it."""
+
+    @abstractmethod
+    def namespace_labels(self) -> Mapping[str, str]:
+        """Labels the apps' namespace needs (mesh membership, injection, Pod Security level)."""
+
+    @abstractmethod
+    def pod_policy(self, app: AppSpec) -> pulumi.Output[iam.PolicyDocument] | None:
+        """IAM policy for an app's pods (what the mesh's sidecars call), or None when none is needed."""
+
+    @abstractmethod
+    def connect(
+        self,
+        name: str,
+        topology: Topology,
+        clusters: Mapping[str, ClusterHandle],
+        prerequisites: Mapping[str, Sequence[pulumi.Resource]],
+        opts: pulumi.ResourceOptions,
+    ) -> Mapping[str, Sequence[pulumi.Resource]]:
+        """Create the routing objects that join the clusters.
+
+        ``prerequisites`` lists, per cluster, what must exist before the backend's objects there.
+        Returns, per app name, what the app's pods must wait for.
+        """

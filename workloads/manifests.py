@@ -1,0 +1,243 @@
+"""Kubernetes objects of the apps, as pure functions returning exactly what the API server receives.
+
+Nothing here knows which mesh backend connects the clusters: backends contribute namespace labels and
+the IAM role of each service account, and that is all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from workloads.topology import AppKind, AppSpec, Topology
+
+Manifest = dict[str, Any]
+Deferred = Any
+"""A string, or a value known only at deploy time (a Pulumi Output); builders place it as is."""
+
+# The UID the images run as (USER 10001:10001 in workloads/*/Dockerfile).
+APP_UID = 10001
+HTTP_PORT_NAME = "http"
+SHUTDOWN_DELAY_SECONDS = 5
+"""Seconds a terminating pod keeps serving (with /healthz failing) so endpoints and Envoy drop it first."""
+TERMINATION_GRACE_SECONDS = 45
+"""Covers the shutdown delay, the app's drain and the injected Envoy's own pre-stop delay (20 s)."""
+LB_PORT = 80
+
+COMMON_LABELS = {"app.kubernetes.io/part-of": "crossmesh", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def object_labels(app: AppSpec) -> dict[str, str]:
+    return {
+        **app.labels,
+        "app.kubernetes.io/name": app.app,
+        **({"app.kubernetes.io/version": app.version} if app.version else {}),
+        **COMMON_LABELS,
+    }
+
+
+def namespace(name: str, labels: Mapping[str, str]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**COMMON_LABELS, **labels}},
+    }
+
+
+def service_account(app: AppSpec, topology: Topology, role_arn: Deferred | None) -> Manifest:
+    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
+    metadata: dict[str, Any] = {
+        "name": app.name,
+        "namespace": topology.namespace,
+        "labels": object_labels(app),
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata,
+        # The pods never call the Kubernetes API; IRSA mounts its own web-identity token (CIS EKS 4.1.6).
+        "automountServiceAccountToken": False,
+    }
+
+
+def app_env(
+    app: AppSpec, topology: Topology, *, route_timeout_ms: int, tracing: bool
+) -> list[dict[str, str]]:
+    """Environment of an app container; names are those workloads/common/config.py reads."""
+    env: dict[str, str] = {
+        "PORT": str(topology.port),
+        "SHUTDOWN_DELAY_SECONDS": str(SHUTDOWN_DELAY_SECONDS),
+        "XRAY_APP_NAME": app.name,
+    }
+    if app.kind is AppKind.COLORAPP:
+        env["COLOR"] = app.version or ""
+    else:
+        env["COLOR_HOST"] = topology.service_address
+        # The mesh enforces the deadline (retries included); the client waits a little longer so the
+        # mesh's answer, not the client's timeout, is what callers see.
+        env["UPSTREAM_READ_TIMEOUT_SECONDS"] = f"{route_timeout_ms / 1000 + 1:g}"
+        env["UPSTREAM_CONNECT_TIMEOUT_SECONDS"] = "1"
+    if tracing:
+        env["XRAY_ENABLED"] = "true"
+        # The X-Ray daemon is injected as a sidecar of the same pod.
+        env["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:2000"
+    return [{"name": k, "value": v} for k, v in env.items()]
+
+
+def _probe(path: str, *, period: int, failures: int, delay: int = 0) -> dict[str, Any]:
+    probe: dict[str, Any] = {
+        "httpGet": {"path": path, "port": HTTP_PORT_NAME},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+    if delay:
+        probe["initialDelaySeconds"] = delay
+    return probe
+
+
+def container_security_context() -> dict[str, Any]:
+    """Restricted, and set per container: App Mesh's injected proxyinit inherits pod-level
+    runAsNonRoot/runAsUser and needs to run as root with NET_ADMIN, and Envoy runs as UID 1337."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": APP_UID,
+        "runAsGroup": APP_UID,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def deployment(
+    app: AppSpec, topology: Topology, *, image: Deferred, env: Sequence[Mapping[str, str]]
+) -> Manifest:
+    selector = dict(app.labels)
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            # Spread when possible; never refuse to schedule (dev runs single replicas on few nodes).
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": app.name, "namespace": topology.namespace, "labels": object_labels(app)},
+        "spec": {
+            "replicas": app.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": object_labels(app)},
+                "spec": {
+                    "serviceAccountName": app.name,
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                    # Pod level holds only what the injected sidecars can live with.
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "topologySpreadConstraints": spread,
+                    "containers": [
+                        {
+                            "name": app.app,
+                            "image": image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [
+                                {"name": HTTP_PORT_NAME, "containerPort": topology.port, "protocol": "TCP"}
+                            ],
+                            "env": [dict(e) for e in env],
+                            # Ready only when serving and not draining; alive as long as the loop answers.
+                            "readinessProbe": _probe("/healthz", period=5, failures=2),
+                            "livenessProbe": _probe("/ping", period=10, failures=3, delay=5),
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "securityContext": container_security_context(),
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def pod_disruption_budget(app: AppSpec, topology: Topology) -> Manifest | None:
+    """One pod at a time may be evicted, when there is more than one."""
+    if app.replicas <= 1:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": app.name, "namespace": topology.namespace, "labels": object_labels(app)},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(app.labels)}},
+    }
+
+
+def front_service(topology: Topology, *, source_ranges: Sequence[str], tags: Mapping[str, str]) -> Manifest:
+    """front's public entry: a Classic Load Balancer made by the EKS cloud provider.
+
+    Annotations (https://cloud-provider-aws.sigs.k8s.io/service_controller/): drain connections on
+    deregistration (matching the pods' shutdown delay), balance across zones, and tag the ELB like the
+    rest of the stack. The load balancer's own security group is the only place that accepts the
+    public source ranges; nodes accept traffic from that security group only.
+    """
+    app = topology.front
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": app.name,
+            "namespace": topology.namespace,
+            "labels": object_labels(app),
+            "annotations": {
+                "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
+                "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
+                "service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "60",
+                "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags": ",".join(
+                    f"{k}={v}" for k, v in sorted(tags.items())
+                ),
+            },
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": dict(app.labels),
+            "ports": [
+                {"name": HTTP_PORT_NAME, "port": LB_PORT, "targetPort": HTTP_PORT_NAME, "protocol": "TCP"}
+            ],
+            "loadBalancerSourceRanges": list(source_ranges),
+        },
+    }
+
+
+def colorapp_service(topology: Topology) -> Manifest:
+    """ClusterIP Service over every colorapp version in a cluster: in-cluster callers and debugging.
+
+    Cross-cluster callers never use it: they resolve ``colorapp.<discovery namespace>`` instead.
+    """
+    labels = {"app": topology.service, "app.kubernetes.io/name": topology.service, **COMMON_LABELS}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": topology.service, "namespace": topology.namespace, "labels": labels},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app": topology.service},
+            "ports": [
+                {
+                    "name": HTTP_PORT_NAME,
+                    "port": topology.port,
+                    "targetPort": HTTP_PORT_NAME,
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
