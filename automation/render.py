@@ -65,11 +65,18 @@ def stack_file(project_dir: Path, env: str) -> Path:
     return path
 
 
-def load_environment(project_dir: Path, env: str) -> tuple[StackConfig, dict[str, str]]:
-    """Read and validate ``Pulumi.<env>.yaml``; returns the model and the flat map Pulumi would pass."""
-    path = stack_file(project_dir, env)
-    document = mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
-    config = parse_stack_file(document, env, source=path.name)
+def load_environment(
+    project_dir: Path, env: str, document: Mapping[str, Any] | None = None
+) -> tuple[StackConfig, dict[str, str]]:
+    """Read and validate ``Pulumi.<env>.yaml`` (or the given parsed ``document`` in its place).
+
+    Returns the model and the flat map Pulumi would pass to the program.
+    """
+    source = f"Pulumi.{env}.yaml"
+    if document is None:
+        path = stack_file(project_dir, env)
+        document = mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
+    config = parse_stack_file(document, env, source=source)
     return config, flatten_config(mapping_or_empty(document.get("config")))
 
 
@@ -160,10 +167,14 @@ def render(
     out_dir: Path | None = None,
     reference_dir: Path | None = None,
     write: bool = True,
+    document: Mapping[str, Any] | None = None,
 ) -> RenderResult:
-    """Render ``env``. Raises ConfigError / UnknownEnvironmentError before running anything."""
+    """Render ``env`` (from its stack file, or from ``document`` in its place).
+
+    Raises ConfigError / UnknownEnvironmentError before running anything.
+    """
     started = time.perf_counter()
-    config, flat = load_environment(project_dir, env)
+    config, flat = load_environment(project_dir, env, document)
     loaded = time.perf_counter()
     recording = record_project(project_dir, env, flat)
     recorded = time.perf_counter()

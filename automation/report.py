@@ -50,6 +50,11 @@ def _is_stack(reg: Registration) -> bool:
     return reg.type == "pulumi:pulumi:Stack"
 
 
+def _id(name: str) -> str:
+    """Mermaid node ids: letters, digits and underscores only."""
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
 def mermaid(config: StackConfig) -> str:
     """The architecture as a Mermaid flowchart, drawn from the configuration."""
     w = config.workloads
@@ -63,26 +68,27 @@ def mermaid(config: StackConfig) -> str:
         "    direction LR",
     ]
     for cluster in config.clusters:
-        lines.append(f'    subgraph {cluster.name}["EKS {config.eks_name(cluster.name)}"]')
+        lines.append(f'    subgraph {_id(cluster.name)}["EKS {config.eks_name(cluster.name)}"]')
         if cluster.name == front.cluster:
-            lines.append(f'      {front.name}["{front.name}<br/>VirtualNode {front.name}"]')
+            lines.append(f'      {_id(front.name)}["{front.name}<br/>VirtualNode {front.name}"]')
         if cluster.name == router_cluster:
             lines.append(f'      vs[["VirtualService<br/>{host}"]]')
             lines.append('      router{{"VirtualRouter colorapp-router<br/>route color-route"}}')
         for version in colorapp.versions:
             if version.cluster == cluster.name:
                 node = f"{colorapp.name}-{version.color}"
-                lines.append(f'      {node}["{node}<br/>VirtualNode, COLOR={version.color}"]')
+                lines.append(f'      {_id(node)}["{node}<br/>VirtualNode, COLOR={version.color}"]')
         lines.append("    end")
     lines.append(f'    cloudmap[("Cloud Map {config.mesh.cloud_map_namespace}")]')
     lines.append("  end")
-    lines.append(f"  lb --> {front.name}")
-    lines.append(f'  {front.name} -->|"{host}:{w.port}"| vs')
+    lines.append(f"  lb --> {_id(front.name)}")
+    lines.append(f'  {_id(front.name)} -->|"{host}:{w.port}"| vs')
     lines.append("  vs --> router")
     for version in colorapp.versions:
-        lines.append(f'  router -->|"{version.weight}%"| {colorapp.name}-{version.color}')
-        lines.append(f"  {colorapp.name}-{version.color} -. registers .-> cloudmap")
-    lines.append(f"  {front.name} -. registers .-> cloudmap")
+        node = _id(f"{colorapp.name}-{version.color}")
+        lines.append(f'  router -->|"{version.weight}%"| {node}')
+        lines.append(f"  {node} -. registers .-> cloudmap")
+    lines.append(f"  {_id(front.name)} -. registers .-> cloudmap")
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import automation.render as render_module
 from automation.cli import app
 from automation.render import render
-from tests.support import PROJECT_DIR, REFERENCE_DIR
+from tests.support import PROJECT_DIR, REFERENCE_DIR, three_clusters, variant
 
 runner = CliRunner()
 
@@ -47,6 +47,38 @@ def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Pat
     assert "| cluster | resources | Kubernetes objects | Helm releases |" in report
     if REFERENCE_DIR.is_dir():
         assert result.notes == []
+
+
+def test_three_cluster_variant_renders_a_manifest_per_cluster(tmp_path: Path) -> None:
+    result = render("dev", PROJECT_DIR, out_dir=tmp_path, document=variant("dev", three_clusters))
+    assert result.problems == []
+    assert sorted(p.name for p in (tmp_path / "manifests").iterdir()) == [
+        "eksc1.yaml",
+        "eksc2.yaml",
+        "eksc3.yaml",
+    ]
+    kinds = {cluster: sorted({o["kind"] for o in objects}) for cluster, objects in result.manifests.items()}
+    assert kinds["eksc3"] == ["Deployment", "Mesh", "Namespace", "Service", "ServiceAccount", "VirtualNode"]
+    assert "VirtualRouter" in kinds["eksc2"]
+    assert "VirtualRouter" not in kinds["eksc3"]
+    report = (tmp_path / "report.md").read_text()
+    assert 'subgraph eksc3["EKS eksc3-dev"]' in report
+
+
+def test_report_diagram_shows_the_path_across_clusters(tmp_path: Path) -> None:
+    render("dev", PROJECT_DIR, out_dir=tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    diagram = report.split("```mermaid", 1)[1].split("```", 1)[0]
+    # front (eksc1) -> the stable name -> router -> blue and red (eksc2)
+    assert 'front -->|"colorapp.appmesh-demo.pvt.aws.local:8080"| vs' in diagram
+    assert "vs --> router" in diagram
+    assert 'router -->|"50%"| colorapp_blue' in diagram
+    assert 'router -->|"50%"| colorapp_red' in diagram
+    eksc1 = diagram.split('subgraph eksc1["EKS eksc1-dev"]', 1)[1].split("end", 1)[0]
+    eksc2 = diagram.split('subgraph eksc2["EKS eksc2-dev"]', 1)[1].split("end", 1)[0]
+    assert "front[" in eksc1
+    assert "colorapp_blue[" in eksc2
+    assert "router{{" in eksc2
 
 
 def test_helm_releases_are_listed_not_expanded(tmp_path: Path) -> None:

@@ -1,0 +1,76 @@
+"""Wall time of the offline render (target: under 5 s for dev on a 2-core machine).
+
+Measures what a user waits for: the cold CLI in a fresh process (imports included), and the warm
+in-process render split into its phases. Prints figures; never fails a test suite.
+
+    python bench/render/run.py [--env dev] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+TARGET_SECONDS = 5.0
+
+
+def cold(env: str, runs: int) -> list[float]:
+    times: list[float] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "automation", "render", env, "--out", out],
+                cwd=PROJECT_DIR,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def warm(env: str, runs: int) -> list[dict[str, float]]:
+    sys.path.insert(0, str(PROJECT_DIR))
+    from automation.render import render  # noqa: PLC0415 - measured after the path is set
+
+    phases: list[dict[str, float]] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as out:
+            result = render(env, PROJECT_DIR, out_dir=Path(out))
+            phases.append(result.timings)
+    return phases
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--env", default="dev")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    cold_times = cold(args.env, args.runs)
+    warm_phases = warm(args.env, args.runs)
+    print(f"render {args.env}: {args.runs} runs each")
+    print(f"{'measure':<28}{'median s':>10}{'min s':>10}{'max s':>10}")
+    print(
+        f"{'cold CLI (fresh process)':<28}{statistics.median(cold_times):>10.2f}{min(cold_times):>10.2f}{max(cold_times):>10.2f}"
+    )
+    for phase in ("config", "program", "validate", "write", "total"):
+        values = [p[phase] for p in warm_phases]
+        print(
+            f"{'warm ' + phase:<28}{statistics.median(values):>10.3f}{min(values):>10.3f}{max(values):>10.3f}"
+        )
+    verdict = "met" if statistics.median(cold_times) < TARGET_SECONDS else "NOT met"
+    print(f"target: cold render under {TARGET_SECONDS:.0f} s: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""The apps' Kubernetes objects: exact fields, hardened, and valid for the configured Kubernetes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from automation.validate import CrdSchemas, validate_objects
+from infra.config import parse_stack_file
+from tests.support import stack_document
+from workloads import manifests
+from workloads.topology import AppKind, topology_of
+
+TOPOLOGY = topology_of(parse_stack_file(stack_document("dev"), "dev"))
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/crossmesh-dev/colorapp@sha256:" + "a" * 64
+BLUE = TOPOLOGY.colors[0]
+FRONT = TOPOLOGY.front
+
+
+def env_of(objects: list[dict[str, str]]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in objects}
+
+
+def test_topology_of_dev() -> None:
+    assert [(a.name, a.app, a.cluster, a.version, a.weight) for a in TOPOLOGY.apps] == [
+        ("front", "front", "eksc1", None, None),
+        ("colorapp-blue", "colorapp", "eksc2", "blue", 50),
+        ("colorapp-red", "colorapp", "eksc2", "red", 50),
+    ]
+    assert TOPOLOGY.service_address == "colorapp.appmesh-demo.pvt.aws.local:8080"
+    assert TOPOLOGY.clusters == ("eksc1", "eksc2")
+    assert TOPOLOGY.weights == {"blue": 50, "red": 50}
+
+
+def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() -> None:
+    env = env_of(manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False))
+    assert env == {
+        "PORT": "8080",
+        "SHUTDOWN_DELAY_SECONDS": "5",
+        "XRAY_APP_NAME": "front",
+        "COLOR_HOST": "colorapp.appmesh-demo.pvt.aws.local:8080",
+        "UPSTREAM_READ_TIMEOUT_SECONDS": "4",
+        "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "1",
+    }
+
+
+def test_colorapp_gets_its_color_and_tracing_env_when_on() -> None:
+    env = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=True))
+    assert env["COLOR"] == "blue"
+    assert env["XRAY_ENABLED"] == "true"
+    assert env["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
+    assert "COLOR_HOST" not in env
+
+
+def deployment(replicas: int = 1) -> dict[str, Any]:
+    app = BLUE if replicas == 1 else type(BLUE)(**{**BLUE.__dict__, "replicas": replicas})
+    return manifests.deployment(app, TOPOLOGY, image=IMAGE, env=[{"name": "COLOR", "value": "blue"}])
+
+
+def test_deployment_is_hardened_per_container() -> None:
+    pod = deployment()["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    # pod level carries no runAsUser/runAsNonRoot: the injected proxyinit would inherit them
+    assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "colorapp-blue"
+
+
+def test_deployment_probes_resources_image_and_spread() -> None:
+    spec = deployment()["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"].endswith("@sha256:" + "a" * 64)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/ping", "port": "http"}
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "64Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    keys = [c["topologyKey"] for c in spec["template"]["spec"]["topologySpreadConstraints"]]
+    assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    assert spec["selector"] == {"matchLabels": {"app": "colorapp", "version": "blue"}}
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 45
+
+
+def test_pdb_only_with_more_than_one_replica() -> None:
+    assert manifests.pod_disruption_budget(BLUE, TOPOLOGY) is None
+    two = type(BLUE)(**{**BLUE.__dict__, "replicas": 2})
+    assert manifests.pod_disruption_budget(two, TOPOLOGY) == {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": "colorapp-blue",
+            "namespace": "appmesh-demo",
+            "labels": manifests.object_labels(two),
+        },
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "colorapp", "version": "blue"}}},
+    }
+
+
+def test_front_service_is_a_load_balancer_80_to_8080() -> None:
+    service = manifests.front_service(TOPOLOGY, source_ranges=["0.0.0.0/0"], tags={"project": "crossmesh"})
+    assert service["spec"] == {
+        "type": "LoadBalancer",
+        "selector": {"app": "front"},
+        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        "loadBalancerSourceRanges": ["0.0.0.0/0"],
+    }
+    annotations = service["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled"] == "true"
+    assert (
+        annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]
+        == "project=crossmesh"
+    )
+
+
+def test_colorapp_service_is_cluster_ip_over_all_versions() -> None:
+    service = manifests.colorapp_service(TOPOLOGY)
+    assert service["spec"] == {
+        "type": "ClusterIP",
+        "selector": {"app": "colorapp"},
+        "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}],
+    }
+
+
+def test_service_account_carries_the_irsa_role_and_no_token() -> None:
+    account = manifests.service_account(BLUE, TOPOLOGY, "arn:aws:iam::123456789012:role/r")
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"
+    }
+    assert account["automountServiceAccountToken"] is False
+    assert "annotations" not in manifests.service_account(BLUE, TOPOLOGY, None)["metadata"]
+
+
+@pytest.mark.parametrize("version", ["1.31", "1.34", "1.35"])
+def test_all_app_objects_validate_strictly(version: str) -> None:
+    objects = [
+        manifests.namespace("appmesh-demo", {"mesh": "global"}),
+        manifests.service_account(FRONT, TOPOLOGY, "arn:aws:iam::123456789012:role/r"),
+        manifests.deployment(
+            FRONT,
+            TOPOLOGY,
+            image=IMAGE,
+            env=manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=True),
+        ),
+        manifests.front_service(TOPOLOGY, source_ranges=["203.0.113.0/24"], tags={}),
+        manifests.colorapp_service(TOPOLOGY),
+        manifests.pod_disruption_budget(type(BLUE)(**{**BLUE.__dict__, "replicas": 3}), TOPOLOGY),
+    ]
+    problems, _ = validate_objects(
+        [("eksc1", o) for o in objects if o is not None], kubernetes_version=version, crds=CrdSchemas({}, {})
+    )
+    assert problems == []
+
+
+def test_kinds_cover_both_apps() -> None:
+    assert {a.kind for a in TOPOLOGY.apps} == {AppKind.FRONT, AppKind.COLORAPP}
