@@ -47,6 +47,11 @@ def warm(env: str, runs: int) -> list[dict[str, float]]:
     return phases
 
 
+def row(label: str, values: list[float], digits: int) -> None:
+    median, low, high = statistics.median(values), min(values), max(values)
+    print(f"{label:<28}{median:>10.{digits}f}{low:>10.{digits}f}{high:>10.{digits}f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,14 +64,9 @@ def main() -> int:
     warm_phases = warm(args.env, args.runs)
     print(f"render {args.env}: {args.runs} runs each")
     print(f"{'measure':<28}{'median s':>10}{'min s':>10}{'max s':>10}")
-    print(
-        f"{'cold CLI (fresh process)':<28}{statistics.median(cold_times):>10.2f}{min(cold_times):>10.2f}{max(cold_times):>10.2f}"
-    )
+    row("cold CLI (fresh process)", cold_times, 2)
     for phase in ("config", "program", "validate", "write", "total"):
-        values = [p[phase] for p in warm_phases]
-        print(
-            f"{'warm ' + phase:<28}{statistics.median(values):>10.3f}{min(values):>10.3f}{max(values):>10.3f}"
-        )
+        row(f"warm {phase}", [p[phase] for p in warm_phases], 3)
     verdict = "met" if statistics.median(cold_times) < TARGET_SECONDS else "NOT met"
     print(f"target: cold render under {TARGET_SECONDS:.0f} s: {verdict}")
     return 0
