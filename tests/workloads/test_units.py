@@ -254,3 +254,26 @@ def test_service_draining_fails_healthz_and_closes_connections() -> None:
     assert served[0] == 200
     assert served[2] == b"hi"
     assert served[1][b"connection"] == b"close"
+
+
+def test_access_line_is_valid_json_whatever_the_path() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        log = JsonLog('sv"c', fd=write_fd)
+        log.access("GET", '/a"b\\c\n\x01é', 404, 1.23456, 17, None, "1-5759e988-bd862e3fe1be46a994272793")
+        log.access("HEAD", "/", 200, 0.0, 0, "10.0.0.1", None)
+        quiet = JsonLog("svc", "warning", fd=write_fd)
+        quiet.access("GET", "/hidden", 200, 1.0, 1, None, None)
+        lines = _read_lines(read_fd)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert len(lines) == 2
+    first, second = lines
+    assert first["service"] == 'sv"c'
+    assert first["msg"] == "request"
+    assert first["path"] == '/a"b\\c\n\x01é'
+    assert (first["status"], first["duration_ms"], first["bytes"]) == (404, 1.235, 17)
+    assert (first["client"], first["trace_id"]) == (None, "1-5759e988-bd862e3fe1be46a994272793")
+    assert (second["method"], second["client"], second["trace_id"]) == ("HEAD", "10.0.0.1", None)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["ts"])

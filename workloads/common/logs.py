@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import json.encoder
 import logging
 import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+# The C string escaper behind json.dumps: quotes and escapes one str, about a tenth of a dumps() call.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _quote_or_null(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
 
 
 class JsonLog:
@@ -53,6 +61,26 @@ class JsonLog:
         }
         record.update(fields)
         self._emit(_dumps(record))
+
+    def access(  # noqa: PLR0917 - called once per request; positional keeps it cheap
+        self,
+        method: str,
+        path: str,
+        status: int,
+        duration_ms: float,
+        size: int,
+        client: str | None,
+        trace_id: str | None,
+    ) -> None:
+        """The per-request line, assembled directly: the same JSON as ``log`` at a third of the cost."""
+        if self.threshold > LEVELS["info"]:
+            return
+        self._emit(
+            f'{{"ts":"{self._timestamp(time.time())}","level":"info","service":{_quote(self.service)},'
+            f'"msg":"request","method":{_quote(method)},"path":{_quote(path)},"status":{status:d},'
+            f'"duration_ms":{duration_ms:.3f},"bytes":{size:d},"client":{_quote_or_null(client)},'
+            f'"trace_id":{_quote_or_null(trace_id)}}}'
+        )
 
     def _emit(self, line: str) -> None:
         try:

@@ -113,9 +113,10 @@ class ColorClient:
         trace = request.trace
         call_id = None
         if trace is not None:
-            # The callee's segment hangs under the subsegment recorded for this call.
-            call_id = new_id()
-            headers["X-Amzn-Trace-Id"] = trace.downstream_header(call_id)
+            # The callee's segment hangs under the subsegment recorded for this call; an unsampled
+            # trace records nothing, so it passes its own segment id and skips the bookkeeping.
+            call_id = new_id() if trace.sampled else None
+            headers["X-Amzn-Trace-Id"] = trace.downstream_header(call_id or trace.segment_id)
         else:
             incoming = request.header(TRACE_HEADER)
             if incoming is not None:
