@@ -184,6 +184,7 @@ apps = {
             route_timeout_ms=config.mesh.route.timeout_ms,
             tracing=config.mesh.tracing is Tracing.XRAY,
             load_balancer_source_ranges=config.workloads.front.load_balancer_source_ranges,
+            mesh_cidrs=[config.network.cidr],
             tags=tags,
         ),
         with_aws,

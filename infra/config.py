@@ -352,6 +352,26 @@ class WorkloadsConfig(_Model):
     colorapp: ColorappConfig = ColorappConfig()
 
 
+class Relaxation(_Model):
+    """An advisory policy this environment does not follow, and why (the render report shows both)."""
+
+    policy: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    reason: Annotated[str, Field(min_length=10, max_length=500)]
+
+
+class PolicyConfig(_Model):
+    relax: tuple[Relaxation, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_reason_per_policy(self) -> PolicyConfig:
+        seen: set[str] = set()
+        for index, item in enumerate(self.relax):
+            if item.policy in seen:
+                raise _KeyedError(f"relax[{index}].policy", "expected each policy to be relaxed at most once")
+            seen.add(item.policy)
+        return self
+
+
 class StackConfig(_Model):
     """Everything one environment (one Pulumi stack) is made of."""
 
@@ -365,6 +385,8 @@ class StackConfig(_Model):
     deletion_protection: StrictBool = False
     """Protect the clusters, KMS keys and VPC from `pulumi destroy` (staging and prod)."""
     tags: Mapping[str, str] = Field(default_factory=dict[str, str])
+    policy: PolicyConfig = PolicyConfig()
+    """Guardrails: advisory policies this environment relaxes, each with a reason."""
 
     @model_validator(mode="after")
     def _topology_is_consistent(self) -> StackConfig:
@@ -485,6 +507,7 @@ _TOP_LEVEL = {
     f"{PROJECT}:workloads": "workloads",
     f"{PROJECT}:deletionProtection": "deletion_protection",
     f"{PROJECT}:tags": "tags",
+    f"{PROJECT}:policy": "policy",
 }
 _STRING_KEYS = frozenset({"kubernetes_version"})
 _REGION_KEY = "aws:region"

@@ -36,6 +36,8 @@ class ClusterAppsArgs:
     route_timeout_ms: int = 3000
     tracing: bool = False
     load_balancer_source_ranges: Sequence[str] = ("0.0.0.0/0",)
+    mesh_cidrs: Sequence[str] = ()
+    """Where mesh traffic comes from (the shared VPC): NetworkPolicies admit the app port from there."""
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
@@ -72,6 +74,8 @@ class ClusterApps(pulumi.ComponentResource):
             self.front_hostname = service.status.apply(_load_balancer_hostname)
         if any(a.cluster == args.cluster for a in topology.colors):
             kube.apply(child(name, "colorapp-service"), manifests.colorapp_service(topology), on_cluster)
+        for policy in manifests.network_policies(topology, args.cluster, mesh_cidrs=args.mesh_cidrs):
+            kube.apply(child(name, f"netpol-{policy['metadata']['name']}"), policy, on_cluster)
         self.register_outputs({"deployments": list(self.deployments)})
 
     def _app(

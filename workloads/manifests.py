@@ -241,3 +241,80 @@ def colorapp_service(topology: Topology) -> Manifest:
             ],
         },
     }
+
+
+def _policy(name: str, namespace: str, selector: Mapping[str, str], **spec: Any) -> Manifest:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(COMMON_LABELS)},
+        "spec": {"podSelector": {"matchLabels": dict(selector)} if selector else {}, **spec},
+    }
+
+
+def _tcp(port: int) -> dict[str, Any]:
+    return {"protocol": "TCP", "port": port}
+
+
+def network_policies(topology: Topology, cluster: str, *, mesh_cidrs: Sequence[str]) -> list[Manifest]:
+    """Default deny in both directions, then exactly the flows the apps and their sidecars need.
+
+    ``mesh_cidrs`` are where mesh traffic comes from: the shared VPC, since callers in other clusters
+    (and kubelet probes, and Envoy health checks) connect from VPC addresses that no pod selector of
+    this cluster can name. Enforced by the VPC CNI's network policy agent (enabled on the add-on).
+    """
+    ns = topology.namespace
+    apps = topology.apps_in(cluster)
+    policies = [
+        _policy("default-deny", ns, {}, policyTypes=["Ingress", "Egress"]),
+        # DNS through CoreDNS, and HTTPS to AWS APIs (App Mesh's Envoy management endpoint, STS for
+        # IRSA, X-Ray), which sit behind the NAT gateway at addresses no CIDR list can pin.
+        _policy(
+            "allow-dns-and-aws-apis",
+            ns,
+            {},
+            policyTypes=["Egress"],
+            egress=[
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
+                },
+                {"ports": [_tcp(443)]},
+            ],
+        ),
+    ]
+    if any(a.kind is AppKind.FRONT for a in apps):
+        front = topology.front
+        policies.append(
+            _policy(
+                f"{front.name}-ingress-and-upstream",
+                ns,
+                front.labels,
+                policyTypes=["Ingress", "Egress"],
+                # The public load balancer reaches front through node ports from anywhere it accepts.
+                ingress=[{"ports": [_tcp(topology.port)]}],
+                egress=[
+                    {"to": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [_tcp(topology.port)]}
+                ],
+            )
+        )
+    if any(a.kind is AppKind.COLORAPP for a in apps):
+        policies.append(
+            _policy(
+                f"{topology.service}-from-the-mesh",
+                ns,
+                {"app": topology.service},
+                policyTypes=["Ingress"],
+                ingress=[
+                    {"from": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [_tcp(topology.port)]}
+                ],
+            )
+        )
+    return policies

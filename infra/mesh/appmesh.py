@@ -37,6 +37,7 @@ class AppMeshBackend(MeshBackend):
                 tracing=config.mesh.tracing,
                 chart_version=config.mesh.controller_chart_version,
                 replicas=config.mesh.controller_replicas,
+                vpc_cidr=config.network.cidr,
                 tags=self.context.tags,
             ),
             opts,

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import iam
+from infra import iam, kube
 from infra.config import Tracing
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.naming import TYPE_PREFIX, child
@@ -69,6 +69,24 @@ def controller_values(
     return values
 
 
+def controller_network_policy(vpc_cidr: str) -> dict[str, Any]:
+    """Ingress to the controller's namespace only from inside the VPC.
+
+    The API server calls the injection webhook from control-plane interfaces in the VPC; egress (AWS
+    and Kubernetes APIs) stays open.
+    """
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "ingress-from-vpc-only", "namespace": NAMESPACE},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}]}],
+        },
+    }
+
+
 @dataclass(frozen=True)
 class AppMeshControllerArgs:
     cluster_name: str
@@ -85,6 +103,9 @@ class AppMeshControllerArgs:
     tracing: Tracing = Tracing.NONE
     chart_version: str = "1.13.3"
     replicas: int = 1
+    vpc_cidr: str | None = None
+    """When set, the namespace admits ingress only from the VPC (the API server calls the injection
+    webhook from control-plane network interfaces in the VPC)."""
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
@@ -113,6 +134,12 @@ class AppMeshController(pulumi.ComponentResource):
             ),
             opts=on_cluster,
         )
+        if args.vpc_cidr:
+            kube.apply(
+                child(name, "netpol"),
+                controller_network_policy(args.vpc_cidr),
+                pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
+            )
         policy = pulumi.Output.all(
             args.arns, args.cloud_map_namespace_arn, args.cloud_map_hosted_zone_id
         ).apply(

@@ -58,7 +58,15 @@ def test_three_cluster_variant_renders_a_manifest_per_cluster(tmp_path: Path) ->
         "eksc3.yaml",
     ]
     kinds = {cluster: sorted({o["kind"] for o in objects}) for cluster, objects in result.manifests.items()}
-    assert kinds["eksc3"] == ["Deployment", "Mesh", "Namespace", "Service", "ServiceAccount", "VirtualNode"]
+    assert kinds["eksc3"] == [
+        "Deployment",
+        "Mesh",
+        "Namespace",
+        "NetworkPolicy",
+        "Service",
+        "ServiceAccount",
+        "VirtualNode",
+    ]
     assert "VirtualRouter" in kinds["eksc2"]
     assert "VirtualRouter" not in kinds["eksc3"]
     report = (tmp_path / "report.md").read_text()
@@ -84,12 +92,13 @@ def test_report_diagram_shows_the_path_across_clusters(tmp_path: Path) -> None:
 def test_helm_releases_are_listed_not_expanded(tmp_path: Path) -> None:
     result = render("dev", PROJECT_DIR, out_dir=tmp_path)
     assert [r.inputs["chart"] for r in result.helm_releases["eksc1"]] == ["appmesh-controller"]
-    kinds = {o["kind"] for objects in result.manifests.values() for o in objects}
-    assert "Deployment" not in kinds or all(
-        o["metadata"].get("namespace") != "appmesh-system"
-        for objects in result.manifests.values()
-        for o in objects
-    )
+    # what the chart contains (the controller Deployment, its CRDs, the webhook) is not in the manifests
+    objects = [o for items in result.manifests.values() for o in items]
+    assert not [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+    assert not [o for o in objects if o["kind"] == "MutatingWebhookConfiguration"]
+    assert not [
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "appmesh-controller"
+    ]
 
 
 def test_cli_render_prints_a_table_and_exits_zero(tmp_path: Path) -> None:

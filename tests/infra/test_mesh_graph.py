@@ -191,3 +191,25 @@ def test_replicas_and_pdbs_outside_dev(env: str) -> None:
 
 def test_dev_runs_single_replicas_without_pdbs() -> None:
     assert record_env("dev").of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
+
+
+def test_every_namespace_we_create_has_a_network_policy() -> None:
+    recording = record_env("dev")
+    namespaces = {
+        (cluster_of(recording, r), r.inputs["metadata"]["name"]) for r in recording.of_type(NAMESPACE)
+    }
+    with_policy = {
+        (cluster_of(recording, r), r.inputs["metadata"]["namespace"])
+        for r in recording.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+    assert namespaces == {
+        ("eksc1", "appmesh-demo"),
+        ("eksc1", "appmesh-system"),
+        ("eksc2", "appmesh-demo"),
+        ("eksc2", "appmesh-system"),
+    }
+    assert namespaces <= with_policy
+    controller = inputs(
+        recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "eksc1-mesh-controller-netpol"
+    )
+    assert controller["spec"]["ingress"] == [{"from": [{"ipBlock": {"cidr": "172.16.0.0/16"}}]}]

@@ -165,3 +165,43 @@ def test_all_app_objects_validate_strictly(version: str) -> None:
 
 def test_kinds_cover_both_apps() -> None:
     assert {a.kind for a in TOPOLOGY.apps} == {AppKind.FRONT, AppKind.COLORAPP}
+
+
+def test_network_policies_deny_by_default_and_open_only_the_mesh_port() -> None:
+    policies = {
+        p["metadata"]["name"]: p["spec"]
+        for p in manifests.network_policies(TOPOLOGY, "eksc2", mesh_cidrs=["172.16.0.0/16"])
+    }
+    assert set(policies) == {"default-deny", "allow-dns-and-aws-apis", "colorapp-from-the-mesh"}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert policies["colorapp-from-the-mesh"] == {
+        "podSelector": {"matchLabels": {"app": "colorapp"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"from": [{"ipBlock": {"cidr": "172.16.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 8080}]}
+        ],
+    }
+    egress = policies["allow-dns-and-aws-apis"]["egress"]
+    assert egress[0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    assert egress[1] == {"ports": [{"protocol": "TCP", "port": 443}]}
+
+
+def test_front_policy_admits_the_load_balancer_and_reaches_only_the_mesh_port() -> None:
+    policies = {
+        p["metadata"]["name"]: p["spec"]
+        for p in manifests.network_policies(TOPOLOGY, "eksc1", mesh_cidrs=["172.16.0.0/16"])
+    }
+    assert set(policies) == {"default-deny", "allow-dns-and-aws-apis", "front-ingress-and-upstream"}
+    front = policies["front-ingress-and-upstream"]
+    assert front["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
+    assert front["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "172.16.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 8080}]}
+    ]
+
+
+def test_network_policies_validate() -> None:
+    objects = manifests.network_policies(TOPOLOGY, "eksc1", mesh_cidrs=["172.16.0.0/16"])
+    problems, _ = validate_objects(
+        [("eksc1", o) for o in objects], kubernetes_version="1.34", crds=CrdSchemas({}, {})
+    )
+    assert problems == []
