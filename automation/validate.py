@@ -181,6 +181,7 @@ def validate_objects(
     """
     problems: list[Invalid] = []
     notes: list[str] = []
+    unchecked: list[str] = []
     for cluster, obj in objects:
         api_version = str(obj.get("apiVersion", ""))
         kind = str(obj.get("kind", ""))
