@@ -194,13 +194,16 @@ def validate_objects(
             validator = _builtin_validator(kubernetes_version, kind, api_version)
         if validator is None:
             if not crds.schemas and _is_custom(api_version):
-                notes.append(
-                    f"{cluster}: {kind}/{name}: not checked, no CRD schemas found (set {REFERENCE_ENV})"
-                )
+                unchecked.append(f"{cluster}: {kind}/{name}")
             else:
                 problems.append(Invalid(cluster, kind, name, "", f"no schema knows {api_version} {kind}"))
             continue
         errors: list[Any] = list(validator.iter_errors(dict(obj)))
         for error in sorted(errors, key=_path):
             problems.append(Invalid(cluster, kind, name, _path(error), str(error.message)))
+    if unchecked:
+        notes.append(
+            f"{len(unchecked)} custom resource(s) not checked, no CRD schemas found "
+            f"(put them in ../shared/reference or set {REFERENCE_ENV}): {', '.join(unchecked)}"
+        )
     return problems, notes

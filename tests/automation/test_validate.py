@@ -65,7 +65,10 @@ def test_custom_resource_without_schemas_is_noted_not_passed_silently() -> None:
         {"apiVersion": "appmesh.k8s.aws/v1beta2", "kind": "Mesh", "metadata": {"name": "global"}}
     )
     assert problems == []
-    assert notes == ["eksc1: Mesh/global: not checked, no CRD schemas found (set CROSSMESH_REFERENCE_DIR)"]
+    assert notes == [
+        "1 custom resource(s) not checked, no CRD schemas found "
+        "(put them in ../shared/reference or set CROSSMESH_REFERENCE_DIR): eksc1: Mesh/global"
+    ]
 
 
 CRD = """
