@@ -359,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs shared by wrk and the servers",
         flush=True,
     )
+    # Other work on the machine skews every number; say so rather than report it silently.
+    load = os.getloadavg()[0]
+    if load > 1.0:
+        print(f"note: load average {load:.2f} before starting; other work will skew the numbers", flush=True)
     results: list[Result] = []
     with udp_sink() as sink:
         bench_ours(args, sink, results)
