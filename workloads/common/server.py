@@ -8,6 +8,7 @@ then exits 0. A second signal skips the rest of the delay; a second SIGINT also 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import multiprocessing
 import multiprocessing.connection
@@ -154,7 +155,10 @@ def _run_workers(service: Service, config: uvicorn.Config, settings: ServerSetti
         stopping = True
         for process in children:
             if process.pid is not None and process.exitcode is None:
-                os.kill(process.pid, sig)
+                # Always SIGTERM: after Ctrl+C the workers already got SIGINT from the terminal, and
+                # a second SIGINT would make them stop waiting for requests in flight.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
