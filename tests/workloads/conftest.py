@@ -1,125 +1,16 @@
-"""Real servers on 127.0.0.1 for the workload tests.
-
-Apps run as subprocesses (``python -m workloads.<app>``) with PORT=0; each logs the port the kernel
-gave it, so parallel test workers never fight over fixed ports. Fake upstreams run in-process on
-threads, also on port 0.
-"""
+"""Fixtures for the workload tests; the machinery is in servers.py."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 15.0
-
-
-@dataclass
-class App:
-    proc: subprocess.Popen[bytes]
-    port: int
-    stdout: Path
-    stderr: Path
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def logs(self) -> list[dict[str, Any]]:
-        lines = self.stdout.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
-
-    def terminate(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-
-    def wait(self, timeout: float) -> int:
-        return self.proc.wait(timeout=timeout)
-
-
-def _base_env() -> dict[str, str]:
-    # A clean environment: settings from the developer's shell must not leak into the apps.
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "HOST": "127.0.0.1",
-        "PORT": "0",
-    }
-
-
-def _wait_listening(proc: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> int:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        for line in stdout.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("msg") == "listening":
-                return int(record["port"])
-        if proc.poll() is not None:
-            pytest.fail(
-                f"app exited with {proc.returncode} before listening:\n"
-                f"{stdout.read_text()}\n{stderr.read_text()}"
-            )
-        time.sleep(0.02)
-    proc.kill()
-    pytest.fail(f"app did not listen within {START_TIMEOUT}s:\n{stdout.read_text()}\n{stderr.read_text()}")
-
-
-@dataclass
-class Launcher:
-    directory: Path
-    started: list[subprocess.Popen[bytes]] = field(default_factory=list[subprocess.Popen[bytes]])
-
-    def spawn(
-        self,
-        module: str,
-        env: dict[str, str],
-        *,
-        prefix: Sequence[str] = (),
-        cwd: Path = REPO,
-        base_env: bool = True,
-    ) -> tuple[subprocess.Popen[bytes], Path, Path]:
-        n = len(self.started)
-        stdout = self.directory / f"{module}-{n}.out"
-        stderr = self.directory / f"{module}-{n}.err"
-        full_env = {**_base_env(), **env} if base_env else env
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            proc = subprocess.Popen(
-                [*prefix, sys.executable, "-m", module],
-                cwd=cwd,
-                env=full_env,
-                stdout=out,
-                stderr=err,
-                # Its own process group, so teardown also reaches workers it forked.
-                start_new_session=True,
-            )
-        self.started.append(proc)
-        return proc, stdout, stderr
-
-    def start(self, module: str, env: dict[str, str], **kwargs: Any) -> App:
-        proc, stdout, stderr = self.spawn(module, env, **kwargs)
-        return App(proc, _wait_listening(proc, stdout, stderr), stdout, stderr)
-
-    def stop_all(self) -> None:
-        for proc in self.started:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+from tests.workloads.servers import App, Launcher, Upstream, handler_for
 
 
 @pytest.fixture
@@ -143,54 +34,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, App]]:
         launcher.stop_all()
 
 
-@dataclass
-class Upstream:
-    """A fake colorapp on a thread: fixed status, body and delay; records what it was sent."""
-
-    status: int = 200
-    body: bytes = b"green"
-    content_type: str = "text/plain; charset=utf-8"
-    delay: float = 0.0
-    requests: list[dict[str, str]] = field(default_factory=list[dict[str, str]])
-    got_request: threading.Event = field(default_factory=threading.Event)
-    port: int = 0
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-def _handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            upstream.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
-            upstream.got_request.set()
-            if upstream.delay:
-                time.sleep(upstream.delay)
-            try:
-                self.send_response(upstream.status)
-                self.send_header("Content-Type", upstream.content_type)
-                self.send_header("Content-Length", str(len(upstream.body)))
-                self.end_headers()
-                self.wfile.write(upstream.body)
-            except OSError:
-                pass  # the caller gave up (a timeout test); nothing to do
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def fake_upstream() -> Iterator[Callable[..., Upstream]]:
     servers: list[ThreadingHTTPServer] = []
 
     def make(**kwargs: Any) -> Upstream:
         upstream = Upstream(**kwargs)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(upstream))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(upstream))
         server.daemon_threads = True
         server.block_on_close = False
         upstream.port = server.server_address[1]
@@ -202,32 +52,3 @@ def fake_upstream() -> Iterator[Callable[..., Upstream]]:
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-def unused_port() -> int:
-    """A port with nothing listening (bound then released; the kernel does not hand it out again soon)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def can_make_read_only_root() -> bool:
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        return False
-    probe = subprocess.run(
-        [
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            "mount -o remount,bind,ro / && ! test -w /",
-        ],
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
-    return probe.returncode == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.workloads.conftest import App, Launcher, Upstream, can_make_read_only_root, unused_port
+from tests.workloads.servers import App, Launcher, Upstream, can_make_read_only_root, unused_port
 
 pytestmark = pytest.mark.network
 
