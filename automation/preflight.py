@@ -1,0 +1,237 @@
+"""Checks that run after the configuration is validated and before Pulumi is touched.
+
+1. AWS credentials, with STS ``GetCallerIdentity`` (needs no permission, so it tests exactly the
+   credentials): missing, expired and rejected credentials each get their own message.
+2. The mesh backend: for ``crossmesh:mesh.backend: appmesh``, App Mesh ``ListMeshes``. AWS ended
+   App Mesh support on 2026-09-30; an account that can no longer use it must learn that here, with
+   what to do, rather than from a controller timing out twenty minutes into a deploy.
+
+Both raise :class:`automation.errors.CrossmeshError` with exit code 5 or 6. Clients are injected
+(:class:`PreflightClients`), so tests use moto and botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, cast
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    SSOError,
+    TokenRetrievalError,
+)
+
+from automation.errors import CrossmeshError, Failure
+from automation.exit_codes import ExitCode
+from infra.config import MeshBackendKind, StackConfig
+
+APPMESH_END_OF_SUPPORT = date(2026, 9, 30)
+APPMESH_NO_NEW_CUSTOMERS = date(2024, 9, 24)
+
+_EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+_REJECTED_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "AuthFailure",
+        "AccessDenied",
+    }
+)
+# What App Mesh answers an account that may not use it: no access, or a service that is gone.
+_MESH_DENIED_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "ForbiddenException",
+        "UnauthorizedOperation",
+        "SubscriptionRequiredException",
+        "OptInRequired",
+    }
+)
+
+
+@dataclass(frozen=True)
+class PreflightClients:
+    """boto3 clients for STS and App Mesh (``Any``: boto3 ships no types)."""
+
+    sts: Any
+    appmesh: Any
+
+
+def make_clients(region: str) -> PreflightClients:
+    """Clients for ``region`` from the default credential chain, with short timeouts and few retries."""
+    session = boto3.Session(region_name=region)
+    config = Config(
+        region_name=region,
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=10,
+        user_agent_extra="crossmesh-preflight",
+    )
+    return PreflightClients(
+        sts=session.client("sts", config=config), appmesh=session.client("appmesh", config=config)
+    )
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    account: str
+    arn: str
+
+
+def _profile() -> str:
+    profile = os.environ.get("AWS_PROFILE")
+    return f" (AWS_PROFILE={profile})" if profile else ""
+
+
+def _code_and_message(exc: ClientError) -> tuple[str, str]:
+    response = cast("Mapping[str, object]", exc.response)
+    error = response.get("Error")
+    if not isinstance(error, Mapping):
+        return "", ""
+    fields = cast("Mapping[str, object]", error)
+    return str(fields.get("Code") or ""), str(fields.get("Message") or "")
+
+
+def _credentials_failure(kind: str, message: str, hint: str) -> CrossmeshError:
+    return CrossmeshError(Failure(ExitCode.AWS_CREDENTIALS, kind, message, hint + " Nothing was changed."))
+
+
+def check_aws_credentials(sts: Any) -> CallerIdentity:
+    """``GetCallerIdentity``; raises :class:`CrossmeshError` (exit 5) saying what is wrong."""
+    profile = _profile()
+    try:
+        answer: dict[str, Any] = sts.get_caller_identity()
+    except NoCredentialsError as exc:
+        raise _credentials_failure(
+            "aws_credentials_missing",
+            f"no AWS credentials found{profile}: none in the environment, shared config/credentials "
+            "files, SSO cache, web identity or instance metadata",
+            "Log in with `aws sso login --profile <profile>` and set AWS_PROFILE, or `aws configure`, or "
+            "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in GitHub Actions assume a role with "
+            "aws-actions/configure-aws-credentials (OIDC, permissions id-token: write).",
+        ) from exc
+    except PartialCredentialsError as exc:
+        raise _credentials_failure(
+            "aws_credentials_missing",
+            f"incomplete AWS credentials{profile}: {exc}",
+            "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
+            "credentials), or use a profile.",
+        ) from exc
+    except (TokenRetrievalError, SSOError) as exc:
+        raise _credentials_failure(
+            "aws_credentials_expired",
+            f"the AWS SSO session has expired or is missing{profile}: {exc}",
+            "Run `aws sso login` for the profile in use, then try again.",
+        ) from exc
+    except CredentialRetrievalError as exc:
+        raise _credentials_failure(
+            "aws_credentials_missing",
+            f"the configured credential source failed{profile}: {exc}",
+            "Check the profile's credential_process / role settings in ~/.aws/config.",
+        ) from exc
+    except ClientError as exc:
+        code, message = _code_and_message(exc)
+        if code in _EXPIRED_CODES:
+            raise _credentials_failure(
+                "aws_credentials_expired",
+                f"the AWS credentials have expired{profile} ({code}: {message})",
+                "Get fresh ones: `aws sso login` for SSO profiles, assume the role again for temporary "
+                "credentials, or unset a stale AWS_SESSION_TOKEN.",
+            ) from exc
+        if code in _REJECTED_CODES:
+            raise _credentials_failure(
+                "aws_credentials_rejected",
+                f"AWS rejected the credentials{profile} ({code}: {message})",
+                "Check that the access key is active and belongs to the intended account, and that "
+                "AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN belong to that key.",
+            ) from exc
+        raise _credentials_failure(
+            "aws_credentials_error",
+            f"STS GetCallerIdentity failed{profile} ({code}: {message})",
+            "Check the credentials and the region's STS endpoint.",
+        ) from exc
+    except EndpointConnectionError as exc:
+        raise _credentials_failure(
+            "aws_unreachable",
+            f"could not reach AWS STS to check the credentials: {exc}",
+            "Check the network, proxy settings (HTTPS_PROXY) and that the region is right.",
+        ) from exc
+    except BotoCoreError as exc:
+        raise _credentials_failure(
+            "aws_credentials_error",
+            f"checking the AWS credentials failed{profile}: {type(exc).__name__}: {exc}",
+            "Check the AWS configuration.",
+        ) from exc
+    return CallerIdentity(account=str(answer.get("Account", "")), arn=str(answer.get("Arn", "")))
+
+
+def backend_hint(env: str) -> str:
+    """How to choose another mesh backend, honestly: today there is none to choose."""
+    return (
+        f"The mesh backend is chosen by `crossmesh:mesh` -> `backend` in Pulumi.{env}.yaml "
+        f"(`pulumi config set --path crossmesh:mesh.backend <name> --stack {env}`). This version implements "
+        "only `appmesh`. A VPC Lattice backend (Amazon VPC Lattice with the AWS Gateway API Controller, "
+        "AWS's stated path off App Mesh for EKS) is planned but not available yet, so there is no other "
+        "backend to switch to in this version. `python -m automation render ENV` still works offline."
+    )
+
+
+def _eol_sentence(today: date) -> str:
+    verb = "ended" if today >= APPMESH_END_OF_SUPPORT else "ends"
+    return (
+        f"AWS App Mesh support {verb} on {APPMESH_END_OF_SUPPORT.isoformat()}: after that date the App Mesh "
+        "API and its resources are no longer accessible (new customers could not onboard since "
+        f"{APPMESH_NO_NEW_CUSTOMERS.isoformat()})."
+    )
+
+
+def check_appmesh(appmesh: Any, *, env: str, region: str, today: date | None = None) -> int:
+    """``ListMeshes`` (one page); returns how many meshes it listed, or raises (exit 6)."""
+    today = today or date.today()
+    try:
+        answer: dict[str, Any] = appmesh.list_meshes(limit=1)
+    except ClientError as exc:
+        code, message = _code_and_message(exc)
+        if code in _MESH_DENIED_CODES:
+            reason = (
+                f"App Mesh is not available to this account in {region} ({code}: {message}). "
+                + _eol_sentence(today)
+                + " (If only this role lacks appmesh:ListMeshes, grant it; the account itself may still "
+                "have App Mesh.)"
+            )
+        else:
+            reason = (
+                f"App Mesh ListMeshes failed in {region} ({code}: {message}); the mesh cannot be managed. "
+                + _eol_sentence(today)
+            )
+        raise CrossmeshError(
+            Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, backend_hint(env))
+        ) from exc
+    except (EndpointConnectionError, BotoCoreError) as exc:
+        reason = f"the App Mesh endpoint in {region} did not answer ({exc}). " + _eol_sentence(today)
+        raise CrossmeshError(
+            Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, backend_hint(env))
+        ) from exc
+    meshes: list[Any] = list(answer.get("meshes") or [])
+    return len(meshes)
+
+
+def check_mesh_backend(config: StackConfig, clients: PreflightClients, *, today: date | None = None) -> bool:
+    """Run the availability check of the configured backend; ``False`` when there is nothing to check."""
+    if config.mesh.backend is MeshBackendKind.APPMESH:
+        check_appmesh(clients.appmesh, env=config.stack, region=config.region, today=today)
+        return True
+    return False

@@ -1,0 +1,344 @@
+"""The Pulumi Automation API behind a small interface, and Ctrl-C handling around its operations.
+
+The CLI talks to a :class:`StackRunner`; :class:`PulumiStackRunner` is the real one: a LocalWorkspace
+over the project directory (``Pulumi.yaml``, ``__main__.py``, ``Pulumi.<env>.yaml``), so
+``pulumi up --stack dev`` and ``python -m automation deploy dev`` run the very same program with the
+very same configuration. Tests substitute a fake runner.
+
+The CLI imports this module inside its commands only: ``--help`` must not pay for gRPC and the SDK.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, cast
+
+from pulumi import automation as auto
+from pulumi.automation import CommandError, PulumiCommand
+from pulumi.automation.errors import InvalidVersionError
+
+from automation.errors import CrossmeshError, Failure
+from automation.exit_codes import ExitCode
+from automation.progress import EventSink
+
+INSTALL_HINT = (
+    "Install the Pulumi CLI: `curl -fsSL https://get.pulumi.com | sh` (Linux, macOS), "
+    "`brew install pulumi/tap/pulumi`, or `winget install pulumi`; in GitHub Actions use "
+    "pulumi/actions or the install script."
+)
+INSTALL_CLI_HINT = (
+    " Or rerun with --install-cli to let the Automation API download it to ~/.pulumi/versions/."
+)
+# How long Ctrl-C waits for the engine to finish the operations in flight before cancelling.
+CANCEL_GRACE_S = 30.0
+# After `pulumi cancel`, how long to wait for the running CLI to notice and exit.
+AFTER_CANCEL_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class StackOutput:
+    value: Any
+    secret: bool
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    changes: Mapping[str, int]
+    """op -> number of resources (``{"create": 87}``; ``same`` included when the engine reports it)."""
+
+
+class StackRunner(Protocol):
+    """What the CLI needs from one Pulumi stack."""
+
+    def up(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult: ...
+
+    def preview(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult: ...
+
+    def destroy(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult: ...
+
+    def refresh(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult: ...
+
+    def outputs(self) -> dict[str, StackOutput]: ...
+
+    def cancel(self) -> None: ...
+
+    def resource_count(self) -> int | None:
+        """Resources in the stack's current state (a progress estimate); ``None`` when unknown."""
+        ...
+
+
+@dataclass(frozen=True)
+class StackRequest:
+    """Which stack to open, and how."""
+
+    env: str
+    project_dir: Path
+    backend_url: str | None = None
+    """``--backend``; ``None`` leaves PULUMI_BACKEND_URL or the CLI's login in charge."""
+    install_cli: bool = False
+    create: bool = False
+    """Create the stack when the backend has none (deploy, preview); otherwise it must exist."""
+
+
+StackFactory = Callable[[StackRequest], StackRunner]
+
+
+def _changes(op_map: Mapping[Any, Any] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for op, count in (op_map or {}).items():
+        key = str(getattr(op, "value", op))
+        out[key] = int(count)
+    return out
+
+
+class PulumiStackRunner:
+    """:class:`StackRunner` over ``pulumi.automation.Stack`` (typed ``Any``: the SDK is untyped)."""
+
+    def __init__(self, stack: Any) -> None:
+        self._stack = stack
+
+    def _kwargs(self, sink: EventSink, parallel: int | None) -> dict[str, Any]:
+        return {
+            "parallel": parallel,
+            "on_event": sink.on_event,
+            "on_output": sink.on_output,
+            "on_error": sink.on_error,
+            "color": "never",
+        }
+
+    def up(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult:
+        result = self._stack.up(**self._kwargs(sink, parallel))
+        return OperationResult(_changes(result.summary.resource_changes))
+
+    def preview(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult:
+        result = self._stack.preview(**self._kwargs(sink, parallel))
+        return OperationResult(_changes(result.change_summary))
+
+    def destroy(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult:
+        result = self._stack.destroy(**self._kwargs(sink, parallel))
+        return OperationResult(_changes(result.summary.resource_changes))
+
+    def refresh(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult:
+        result = self._stack.refresh(**self._kwargs(sink, parallel))
+        return OperationResult(_changes(result.summary.resource_changes))
+
+    def outputs(self) -> dict[str, StackOutput]:
+        # `pulumi stack output --json --show-secrets`: secrets arrive in plain text, flagged.
+        return {name: StackOutput(out.value, bool(out.secret)) for name, out in self._stack.outputs().items()}
+
+    def cancel(self) -> None:
+        self._stack.cancel()
+
+    def resource_count(self) -> int | None:
+        try:
+            deployment = self._stack.export_stack().deployment
+        except CommandError:
+            return None
+        state: Mapping[str, object] = (
+            cast("Mapping[str, object]", deployment) if isinstance(deployment, Mapping) else {}
+        )
+        resources = state.get("resources")
+        return len(cast("list[object]", resources)) if isinstance(resources, list) else 0
+
+
+def cli_missing_failure(reason: str, *, tried_install: bool = False) -> Failure:
+    hint = INSTALL_HINT if tried_install else INSTALL_HINT + INSTALL_CLI_HINT
+    return Failure(ExitCode.PULUMI_CLI_MISSING, "pulumi_cli_missing", reason, hint)
+
+
+def _installed_command(install: bool) -> Any:
+    """A PulumiCommand for a CLI installed by ``--install-cli`` earlier, or installed now; else ``None``.
+
+    ``PulumiCommand.install`` puts the CLI in ~/.pulumi/versions/<sdk version>, which is not on PATH:
+    later runs find it there without --install-cli.
+    """
+    # The folder PulumiCommand.install() picks by default: the CLI version matching this SDK.
+    root = Path.home() / ".pulumi" / "versions" / importlib.metadata.version("pulumi")
+    if (root / "bin" / "pulumi").is_file():
+        try:
+            return PulumiCommand(root=str(root))
+        except (OSError, subprocess.CalledProcessError, InvalidVersionError):
+            pass  # a broken earlier install: fall back to PATH (or reinstall below)
+    if not install:
+        return None
+    try:
+        return PulumiCommand.install(root=str(root))
+    except OSError as exc:  # URLError is an OSError: no network, a proxy, get.pulumi.com unreachable
+        reason = getattr(exc, "reason", None) or exc
+        message = f"--install-cli could not download the Pulumi CLI from get.pulumi.com: {reason}"
+        raise CrossmeshError(cli_missing_failure(message, tried_install=True)) from exc
+    except subprocess.CalledProcessError as exc:
+        output = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else str(exc.output)
+        message = f"--install-cli: the Pulumi install script failed (exit {exc.returncode}): "
+        failure = cli_missing_failure(message + output.strip()[-400:], tried_install=True)
+        raise CrossmeshError(failure) from exc
+
+
+def open_stack(request: StackRequest) -> PulumiStackRunner:
+    """Select (or create) the stack ``request.env`` in a LocalWorkspace over the project directory.
+
+    Raises :class:`CrossmeshError` when the CLI is missing or too old, or the stack does not exist
+    and may not be created.
+    """
+    command = _installed_command(request.install_cli)
+    env_vars: dict[str, str] = {}
+    if request.backend_url:
+        env_vars["PULUMI_BACKEND_URL"] = request.backend_url
+    # The CLI must not stop to ask anything: the Automation API adds --non-interactive, and this
+    # keeps update checks from printing into the event stream.
+    env_vars["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    options = auto.LocalWorkspaceOptions(env_vars=env_vars, pulumi_command=command)
+    opener = auto.create_or_select_stack if request.create else auto.select_stack
+    try:
+        stack = opener(stack_name=request.env, work_dir=str(request.project_dir), opts=options)
+    except FileNotFoundError as exc:
+        # LocalWorkspace runs `pulumi version` first; without a CLI on PATH that is ENOENT for "pulumi".
+        if "pulumi" not in f"{exc} {exc.filename}":
+            raise
+        message = "the Pulumi CLI (`pulumi`) is not installed or not on PATH"
+        raise CrossmeshError(cli_missing_failure(message)) from exc
+    except InvalidVersionError as exc:
+        raise CrossmeshError(
+            cli_missing_failure(f"the installed Pulumi CLI is not supported by this SDK: {exc}")
+        ) from exc
+    return PulumiStackRunner(stack)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ctrl-C
+
+
+class Interrupted(Exception):
+    """The user pressed Ctrl-C while an operation ran; what was done about it.
+
+    A plain class, not a frozen dataclass: the interpreter and contextlib assign ``__traceback__``
+    on exceptions, which a frozen dataclass would refuse.
+    """
+
+    def __init__(self, *, stopped_by_engine: bool, cancelled: bool, cancel_error: str = "") -> None:
+        super().__init__("interrupted")
+        self.stopped_by_engine = stopped_by_engine
+        """The engine finished (or stopped) within the grace period: no cancel was needed."""
+        self.cancelled = cancelled
+        """``pulumi cancel`` ran and succeeded."""
+        self.cancel_error = cancel_error
+
+
+T = TypeVar("T")
+
+
+def run_interruptible(
+    operation: Callable[[], T],
+    *,
+    cancel: Callable[[], None],
+    notify: Callable[[str], None],
+    grace_s: float | None = None,
+) -> T:
+    """Run ``operation`` (a Pulumi call) in a worker thread and turn Ctrl-C into a clean stop.
+
+    Why a thread: the Automation API runs the CLI as a child process and reads its pipes. Were the
+    KeyboardInterrupt raised inside that call, the SDK would close the pipes and return while the
+    CLI is still winding down; its next write would kill it with SIGPIPE, leaving the stack locked
+    and operations pending. Here the worker keeps reading while the main thread handles Ctrl-C:
+
+    1. wait up to ``grace_s`` for the engine to stop by itself (a terminal's Ctrl-C reaches the
+       CLI too, and it then finishes the operations in flight and releases its lock);
+    2. otherwise, or on a second Ctrl-C, run ``cancel`` (``pulumi cancel``: the update is marked
+       cancelled in Pulumi Cloud, or the lock file is removed on a self-managed backend);
+    3. raise :class:`Interrupted` saying which of these happened.
+    """
+    grace = CANCEL_GRACE_S if grace_s is None else grace_s
+    outcome: dict[str, Any] = {}
+    started = threading.Event()
+    done = threading.Event()
+
+    def work() -> None:
+        started.set()
+        try:
+            outcome["value"] = operation()
+        except BaseException as exc:  # handed to the main thread below, whatever it is
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    # A daemon thread: if the user insists on leaving (third Ctrl-C), the process may exit.
+    worker = threading.Thread(target=work, name="pulumi-operation", daemon=True)
+    try:
+        # start() is inside the try: Ctrl-C can land while start() waits for the thread to run.
+        worker.start()
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        if not _wait(started, 1.0):
+            raise  # the operation never began: nothing to stop
+        raise _stop(done, cancel=cancel, notify=notify, grace_s=grace) from None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _wait(done: threading.Event, seconds: float) -> bool:
+    try:
+        return done.wait(seconds)
+    except KeyboardInterrupt:
+        return done.is_set()
+
+
+def _stop(
+    done: threading.Event, *, cancel: Callable[[], None], notify: Callable[[str], None], grace_s: float
+) -> Interrupted:
+    notify(
+        f"interrupted: waiting up to {grace_s:g}s for Pulumi to finish the operations in flight "
+        "(press Ctrl-C again to cancel the update now)"
+    )
+    if _wait(done, grace_s):
+        return Interrupted(stopped_by_engine=True, cancelled=False)
+    notify("cancelling the update (`pulumi cancel`) so the stack is not left locked")
+    try:
+        cancel()
+    except KeyboardInterrupt:
+        return Interrupted(
+            stopped_by_engine=False, cancelled=False, cancel_error="`pulumi cancel` was interrupted"
+        )
+    except Exception as exc:  # CommandError and anything else: report, the user must act
+        if done.is_set():
+            # The update ended while cancel ran ("no update in progress"): the lock is gone anyway.
+            return Interrupted(stopped_by_engine=True, cancelled=False)
+        return Interrupted(stopped_by_engine=False, cancelled=False, cancel_error=str(exc).strip()[-500:])
+    _wait(done, AFTER_CANCEL_WAIT_S)
+    return Interrupted(stopped_by_engine=False, cancelled=True)
+
+
+def interrupted_failure(env: str, interrupted: Interrupted, operation: str) -> Failure:
+    if interrupted.stopped_by_engine:
+        message = f"{operation} of {env!r} interrupted; Pulumi stopped and released the stack"
+    elif interrupted.cancelled:
+        message = f"{operation} of {env!r} interrupted; the update was cancelled with `pulumi cancel`"
+    else:
+        message = f"{operation} of {env!r} interrupted, and cancelling it failed: {interrupted.cancel_error}"
+    if interrupted.cancelled or interrupted.stopped_by_engine:
+        hint = (
+            "Resources that were being changed at that moment may be pending in the state: run "
+            f"`python -m automation refresh {env} --yes`, then deploy again."
+            if operation != "preview"
+            else "A preview changes nothing."
+        )
+    else:
+        hint = (
+            "If the stack stays locked, release it from the project directory with "
+            f"`pulumi cancel --stack {env} --yes`, then run `python -m automation refresh {env} --yes`."
+        )
+    return Failure(ExitCode.INTERRUPTED, "interrupted", message, hint)
+
+
+def default_backend_description(backend_url: str | None) -> str:
+    """Where the state lives, for messages: --backend, PULUMI_BACKEND_URL or the CLI's own login."""
+    if backend_url:
+        return backend_url
+    return os.environ.get("PULUMI_BACKEND_URL") or "the Pulumi CLI's current login (`pulumi whoami -v`)"

@@ -1,0 +1,88 @@
+"""What to verify, from the stack's configuration and its outputs: a pure function, no I/O.
+
+The configuration says what *should* exist: colors and weights, mesh and Cloud Map names, the AWS
+names the App Mesh objects are given (``infra.mesh.appmesh_objects``), which app runs in which
+cluster. The stack outputs say *where* it is: the region, front's URL and one kubeconfig per cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from automation.verify import VerifyPlan
+from infra.config import StackConfig, Tracing
+from infra.mesh.appmesh_objects import ROUTE_NAME, aws_name, router_name
+from workloads.topology import topology_of
+
+
+class PlanError(ValueError):
+    """The stack outputs lack something verification needs; the message names the output key."""
+
+
+def _mapping(value: object) -> Mapping[str, Any] | None:
+    return cast("Mapping[str, Any]", value) if isinstance(value, Mapping) else None
+
+
+def _front_url(value: object) -> str | None:
+    """``frontUrl`` is ``http://<load balancer host>/color``; before the LB has a host it is ``http:///color``."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    return value if parts.hostname else None
+
+
+def _kubeconfig(clusters: Mapping[str, Any], cluster: str) -> str:
+    entry = _mapping(clusters.get(cluster))
+    kubeconfig: object = entry.get("kubeconfig") if entry is not None else None
+    if isinstance(kubeconfig, Mapping):
+        # Some providers hand the kubeconfig over as an object rather than JSON text.
+        return json.dumps(kubeconfig)
+    if isinstance(kubeconfig, str) and kubeconfig.strip():
+        return kubeconfig
+    raise PlanError(
+        f"stack output clusters.{cluster}.kubeconfig is missing or empty; expected the kubeconfig of "
+        f"cluster {cluster}, which runs apps (has the stack been deployed with this configuration?)"
+    )
+
+
+def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> VerifyPlan:
+    """The :class:`VerifyPlan` for a deployed environment; ``outputs`` are plain values by output name."""
+    topology = topology_of(config)
+    namespace = topology.namespace
+    region = outputs.get("region")
+    if region is not None and not isinstance(region, str):
+        raise PlanError(f"stack output region must be a string, got {region!r}")
+    clusters = _mapping(outputs.get("clusters"))
+    if clusters is None:
+        raise PlanError(
+            "stack output clusters is missing; expected {cluster: {eksName, kubeconfig}} "
+            "(has the stack been deployed?)"
+        )
+    pod_selectors: dict[str, list[str]] = {}
+    for app in topology.apps:
+        selectors = pod_selectors.setdefault(app.cluster, [])
+        # One selector per app label: both colors of colorapp in one cluster share `app=colorapp`.
+        selector = f"app={app.app}"
+        if selector not in selectors:
+            selectors.append(selector)
+    return VerifyPlan(
+        region=region or config.region,
+        mesh_name=config.mesh.name,
+        cloudmap_namespace=config.mesh.cloud_map_namespace,
+        service_name=topology.service,
+        k8s_namespace=namespace,
+        weights={app.version or app.name: app.weight or 0 for app in topology.colors},
+        virtual_node_names={
+            app.version or app.name: aws_name(app.name, namespace) for app in topology.colors
+        },
+        router_name=aws_name(router_name(topology), namespace),
+        route_name=ROUTE_NAME,
+        virtual_service_name=topology.service_host,
+        tracing=config.mesh.tracing is Tracing.XRAY,
+        front_url=_front_url(outputs.get("frontUrl")),
+        pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},
+        kubeconfigs={cluster: _kubeconfig(clusters, cluster) for cluster in topology.clusters},
+    )

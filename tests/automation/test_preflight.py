@@ -1,0 +1,201 @@
+"""Preflight checks against moto (mock_aws) and botocore's Stubber: credentials, then App Mesh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from automation.errors import CrossmeshError
+from automation.exit_codes import ExitCode
+from automation.preflight import (
+    PreflightClients,
+    check_appmesh,
+    check_aws_credentials,
+    check_mesh_backend,
+    make_clients,
+)
+from automation.render import load_environment
+from infra.config import StackConfig
+from tests.support import PROJECT_DIR
+
+REGION = "us-east-1"
+_AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+def clear_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No credentials anywhere botocore looks: environment, files, containers, instance metadata."""
+    for name in _AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    clear_aws_environment(monkeypatch, tmp_path)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    clear_aws_environment(monkeypatch, tmp_path)
+    # moto would otherwise put fake keys into the environment for the duration of the mock.
+    with mock_aws(config={"core": {"mock_credentials": False}}):
+        yield
+
+
+def dev() -> StackConfig:
+    config, _ = load_environment(PROJECT_DIR, "dev")
+    return config
+
+
+def failure_of(excinfo: pytest.ExceptionInfo[CrossmeshError]) -> Any:
+    return excinfo.value.failure
+
+
+@pytest.mark.usefixtures("credentials")
+def test_credentials_present_pass_and_name_the_account() -> None:
+    identity = check_aws_credentials(make_clients(REGION).sts)
+    assert identity.account == "123456789012"
+    assert identity.arn.startswith("arn:aws:")
+
+
+@pytest.mark.usefixtures("no_credentials")
+def test_no_credentials_is_exit_5_with_what_to_do() -> None:
+    with pytest.raises(CrossmeshError) as excinfo:
+        check_aws_credentials(make_clients(REGION).sts)
+    failure = failure_of(excinfo)
+    assert failure.code is ExitCode.AWS_CREDENTIALS
+    assert failure.kind == "aws_credentials_missing"
+    assert "no AWS credentials found" in failure.message
+    assert "aws sso login" in failure.hint
+    assert "configure-aws-credentials" in failure.hint
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize("code", ["ExpiredToken", "ExpiredTokenException"])
+def test_expired_credentials_are_told_apart(code: str) -> None:
+    sts = make_clients(REGION).sts
+    with Stubber(sts) as stub:
+        stub.add_client_error(
+            "get_caller_identity",
+            service_error_code=code,
+            service_message="The security token included in the request is expired",
+            http_status_code=403,
+        )
+        with pytest.raises(CrossmeshError) as excinfo:
+            check_aws_credentials(sts)
+    failure = failure_of(excinfo)
+    assert (failure.code, failure.kind) == (ExitCode.AWS_CREDENTIALS, "aws_credentials_expired")
+    assert "expired" in failure.message
+    assert code in failure.message
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("InvalidClientTokenId", "aws_credentials_rejected"),
+        ("SignatureDoesNotMatch", "aws_credentials_rejected"),
+        ("Throttling", "aws_credentials_error"),
+    ],
+)
+def test_other_sts_errors(code: str, kind: str) -> None:
+    sts = make_clients(REGION).sts
+    with Stubber(sts) as stub:
+        stub.add_client_error("get_caller_identity", service_error_code=code, http_status_code=403)
+        with pytest.raises(CrossmeshError) as excinfo:
+            check_aws_credentials(sts)
+    failure = failure_of(excinfo)
+    assert (failure.code, failure.kind) == (ExitCode.AWS_CREDENTIALS, kind)
+    assert code in failure.message
+
+
+@pytest.mark.usefixtures("credentials")
+def test_app_mesh_available_passes_against_moto() -> None:
+    clients = make_clients(REGION)
+    assert check_appmesh(clients.appmesh, env="dev", region=REGION) == 0
+    boto3.client("appmesh", region_name=REGION).create_mesh(meshName="global")
+    assert check_appmesh(clients.appmesh, env="dev", region=REGION) == 1
+    assert check_mesh_backend(dev(), clients) is True
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("AccessDeniedException", 403), ("ForbiddenException", 403)],
+)
+def test_app_mesh_after_end_of_support_is_exit_6_with_the_way_out(code: str, status: int) -> None:
+    appmesh = make_clients(REGION).appmesh
+    with Stubber(appmesh) as stub:
+        stub.add_client_error(
+            "list_meshes",
+            service_error_code=code,
+            service_message="AWS App Mesh is no longer available to this account",
+            http_status_code=status,
+        )
+        with pytest.raises(CrossmeshError) as excinfo:
+            check_appmesh(appmesh, env="dev", region=REGION, today=date(2026, 11, 26))
+    failure = failure_of(excinfo)
+    assert failure.code is ExitCode.MESH_UNAVAILABLE
+    assert "support ended on 2026-09-30" in failure.message
+    assert code in failure.message
+    assert "crossmesh:mesh" in failure.hint
+    assert "only `appmesh`" in failure.hint
+    assert "VPC Lattice" in failure.hint
+    assert "planned but not available yet" in failure.hint
+
+
+@pytest.mark.usefixtures("credentials")
+def test_before_the_end_date_the_message_says_ends() -> None:
+    appmesh = make_clients(REGION).appmesh
+    with Stubber(appmesh) as stub:
+        stub.add_client_error(
+            "list_meshes", service_error_code="ServiceUnavailableException", http_status_code=503
+        )
+        with pytest.raises(CrossmeshError) as excinfo:
+            check_appmesh(appmesh, env="dev", region=REGION, today=date(2026, 1, 1))
+    failure = failure_of(excinfo)
+    assert failure.code is ExitCode.MESH_UNAVAILABLE
+    assert "support ends on 2026-09-30" in failure.message
+    assert "ServiceUnavailableException" in failure.message
+
+
+class _Refuses:
+    """A client that fails the test if anything is called on it."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} must not be called")
+
+
+def test_the_app_mesh_check_runs_only_for_the_appmesh_backend() -> None:
+    config = dev()
+    # Only `appmesh` exists in the model today; model_copy skips validation, standing in for the
+    # VPC Lattice backend to come.
+    other = config.model_copy(update={"mesh": config.mesh.model_copy(update={"backend": "vpc-lattice"})})
+    clients = PreflightClients(sts=_Refuses(), appmesh=_Refuses())
+    assert check_mesh_backend(other, clients) is False
+    with pytest.raises(AssertionError, match="list_meshes must not be called"):
+        check_mesh_backend(config, clients)
