@@ -27,7 +27,7 @@ from automation.exit_codes import ExitCode
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from automation.errors import Failure
+    from automation.errors import EngineContext, Failure
     from automation.preflight import PreflightClients
     from automation.stack import OperationResult, StackOutput, StackRequest, StackRunner
     from automation.verify import VerifyPlan, VerifyReport
@@ -158,6 +158,9 @@ class _Run:
     changed: bool = False
     """A Pulumi operation that changes resources completed (an interrupt after it changed something)."""
     log: Path | None = None
+    """The event log of the last Pulumi operation."""
+    current: str = ""
+    """The Pulumi operation running now (a deploy runs a preview first when it has to ask)."""
     extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
     @property
@@ -219,7 +222,7 @@ def _failure(code: ExitCode, kind: str, message: str, hint: str = "") -> Failure
 @contextmanager
 def _failures(run: _Run, config: Callable[[], StackConfig | None] = lambda: None) -> Generator[None]:
     """Turn every known failure into its message and exit code (typer.Exit passes through)."""
-    from automation.errors import CrossmeshError, EngineContext, classify_engine_error, is_command_error
+    from automation.errors import CrossmeshError, classify_engine_error, is_command_error
     from automation.render import UnknownEnvironmentError
     from automation.stack import Interrupted, interrupted_failure
     from infra.config import ConfigError
@@ -231,7 +234,7 @@ def _failures(run: _Run, config: Callable[[], StackConfig | None] = lambda: None
     except CrossmeshError as exc:
         run.fail(exc.failure)
     except Interrupted as exc:
-        run.fail(interrupted_failure(run.env, exc, run.operation))
+        run.fail(interrupted_failure(run.env, exc, run.current or run.operation))
     except KeyboardInterrupt:
         message = (
             f"{run.operation} interrupted after its changes completed"
@@ -242,16 +245,21 @@ def _failures(run: _Run, config: Callable[[], StackConfig | None] = lambda: None
     except Exception as exc:
         if not is_command_error(exc):
             raise
-        loaded = config()
-        context = EngineContext(
-            env=run.env,
-            operation=run.operation,
-            clusters=[c.name for c in loaded.clusters] if loaded else [],
-            eks_names={c.name: loaded.eks_name(c.name) for c in loaded.clusters} if loaded else {},
-            region=loaded.region if loaded else "",
-            log_path=str(run.log or ""),
-        )
-        run.fail(classify_engine_error(exc, context))
+        run.fail(classify_engine_error(exc, _engine_context(run, config())))
+
+
+def _engine_context(run: _Run, config: StackConfig | None) -> EngineContext:
+    """What the error classifier needs to make its hints concrete (cluster names, region, log)."""
+    from automation.errors import EngineContext
+
+    return EngineContext(
+        env=run.env,
+        operation=run.current or run.operation,
+        clusters=[c.name for c in config.clusters] if config else [],
+        eks_names={c.name: config.eks_name(c.name) for c in config.clusters} if config else {},
+        region=config.region if config else "",
+        log_path=str(run.log or ""),
+    )
 
 
 def _load(env: str) -> StackConfig:
@@ -309,11 +317,12 @@ def _operate(
     parallel: int | None,
 ) -> OperationResult:
     """One Pulumi operation with progress, a JSON-lines log, Ctrl-C handling and error classification."""
-    from automation.errors import CrossmeshError, EngineContext, classify_engine_error, is_command_error
+    from automation.errors import CrossmeshError, classify_engine_error, is_command_error
     from automation.progress import EventLog, OperationProgress, ProgressTracker
     from automation.stack import run_interruptible
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    run.current = operation
     run.log = LOG_DIR / f"{run.env}-{operation}-{stamp}.jsonl"
     tracker = ProgressTracker(expected_total=runner.resource_count())
     methods = {
@@ -336,15 +345,9 @@ def _operate(
     except Exception as exc:
         if not is_command_error(exc):
             raise
-        context = EngineContext(
-            env=run.env,
-            operation=operation,
-            clusters=[c.name for c in config.clusters],
-            eks_names={c.name: config.eks_name(c.name) for c in config.clusters},
-            region=config.region,
-            log_path=str(run.log),
-        )
-        raise CrossmeshError(classify_engine_error(exc, context, tracker.errors())) from exc
+        failure = classify_engine_error(exc, _engine_context(run, config), tracker.errors())
+        raise CrossmeshError(failure) from exc
+    run.current = ""
     if operation != "preview":
         run.changed = True
     return result
@@ -461,6 +464,9 @@ def deploy(
         result = _operate(run, runner, config, "deploy", parallel)
         outputs = runner.outputs()
         run.say(f"deploy of {env} done: {_changes_text(result.changes)}")
+        front = outputs.get("frontUrl")
+        if front is not None and not front.secret:
+            run.say(f"front: {front.value}", out=True)
         run.extra = {"changes": dict(result.changes), "outputs": _masked(outputs)}
         if skip_verify:
             run.emit(run.result(True, ExitCode.OK, verification=None))

@@ -231,26 +231,32 @@ def helm_timeout(context: EngineContext, timeouts: Sequence[HelmTimeout], others
         where = f" in cluster {cluster}" if cluster else ""
         names.append(f"{timeout.release} (Pulumi resource {timeout.logical_name}){where}")
         namespace, _, release = timeout.release.partition("/")
-        kubeconfig = ""
+        looks.append(f"For {timeout.release}{where}:")
         if cluster and cluster in context.eks_names:
             region = f" --region {context.region}" if context.region else ""
-            kubeconfig = f"`aws eks update-kubeconfig --name {context.eks_names[cluster]}{region}`, then "
-        looks.append(
-            f"{kubeconfig}`kubectl -n {namespace} get pods,events` "
-            "(Pending pods, image pull or webhook errors); "
-            f"controller logs `kubectl -n {namespace} logs deploy/{release}`; node capacity "
-            "`kubectl describe nodes` (Allocatable vs requests; scale the node group if pods stay Pending); "
-            f"the IRSA role annotation `kubectl -n {namespace} get sa {release} -o "
-            "jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'` (a missing or wrong role "
-            "makes the controller fail to start)"
-        )
+            looks.append(
+                f"  - kubectl access: aws eks update-kubeconfig --name {context.eks_names[cluster]}{region}"
+            )
+        looks += [
+            f"  - pods and events: kubectl -n {namespace} get pods,events (Pending pods, pulls, webhooks)",
+            f"  - controller logs: kubectl -n {namespace} logs deploy/{release}",
+            "  - node capacity: kubectl describe nodes (allocatable vs requested; scale the node group if "
+            "pods stay Pending)",
+            f"  - IRSA role annotation: kubectl -n {namespace} get sa {release} -o "
+            "jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}' (a missing or wrong role "
+            "keeps the controller from starting)",
+        ]
     return Failure(
         ExitCode.DEPLOY_FAILED,
         "helm_timeout",
         "Helm release did not become ready in time: " + "; ".join(names),
-        "The release is installed atomically, so Helm rolled it back; nothing is half-installed. Look at: "
-        + " | ".join(looks)
-        + f". Fix the cause and run `python -m automation deploy {context.env}` again.",
+        "\n".join(
+            [
+                "The release is installed atomically, so Helm rolled it back; nothing is half-installed.",
+                *looks,
+                f"Fix the cause and run `python -m automation deploy {context.env}` again.",
+            ]
+        ),
         tuple([t.evidence for t in timeouts] + list(others)),
     )
 

@@ -207,6 +207,12 @@ def open_stack(request: StackRequest) -> PulumiStackRunner:
         raise CrossmeshError(
             cli_missing_failure(f"the installed Pulumi CLI is not supported by this SDK: {exc}")
         ) from exc
+    except subprocess.CalledProcessError as exc:
+        # `pulumi version` itself failed: a broken install (wrong architecture, truncated download).
+        message = (
+            f"the Pulumi CLI on PATH does not run (`{' '.join(map(str, exc.cmd))}` exit {exc.returncode})"
+        )
+        raise CrossmeshError(cli_missing_failure(message)) from exc
     return PulumiStackRunner(stack)
 
 
