@@ -359,7 +359,12 @@ def _changes_text(changes: Mapping[str, int]) -> str:
 
 
 def _confirm(run: _Run, question: str) -> bool:
-    return typer.confirm(question, default=False, err=True)
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        # click turns Ctrl-C (and end of input) at a prompt into Abort, which would exit 1: this is an
+        # interrupt before any change, so it ends like one (130, "nothing was changed").
+        raise KeyboardInterrupt from None
 
 
 def _masked(outputs: Mapping[str, StackOutput], show_secrets: bool = False) -> dict[str, Any]:

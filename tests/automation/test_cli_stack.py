@@ -331,6 +331,14 @@ def test_interactive_deploy_declined_changes_nothing(world: World) -> None:
     assert document["changes"] == {}
 
 
+def test_ctrl_c_at_the_confirmation_prompt_is_exit_130_and_changes_nothing(world: World) -> None:
+    world.interactive = True
+    outcome = invoke("deploy", "dev", stdin="")  # end of input: what click reports for Ctrl-C at a prompt
+    assert outcome.exit_code == ExitCode.INTERRUPTED
+    assert world.runner.calls == ["preview"]
+    assert "nothing was changed" in outcome.stderr
+
+
 def test_unknown_environment_is_exit_2_listing_known_ones(world: World) -> None:
     outcome = invoke("deploy", "qa", "--yes", "--json")
     assert outcome.exit_code == 2
