@@ -81,6 +81,7 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         router_name=aws_name(router_name(topology), namespace),
         route_name=ROUTE_NAME,
         virtual_service_name=topology.service_host,
+        front_node_name=aws_name(topology.front.name, namespace),
         tracing=config.mesh.tracing is Tracing.XRAY,
         front_url=_front_url(outputs.get("frontUrl")),
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},

@@ -217,6 +217,26 @@ def probe_virtual_router(client: AppMeshClient, *, mesh: str, router: str) -> Pr
     return _status_probe("virtual router", router, answer, "virtualRouter")
 
 
+def probe_client_node(client: AppMeshClient, *, mesh: str, node: str, service: str) -> Probe:
+    """Is the calling node ACTIVE, and does it list ``service`` among its backends?
+
+    Without the backend, the caller's Envoy has no route to the service and its requests are refused
+    by the mesh's egress filter, however healthy the rest of the mesh is.
+    """
+    answer = _call(lambda: client.describe_virtual_node(meshName=mesh, virtualNodeName=node))
+    status = _status_probe("virtual node", node, answer, "virtualNode")
+    if not status.ok or isinstance(answer, Probe):
+        return status
+    backends = _dig(answer, "virtualNode", "spec", "backends")
+    names = [
+        str(_dig(b, "virtualService", "virtualServiceName"))
+        for b in (cast("list[object]", backends) if isinstance(backends, list) else [])
+    ]
+    if service not in names:
+        return Probe(False, f"virtual node {node} has backends {names or 'none'}, want {service}")
+    return Probe(True, f"virtual node {node} is {ACTIVE} with backend {service}")
+
+
 def route_weights(route: Mapping[str, Any]) -> dict[str, int] | None:
     """Virtual node -> weight from a ``DescribeRoute`` ``route`` object; ``None`` without targets.
 
@@ -297,6 +317,7 @@ def aws_checks(
     route: str,
     virtual_service: str,
     settings: PollSettings,
+    front_node: str | None = None,
 ) -> list[CheckResult]:
     """All AWS checks in dependency order (mesh before its children, Cloud Map last), sharing a deadline."""
     results = [
@@ -332,6 +353,14 @@ def aws_checks(
             settings,
         )
     )
+    if front_node is not None:
+        results.append(
+            polled_check(
+                f"appmesh virtual node {front_node}",
+                lambda: probe_client_node(appmesh, mesh=mesh, node=front_node, service=virtual_service),
+                settings,
+            )
+        )
     results.append(
         polled_check(
             f"cloudmap {service_name}.{cloudmap_namespace}",

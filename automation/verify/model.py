@@ -49,6 +49,8 @@ class VerifyPlan:
     # Kubeconfigs can carry bearer tokens or client keys: keep them out of reprs and logs.
     kubeconfigs: Mapping[str, str] = field(repr=False)
     """cluster name -> kubeconfig as a JSON (or YAML) string."""
+    front_node_name: str | None = None
+    """AWS name of front's virtual node; when set, it must be ACTIVE with the virtual service as backend."""
 
     def __post_init__(self) -> None:
         problems = plan_problems(self)

@@ -66,6 +66,7 @@ def run_verification(
         route=plan.route_name,
         virtual_service=plan.virtual_service_name,
         settings=settings,
+        front_node=plan.front_node_name,
     )
     checks += kube_checks(
         kube_clients=kube_clients,

@@ -48,6 +48,7 @@ def test_dev_plan_has_the_exact_aws_names_selectors_and_places() -> None:
     assert plan.router_name == "colorapp-router_appmesh-demo"
     assert plan.route_name == "color-route"
     assert plan.virtual_service_name == "colorapp.appmesh-demo.pvt.aws.local"
+    assert plan.front_node_name == "front_appmesh-demo"
     assert plan.tracing is False
     assert plan.front_url == "http://a1b2c3.us-east-1.elb.amazonaws.com/color"
     assert {k: list(v) for k, v in plan.pod_selectors.items()} == {

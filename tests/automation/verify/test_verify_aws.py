@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from automation.verify.aws import aws_checks, probe_cloudmap, probe_route, route_weights
+from automation.verify.aws import aws_checks, probe_client_node, probe_cloudmap, probe_route, route_weights
 from automation.verify.clients import AwsClients, make_aws_clients
 from automation.verify.poll import PollSettings
 
@@ -306,3 +306,56 @@ def test_moto_server_mode_needs_no_host_prefix(monkeypatch: pytest.MonkeyPatch) 
     finally:
         server.stop()
     assert make_aws_clients(REGION).servicediscovery.meta.config.inject_host_prefix is True
+
+
+def _front_node(world: World, backends: list[dict[str, Any]]) -> None:
+    world.clients.appmesh.create_virtual_node(
+        meshName=MESH,
+        virtualNodeName="front_appmesh-demo",
+        spec={"listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}], "backends": backends},
+    )
+
+
+def test_front_node_with_the_virtual_service_as_backend_passes(aws: World, fake_clock: Any) -> None:
+    build_mesh(aws, weights={"blue": 50, "red": 50})
+    _front_node(aws, [{"virtualService": {"virtualServiceName": VIRTUAL_SERVICE}}])
+    probe = probe_client_node(
+        aws.clients.appmesh, mesh=MESH, node="front_appmesh-demo", service=VIRTUAL_SERVICE
+    )
+    assert probe.ok, probe.detail
+    assert probe.detail == f"virtual node front_appmesh-demo is ACTIVE with backend {VIRTUAL_SERVICE}"
+
+
+def test_front_node_without_the_backend_fails(aws: World, fake_clock: Any) -> None:
+    build_mesh(aws, weights={"blue": 50, "red": 50})
+    _front_node(aws, [{"virtualService": {"virtualServiceName": "other.example.local"}}])
+    probe = probe_client_node(
+        aws.clients.appmesh, mesh=MESH, node="front_appmesh-demo", service=VIRTUAL_SERVICE
+    )
+    assert not probe.ok
+    assert probe.detail == (
+        f"virtual node front_appmesh-demo has backends ['other.example.local'], want {VIRTUAL_SERVICE}"
+    )
+
+
+def test_missing_front_node_fails_in_the_full_run(aws: World, fake_clock: Any) -> None:
+    build_mesh(aws, weights={"blue": 50, "red": 50})
+    settings = PollSettings.starting_now(
+        5, initial_backoff_s=1, max_backoff_s=4, clock=fake_clock, sleep=fake_clock.sleep
+    )
+    results = aws_checks(
+        appmesh=aws.clients.appmesh,
+        servicediscovery=aws.clients.servicediscovery,
+        mesh=MESH,
+        cloudmap_namespace=NAMESPACE,
+        service_name=SERVICE,
+        virtual_node_names=NODES,
+        weights={"blue": 50, "red": 50},
+        router=ROUTER,
+        route=ROUTE,
+        virtual_service=VIRTUAL_SERVICE,
+        settings=settings,
+        front_node="front_appmesh-demo",
+    )
+    front = {r.name: r for r in results}["appmesh virtual node front_appmesh-demo"]
+    assert not front.ok
