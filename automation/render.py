@@ -7,7 +7,10 @@
   dependencies and inputs;
 - ``manifests/<cluster>.yaml``: every Kubernetes object the program applies to that cluster (Helm
   releases are listed in resources.json, not expanded);
-- ``report.md``: resources by type and by cluster, the validation result, and a Mermaid diagram.
+- ``report.md``: resources by type and by cluster, the validation result, the guardrails (every
+  policy of the pack in ``policy/`` run over the recorded graph) and a Mermaid diagram.
+
+A render fails (exit 1) when a Kubernetes object is invalid or a mandatory guardrail is violated.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from typing import Any
 
 import yaml
 
+from automation.guardrails import evaluate_recording
 from automation.recorder import Recording, Registration, record_project
 from automation.validate import CrdSchemas, Invalid, default_reference_dir, validate_objects
 from infra.config import StackConfig, flatten_config, parse_stack_file
 from infra.data import as_list, as_mapping, mapping_or_empty
+from policy.crossmesh_policy import PolicyReport
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 CLUSTER_COMPONENT = "crossmesh:infra:EksCluster"
@@ -89,12 +94,15 @@ class RenderResult:
     helm_releases: dict[str, list[Registration]]
     problems: list[Invalid]
     notes: list[str]
+    guardrails: PolicyReport | None = None
+    """Every guardrail policy over the recorded graph (None only for results built by hand)."""
     out_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict[str, float])
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """Every object valid and no mandatory guardrail violated."""
+        return not self.problems and (self.guardrails is None or self.guardrails.ok)
 
 
 def cluster_of_providers(recording: Recording) -> dict[str, str]:
@@ -188,7 +196,9 @@ def render(
         crds=crds,
     )
     validated = time.perf_counter()
-    result = RenderResult(env, config, recording, manifests, releases, problems, notes)
+    guardrails = evaluate_recording(recording, config)
+    checked = time.perf_counter()
+    result = RenderResult(env, config, recording, manifests, releases, problems, notes, guardrails)
     if write:
         result.out_dir = out_dir or project_dir / "build" / "render" / env
         write_artifacts(result, result.out_dir)
@@ -196,7 +206,8 @@ def render(
         "config": loaded - started,
         "program": recorded - loaded,
         "validate": validated - recorded,
-        "write": time.perf_counter() - validated,
+        "guardrails": checked - validated,
+        "write": time.perf_counter() - checked,
         "total": time.perf_counter() - started,
     }
     return result

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from automation.guardrails import summary_line
 from automation.render import RenderResult
 
 
@@ -23,6 +25,14 @@ def render_summary(result: RenderResult, console: Console) -> None:
         f"{len(result.recording.resources)} resources registered in {result.timings.get('total', 0):.2f}s"
         + (f"; written to {result.out_dir}" if result.out_dir else "")
     )
+    report = result.guardrails
+    if report is not None:
+        colour = "red" if not report.ok else "yellow" if report.advisory_violations else "green"
+        console.print(f"[{colour}]{escape(summary_line(report))}[/{colour}]", highlight=False)
+        for violation in report.mandatory_violations:
+            console.print(f"[red]policy violation[/red] {escape(str(violation))}", highlight=False)
+        for violation in report.advisory_violations:
+            console.print(f"[yellow]advisory[/yellow] {escape(str(violation))}", highlight=False)
     for problem in result.problems:
         console.print(f"[red]invalid[/red] {problem}")
     for note in result.notes:

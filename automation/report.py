@@ -1,10 +1,11 @@
-"""report.md for a render: counts, validation result and a Mermaid diagram of the architecture."""
+"""report.md for a render: counts, validation result, guardrails and a Mermaid diagram of the architecture."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from automation import guardrails
 from automation.recorder import Recording, Registration
 from infra.config import StackConfig
 
@@ -146,4 +147,6 @@ def report_markdown(result: RenderResult) -> str:
         out.append("")
         out += [f"- note: {n}" for n in result.notes]
     out.append("")
+    if result.guardrails is not None:
+        out.append(guardrails.markdown(result.guardrails))
     return "\n".join(out)

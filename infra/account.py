@@ -10,7 +10,15 @@ from infra.iam import Arns
 
 def lookup_arns(provider: aws.Provider) -> pulumi.Output[Arns]:
     """The deploying account's partition, region and id, via sts:GetCallerIdentity and friends."""
-    opts = pulumi.InvokeOutputOptions(provider=provider)
+    return _arns(pulumi.InvokeOutputOptions(provider=provider))
+
+
+def arns_for(parent: pulumi.Resource) -> pulumi.Output[Arns]:
+    """The same, asked through ``parent``'s AWS provider (for components that build ARNs themselves)."""
+    return _arns(pulumi.InvokeOutputOptions(parent=parent))
+
+
+def _arns(opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Arns]:
     identity = aws.get_caller_identity_output(opts=opts)
     partition = aws.get_partition_output(opts=opts)
     region = aws.get_region_output(opts=opts)

@@ -1,10 +1,11 @@
 """EksCluster: one EKS cluster (pulumi-eks 4.x) with a managed node group in private subnets.
 
-Hardened by default: API authentication with access entries, all five control-plane log types,
-envelope encryption of Secrets with a customer-managed KMS key, IMDSv2 required with a hop limit of 1
-(pods cannot reach the node's credentials), encrypted gp3 root volumes, no SSH key and no remote
-access, the VPC CNI on its own IRSA role instead of the node role. The component exposes a Kubernetes
-provider built from this cluster's own kubeconfig, never the ambient one.
+Hardened by default: API authentication with access entries, all five control-plane log types in a
+KMS-encrypted log group with a retention period, envelope encryption of Secrets with a customer-managed
+KMS key, IMDSv2 required with a hop limit of 1 (pods cannot reach the node's credentials), encrypted
+gp3 root volumes, no SSH key and no remote access, the VPC CNI on its own IRSA role instead of the node
+role. The component exposes a Kubernetes provider built from this cluster's own kubeconfig, never the
+ambient one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from infra import iam
+from infra.account import arns_for
 from infra.config import architecture_of
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.naming import TYPE_PREFIX, child
@@ -88,11 +90,14 @@ class EksCluster(pulumi.ComponentResource):
         protect = pulumi.ResourceOptions(parent=self, protect=args.deletion_protection)
         self.eks_name = args.eks_name
 
+        arns = arns_for(self)
         secrets_key = aws.kms.Key(
             child(name, "secrets"),
             description=f"Envelope encryption of Kubernetes Secrets in {args.eks_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # AWS's default policy, stated: the cluster role uses the key through its IAM permissions.
+            policy=pulumi.Output.json_dumps(arns.apply(iam.kms_key_policy)),
             tags=tags,
             opts=protect,
         )
@@ -102,12 +107,29 @@ class EksCluster(pulumi.ComponentResource):
             target_key_id=secrets_key.key_id,
             opts=here,
         )
-        # EKS writes control-plane logs to this group; creating it first sets the retention (and keeps
-        # the logs from living forever in an auto-created group).
+        # EKS writes control-plane logs (audit logs included) to this group; creating it first sets the
+        # retention and the encryption (and keeps the logs from living forever in an auto-created group).
+        log_group_name = f"/aws/eks/{args.eks_name}/cluster"
+        logs_key = aws.kms.Key(
+            child(name, "logs"),
+            description=f"Encryption of the control-plane logs of {args.eks_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(arns.apply(lambda a: iam.logs_key_policy(a, [log_group_name]))),
+            tags=tags,
+            opts=protect,
+        )
+        aws.kms.Alias(
+            child(name, "logs"),
+            name=f"alias/{args.role_prefix}-logs",
+            target_key_id=logs_key.key_id,
+            opts=here,
+        )
         log_group = aws.cloudwatch.LogGroup(
             child(name, "control-plane"),
-            name=f"/aws/eks/{args.eks_name}/cluster",
+            name=log_group_name,
             retention_in_days=args.log_retention_days,
+            kms_key_id=logs_key.arn,
             tags=tags,
             opts=here,
         )

@@ -35,6 +35,9 @@ from pydantic.alias_generators import to_camel
 
 from infra.data import as_list, as_mapping
 from infra.network import SubnetPlanError, plan_subnets, service_cidr_problem
+from policy.crossmesh_policy import ADVISORY_IDS as ADVISORY_POLICIES
+from policy.crossmesh_policy import BY_ID as POLICIES
+from policy.crossmesh_policy import Level
 
 PROJECT = "crossmesh"
 
@@ -365,10 +368,24 @@ class PolicyConfig(_Model):
     @model_validator(mode="after")
     def _one_reason_per_policy(self) -> PolicyConfig:
         seen: set[str] = set()
+        advisory = ", ".join(ADVISORY_POLICIES)
         for index, item in enumerate(self.relax):
             if item.policy in seen:
                 raise _KeyedError(f"relax[{index}].policy", "expected each policy to be relaxed at most once")
             seen.add(item.policy)
+            rule = POLICIES.get(item.policy)
+            if rule is None:
+                close = did_you_mean(item.policy, POLICIES)
+                hint = f"did you mean {close!r}? " if close else ""
+                raise _KeyedError(
+                    f"relax[{index}].policy", f"unknown policy; {hint}expected an advisory policy: {advisory}"
+                )
+            if rule.level is not Level.ADVISORY:
+                raise _KeyedError(
+                    f"relax[{index}].policy",
+                    f"{item.policy} is {rule.level} and cannot be relaxed; "
+                    f"expected an advisory policy: {advisory}",
+                )
         return self
 
 

@@ -181,17 +181,14 @@ def appmesh_controller_policy(
             ["route53:ChangeResourceRecordSets"],
             f"arn:{arns.partition}:route53:::hostedzone/{hosted_zone_id}",
         ),
-        # Route 53 health-check calls are made by Cloud Map on RegisterInstance; CreateHealthCheck
-        # supports no resource-level permissions.
+        # Route 53 health-check calls are made by Cloud Map on RegisterInstance. CreateHealthCheck
+        # supports no resource-level permissions; reading, changing and deleting one are scoped to
+        # health checks (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonroute53.html).
+        statement("CloudMapCreateHealthChecks", ["route53:CreateHealthCheck"], "*"),
         statement(
-            "CloudMapHealthChecks",
-            [
-                "route53:GetHealthCheck",
-                "route53:CreateHealthCheck",
-                "route53:UpdateHealthCheck",
-                "route53:DeleteHealthCheck",
-            ],
-            "*",
+            "CloudMapManageHealthChecks",
+            ["route53:GetHealthCheck", "route53:UpdateHealthCheck", "route53:DeleteHealthCheck"],
+            f"arn:{arns.partition}:route53:::healthcheck/*",
         ),
     )
 
@@ -221,6 +218,65 @@ def envoy_policy(arns: Arns, *, mesh: str, virtual_node: str, xray: bool) -> Pol
             )
         )
     return document(*statements)
+
+
+# KMS key policies ----------------------------------------------------------------------------------
+
+
+def key_admin_statement(arns: Arns) -> dict[str, Any]:
+    """The statement AWS puts in a key created without a policy: the account controls the key, so IAM
+    policies decide who may use it (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html)."""
+    return {
+        "Sid": "AccountControlsKeyThroughIam",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{arns.partition}:iam::{arns.account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def kms_key_policy(arns: Arns) -> PolicyDocument:
+    """AWS's default key policy, written out so the key's access is visible in review and in scans."""
+    return {"Version": VERSION, "Statement": [key_admin_statement(arns)]}
+
+
+def log_group_arn(arns: Arns, name: str) -> str:
+    return f"arn:{arns.partition}:logs:{arns.region}:{arns.account_id}:log-group:{name}"
+
+
+def logs_key_policy(arns: Arns, log_group_names: Sequence[str]) -> PolicyDocument:
+    """A key CloudWatch Logs may use for these log groups only.
+
+    CloudWatch Logs encrypts a group's data with the key as the regional service principal, passing the
+    group's ARN as encryption context; the condition holds the key to exactly these groups
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            key_admin_statement(arns),
+            {
+                "Sid": "CloudWatchLogsForTheseGroupsOnly",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{arns.region}.{arns.dns_suffix()}"},
+                "Action": [
+                    "kms:Decrypt*",
+                    "kms:Describe*",
+                    "kms:Encrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            log_group_arn(arns, name) for name in log_group_names
+                        ]
+                    }
+                },
+            },
+        ],
+    }
 
 
 def flow_logs_policy(log_group_arn: str) -> PolicyDocument:

@@ -43,6 +43,39 @@ def test_secrets_key_rotates() -> None:
     key = inputs(record_env("dev"), "aws:kms/key:Key", "eksc1-secrets")
     assert key["enableKeyRotation"] is True
     assert key["deletionWindowInDays"] == 30
+    # AWS's default key policy, written out: the account's IAM policies decide who uses the key.
+    assert json.loads(key["policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountControlsKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def test_control_plane_logs_are_encrypted_for_their_group_only() -> None:
+    recording = record_env("dev")
+    group = inputs(recording, "aws:cloudwatch/logGroup:LogGroup", "eksc2-control-plane")
+    assert group["name"] == "/aws/eks/eksc2-dev/cluster"
+    assert group["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/<eksc2-logs.keyId>"
+    key = inputs(recording, "aws:kms/key:Key", "eksc2-logs")
+    assert key["enableKeyRotation"] is True
+    statement = json.loads(key["policy"])["Statement"][1]
+    assert statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"] == {
+        "kms:EncryptionContext:aws:logs:arn": [
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/eksc2-dev/cluster"
+        ]
+    }
+    assert inputs(recording, "aws:kms/alias:Alias", "eksc2-logs")["name"] == "alias/crossmesh-dev-eksc2-logs"
+    # The cluster waits for its log group, which waits for its key.
+    cluster = recording.named(CLUSTER, "eksc2-eks")
+    assert recording.depends_on(cluster, recording.named("aws:kms/key:Key", "eksc2-logs"))
 
 
 def test_prod_endpoint_is_private_and_admins_get_access_entries() -> None:

@@ -130,6 +130,63 @@ def test_controller_scopes_cloud_map_and_dns_to_this_namespace() -> None:
     assert slr["Condition"] == {"StringLike": {"iam:AWSServiceName": ["appmesh.amazonaws.com"]}}
 
 
+def test_controller_manages_health_checks_but_creates_them_on_star_only() -> None:
+    by_sid = statements(CONTROLLER)
+    # CreateHealthCheck has no resource type; the others are scoped to health checks.
+    assert by_sid["CloudMapCreateHealthChecks"]["Action"] == ["route53:CreateHealthCheck"]
+    assert by_sid["CloudMapCreateHealthChecks"]["Resource"] == "*"
+    assert by_sid["CloudMapManageHealthChecks"]["Resource"] == "arn:aws:route53:::healthcheck/*"
+    star = {a for s in CONTROLLER["Statement"] if s["Resource"] == "*" for a in s["Action"]}
+    assert star == {
+        "appmesh:ListMeshes",
+        "acm:ListCertificates",
+        "acm-pca:ListCertificateAuthorities",
+        "servicediscovery:ListNamespaces",
+        "servicediscovery:ListServices",
+        "servicediscovery:GetOperation",
+        "route53:CreateHealthCheck",
+    }
+
+
+def test_logs_key_policy_admits_cloudwatch_logs_for_the_named_groups_only() -> None:
+    doc = iam.logs_key_policy(ARNS, ["/aws/eks/c-dev/cluster"])
+    assert doc == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountControlsKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsForTheseGroupsOnly",
+                "Effect": "Allow",
+                "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+                "Action": [
+                    "kms:Decrypt*",
+                    "kms:Describe*",
+                    "kms:Encrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/c-dev/cluster"
+                        ]
+                    }
+                },
+            },
+        ],
+    }
+    china = iam.logs_key_policy(iam.Arns("aws-cn", "cn-north-1", "123456789012"), ["g"])
+    assert china["Statement"][1]["Principal"] == {"Service": "logs.cn-north-1.amazonaws.com.cn"}
+    assert china["Statement"][0]["Principal"] == {"AWS": "arn:aws-cn:iam::123456789012:root"}
+
+
 def test_envoy_gets_its_own_virtual_node_only() -> None:
     doc = iam.envoy_policy(ARNS, mesh="global", virtual_node="colorapp-blue_appmesh-demo", xray=False)
     assert doc["Statement"] == [

@@ -92,6 +92,26 @@ def test_flow_logs_deliver_to_their_own_group_with_a_scoped_role() -> None:
     assert group["retentionInDays"] == 30
 
 
+def test_flow_logs_are_encrypted_with_a_key_only_their_group_may_use() -> None:
+    recording = record_env("dev")
+    group = inputs(recording, "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
+    assert group["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/<network-flow-logs.keyId>"
+    key = inputs(recording, "aws:kms/key:Key", "network-flow-logs")
+    assert key["enableKeyRotation"] is True
+    policy = json.loads(key["policy"])
+    logs = {s["Sid"]: s for s in policy["Statement"]}["CloudWatchLogsForTheseGroupsOnly"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": [
+                "arn:aws:logs:us-east-1:123456789012:log-group:/crossmesh/dev/vpc-flow-logs"
+            ]
+        }
+    }
+    alias = inputs(recording, "aws:kms/alias:Alias", "network-flow-logs")
+    assert alias["name"] == "alias/crossmesh-dev-vpc-flow-logs"
+
+
 def test_flow_logs_can_be_turned_off() -> None:
     recording = record_document(variant("dev", lambda c: c["crossmesh:network"].update(flowLogs=False)))
     assert recording.of_type("aws:ec2/flowLog:FlowLog") == []

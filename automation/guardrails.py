@@ -1,0 +1,126 @@
+"""Guardrails for the render and the deploy: the policy pack's rules, one source of truth.
+
+The render runs the rules of ``policy/crossmesh_policy`` over the recorded resource graph: a
+registration's ``type`` is the Pulumi type token and its ``inputs`` the camelCase properties, exactly
+what CrossGuard passes to the same rules at ``pulumi preview``/``up``. A deploy passes the pack itself
+to ``up`` (:func:`policy_pack_args`).
+
+An environment may relax an advisory rule in ``crossmesh:policy.relax`` with a reason (validated with
+the rest of the configuration, in ``infra/config.py``); the render report shows both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from automation.recorder import STACK_TYPE, Recording
+from infra.config import StackConfig
+from policy import POLICY_PACK_DIR
+from policy.crossmesh_policy import RULES, PolicyReport, Resource, Settings, Status, evaluate
+from policy.crossmesh_policy.pack_config import pack_config
+
+__all__ = [
+    "POLICY_PACK_DIR",
+    "evaluate_recording",
+    "markdown",
+    "policy_pack_args",
+    "resources_of",
+    "settings_of",
+    "summary_line",
+]
+
+
+def resources_of(recording: Recording) -> list[Resource]:
+    """Every registration as the rules see a resource (the stack itself carries nothing to check)."""
+    return [
+        Resource(
+            type=r.type,
+            name=r.name,
+            props=r.inputs,
+            urn=r.urn,
+            parent=r.parent,
+            provider=r.provider,
+            property_dependencies=dict(r.property_dependencies),
+        )
+        for r in recording
+        if r.type != STACK_TYPE
+    ]
+
+
+def settings_of(config: StackConfig) -> Settings:
+    return Settings(app_port=config.workloads.port)
+
+
+def evaluate_recording(recording: Recording, config: StackConfig) -> PolicyReport:
+    """Every rule over the recording, with the environment's relaxations applied."""
+    relaxations = {item.policy: item.reason for item in config.policy.relax}
+    return evaluate(RULES, resources_of(recording), settings_of(config), relaxations)
+
+
+def summary_line(report: PolicyReport) -> str:
+    """One line: counts by result, the relaxed policies, and the verdict."""
+    relaxed = [r.rule.id for r in report.results if r.status is Status.RELAXED]
+    mandatory = len(report.mandatory_violations)
+    verdict = f"{mandatory} mandatory violation(s)" if mandatory else "no mandatory violations"
+    which = f" ({', '.join(relaxed)})" if relaxed else ""
+    return f"guardrails: {report.summary()}{which}; {verdict}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _result_cell(status: Status, violations: int, relaxation: str | None) -> str:
+    if status is Status.VIOLATED:
+        return f"**violated** ({violations})"
+    if status is Status.RELAXED:
+        return f"relaxed ({violations}): {_cell(relaxation or '')}"
+    return str(status)
+
+
+def markdown(report: PolicyReport) -> str:
+    """The report's "Guardrails" section: each policy with its result, then what is wrong and the fix."""
+    lines = [
+        "## Guardrails",
+        "",
+        f"{summary_line(report)}. The same rules run at deploy time as the CrossGuard pack in `policy/` "
+        "(docs/security.md).",
+        "",
+        "| policy | CIS | level | result |",
+        "|---|---|---|---|",
+    ]
+    for result in report.results:
+        rule = result.rule
+        lines.append(
+            f"| `{rule.id}` | {rule.cis or '-'} | {rule.level} | "
+            f"{_result_cell(result.status, len(result.violations), result.relaxation)} |"
+        )
+    shown = [r for r in report.results if r.violations]
+    if shown:
+        lines += ["", "### Findings", ""]
+        for result in shown:
+            label = "relaxed" if result.status is Status.RELAXED else str(result.rule.level)
+            lines.append(f"- `{result.rule.id}` ({label}):")
+            lines += [
+                f"  - {v.resource_type} `{v.resource_name}`: {v.message}; fix: {v.fix}"
+                for v in result.violations
+            ]
+    if report.notes:
+        lines.append("")
+        lines += [f"- note: {note}" for note in report.notes]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def policy_pack_args(config: StackConfig, directory: Path) -> dict[str, list[str]]:
+    """Keyword arguments for ``Stack.up``/``preview`` that run the guardrails pack for this environment.
+
+    Writes ``<directory>/guardrails-<stack>.json``, the pack's policy config (the app port the
+    cross-cluster rule expects), and returns ``{"policy_packs": [...], "policy_pack_configs": [...]}``.
+    Relaxed advisory rules stay advisory at deploy time: they warn, they do not block.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"guardrails-{config.stack}.json"
+    path.write_text(json.dumps(pack_config(RULES, settings_of(config)), indent=2) + "\n", encoding="utf-8")
+    return {"policy_packs": [str(POLICY_PACK_DIR)], "policy_pack_configs": [str(path)]}
