@@ -299,12 +299,26 @@ def _preflight(run: _Run, config: StackConfig, *, mesh: Literal["require", "warn
         run.say(exc.failure.message, label="warning: ", style="yellow")
 
 
-def _open(run: _Run, backend: str | None, install_cli: bool, *, create: bool) -> StackRunner:
+def _open(
+    run: _Run, backend: str | None, install_cli: bool, *, create: bool, guard: StackConfig | None = None
+) -> StackRunner:
+    """Open the stack; with ``guard`` (deploy, preview) ``up``/``preview`` also run the guardrails pack."""
     from automation.stack import StackRequest
 
+    packs: dict[str, list[str]] = {}
+    if guard is not None:
+        from automation.guardrails import policy_pack_args
+
+        packs = policy_pack_args(guard, PROJECT_DIR / "build" / "guardrails")
     return stack_factory(
         StackRequest(
-            env=run.env, project_dir=PROJECT_DIR, backend_url=backend, install_cli=install_cli, create=create
+            env=run.env,
+            project_dir=PROJECT_DIR,
+            backend_url=backend,
+            install_cli=install_cli,
+            create=create,
+            policy_packs=tuple(packs.get("policy_packs", ())),
+            policy_pack_configs=tuple(packs.get("policy_pack_configs", ())),
         )
     )
 
@@ -460,7 +474,7 @@ def deploy(
         config = _load(env)
         _require_confirmation_possible(run, yes)
         _preflight(run, config, mesh="require")
-        runner = _open(run, backend, install_cli, create=True)
+        runner = _open(run, backend, install_cli, create=True, guard=config)
         if not yes:
             planned = _operate(run, runner, config, "preview", parallel)
             run.say(f"preview of {env}: {_changes_text(planned.changes)}")
@@ -569,7 +583,7 @@ def preview(
     with _failures(run, lambda: config):
         config = _load(env)
         _preflight(run, config, mesh="require")
-        runner = _open(run, backend, install_cli, create=True)
+        runner = _open(run, backend, install_cli, create=True, guard=config)
         result = _operate(run, runner, config, "preview", parallel)
         run.say(f"preview of {env}: {_changes_text(result.changes)}", out=True)
         run.emit(run.result(True, ExitCode.OK, changes=dict(result.changes)))

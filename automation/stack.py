@@ -84,6 +84,10 @@ class StackRequest:
     install_cli: bool = False
     create: bool = False
     """Create the stack when the backend has none (deploy, preview); otherwise it must exist."""
+    policy_packs: tuple[str, ...] = ()
+    """CrossGuard packs run by ``up`` and ``preview`` (the guardrails in policy/)."""
+    policy_pack_configs: tuple[str, ...] = ()
+    """Config file of each pack, in the same order."""
 
 
 StackFactory = Callable[[StackRequest], StackRunner]
@@ -100,8 +104,9 @@ def _changes(op_map: Mapping[Any, Any] | None) -> dict[str, int]:
 class PulumiStackRunner:
     """:class:`StackRunner` over ``pulumi.automation.Stack`` (typed ``Any``: the SDK is untyped)."""
 
-    def __init__(self, stack: Any) -> None:
+    def __init__(self, stack: Any, policy: Mapping[str, list[str]] | None = None) -> None:
         self._stack = stack
+        self._policy = dict(policy or {})
 
     def _kwargs(self, sink: EventSink, parallel: int | None) -> dict[str, Any]:
         return {
@@ -113,11 +118,12 @@ class PulumiStackRunner:
         }
 
     def up(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult:
-        result = self._stack.up(**self._kwargs(sink, parallel))
+        # The guardrails judge what is about to be created: up and preview carry the pack.
+        result = self._stack.up(**self._kwargs(sink, parallel), **self._policy)
         return OperationResult(_changes(result.summary.resource_changes))
 
     def preview(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult:
-        result = self._stack.preview(**self._kwargs(sink, parallel))
+        result = self._stack.preview(**self._kwargs(sink, parallel), **self._policy)
         return OperationResult(_changes(result.change_summary))
 
     def destroy(self, *, sink: EventSink, parallel: int | None = None) -> OperationResult:
@@ -213,7 +219,12 @@ def open_stack(request: StackRequest) -> PulumiStackRunner:
             f"the Pulumi CLI on PATH does not run (`{' '.join(map(str, exc.cmd))}` exit {exc.returncode})"
         )
         raise CrossmeshError(cli_missing_failure(message)) from exc
-    return PulumiStackRunner(stack)
+    policy = (
+        {"policy_packs": list(request.policy_packs), "policy_pack_configs": list(request.policy_pack_configs)}
+        if request.policy_packs
+        else None
+    )
+    return PulumiStackRunner(stack, policy)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -217,7 +217,16 @@ def test_deploy_yes_json_runs_checks_in_order_and_reports_one_document(world: Wo
     assert outcome.exit_code == 0, outcome.output
     assert world.journal == ["sts", "appmesh", "stack", "verify requests=200 deadline=600.0"]
     assert world.requests == [
-        StackRequest(env="dev", project_dir=PROJECT_DIR, backend_url=None, install_cli=False, create=True)
+        StackRequest(
+            env="dev",
+            project_dir=PROJECT_DIR,
+            backend_url=None,
+            install_cli=False,
+            create=True,
+            # the guardrails pack goes with every deploy, configured for this environment
+            policy_packs=(str(PROJECT_DIR / "policy"),),
+            policy_pack_configs=(str(PROJECT_DIR / "build" / "guardrails" / "guardrails-dev.json"),),
+        )
     ]
     assert world.runner.calls == ["up", "outputs"]
     document = json_result(outcome)
@@ -657,3 +666,44 @@ def test_verify_of_a_stack_the_backend_does_not_have_is_exit_9(world: World) -> 
     outcome = invoke("verify", "dev")
     assert outcome.exit_code == 9
     assert "there is no stack 'dev' in this Pulumi backend" in outcome.stderr
+
+
+def test_verify_and_destroy_do_not_carry_the_policy_pack(world: World) -> None:
+    invoke("destroy", "dev", "--yes")
+    invoke("verify", "dev")
+    assert [r.policy_packs for r in world.requests] == [(), ()]
+
+
+def test_the_real_runner_passes_the_pack_to_up_and_preview_only() -> None:
+    calls: dict[str, dict[str, Any]] = {}
+
+    class Summary:
+        resource_changes: ClassVar[dict[str, int]] = {"create": 1}
+
+    class Result:
+        summary = Summary()
+        change_summary: ClassVar[dict[str, int]] = {"create": 1}
+
+    class FakeStack:
+        def up(self, **kwargs: Any) -> Result:
+            calls["up"] = kwargs
+            return Result()
+
+        def preview(self, **kwargs: Any) -> Result:
+            calls["preview"] = kwargs
+            return Result()
+
+        def destroy(self, **kwargs: Any) -> Result:
+            calls["destroy"] = kwargs
+            return Result()
+
+    policy = {"policy_packs": ["/p/policy"], "policy_pack_configs": ["/p/guardrails-dev.json"]}
+    runner = stack_module.PulumiStackRunner(FakeStack(), policy)
+    sink = EventSink.__new__(EventSink)
+    runner.up(sink=sink)
+    runner.preview(sink=sink)
+    runner.destroy(sink=sink)
+    assert calls["up"]["policy_packs"] == ["/p/policy"]
+    assert calls["up"]["policy_pack_configs"] == ["/p/guardrails-dev.json"]
+    assert calls["preview"]["policy_packs"] == ["/p/policy"]
+    assert "policy_packs" not in calls["destroy"]
