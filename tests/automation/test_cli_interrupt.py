@@ -19,8 +19,12 @@ import pytest
 from tests.support import PROJECT_DIR
 
 SCRIPT = """
-import sys, threading
+import signal, sys, threading
 from pathlib import Path
+
+# A test run started from a non-interactive shell's background job inherits SIGINT as ignored, and
+# Python then never raises KeyboardInterrupt; a user's terminal always delivers it. Restore that.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import automation.cli as cli
 import automation.stack as stack
