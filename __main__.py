@@ -7,7 +7,7 @@ workloads/, where it is tested. `pulumi up` and `python -m automation deploy ENV
 import pulumi
 import pulumi_aws as aws
 
-from infra.account import lookup_arns
+from infra.account import availability_zones, lookup_arns
 from infra.cloudmap import CloudMapNamespace, CloudMapNamespaceArgs
 from infra.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
 from infra.config import Tracing, from_pulumi
@@ -35,9 +35,7 @@ vpc = SharedVpc(
     "network",
     SharedVpcArgs(
         cidr=network.cidr,
-        azs=aws.get_availability_zones(
-            state="available", opts=pulumi.InvokeOptions(provider=aws_provider)
-        ).names[: network.az_count],
+        azs=availability_zones(aws_provider, network.az_count, network.availability_zones),
         private_subnet_prefix=network.private_subnet_prefix,
         public_subnet_prefix=network.public_subnet_prefix,
         cluster_names=[config.eks_name(c.name) for c in config.clusters],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_aws as aws
 
 from infra.iam import Arns
+from infra.network import choose_azs
 
 
 def lookup_arns(provider: aws.Provider) -> pulumi.Output[Arns]:
@@ -25,3 +28,13 @@ def _arns(opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Arns]:
     return pulumi.Output.all(partition.partition, region.region, identity.account_id).apply(
         lambda values: Arns(partition=str(values[0]), region=str(values[1]), account_id=str(values[2]))
     )
+
+
+def availability_zones(provider: aws.Provider, count: int, wanted: Sequence[str] | None = None) -> list[str]:
+    """The zones to build in, from the region's available ones; stops the program (no traceback)
+    when the region cannot provide them."""
+    available = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(provider=provider))
+    try:
+        return choose_azs(available.names, count, wanted)
+    except ValueError as exc:
+        raise pulumi.RunError(str(exc)) from exc

@@ -154,9 +154,17 @@ class NetworkConfig(_Model):
     flow_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = 30
     service_cidr: Ipv4Cidr = "172.20.0.0/16"
     """Kubernetes service IP range of every cluster; must not overlap the VPC."""
+    availability_zones: tuple[DnsLabel, ...] | None = None
+    """Exact zones to use, when the region's first ``azCount`` zones won't do (e.g. a zone EKS
+    rejects with UnsupportedAvailabilityZoneException); its length must equal ``azCount``."""
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> NetworkConfig:
+        if self.availability_zones is not None:
+            if len(self.availability_zones) != self.az_count:
+                raise _KeyedError("availabilityZones", f"expected exactly azCount ({self.az_count}) zones")
+            if len(set(self.availability_zones)) != len(self.availability_zones):
+                raise _KeyedError("availabilityZones", "expected each zone once")
         placeholder_azs = [f"az{i}" for i in range(self.az_count)]
         try:
             plan_subnets(

@@ -64,6 +64,28 @@ def plan_subnets(
     return tuple(planned[(tier, az)] for tier in (Tier.PRIVATE, Tier.PUBLIC) for az in azs)
 
 
+def choose_azs(available: Sequence[str], count: int, wanted: Sequence[str] | None = None) -> list[str]:
+    """The zones to build in: ``wanted`` if given (each must be available), else the first ``count``.
+
+    Raises ValueError naming what is missing, so a region with too few zones fails before anything
+    is created instead of quietly building a one-zone network.
+    """
+    if wanted is not None:
+        missing = [az for az in wanted if az not in available]
+        if missing:
+            raise ValueError(
+                f"crossmesh:network.availabilityZones: {', '.join(missing)} not available here; "
+                f"expected zones among {', '.join(available)}"
+            )
+        return list(wanted)
+    if len(available) < count:
+        raise ValueError(
+            f"crossmesh:network.azCount: {count} zones wanted but the region offers "
+            f"{len(available)} ({', '.join(available)}); expected at most {len(available)}"
+        )
+    return list(available[:count])
+
+
 def subnet_tags(tier: Tier, cluster_names: Sequence[str], base: Mapping[str, str]) -> dict[str, str]:
     """Tags that let every cluster's load balancers find these subnets.
 

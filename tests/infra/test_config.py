@@ -274,6 +274,11 @@ CASES: list[tuple[str, Change, str]] = [
         "crossmesh:workloads.colorapp.versions[0].wieght: got 10; unknown key; did you mean 'weight'?",
     ),
     (
+        "availability-zones-wrong-count",
+        _network(availabilityZones=["us-east-1a"]),
+        'crossmesh:network.availabilityZones: got ["us-east-1a"]; expected exactly azCount (2) zones',
+    ),
+    (
         "kubernetes-version-unsupported",
         lambda c: c.update({"crossmesh:kubernetesVersion": "1.12"}),
         "crossmesh:kubernetesVersion: got '1.12'; expected one of 1.31, 1.32, 1.33, 1.34, 1.35",

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from infra.network import SubnetPlanError, Tier, plan_subnets, service_cidr_problem, subnet_tags
+from infra.network import SubnetPlanError, Tier, choose_azs, plan_subnets, service_cidr_problem, subnet_tags
 
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
@@ -75,3 +75,28 @@ def test_private_subnets_are_tagged_for_internal_load_balancers() -> None:
 )
 def test_service_cidr_rules_of_eks(service: str, problem: str | None) -> None:
     assert service_cidr_problem(service, "172.16.0.0/16") == problem
+
+
+def test_choose_azs_takes_the_first_ones_by_default() -> None:
+    assert choose_azs(["a", "b", "c"], 2) == ["a", "b"]
+
+
+def test_choose_azs_honours_explicit_zones() -> None:
+    assert choose_azs(["us-east-1a", "us-east-1b", "us-east-1c"], 2, ["us-east-1c", "us-east-1a"]) == [
+        "us-east-1c",
+        "us-east-1a",
+    ]
+
+
+def test_choose_azs_refuses_a_zone_that_is_not_available() -> None:
+    with pytest.raises(
+        ValueError, match=r"crossmesh:network.availabilityZones: us-east-1z not available here"
+    ):
+        choose_azs(["us-east-1a", "us-east-1b"], 2, ["us-east-1a", "us-east-1z"])
+
+
+def test_choose_azs_refuses_to_build_with_fewer_zones_than_asked() -> None:
+    with pytest.raises(
+        ValueError, match=r"crossmesh:network.azCount: 3 zones wanted but the region offers 2"
+    ):
+        choose_azs(["a", "b"], 3)

@@ -115,3 +115,30 @@ def test_flow_logs_are_encrypted_with_a_key_only_their_group_may_use() -> None:
 def test_flow_logs_can_be_turned_off() -> None:
     recording = record_document(variant("dev", lambda c: c["crossmesh:network"].update(flowLogs=False)))
     assert recording.of_type("aws:ec2/flowLog:FlowLog") == []
+
+
+def test_explicit_availability_zones_are_used_in_order() -> None:
+    recording = record_document(
+        variant(
+            "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1c", "us-east-1d"])
+        )
+    )
+    assert sorted((s["availabilityZone"], s["cidrBlock"]) for s in subnets(recording).values()) == [
+        ("us-east-1c", "172.16.0.0/19"),
+        ("us-east-1c", "172.16.64.0/24"),
+        ("us-east-1d", "172.16.32.0/19"),
+        ("us-east-1d", "172.16.65.0/24"),
+    ]
+
+
+def test_unavailable_zone_stops_the_program_before_the_network() -> None:
+    import pulumi
+    import pytest
+
+    document = variant(
+        "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1a", "mars-1a"])
+    )
+    with pytest.raises(
+        pulumi.RunError, match=r"crossmesh:network.availabilityZones: mars-1a not available here"
+    ):
+        record_document(document)
