@@ -600,13 +600,8 @@ def destroy(
     install_cli: InstallCliOpt = False,
 ) -> None:
     """Delete every resource of ENV (`pulumi destroy`); the stack and its history stay."""
-    run = _Run(env, "destroy", as_json)
-    config: StackConfig | None = None
-    with _failures(run, lambda: config):
-        config = _load(env)
-        _require_confirmation_possible(run, yes)
-        _preflight(run, config, mesh="warn")
-        runner = _open(run, backend, install_cli, create=False)
+
+    def warn(run: _Run, config: StackConfig) -> None:
         if config.deletion_protection:
             run.say(
                 f"crossmesh:deletionProtection is true for {env}: Pulumi will refuse to delete the "
@@ -614,11 +609,17 @@ def destroy(
                 label="warning: ",
                 style="yellow",
             )
-        if not yes and not _confirm(run, f"Destroy every resource of {env}? This cannot be undone."):
-            _declined(run)
-        result = _operate(run, runner, config, "destroy", parallel)
-        run.say(f"destroy of {env} done: {_changes_text(result.changes)}", out=True)
-        run.emit(run.result(True, ExitCode.OK, changes=dict(result.changes)))
+
+    _cleanup(
+        _Run(env, "destroy", as_json),
+        "destroy",
+        f"Destroy every resource of {env}? This cannot be undone.",
+        backend=backend,
+        yes=yes,
+        parallel=parallel,
+        install_cli=install_cli,
+        before_confirm=warn,
+    )
 
 
 @app.command()
@@ -632,17 +633,42 @@ def refresh(
     install_cli: InstallCliOpt = False,
 ) -> None:
     """Read the real state of ENV's resources into the stack (`pulumi refresh`)."""
-    run = _Run(env, "refresh", as_json)
+    _cleanup(
+        _Run(env, "refresh", as_json),
+        "refresh",
+        f"Refresh the state of {env} from the cloud?",
+        backend=backend,
+        yes=yes,
+        parallel=parallel,
+        install_cli=install_cli,
+    )
+
+
+def _cleanup(
+    run: _Run,
+    operation: Literal["destroy", "refresh"],
+    question: str,
+    *,
+    backend: str | None,
+    yes: bool,
+    parallel: int | None,
+    install_cli: bool,
+    before_confirm: Callable[[_Run, StackConfig], None] | None = None,
+) -> None:
+    """destroy and refresh: an existing stack, confirmation, and an unavailable mesh only warns
+    (cleaning up must stay possible)."""
     config: StackConfig | None = None
     with _failures(run, lambda: config):
-        config = _load(env)
+        config = _load(run.env)
         _require_confirmation_possible(run, yes)
         _preflight(run, config, mesh="warn")
         runner = _open(run, backend, install_cli, create=False)
-        if not yes and not _confirm(run, f"Refresh the state of {env} from the cloud?"):
+        if before_confirm is not None:
+            before_confirm(run, config)
+        if not yes and not _confirm(run, question):
             _declined(run)
-        result = _operate(run, runner, config, "refresh", parallel)
-        run.say(f"refresh of {env} done: {_changes_text(result.changes)}", out=True)
+        result = _operate(run, runner, config, operation, parallel)
+        run.say(f"{operation} of {run.env} done: {_changes_text(result.changes)}", out=True)
         run.emit(run.result(True, ExitCode.OK, changes=dict(result.changes)))
 
 
