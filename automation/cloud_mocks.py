@@ -78,6 +78,9 @@ class CloudMocks(Mocks):
                 "reverseDnsPrefix": "com.amazonaws",
                 "id": PLACEHOLDER_PARTITION,
             }, []
+        if function == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            name = str(mapping_or_empty(cast(object, args.args)).get("name", "prefix-list"))
+            return {"id": placeholder(name, "id"), "name": name, "addressFamily": "IPv4"}, []
         if function == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {
                 "authorizationToken": "<ecr.authorizationToken>",
@@ -208,6 +211,17 @@ def _launch_template(mocks: CloudMocks, name: str, state: dict[str, Any]) -> Non
     state["latestVersion"] = 1
 
 
+def _http_route(mocks: CloudMocks, name: str, state: dict[str, Any]) -> None:
+    # The Lattice controller writes the service's generated DNS name back onto the route.
+    metadata = dict(mapping_or_empty(state.get("metadata")))
+    annotations = dict(mapping_or_empty(metadata.get("annotations")))
+    annotations["application-networking.k8s.aws/lattice-assigned-domain-name"] = (
+        f"{placeholder(name, 'latticeDomain')}.vpc-lattice-svcs.{mocks.region}.on.aws"
+    )
+    metadata["annotations"] = annotations
+    state["metadata"] = metadata
+
+
 def _k8s_service(mocks: CloudMocks, name: str, state: dict[str, Any]) -> None:
     if mapping_or_empty(state.get("spec")).get("type") == "LoadBalancer":
         host = f"{placeholder(name, 'loadBalancer')}.elb.{mocks.region}.amazonaws.com"
@@ -227,4 +241,5 @@ _OUTPUTS = {
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "kubernetes:core/v1:Service": _k8s_service,
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": _http_route,
 }

@@ -238,6 +238,10 @@ class MeshBackendKind(StrEnum):
     """Which service mesh connects the clusters."""
 
     APPMESH = "appmesh"
+    """AWS App Mesh with Cloud Map discovery (what the original walkthrough built; AWS ended support
+    on 2026-09-30)."""
+    LATTICE = "lattice"
+    """Amazon VPC Lattice through the AWS Gateway API controller: no sidecars, same apps, same name."""
 
 
 class Tracing(StrEnum):
@@ -260,6 +264,19 @@ class RouteConfig(_Model):
         return self
 
 
+class LatticeConfig(_Model):
+    """Settings of the VPC Lattice backend (used when ``backend`` is ``lattice``)."""
+
+    service_network: DnsLabel | None = None
+    """Lattice service network name; defaults to ``crossmesh-<stack>``. The Gateway takes its name."""
+    controller_chart_version: Literal["v2.1.3"] = "v2.1.3"
+    """aws-gateway-controller-chart version (the leading v is part of it); pinned: values and IAM are
+    written for it."""
+    gateway_api_version: Literal["v1.5.0"] = "v1.5.0"
+    """Gateway API CRDs the controller requires (v2.1.x needs v1.5)."""
+    controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = 2
+
+
 class MeshConfig(_Model):
     backend: MeshBackendKind = MeshBackendKind.APPMESH
     name: DnsLabel = "global"
@@ -273,6 +290,17 @@ class MeshConfig(_Model):
     controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = 1
     """The controller also serves the sidecar-injection webhook: run two where pods must always start."""
     route: RouteConfig = RouteConfig()
+    lattice: LatticeConfig = LatticeConfig()
+
+    @model_validator(mode="after")
+    def _backend_supports_the_settings(self) -> MeshConfig:
+        if self.backend is MeshBackendKind.LATTICE and self.tracing is not Tracing.NONE:
+            raise _KeyedError(
+                "tracing",
+                "expected none with the lattice backend: X-Ray tracing comes from App Mesh's injected "
+                "daemon, and Lattice injects no sidecars",
+            )
+        return self
 
 
 class ColorVersion(_Model):
@@ -458,6 +486,11 @@ class StackConfig(_Model):
         """Clusters that run mesh workloads, in configuration order."""
         used = {self.workloads.front.cluster, *(v.cluster for v in self.workloads.colorapp.versions)}
         return tuple(c.name for c in self.clusters if c.name in used)
+
+    @property
+    def service_network_name(self) -> str:
+        """The VPC Lattice service network of this environment (lattice backend)."""
+        return self.mesh.lattice.service_network or f"crossmesh-{self.stack}"
 
     def eks_name(self, cluster: str) -> str:
         """The physical EKS cluster name: unique per environment in one account and region."""

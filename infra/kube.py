@@ -37,3 +37,11 @@ def apply(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi
     if typed is not None:
         return typed(name, opts=opts, **{_snake(k): v for k, v in fields.items()})
     return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind, opts=opts, **fields)
+
+
+def output_of(resource: pulumi.Resource, field: str) -> pulumi.Output[Any]:
+    """A top-level field of an applied object (``metadata``, ``status``) as the cluster returns it.
+
+    CustomResource has no typed outputs: its fields are set on the instance at registration.
+    """
+    return pulumi.Output.from_input(vars(resource)[field])

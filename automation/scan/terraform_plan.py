@@ -57,11 +57,16 @@ TYPE_MAP: Mapping[str, str] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "aws_iam_role_policy_attachment",
     "aws:kms/alias:Alias": "aws_kms_alias",
     "aws:kms/key:Key": "aws_kms_key",
+    "aws:route53/record:Record": "aws_route53_record",
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": (
         "aws_service_discovery_private_dns_namespace"
     ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "aws_vpc_security_group_egress_rule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "aws_vpc_security_group_ingress_rule",
+    "aws:vpclattice/serviceNetwork:ServiceNetwork": "aws_vpclattice_service_network",
+    "aws:vpclattice/serviceNetworkVpcAssociation:ServiceNetworkVpcAssociation": (
+        "aws_vpclattice_service_network_vpc_association"
+    ),
 }
 
 # Where pulumi-aws pluralises a repeated block that Terraform names in the singular.

@@ -5,9 +5,11 @@ from __future__ import annotations
 from infra.config import MeshBackendKind
 from infra.mesh.appmesh import AppMeshBackend
 from infra.mesh.backend import MeshBackend, MeshContext
+from infra.mesh.lattice import LatticeBackend
 
 _BACKENDS: dict[MeshBackendKind, type[MeshBackend]] = {
     MeshBackendKind.APPMESH: AppMeshBackend,
+    MeshBackendKind.LATTICE: LatticeBackend,
 }
 
 

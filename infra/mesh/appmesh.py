@@ -89,3 +89,7 @@ class AppMeshBackend(MeshBackend):
         return {
             app.name: [objects.nodes[app.name], *prerequisites.get(app.cluster, ())] for app in topology.apps
         }
+
+    def traffic_cidrs(self) -> Sequence[str]:
+        # Envoys of other clusters (and kubelet probes, Envoy health checks) come from VPC addresses.
+        return [self.context.config.network.cidr]

@@ -32,6 +32,7 @@ class ClusterHandle:
     provider: k8s.Provider
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class MeshContext:
     config: StackConfig
     arns: pulumi.Output[iam.Arns]
     discovery: DiscoveryHandle
+    vpc_id: pulumi.Output[str]
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
@@ -92,3 +94,7 @@ class MeshBackend(ABC):
         ``prerequisites`` lists, per cluster, what must exist before the backend's objects there.
         Returns, per app name, what the app's pods must wait for.
         """
+
+    @abstractmethod
+    def traffic_cidrs(self) -> Sequence[str]:
+        """Where mesh traffic to the apps comes from, for NetworkPolicies (which take CIDRs only)."""

@@ -351,7 +351,7 @@ def test_ctrl_c_at_the_confirmation_prompt_is_exit_130_and_changes_nothing(world
 def test_unknown_environment_is_exit_2_listing_known_ones(world: World) -> None:
     outcome = invoke("deploy", "qa", "--yes", "--json")
     assert outcome.exit_code == 2
-    assert "expected one of dev, prod, staging" in outcome.stderr
+    assert "expected one of dev, lattice, prod, staging" in outcome.stderr
     assert json_result(outcome)["error"]["kind"] == "bad_input"
     assert world.journal == []
 

@@ -18,7 +18,7 @@ from tests.support import PROJECT_DIR, REFERENCE_DIR, three_clusters, variant
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "lattice"])
 def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Path) -> None:
     result = render(env, PROJECT_DIR, out_dir=tmp_path)
     assert result.problems == []
@@ -122,7 +122,7 @@ def test_cli_unknown_environment_exits_2() -> None:
     outcome = runner.invoke(app, ["render", "qa"])
     assert outcome.exit_code == 2
     assert "unknown environment 'qa': no Pulumi.qa.yaml" in outcome.output
-    assert "expected one of dev, prod, staging" in outcome.output
+    assert "expected one of dev, lattice, prod, staging" in outcome.output
 
 
 def test_cli_bad_config_exits_2_before_anything_is_registered(

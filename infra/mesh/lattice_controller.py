@@ -1,0 +1,137 @@
+"""LatticeController: the AWS Gateway API controller for VPC Lattice in one cluster.
+
+Order matters both ways: the Gateway API CRDs (which the chart does not ship) and the controller's
+IRSA role come before the Helm release, the GatewayClass after it; every Lattice object in the cluster
+depends on the release, so on destroy they go first and their finalizers are cleared by a controller
+that is still running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import iam, kube
+from infra.irsa import IrsaRole, IrsaRoleArgs
+from infra.mesh import lattice_objects as objects
+from infra.mesh.appmesh_controller import RELEASE_TIMEOUT_SECONDS
+from infra.naming import TYPE_PREFIX, child
+
+
+def controller_namespace(vpc_cidr: str) -> list[dict[str, Any]]:
+    """The controller's namespace (restricted: the chart's pods run non-root, read-only, no
+    capabilities) and a NetworkPolicy admitting ingress only from the VPC (the API server's calls to
+    the readiness-gate webhook)."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": objects.CONTROLLER_NAMESPACE,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "ingress-from-vpc-only", "namespace": objects.CONTROLLER_NAMESPACE},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}]}],
+            },
+        },
+    ]
+
+
+@dataclass(frozen=True)
+class LatticeControllerArgs:
+    cluster_name: str
+    """Physical EKS cluster name."""
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    arns: pulumi.Output[iam.Arns]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    role_name: str
+    chart_version: str = "v2.1.3"
+    gateway_api_version: str = "v1.5.0"
+    replicas: int = 2
+    tags: Mapping[str, str] = field(default_factory=dict[str, str])
+
+
+class LatticeController(pulumi.ComponentResource):
+    release: k8s.helm.v3.Release
+    gateway_class: pulumi.CustomResource
+
+    def __init__(
+        self, name: str, args: LatticeControllerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(f"{TYPE_PREFIX}:LatticeController", name, None, opts)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        namespace, netpol = controller_namespace(args.vpc_cidr)
+        ns = kube.apply(child(name, "namespace"), namespace, on_cluster)
+        kube.apply(
+            child(name, "netpol"),
+            netpol,
+            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[ns])),
+        )
+        crds = k8s.yaml.v2.ConfigFile(
+            child(name, "gateway-api-crds"),
+            file=objects.gateway_api_crds_url(args.gateway_api_version),
+            opts=on_cluster,
+        )
+        role = IrsaRole(
+            child(name, "irsa"),
+            IrsaRoleArgs(
+                role_name=args.role_name,
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer=args.oidc_issuer,
+                namespace=objects.CONTROLLER_NAMESPACE,
+                service_account=objects.CONTROLLER_SERVICE_ACCOUNT,
+                policy=args.arns.apply(iam.lattice_controller_policy),
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        values = pulumi.Output.all(args.arns, args.vpc_id, role.arn).apply(
+            lambda v: objects.controller_values(
+                region=v[0].region,
+                account_id=v[0].account_id,
+                vpc_id=str(v[1]),
+                cluster_name=args.cluster_name,
+                role_arn=str(v[2]),
+                replicas=args.replicas,
+            )
+        )
+        self.release = k8s.helm.v3.Release(
+            child(name, "release"),
+            name="gateway-api-controller",
+            chart=objects.CONTROLLER_CHART,
+            version=args.chart_version,
+            namespace=objects.CONTROLLER_NAMESPACE,
+            values=values,
+            # The Lattice CRDs ship in the chart's crds/ folder; the Gateway API ones come from `crds`.
+            skip_crds=False,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=RELEASE_TIMEOUT_SECONDS,
+            max_history=10,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns, crds, role]),
+        )
+        # Keep the class until the end: deleting it first leaves Gateways and routes stuck finalizing.
+        self.gateway_class = kube.apply(
+            child(name, "gateway-class"),
+            objects.gateway_class(),
+            pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[crds, self.release]),
+        )
+        self.register_outputs({"release": self.release.name, "roleArn": role.arn})

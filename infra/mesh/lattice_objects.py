@@ -1,0 +1,236 @@
+"""VPC Lattice backend objects (AWS Gateway API controller v2.1.3) as pure functions.
+
+Field names follow the CRDs in ../shared/reference (lattice-crds.yaml, gateway-api-standard-crds.yaml),
+which the tests validate every object against. Layout, as in the controller's multi-cluster guide
+(aws/aws-application-networking-k8s docs/guides/getstarted.md): each colorapp version is a Service
+exported from the cluster that runs it (ServiceExport), imported into front's cluster
+(ServiceImport), and joined there by one weighted HTTPRoute whose hostname is the name front calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from infra.data import as_mapping, mapping_or_empty
+from workloads.manifests import COMMON_LABELS, HTTP_PORT_NAME
+from workloads.topology import AppSpec, Topology
+
+Manifest = dict[str, Any]
+Deferred = Any
+"""A string, or a value known only at deploy time (a Pulumi Output)."""
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+LATTICE_API = "application-networking.k8s.aws/v1alpha1"
+LATTICE_GROUP = "application-networking.k8s.aws"
+GATEWAY_CLASS = "amazon-vpc-lattice"
+CONTROLLER_NAME = "application-networking.k8s.aws/gateway-api-controller"
+LISTENER = "http"
+FEDERATION = "application-networking.k8s.aws/federation"
+CLUSTER_NAME_ANNOTATION = "application-networking.k8s.aws/aws-eks-cluster-name"
+ASSIGNED_DOMAIN = "application-networking.k8s.aws/lattice-assigned-domain-name"
+READINESS_GATE_LABEL = "application-networking.k8s.aws/pod-readiness-gate-inject"
+WAIT_FOR = "pulumi.com/waitFor"
+
+CONTROLLER_CHART = "oci://public.ecr.aws/aws-application-networking-k8s/aws-gateway-controller-chart"
+CONTROLLER_NAMESPACE = "aws-application-networking-system"
+CONTROLLER_SERVICE_ACCOUNT = "gateway-api-controller"
+
+
+def gateway_api_crds_url(version: str) -> str:
+    """The Gateway API standard channel; controller v2.1.x refuses to start without its v1.5 CRDs
+    (TLSRoute included), which its chart does not ship."""
+    return f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{version}/standard-install.yaml"
+
+
+def controller_values(
+    *,
+    region: str,
+    account_id: str,
+    vpc_id: str,
+    cluster_name: str,
+    role_arn: str,
+    replicas: int,
+) -> dict[str, Any]:
+    """Helm values for aws-gateway-controller-chart v2.1.3.
+
+    Chart defaults: ../shared/reference/lattice-controller-values.yaml.
+
+    Region, account, VPC and cluster name are given explicitly: the nodes' IMDS hop limit of 1 keeps
+    the controller from discovering them, and the cluster name tells the two clusters' target groups
+    apart in the one shared VPC.
+    """
+    return {
+        "awsRegion": region,
+        "awsAccountId": account_id,
+        "clusterVpcId": vpc_id,
+        "clusterName": cluster_name,
+        "serviceAccount": {
+            "create": True,
+            "name": CONTROLLER_SERVICE_ACCOUNT,
+            "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+        },
+        "deployment": {"replicas": replicas},
+        "log": {"level": "info"},
+    }
+
+
+def gateway_class() -> Manifest:
+    return {
+        "apiVersion": GATEWAY_API,
+        "kind": "GatewayClass",
+        "metadata": {"name": GATEWAY_CLASS, "labels": dict(COMMON_LABELS)},
+        "spec": {"controllerName": CONTROLLER_NAME},
+    }
+
+
+def gateway(service_network: str, topology: Topology) -> Manifest:
+    """Named after the service network (the controller looks the network up by this name); one HTTP
+    listener on the app port, so callers keep using ``:<port>``."""
+    return {
+        "apiVersion": GATEWAY_API,
+        "kind": "Gateway",
+        "metadata": {"name": service_network, "namespace": topology.namespace, "labels": dict(COMMON_LABELS)},
+        "spec": {
+            "gatewayClassName": GATEWAY_CLASS,
+            "listeners": [{"name": LISTENER, "protocol": "HTTP", "port": topology.port}],
+        },
+    }
+
+
+def version_service(app: AppSpec, topology: Topology) -> Manifest:
+    """One ClusterIP Service per colorapp version: each becomes its own target group, so each can
+    carry its own weight (the shared ``colorapp`` Service selects every version)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": app.name,
+            "namespace": topology.namespace,
+            "labels": {**app.labels, **COMMON_LABELS},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(app.labels),
+            "ports": [
+                {
+                    "name": HTTP_PORT_NAME,
+                    "port": topology.port,
+                    "targetPort": HTTP_PORT_NAME,
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def service_export(app: AppSpec, topology: Topology) -> Manifest:
+    # Without the federation annotation the controller ignores the export silently.
+    return {
+        "apiVersion": LATTICE_API,
+        "kind": "ServiceExport",
+        "metadata": {
+            "name": app.name,
+            "namespace": topology.namespace,
+            "annotations": {FEDERATION: "amazon-vpc-lattice"},
+        },
+        "spec": {"exportedPorts": [{"port": topology.port, "routeType": "HTTP"}]},
+    }
+
+
+def target_group_policy(app: AppSpec, topology: Topology) -> Manifest:
+    """HTTP health checks on the pods' own port and path; Lattice stops sending to a failing target."""
+    return {
+        "apiVersion": LATTICE_API,
+        "kind": "TargetGroupPolicy",
+        "metadata": {"name": app.name, "namespace": topology.namespace},
+        "spec": {
+            "targetRef": {"group": LATTICE_GROUP, "kind": "ServiceExport", "name": app.name},
+            "protocol": "HTTP",
+            "protocolVersion": "HTTP1",
+            "healthCheck": {
+                "enabled": True,
+                "path": "/healthz",
+                "port": topology.port,
+                "protocol": "HTTP",
+                "protocolVersion": "HTTP1",
+                "intervalSeconds": 10,
+                "timeoutSeconds": 5,
+                "healthyThresholdCount": 2,
+                "unhealthyThresholdCount": 3,
+                "statusMatch": "200",
+            },
+        },
+    }
+
+
+def service_import(app: AppSpec, topology: Topology, exporting_cluster: str) -> Manifest:
+    """Imports a version exported by another cluster; the cluster name picks the right target group,
+    as both clusters share one VPC."""
+    return {
+        "apiVersion": LATTICE_API,
+        "kind": "ServiceImport",
+        "metadata": {
+            "name": app.name,
+            "namespace": topology.namespace,
+            "annotations": {CLUSTER_NAME_ANNOTATION: exporting_cluster},
+        },
+        "spec": {"type": "ClusterSetIP", "ports": [{"port": topology.port, "protocol": "TCP"}]},
+    }
+
+
+def http_route(topology: Topology, service_network: str) -> Manifest:
+    """The weighted route, named by the host front calls (the Lattice service's custom domain).
+
+    Pulumi waits until the controller writes the Lattice-assigned DNS name back, so the DNS record
+    that points the custom domain at it can be created right after.
+    """
+    backends = [
+        # group set explicitly: the controller re-reconciles a route on ServiceImport changes only
+        # when the backendRef names its group (pkg/controllers/eventhandlers/mapper.go).
+        {"group": LATTICE_GROUP, "kind": "ServiceImport", "name": app.name, "weight": app.weight or 0}
+        for app in topology.colors
+    ]
+    escaped = ASSIGNED_DOMAIN.replace(".", "\\.")
+    return {
+        "apiVersion": GATEWAY_API,
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": topology.service,
+            "namespace": topology.namespace,
+            "annotations": {WAIT_FOR: f"jsonpath={{.metadata.annotations.{escaped}}}"},
+        },
+        "spec": {
+            "hostnames": [topology.service_host],
+            "parentRefs": [{"name": service_network, "sectionName": LISTENER}],
+            "rules": [{"backendRefs": backends}],
+        },
+    }
+
+
+def namespace_labels() -> Mapping[str, str]:
+    """No sidecars, so the namespace enforces the restricted Pod Security level; pods get the
+    controller's readiness gate (Ready only once Lattice reports the target healthy)."""
+    return {
+        READINESS_GATE_LABEL: "enabled",
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }
+
+
+# VPC Lattice reaches targets from link-local addresses in the managed prefix list
+# com.amazonaws.<region>.vpc-lattice; NetworkPolicies need a CIDR, and this is the documented IPv4 range
+# (https://docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). Security groups use the
+# prefix list itself.
+LATTICE_DATA_PLANE_CIDR = "169.254.171.0/24"
+
+
+def assigned_domain(metadata: object) -> str:
+    """The Lattice-assigned DNS name from an HTTPRoute's metadata (a plain dict or an ObjectMeta)."""
+    found = as_mapping(metadata)
+    annotations = found.get("annotations") if found is not None else getattr(metadata, "annotations", None)
+    value = mapping_or_empty(annotations).get(ASSIGNED_DOMAIN)
+    if not value:
+        raise ValueError(f"the HTTPRoute has no {ASSIGNED_DOMAIN} annotation yet")
+    return str(value)

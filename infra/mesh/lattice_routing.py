@@ -1,0 +1,125 @@
+"""LatticeRouting: the VPC Lattice service network and the objects that route front to colorapp.
+
+Pulumi owns the service network and its one VPC association (a VPC can join only one service
+network, and both clusters share the VPC); the controllers own the Lattice services and target groups
+they derive from the Kubernetes objects here. The name front calls stays
+``colorapp.<discovery namespace>``: the HTTPRoute makes it the Lattice service's custom domain, and a
+CNAME in the namespace's private hosted zone points it at the Lattice-assigned DNS name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra import kube
+from infra.mesh import lattice_objects as objects
+from infra.naming import TYPE_PREFIX, child
+from workloads.topology import Topology
+
+DNS_TTL_SECONDS = 300
+CREATE_TIMEOUT = "10m"
+
+
+@dataclass(frozen=True)
+class LatticeRoutingArgs:
+    topology: Topology
+    service_network: str
+    region: str
+    vpc_id: pulumi.Input[str]
+    hosted_zone_id: pulumi.Input[str]
+    """The private hosted zone of the discovery namespace, where the name front calls lives."""
+    providers: Mapping[str, k8s.Provider]
+    eks_names: Mapping[str, str]
+    node_security_groups: Mapping[str, pulumi.Input[str]]
+    prerequisites: Mapping[str, Sequence[pulumi.Resource]]
+    """Per cluster: the controller and the app namespace."""
+    tags: Mapping[str, str] = field(default_factory=dict[str, str])
+
+
+class LatticeRouting(pulumi.ComponentResource):
+    route: pulumi.CustomResource
+    record: aws.route53.Record
+
+    def __init__(
+        self, name: str, args: LatticeRoutingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(f"{TYPE_PREFIX}:LatticeRouting", name, None, opts)
+        topology = args.topology
+        here = pulumi.ResourceOptions(parent=self)
+        network = aws.vpclattice.ServiceNetwork(
+            child(name, "service-network"),
+            name=args.service_network,
+            auth_type="NONE",
+            tags=dict(args.tags),
+            opts=here,
+        )
+        association = aws.vpclattice.ServiceNetworkVpcAssociation(
+            child(name, "vpc"),
+            service_network_identifier=network.id,
+            vpc_identifier=args.vpc_id,
+            tags=dict(args.tags),
+            opts=here,
+        )
+        # Lattice connects to the pods (and health-checks them) from its managed prefix list.
+        prefix_list = aws.ec2.get_managed_prefix_list_output(
+            name=f"com.amazonaws.{args.region}.vpc-lattice", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        for cluster in dict.fromkeys(app.cluster for app in topology.colors):
+            aws.vpc.SecurityGroupIngressRule(
+                child(name, f"{cluster}-from-lattice-{topology.port}"),
+                security_group_id=args.node_security_groups[cluster],
+                prefix_list_id=prefix_list.id,
+                ip_protocol="tcp",
+                from_port=topology.port,
+                to_port=topology.port,
+                description=f"VPC Lattice to {topology.service} pods of {cluster}",
+                tags={**args.tags, "Name": child(name, f"{cluster}-from-lattice")},
+                opts=here,
+            )
+
+        def put(
+            cluster: str, manifest: objects.Manifest, after: Sequence[pulumi.Resource]
+        ) -> pulumi.CustomResource:
+            key = f"{cluster}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
+            return kube.apply(
+                key,
+                manifest,
+                pulumi.ResourceOptions(
+                    parent=self,
+                    provider=args.providers[cluster],
+                    depends_on=[*args.prerequisites.get(cluster, ()), *after],
+                    custom_timeouts=pulumi.CustomTimeouts(create=CREATE_TIMEOUT, update=CREATE_TIMEOUT),
+                ),
+            )
+
+        exports: list[pulumi.Resource] = []
+        for app in topology.colors:
+            service = put(app.cluster, objects.version_service(app, topology), [])
+            export = put(app.cluster, objects.service_export(app, topology), [service])
+            put(app.cluster, objects.target_group_policy(app, topology), [export])
+            exports.append(export)
+
+        route_cluster = topology.front.cluster
+        gateway = put(route_cluster, objects.gateway(args.service_network, topology), [network, association])
+        imports = [
+            put(route_cluster, objects.service_import(app, topology, args.eks_names[app.cluster]), exports)
+            for app in topology.colors
+        ]
+        self.route = put(
+            route_cluster, objects.http_route(topology, args.service_network), [gateway, *imports]
+        )
+        self.record = aws.route53.Record(
+            child(name, "dns"),
+            zone_id=args.hosted_zone_id,
+            name=topology.service_host,
+            type="CNAME",
+            ttl=DNS_TTL_SECONDS,
+            records=[kube.output_of(self.route, "metadata").apply(objects.assigned_domain)],
+            opts=here,
+        )
+        self.register_outputs({"serviceNetwork": network.id, "host": topology.service_host})
