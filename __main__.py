@@ -112,6 +112,7 @@ mesh = backend_for(
             hosted_zone_id=discovery.hosted_zone_id,
             resource=discovery,
         ),
+        vpc_id=vpc.vpc_id,
         tags=tags,
     )
 )
@@ -122,6 +123,7 @@ handles = {
         provider=cluster.provider,
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
+        node_security_group_id=cluster.node_security_group_id,
     )
     for key, cluster in clusters.items()
 }
@@ -182,7 +184,7 @@ apps = {
             route_timeout_ms=config.mesh.route.timeout_ms,
             tracing=config.mesh.tracing is Tracing.XRAY,
             load_balancer_source_ranges=config.workloads.front.load_balancer_source_ranges,
-            mesh_cidrs=[config.network.cidr],
+            mesh_cidrs=mesh.traffic_cidrs(),
             tags=tags,
         ),
         with_aws,
