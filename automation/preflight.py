@@ -68,6 +68,7 @@ class PreflightClients:
 
     sts: Any
     appmesh: Any
+    lattice: Any = None
 
 
 def make_clients(region: str) -> PreflightClients:
@@ -81,7 +82,9 @@ def make_clients(region: str) -> PreflightClients:
         user_agent_extra="crossmesh-preflight",
     )
     return PreflightClients(
-        sts=session.client("sts", config=config), appmesh=session.client("appmesh", config=config)
+        sts=session.client("sts", config=config),
+        appmesh=session.client("appmesh", config=config),
+        lattice=session.client("vpc-lattice", config=config),
     )
 
 
@@ -179,13 +182,14 @@ def check_aws_credentials(sts: Any) -> CallerIdentity:
 
 
 def backend_hint(env: str) -> str:
-    """How to choose another mesh backend, honestly: today there is none to choose."""
+    """How to choose the other mesh backend."""
     return (
-        f"The mesh backend is chosen by `crossmesh:mesh` -> `backend` in Pulumi.{env}.yaml "
-        f"(`pulumi config set --path crossmesh:mesh.backend <name> --stack {env}`). This version implements "
-        "only `appmesh`. A VPC Lattice backend (Amazon VPC Lattice with the AWS Gateway API Controller, "
-        "AWS's stated path off App Mesh for EKS) is planned but not available yet, so there is no other "
-        "backend to switch to in this version. `python -m automation render ENV` still works offline."
+        f"The mesh backend is chosen by `crossmesh:mesh` -> `backend` in Pulumi.{env}.yaml. Switch to "
+        f"`lattice` (Amazon VPC Lattice with the AWS Gateway API controller, AWS's stated path off App "
+        f"Mesh for EKS): `pulumi config set --path crossmesh:mesh.backend lattice --stack {env}` and drop "
+        "`crossmesh:mesh.tracing` if it is set. The apps, their Deployments and the name front calls stay "
+        "the same; Pulumi.lattice.yaml is a complete example. Render it first, offline: "
+        f"`python -m automation render {env}`."
     )
 
 
@@ -229,9 +233,34 @@ def check_appmesh(appmesh: Any, *, env: str, region: str, today: date | None = N
     return len(meshes)
 
 
+def check_lattice(lattice: Any, *, env: str, region: str) -> int:
+    """``ListServiceNetworks`` (one page): VPC Lattice answers in this region for these credentials."""
+    try:
+        answer: dict[str, Any] = lattice.list_service_networks(maxResults=1)
+    except ClientError as exc:
+        code, message = _code_and_message(exc)
+        reason = (
+            f"VPC Lattice ListServiceNetworks failed in {region} ({code}: {message}); "
+            "the mesh cannot be built."
+        )
+        hint = (
+            "Grant the deploying role vpc-lattice:ListServiceNetworks (and the rest of what Pulumi creates), "
+            f"or check that VPC Lattice is offered in {region}."
+        )
+        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint)) from exc
+    except (EndpointConnectionError, BotoCoreError) as exc:
+        reason = f"the VPC Lattice endpoint in {region} did not answer ({exc})."
+        hint = f"Check network access to vpc-lattice.{region}.amazonaws.com and that the region offers it."
+        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint)) from exc
+    return len(list(answer.get("items") or []))
+
+
 def check_mesh_backend(config: StackConfig, clients: PreflightClients, *, today: date | None = None) -> bool:
     """Run the availability check of the configured backend; ``False`` when there is nothing to check."""
     if config.mesh.backend is MeshBackendKind.APPMESH:
         check_appmesh(clients.appmesh, env=config.stack, region=config.region, today=today)
+        return True
+    if config.mesh.backend is MeshBackendKind.LATTICE and clients.lattice is not None:
+        check_lattice(clients.lattice, env=config.stack, region=config.region)
         return True
     return False

@@ -13,7 +13,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from automation.verify import VerifyPlan
-from infra.config import StackConfig, Tracing
+from infra.config import MeshBackendKind, StackConfig, Tracing
 from infra.mesh.appmesh_objects import ROUTE_NAME, aws_name, router_name
 from workloads.topology import topology_of
 
@@ -52,6 +52,7 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
     """The :class:`VerifyPlan` for a deployed environment; ``outputs`` are plain values by output name."""
     topology = topology_of(config)
     namespace = topology.namespace
+    lattice = config.mesh.backend is MeshBackendKind.LATTICE
     region = outputs.get("region")
     if region is not None and not isinstance(region, str):
         raise PlanError(f"stack output region must be a string, got {region!r}")
@@ -75,13 +76,16 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         service_name=topology.service,
         k8s_namespace=namespace,
         weights={app.version or app.name: app.weight or 0 for app in topology.colors},
-        virtual_node_names={
-            app.version or app.name: aws_name(app.name, namespace) for app in topology.colors
-        },
+        # App Mesh names; the lattice backend has no virtual nodes (the route targets Services).
+        virtual_node_names={}
+        if lattice
+        else {app.version or app.name: aws_name(app.name, namespace) for app in topology.colors},
         router_name=aws_name(router_name(topology), namespace),
         route_name=ROUTE_NAME,
         virtual_service_name=topology.service_host,
-        front_node_name=aws_name(topology.front.name, namespace),
+        front_node_name=None if lattice else aws_name(topology.front.name, namespace),
+        backend=config.mesh.backend.value,
+        service_network=config.service_network_name if lattice else None,
         tracing=config.mesh.tracing is Tracing.XRAY,
         front_url=_front_url(outputs.get("frontUrl")),
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},

@@ -20,6 +20,8 @@ class AwsClients:
 
     appmesh: Any
     servicediscovery: Any
+    lattice: Any = None
+    """The vpc-lattice client, for the lattice backend."""
 
 
 def make_aws_clients(
@@ -48,6 +50,7 @@ def make_aws_clients(
     return AwsClients(
         appmesh=session.client("appmesh", config=config, endpoint_url=endpoint_url),
         servicediscovery=session.client("servicediscovery", config=config, endpoint_url=endpoint_url),
+        lattice=session.client("vpc-lattice", config=config, endpoint_url=endpoint_url),
     )
 
 

@@ -116,13 +116,19 @@ def _facts_from_mapping(pod: Mapping[str, Any]) -> PodFacts:
     )
 
 
-def pod_problems(facts: PodFacts, *, require_xray: bool) -> list[str]:
-    """Why this pod does not count as a Ready, meshed workload pod (empty list when it does)."""
+def pod_problems(facts: PodFacts, *, require_xray: bool, sidecars: bool = True) -> list[str]:
+    """Why this pod does not count as a Ready, meshed workload pod (empty list when it does).
+
+    With ``sidecars=False`` (a mesh without sidecars, such as VPC Lattice) only Running and Ready
+    count; Ready already includes any readiness gate the mesh adds.
+    """
     problems: list[str] = []
     if facts.phase != "Running":
         problems.append(f"phase {facts.phase}")
     if facts.conditions.get("Ready") != "True":
         problems.append(f"Ready={facts.conditions.get('Ready', 'absent')}")
+    if not sidecars:
+        return problems
     wanted = [ENVOY_CONTAINER] + ([XRAY_CONTAINER] if require_xray else [])
     for container in wanted:
         if container not in facts.containers:
@@ -135,7 +141,9 @@ def pod_problems(facts: PodFacts, *, require_xray: bool) -> list[str]:
     return problems
 
 
-def evaluate_pods(pods: Iterable[PodLike], *, selector: str, require_xray: bool) -> Probe:
+def evaluate_pods(
+    pods: Iterable[PodLike], *, selector: str, require_xray: bool, sidecars: bool = True
+) -> Probe:
     """Pure verdict over the pods a selector matched.
 
     Passes when at least one pod is not terminating and every non-terminating pod has no
@@ -147,13 +155,19 @@ def evaluate_pods(pods: Iterable[PodLike], *, selector: str, require_xray: bool)
     suffix = f" ({terminating} terminating pod(s) ignored)" if terminating else ""
     if not live:
         return Probe(False, f"no pods match {selector}{suffix}")
-    broken = [(f.name, problems) for f in live if (problems := pod_problems(f, require_xray=require_xray))]
+    broken = [
+        (f.name, problems)
+        for f in live
+        if (problems := pod_problems(f, require_xray=require_xray, sidecars=sidecars))
+    ]
     if broken:
         listed = "; ".join(f"{name}: {', '.join(problems)}" for name, problems in sorted(broken))
         return Probe(False, f"{len(broken)} of {len(live)} pod(s) for {selector} not ready: {listed}{suffix}")
-    sidecars = ENVOY_CONTAINER + (f"+{XRAY_CONTAINER}" if require_xray else "")
+    if not sidecars:
+        return Probe(True, f"{len(live)} pod(s) for {selector} Running and Ready{suffix}")
+    injected = ENVOY_CONTAINER + (f"+{XRAY_CONTAINER}" if require_xray else "")
     return Probe(
-        True, f"{len(live)} pod(s) for {selector} Ready with {sidecars} and Cloud Map gate True{suffix}"
+        True, f"{len(live)} pod(s) for {selector} Ready with {injected} and Cloud Map gate True{suffix}"
     )
 
 
@@ -173,6 +187,7 @@ def probe_pods(
     selector: str,
     require_xray: bool,
     request_timeout_s: float = 15.0,
+    sidecars: bool = True,
 ) -> Probe:
     """List pods by ``selector`` in ``namespace`` and judge them; API errors become failed probes."""
     try:
@@ -188,7 +203,9 @@ def probe_pods(
             f"listing pods {selector} in {namespace} failed: {what}",
             terminal=status in _TERMINAL_HTTP_STATUSES,
         )
-    return evaluate_pods(_pod_items(response), selector=selector, require_xray=require_xray)
+    return evaluate_pods(
+        _pod_items(response), selector=selector, require_xray=require_xray, sidecars=sidecars
+    )
 
 
 def kube_checks(
@@ -198,6 +215,7 @@ def kube_checks(
     namespace: str,
     tracing: bool,
     settings: PollSettings,
+    sidecars: bool = True,
 ) -> list[CheckResult]:
     """One polled check per (cluster, selector), each against that cluster's own client."""
     results: list[CheckResult] = []
@@ -212,7 +230,7 @@ def kube_checks(
                 polled_check(
                     name,
                     lambda api=api, selector=selector: probe_pods(
-                        api, namespace=namespace, selector=selector, require_xray=tracing
+                        api, namespace=namespace, selector=selector, require_xray=tracing, sidecars=sidecars
                     ),
                     settings,
                 )

@@ -51,6 +51,11 @@ class VerifyPlan:
     """cluster name -> kubeconfig as a JSON (or YAML) string."""
     front_node_name: str | None = None
     """AWS name of front's virtual node; when set, it must be ACTIVE with the virtual service as backend."""
+    backend: str = "appmesh"
+    """``appmesh`` (App Mesh and Cloud Map checks, Envoy in every pod) or ``lattice`` (VPC Lattice
+    checks, no sidecars)."""
+    service_network: str | None = None
+    """The VPC Lattice service network (lattice backend)."""
 
     def __post_init__(self) -> None:
         problems = plan_problems(self)
@@ -62,7 +67,12 @@ def plan_problems(plan: VerifyPlan) -> list[str]:
     """Return human-readable reasons why ``plan`` cannot be verified (empty when it is usable)."""
     problems: list[str] = []
     problems.extend(weights_problems(plan.weights))
-    if set(plan.weights) != set(plan.virtual_node_names):
+    if plan.backend not in ("appmesh", "lattice"):
+        problems.append(f"backend {plan.backend!r} is neither appmesh nor lattice")
+    if plan.backend == "lattice":
+        if not plan.service_network:
+            problems.append("the lattice backend needs service_network")
+    elif set(plan.weights) != set(plan.virtual_node_names):
         problems.append(
             f"weights colors {sorted(plan.weights)} differ from virtual_node_names colors "
             f"{sorted(plan.virtual_node_names)}"

@@ -19,6 +19,7 @@ from automation.verify.httpcheck import (
     wait_until_reachable,
 )
 from automation.verify.kube import PodLister, kube_checks
+from automation.verify.lattice import LatticeClient, lattice_checks
 from automation.verify.model import CheckResult, HttpStats, VerifyPlan, VerifyReport, weights_problems
 from automation.verify.poll import PollSettings
 
@@ -31,6 +32,7 @@ def run_verification(
     appmesh_client: AppMeshClient,
     servicediscovery_client: ServiceDiscoveryClient,
     kube_clients: Mapping[str, PodLister],
+    lattice_client: LatticeClient | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
     requests: int = DEFAULT_REQUESTS,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -54,26 +56,41 @@ def run_verification(
     settings = PollSettings.starting_now(
         deadline_s, initial_backoff_s=initial_backoff_s, max_backoff_s=max_backoff_s, clock=clock, sleep=sleep
     )
-    checks = aws_checks(
-        appmesh=appmesh_client,
-        servicediscovery=servicediscovery_client,
-        mesh=plan.mesh_name,
-        cloudmap_namespace=plan.cloudmap_namespace,
-        service_name=plan.service_name,
-        virtual_node_names=plan.virtual_node_names,
-        weights=plan.weights,
-        router=plan.router_name,
-        route=plan.route_name,
-        virtual_service=plan.virtual_service_name,
-        settings=settings,
-        front_node=plan.front_node_name,
-    )
+    lattice = plan.backend == "lattice"
+    if lattice:
+        if lattice_client is None:
+            checks = [
+                CheckResult("lattice", False, "no vpc-lattice client to check the service network with")
+            ]
+        else:
+            checks = lattice_checks(
+                client=lattice_client,
+                network=plan.service_network or "",
+                host=plan.virtual_service_name,
+                settings=settings,
+            )
+    else:
+        checks = aws_checks(
+            appmesh=appmesh_client,
+            servicediscovery=servicediscovery_client,
+            mesh=plan.mesh_name,
+            cloudmap_namespace=plan.cloudmap_namespace,
+            service_name=plan.service_name,
+            virtual_node_names=plan.virtual_node_names,
+            weights=plan.weights,
+            router=plan.router_name,
+            route=plan.route_name,
+            virtual_service=plan.virtual_service_name,
+            settings=settings,
+            front_node=plan.front_node_name,
+        )
     checks += kube_checks(
         kube_clients=kube_clients,
         pod_selectors=plan.pod_selectors,
         namespace=plan.k8s_namespace,
         tracing=plan.tracing,
         settings=settings,
+        sidecars=not lattice,
     )
     http: HttpStats | None = None
     if plan.front_url is None:
@@ -141,6 +158,7 @@ def verify_plan(
         appmesh_client=aws.appmesh,
         servicediscovery_client=aws.servicediscovery,
         kube_clients=kube_clients,
+        lattice_client=aws.lattice,
         deadline_s=deadline_s,
         requests=requests,
         **options,

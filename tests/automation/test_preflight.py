@@ -163,9 +163,9 @@ def test_app_mesh_after_end_of_support_is_exit_6_with_the_way_out(code: str, sta
     assert "support ended on 2026-09-30" in failure.message
     assert code in failure.message
     assert "crossmesh:mesh" in failure.hint
-    assert "only `appmesh`" in failure.hint
     assert "VPC Lattice" in failure.hint
-    assert "planned but not available yet" in failure.hint
+    assert "`pulumi config set --path crossmesh:mesh.backend lattice --stack dev`" in failure.hint
+    assert "Pulumi.lattice.yaml" in failure.hint
 
 
 @pytest.mark.usefixtures("credentials")
@@ -199,3 +199,31 @@ def test_the_app_mesh_check_runs_only_for_the_appmesh_backend() -> None:
     assert check_mesh_backend(other, clients) is False
     with pytest.raises(AssertionError, match="list_meshes must not be called"):
         check_mesh_backend(config, clients)
+
+
+@pytest.mark.usefixtures("credentials")
+def test_lattice_backend_checks_vpc_lattice_not_app_mesh() -> None:
+    import yaml
+
+    from automation.preflight import check_mesh_backend
+    from infra.config import parse_stack_file
+    from tests.support import PROJECT_DIR
+
+    config = parse_stack_file(yaml.safe_load((PROJECT_DIR / "Pulumi.lattice.yaml").read_text()), "lattice")
+    clients = make_clients(REGION)
+    with Stubber(clients.lattice) as lattice, Stubber(clients.appmesh) as appmesh:
+        lattice.add_response("list_service_networks", {"items": []}, {"maxResults": 1})
+        assert check_mesh_backend(config, clients) is True
+        appmesh.assert_no_pending_responses()  # App Mesh was never called
+    with Stubber(clients.lattice) as lattice:
+        lattice.add_client_error(
+            "list_service_networks", service_error_code="AccessDeniedException", service_message="denied"
+        )
+        with pytest.raises(CrossmeshError) as excinfo:
+            check_mesh_backend(config, clients)
+    failure = failure_of(excinfo)
+    assert failure.code is ExitCode.MESH_UNAVAILABLE
+    assert (
+        "VPC Lattice ListServiceNetworks failed in us-east-1 (AccessDeniedException: denied)"
+        in failure.message
+    )

@@ -145,3 +145,19 @@ def test_the_committed_environments_all_build_a_plan() -> None:
         assert set(plan.pod_selectors) <= set(clusters)
         assert sum(plan.weights.values()) > 0
         assert stack_document(env)["config"]["crossmesh:mesh"]["name"] == plan.mesh_name
+
+
+def test_lattice_plan_checks_the_service_network_and_no_app_mesh_names() -> None:
+    config, _ = load_environment(PROJECT_DIR, "lattice")
+    plan = build_verify_plan(config, outputs_for("eksc1", "eksc2"))
+    assert plan.backend == "lattice"
+    assert plan.service_network == "crossmesh-lattice"
+    assert plan.virtual_node_names == {}
+    assert plan.front_node_name is None
+    # the name front calls is the same for both backends
+    assert plan.virtual_service_name == "colorapp.appmesh-demo.pvt.aws.local"
+    assert plan.weights == {"blue": 50, "red": 50}
+    assert {k: list(v) for k, v in plan.pod_selectors.items()} == {
+        "eksc1": ["app=front"],
+        "eksc2": ["app=colorapp"],
+    }

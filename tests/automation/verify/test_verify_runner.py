@@ -320,3 +320,88 @@ def test_render_report_shows_checks_http_and_verdict() -> None:
     )
     assert "verification passed" in ok_out.getvalue()
     assert "HTTP /color" not in ok_out.getvalue()
+
+
+def test_lattice_plan_runs_lattice_checks_and_expects_no_sidecars(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(var, "testing")
+    plain = V1Pod(
+        metadata=V1ObjectMeta(name="p"),
+        spec=V1PodSpec(containers=[V1Container(name="app")]),
+        status=V1PodStatus(
+            phase="Running",
+            conditions=[V1PodCondition(type="Ready", status="True")],
+            container_statuses=[
+                V1ContainerStatus(name="app", ready=True, restart_count=0, image="i", image_id="i")
+            ],
+        ),
+    )
+    kube = {
+        "eksc1": PodsBySelector({"app=front": [plain]}),
+        "eksc2": PodsBySelector({"app=colorapp": [plain]}),
+    }
+    plan = VerifyPlan(
+        region="us-west-2",
+        mesh_name="unused",
+        cloudmap_namespace=NAMESPACE,
+        service_name="colorapp",
+        k8s_namespace="appmesh-demo",
+        weights={"blue": 50, "red": 50},
+        virtual_node_names={},
+        router_name="unused",
+        route_name="unused",
+        virtual_service_name=f"colorapp.{NAMESPACE}",
+        tracing=False,
+        front_url=None,
+        pod_selectors={"eksc1": ["app=front"], "eksc2": ["app=colorapp"]},
+        kubeconfigs={"eksc1": json.dumps(KUBECONFIG), "eksc2": json.dumps(KUBECONFIG)},
+        backend="lattice",
+        service_network="crossmesh-lattice",
+    )
+    with mock_aws():
+        clients = make_aws_clients("us-west-2")
+        network = clients.lattice.create_service_network(name="crossmesh-lattice")
+        service = clients.lattice.create_service(
+            name="colorapp-appmesh-demo", customDomainName=f"colorapp.{NAMESPACE}"
+        )
+        clients.lattice.create_service_network_service_association(
+            serviceNetworkIdentifier=network["id"], serviceIdentifier=service["id"]
+        )
+        report = run_verification(
+            plan,
+            appmesh_client=clients.appmesh,
+            servicediscovery_client=clients.servicediscovery,
+            kube_clients=kube,
+            lattice_client=clients.lattice,
+            deadline_s=0,
+            requests=10,
+        )
+    by_name = {c.name: c for c in report.checks}
+    assert not any(name.startswith(("appmesh", "cloudmap")) for name in by_name)
+    # no VPC association was made: that check fails, the service check passes
+    assert by_name["lattice service network crossmesh-lattice"].ok is False
+    assert by_name[f"lattice service colorapp.{NAMESPACE}"].ok is True
+    assert by_name["k8s eksc2 appmesh-demo/app=colorapp"].ok is True
+    assert by_name["http /color"].ok is False  # no front URL in this plan
+    assert report.ok is False
+
+
+def test_a_lattice_plan_needs_its_service_network() -> None:
+    with pytest.raises(ValueError, match="the lattice backend needs service_network"):
+        VerifyPlan(
+            region="us-west-2",
+            mesh_name="m",
+            cloudmap_namespace=NAMESPACE,
+            service_name="colorapp",
+            k8s_namespace="appmesh-demo",
+            weights={"blue": 1},
+            virtual_node_names={},
+            router_name="r",
+            route_name="r",
+            virtual_service_name="v",
+            tracing=False,
+            front_url=None,
+            pod_selectors={},
+            kubeconfigs={},
+            backend="lattice",
+        )

@@ -1,0 +1,118 @@
+"""AWS-side checks for the VPC Lattice backend: the service network, its VPC association, and the
+Lattice service the controllers made for the name front calls.
+
+Field names follow botocore's ``vpc-lattice`` (2022-11-30) service model. Like the App Mesh checks,
+each probe makes one attempt and :func:`polled_check` retries it until the shared deadline: the
+controllers create the Lattice service, and associate it, a minute or so after the route appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
+
+from automation.verify.aws import ACTIVE, describe_aws_error
+from automation.verify.model import CheckResult
+from automation.verify.poll import PollSettings, Probe, polled_check
+
+
+class LatticeClient(Protocol):
+    """The VPC Lattice calls verification makes (boto3 ``vpc-lattice`` client or a fake)."""
+
+    def list_service_networks(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def list_service_network_vpc_associations(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def list_services(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def list_service_network_service_associations(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+
+def _items(client_call: Any, **kwargs: Any) -> list[Mapping[str, Any]] | Probe:
+    """Every item of a paginated ``list_*`` call, or the failed probe the error maps to."""
+    found: list[Mapping[str, Any]] = []
+    token: str | None = None
+    try:
+        while True:
+            page = cast("Mapping[str, Any]", client_call(**kwargs, **({"nextToken": token} if token else {})))
+            items = cast("list[Mapping[str, Any]]", page.get("items") or [])
+            found += items
+            token = page.get("nextToken")
+            if not token:
+                return found
+    except Exception as exc:  # boto3 raises ClientError/BotoCoreError; fakes may raise anything
+        return describe_aws_error(exc)
+
+
+def find_service_network(client: LatticeClient, name: str) -> Mapping[str, Any] | Probe:
+    items = _items(client.list_service_networks)
+    if isinstance(items, Probe):
+        return items
+    matches = [i for i in items if i.get("name") == name]
+    if not matches:
+        return Probe(False, f"service network {name} not found")
+    return matches[0]
+
+
+def probe_vpc_association(client: LatticeClient, *, network: str) -> Probe:
+    """Is the service network associated with a VPC, and is that association ACTIVE?"""
+    found = find_service_network(client, network)
+    if isinstance(found, Probe):
+        return found
+    items = _items(client.list_service_network_vpc_associations, serviceNetworkIdentifier=found["id"])
+    if isinstance(items, Probe):
+        return items
+    if not items:
+        return Probe(False, f"service network {network} has no VPC association")
+    statuses = {str(i.get("vpcId")): str(i.get("status")) for i in items}
+    if ACTIVE not in statuses.values():
+        return Probe(False, f"service network {network} VPC associations not ACTIVE: {statuses}")
+    return Probe(True, f"service network {network} is associated with {', '.join(sorted(statuses))}")
+
+
+def probe_service(client: LatticeClient, *, network: str, host: str) -> Probe:
+    """Is there an ACTIVE Lattice service whose custom domain is ``host``, in ``network``?"""
+    services = _items(client.list_services)
+    if isinstance(services, Probe):
+        return services
+    matches = [s for s in services if s.get("customDomainName") == host]
+    if not matches:
+        return Probe(
+            False, f"no Lattice service has the custom domain {host} (has the route been reconciled?)"
+        )
+    service = matches[0]
+    if service.get("status") != ACTIVE:
+        return Probe(False, f"Lattice service {service.get('name')} for {host} is {service.get('status')}")
+    found = find_service_network(client, network)
+    if isinstance(found, Probe):
+        return found
+    associations = _items(client.list_service_network_service_associations, serviceIdentifier=service["id"])
+    if isinstance(associations, Probe):
+        return associations
+    joined = [
+        a
+        for a in associations
+        if found["id"] in (a.get("serviceNetworkId"), a.get("serviceNetworkName"))
+        or a.get("serviceNetworkName") == network
+        if a.get("status") == ACTIVE
+    ]
+    if not joined:
+        return Probe(
+            False, f"Lattice service {service.get('name')} is not ACTIVE in service network {network}"
+        )
+    return Probe(True, f"Lattice service {service.get('name')} serves {host} in {network}")
+
+
+def lattice_checks(
+    *, client: LatticeClient, network: str, host: str, settings: PollSettings
+) -> list[CheckResult]:
+    return [
+        polled_check(
+            f"lattice service network {network}",
+            lambda: probe_vpc_association(client, network=network),
+            settings,
+        ),
+        polled_check(
+            f"lattice service {host}", lambda: probe_service(client, network=network, host=host), settings
+        ),
+    ]
