@@ -23,6 +23,7 @@ from infra import iam
 from infra.account import arns_for
 from infra.config import architecture_of
 from infra.irsa import IrsaRole, IrsaRoleArgs
+from infra.log_group import EncryptedLogGroup, EncryptedLogGroupArgs
 from infra.naming import TYPE_PREFIX, child
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -109,28 +110,16 @@ class EksCluster(pulumi.ComponentResource):
         )
         # EKS writes control-plane logs (audit logs included) to this group; creating it first sets the
         # retention and the encryption (and keeps the logs from living forever in an auto-created group).
-        log_group_name = f"/aws/eks/{args.eks_name}/cluster"
-        logs_key = aws.kms.Key(
-            child(name, "logs"),
-            description=f"Encryption of the control-plane logs of {args.eks_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(arns.apply(lambda a: iam.logs_key_policy(a, [log_group_name]))),
-            tags=tags,
-            opts=protect,
-        )
-        aws.kms.Alias(
-            child(name, "logs"),
-            name=f"alias/{args.role_prefix}-logs",
-            target_key_id=logs_key.key_id,
-            opts=here,
-        )
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = EncryptedLogGroup(
             child(name, "control-plane"),
-            name=log_group_name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=logs_key.arn,
-            tags=tags,
+            EncryptedLogGroupArgs(
+                group_name=f"/aws/eks/{args.eks_name}/cluster",
+                key_alias=f"{args.role_prefix}-logs",
+                description=f"Encryption of the control-plane logs of {args.eks_name}",
+                retention_days=args.log_retention_days,
+                tags=tags,
+                protect=args.deletion_protection,
+            ),
             opts=here,
         )
 

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
-from infra.account import arns_for
 from infra.config import NatGatewayMode
+from infra.log_group import EncryptedLogGroup, EncryptedLogGroupArgs
 from infra.naming import TYPE_PREFIX, child
 from infra.network import Tier, plan_subnets, subnet_tags
 
@@ -149,34 +149,19 @@ class SharedVpc(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: FlowLogsArgs, tags: dict[str, str]) -> None:
         here = pulumi.ResourceOptions(parent=self)
-        # Flow logs name every address that talks in the VPC: encrypted with a key of this stack that
-        # CloudWatch Logs may use for this one group only.
-        key = aws.kms.Key(
+        # Flow logs name every address that talks in the VPC: encrypted with a key of their own.
+        group = EncryptedLogGroup(
             child(name, "flow-logs"),
-            description=f"Encryption of the VPC flow logs in {args.log_group_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(
-                arns_for(self).apply(lambda arns: iam.logs_key_policy(arns, [args.log_group_name]))
+            EncryptedLogGroupArgs(
+                group_name=args.log_group_name,
+                # The physical prefix the stack already uses for its flow-log resources.
+                key_alias=args.role_name,
+                description=f"Encryption of the VPC flow logs in {args.log_group_name}",
+                retention_days=args.retention_days,
+                tags=tags,
             ),
-            tags=tags,
             opts=here,
-        )
-        aws.kms.Alias(
-            child(name, "flow-logs"),
-            # The physical prefix the stack already uses for its flow-log resources.
-            name=f"alias/{args.role_name}",
-            target_key_id=key.key_id,
-            opts=here,
-        )
-        group = aws.cloudwatch.LogGroup(
-            child(name, "flow-logs"),
-            name=args.log_group_name,
-            retention_in_days=args.retention_days,
-            kms_key_id=key.arn,
-            tags=tags,
-            opts=here,
-        )
+        ).group
         role = aws.iam.Role(
             child(name, "flow-logs"),
             name=args.role_name,

@@ -62,8 +62,8 @@ def test_control_plane_logs_are_encrypted_for_their_group_only() -> None:
     recording = record_env("dev")
     group = inputs(recording, "aws:cloudwatch/logGroup:LogGroup", "eksc2-control-plane")
     assert group["name"] == "/aws/eks/eksc2-dev/cluster"
-    assert group["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/<eksc2-logs.keyId>"
-    key = inputs(recording, "aws:kms/key:Key", "eksc2-logs")
+    assert group["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/<eksc2-control-plane-key.keyId>"
+    key = inputs(recording, "aws:kms/key:Key", "eksc2-control-plane-key")
     assert key["enableKeyRotation"] is True
     statement = json.loads(key["policy"])["Statement"][1]
     assert statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
@@ -72,10 +72,13 @@ def test_control_plane_logs_are_encrypted_for_their_group_only() -> None:
             "arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/eksc2-dev/cluster"
         ]
     }
-    assert inputs(recording, "aws:kms/alias:Alias", "eksc2-logs")["name"] == "alias/crossmesh-dev-eksc2-logs"
+    assert (
+        inputs(recording, "aws:kms/alias:Alias", "eksc2-control-plane-key")["name"]
+        == "alias/crossmesh-dev-eksc2-logs"
+    )
     # The cluster waits for its log group, which waits for its key.
     cluster = recording.named(CLUSTER, "eksc2-eks")
-    assert recording.depends_on(cluster, recording.named("aws:kms/key:Key", "eksc2-logs"))
+    assert recording.depends_on(cluster, recording.named("aws:kms/key:Key", "eksc2-control-plane-key"))
 
 
 def test_prod_endpoint_is_private_and_admins_get_access_entries() -> None:

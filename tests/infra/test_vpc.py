@@ -95,8 +95,8 @@ def test_flow_logs_deliver_to_their_own_group_with_a_scoped_role() -> None:
 def test_flow_logs_are_encrypted_with_a_key_only_their_group_may_use() -> None:
     recording = record_env("dev")
     group = inputs(recording, "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
-    assert group["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/<network-flow-logs.keyId>"
-    key = inputs(recording, "aws:kms/key:Key", "network-flow-logs")
+    assert group["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/<network-flow-logs-key.keyId>"
+    key = inputs(recording, "aws:kms/key:Key", "network-flow-logs-key")
     assert key["enableKeyRotation"] is True
     policy = json.loads(key["policy"])
     logs = {s["Sid"]: s for s in policy["Statement"]}["CloudWatchLogsForTheseGroupsOnly"]
@@ -108,7 +108,7 @@ def test_flow_logs_are_encrypted_with_a_key_only_their_group_may_use() -> None:
             ]
         }
     }
-    alias = inputs(recording, "aws:kms/alias:Alias", "network-flow-logs")
+    alias = inputs(recording, "aws:kms/alias:Alias", "network-flow-logs-key")
     assert alias["name"] == "alias/crossmesh-dev-vpc-flow-logs"
 
 
