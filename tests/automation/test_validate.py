@@ -139,3 +139,11 @@ def test_reference_crds_load_app_mesh_kinds() -> None:
     for kind in ("Mesh", "VirtualNode", "VirtualService", "VirtualRouter"):
         assert crds.knows("appmesh.k8s.aws/v1beta2", kind)
     assert crds.scopes[("appmesh.k8s.aws/v1beta2", "Mesh")] == "Cluster"
+
+
+def test_gateway_api_objects_are_custom_resources_even_in_a_k8s_io_group() -> None:
+    problems, notes = check(
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"}}
+    )
+    assert problems == []
+    assert notes[0].endswith("eksc1: Gateway/g")
