@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -45,3 +46,30 @@ def output_of(resource: pulumi.Resource, field: str) -> pulumi.Output[Any]:
     CustomResource has no typed outputs: its fields are set on the instance at registration.
     """
     return pulumi.Output.from_input(vars(resource)[field])
+
+
+@dataclass(frozen=True)
+class ClusterApplier:
+    """Applies mesh objects across clusters: each with its own cluster's provider, after what that
+    cluster's objects must wait for, named ``<cluster>-<kind>-<name>`` (stable, never an index)."""
+
+    parent: pulumi.Resource
+    providers: Mapping[str, k8s.Provider]
+    prerequisites: Mapping[str, Sequence[pulumi.Resource]]
+    timeout: str = "10m"
+    """Controllers reconcile asynchronously; objects that wait for their status get this long."""
+
+    def __call__(
+        self, cluster: str, manifest: Manifest, after: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.CustomResource:
+        key = f"{cluster}-{str(manifest['kind']).lower()}-{manifest['metadata']['name']}"
+        return apply(
+            key,
+            manifest,
+            pulumi.ResourceOptions(
+                parent=self.parent,
+                provider=self.providers[cluster],
+                depends_on=[*self.prerequisites.get(cluster, ()), *after],
+                custom_timeouts=pulumi.CustomTimeouts(create=self.timeout, update=self.timeout),
+            ),
+        )

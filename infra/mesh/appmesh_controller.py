@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from infra import iam, kube
 from infra.config import Tracing
 from infra.irsa import IrsaRole, IrsaRoleArgs
+from infra.mesh import common
 from infra.naming import TYPE_PREFIX, child
 
 CHART = "appmesh-controller"
@@ -69,24 +70,6 @@ def controller_values(
     return values
 
 
-def controller_network_policy(vpc_cidr: str) -> dict[str, Any]:
-    """Ingress to the controller's namespace only from inside the VPC.
-
-    The API server calls the injection webhook from control-plane interfaces in the VPC; egress (AWS
-    and Kubernetes APIs) stays open.
-    """
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": "ingress-from-vpc-only", "namespace": NAMESPACE},
-        "spec": {
-            "podSelector": {},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}]}],
-        },
-    }
-
-
 @dataclass(frozen=True)
 class AppMeshControllerArgs:
     cluster_name: str
@@ -121,23 +104,14 @@ class AppMeshController(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:AppMeshController", name, None, opts)
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
-        namespace = k8s.core.v1.Namespace(
-            child(name, "namespace"),
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=NAMESPACE,
-                labels={
-                    # The controller pod runs as non-root without privileges; warn on anything more.
-                    "pod-security.kubernetes.io/enforce": "baseline",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
-            ),
-            opts=on_cluster,
+        # The controller pod runs as non-root without privileges: baseline holds, restricted warns.
+        namespace = kube.apply(
+            child(name, "namespace"), common.controller_namespace(NAMESPACE, enforce="baseline"), on_cluster
         )
         if args.vpc_cidr:
             kube.apply(
                 child(name, "netpol"),
-                controller_network_policy(args.vpc_cidr),
+                common.vpc_only_ingress(NAMESPACE, args.vpc_cidr),
                 pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
             )
         policy = pulumi.Output.all(

@@ -51,20 +51,7 @@ class AppMeshObjects(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:AppMeshObjects", name, None, opts)
         topology = args.topology
 
-        def put(
-            cluster: str, manifest: objects.Manifest, after: Sequence[pulumi.Resource]
-        ) -> pulumi.CustomResource:
-            key = f"{cluster}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
-            return kube.apply(
-                key,
-                manifest,
-                pulumi.ResourceOptions(
-                    parent=self,
-                    provider=args.providers[cluster],
-                    depends_on=[*args.prerequisites.get(cluster, ()), *after],
-                    custom_timeouts=pulumi.CustomTimeouts(create=CREATE_TIMEOUT, update=CREATE_TIMEOUT),
-                ),
-            )
+        put = kube.ClusterApplier(self, args.providers, args.prerequisites, CREATE_TIMEOUT)
 
         self.meshes = {
             cluster: put(cluster, objects.mesh(args.mesh_name, egress_filter=args.egress_filter), [])

@@ -10,46 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import iam, kube
 from infra.irsa import IrsaRole, IrsaRoleArgs
+from infra.mesh import common
 from infra.mesh import lattice_objects as objects
 from infra.mesh.appmesh_controller import RELEASE_TIMEOUT_SECONDS
 from infra.naming import TYPE_PREFIX, child
-
-
-def controller_namespace(vpc_cidr: str) -> list[dict[str, Any]]:
-    """The controller's namespace (restricted: the chart's pods run non-root, read-only, no
-    capabilities) and a NetworkPolicy admitting ingress only from the VPC (the API server's calls to
-    the readiness-gate webhook)."""
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {
-                "name": objects.CONTROLLER_NAMESPACE,
-                "labels": {
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
-            },
-        },
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "ingress-from-vpc-only", "namespace": objects.CONTROLLER_NAMESPACE},
-            "spec": {
-                "podSelector": {},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}]}],
-            },
-        },
-    ]
 
 
 @dataclass(frozen=True)
@@ -78,12 +48,16 @@ class LatticeController(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}:LatticeController", name, None, opts)
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        namespace, netpol = controller_namespace(args.vpc_cidr)
-        ns = kube.apply(child(name, "namespace"), namespace, on_cluster)
+        # The chart's pods run non-root, read-only, without capabilities: restricted holds.
+        ns = kube.apply(
+            child(name, "namespace"),
+            common.controller_namespace(objects.CONTROLLER_NAMESPACE, enforce="restricted"),
+            on_cluster,
+        )
         kube.apply(
             child(name, "netpol"),
-            netpol,
-            pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[ns])),
+            common.vpc_only_ingress(objects.CONTROLLER_NAMESPACE, args.vpc_cidr),
+            pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns]),
         )
         crds = k8s.yaml.v2.ConfigFile(
             child(name, "gateway-api-crds"),

@@ -82,20 +82,7 @@ class LatticeRouting(pulumi.ComponentResource):
                 opts=here,
             )
 
-        def put(
-            cluster: str, manifest: objects.Manifest, after: Sequence[pulumi.Resource]
-        ) -> pulumi.CustomResource:
-            key = f"{cluster}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
-            return kube.apply(
-                key,
-                manifest,
-                pulumi.ResourceOptions(
-                    parent=self,
-                    provider=args.providers[cluster],
-                    depends_on=[*args.prerequisites.get(cluster, ()), *after],
-                    custom_timeouts=pulumi.CustomTimeouts(create=CREATE_TIMEOUT, update=CREATE_TIMEOUT),
-                ),
-            )
+        put = kube.ClusterApplier(self, args.providers, args.prerequisites, CREATE_TIMEOUT)
 
         exports: list[pulumi.Resource] = []
         for app in topology.colors:
