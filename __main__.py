@@ -14,7 +14,7 @@ from infra.config import Tracing, from_pulumi
 from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs, cross_cluster_rules
 from infra.mesh import MeshContext, backend_for
 from infra.mesh.backend import ClusterHandle, DiscoveryHandle
-from infra.naming import physical
+from infra.naming import cluster_prefix, flow_logs_group, physical
 from infra.paths import PROJECT_DIR
 from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
 from workloads.apps import ClusterApps, ClusterAppsArgs
@@ -35,13 +35,19 @@ vpc = SharedVpc(
     "network",
     SharedVpcArgs(
         cidr=network.cidr,
-        azs=availability_zones(aws_provider, network.az_count, network.availability_zones),
+        azs=availability_zones(
+            aws_provider,
+            region=config.region,
+            count=network.az_count,
+            instance_types=[t for c in config.clusters for t in c.nodes.instance_types],
+            wanted=network.availability_zones,
+        ),
         private_subnet_prefix=network.private_subnet_prefix,
         public_subnet_prefix=network.public_subnet_prefix,
         cluster_names=[config.eks_name(c.name) for c in config.clusters],
         nat_gateways=network.nat_gateways,
         flow_logs=FlowLogsArgs(
-            log_group_name=f"/crossmesh/{stack}/vpc-flow-logs",
+            log_group_name=flow_logs_group(stack),
             role_name=physical(stack, "vpc-flow-logs"),
             retention_days=network.flow_log_retention_days,
         )
@@ -76,12 +82,13 @@ clusters = {
                 capacity_type=c.nodes.capacity_type,
             ),
             partition=arns.apply(lambda a: a.partition),
-            role_prefix=physical(stack, c.name),
+            role_prefix=cluster_prefix(stack, c.name),
             service_cidr=network.service_cidr,
             endpoint_private_access=c.endpoint.private_access,
             endpoint_public_access=c.endpoint.public_access,
             public_access_cidrs=c.endpoint.public_access_cidrs,
             admin_principal_arns=c.admin_principal_arns,
+            operators=config.operators,
             log_retention_days=c.log_retention_days,
             deletion_protection=config.deletion_protection,
             tags=tags,
@@ -124,6 +131,7 @@ handles = {
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         node_security_group_id=cluster.node_security_group_id,
+        node_group=cluster.node_group,
     )
     for key, cluster in clusters.items()
 }
@@ -164,7 +172,10 @@ pods_wait_for = mesh.connect(
     "mesh",
     topology,
     handles,
-    prerequisites={key: [controllers[key], namespaces[key].namespace] for key in topology.clusters},
+    prerequisites={
+        key: [controllers[key], namespaces[key].namespace, clusters[key].node_group]
+        for key in topology.clusters
+    },
     opts=with_aws,
 )
 apps = {
@@ -177,10 +188,11 @@ apps = {
             oidc_provider_arn=handles[key].oidc_provider_arn,
             oidc_issuer=handles[key].oidc_issuer,
             images=images.refs,
-            role_prefix=physical(stack, key),
+            role_prefix=cluster_prefix(stack, key),
             namespace=namespaces[key].namespace,
             pod_policies={app.name: mesh.pod_policy(app) for app in topology.apps_in(key)},
-            after=pods_wait_for,
+            after={app: [*after, clusters[key].node_group] for app, after in pods_wait_for.items()},
+            front_service_after=vpc.internet_path,
             route_timeout_ms=config.mesh.route.timeout_ms,
             tracing=config.mesh.tracing is Tracing.XRAY,
             load_balancer_source_ranges=config.workloads.front.load_balancer_source_ranges,

@@ -39,6 +39,8 @@ class CloudMocks(Mocks):
         self.region = region
         self.azs = [f"{region}{letter}" for letter in string.ascii_lowercase[:az_count]]
         self._lock = threading.Lock()
+        self.unoffered: set[tuple[str, str]] = set()
+        """(instance type, zone ID) pairs a test wants EC2 to not offer."""
         self.placeholders: dict[str, str] = {
             PLACEHOLDER_ACCOUNT: "AWS account id (the deploying account's, from sts:GetCallerIdentity)",
             "<name.attribute>": "a value the cloud assigns at deploy time (IDs, ARNs, endpoints)",
@@ -51,7 +53,7 @@ class CloudMocks(Mocks):
         if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {
                 "names": self.azs,
-                "zoneIds": [f"use1-az{i + 1}" for i in range(len(self.azs))],
+                "zoneIds": self.zone_ids(),
                 "groupNames": [self.region] * len(self.azs),
                 "id": self.region,
                 "state": "available",
@@ -81,6 +83,27 @@ class CloudMocks(Mocks):
         if function == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
             name = str(mapping_or_empty(cast(object, args.args)).get("name", "prefix-list"))
             return {"id": placeholder(name, "id"), "name": name, "addressFamily": "IPv4"}, []
+        if function == "aws:iam/getRole:getRole":
+            # The role as IAM has it: the render cannot know a path, so it keeps the configured ARN's.
+            role = str(mapping_or_empty(cast(object, args.args)).get("name", "role"))
+            return {"name": role, "arn": self.arn("iam", f"role/{role}", regional=False), "id": role}, []
+        if function == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            # Every zone offers every asked-for type here; tests narrow this down.
+            query = mapping_or_empty(cast(object, args.args))
+            types = [
+                str(v)
+                for f in list_or_empty(query.get("filters"))
+                if mapping_or_empty(f).get("name") == "instance-type"
+                for v in list_or_empty(mapping_or_empty(f).get("values"))
+            ]
+            zone_ids = self.zone_ids()
+            pairs = [(t, z) for z in zone_ids for t in types if self.offers(t, z)]
+            return {
+                "instanceTypes": [t for t, _ in pairs],
+                "locations": [z for _, z in pairs],
+                "locationTypes": [str(query.get("locationType", "region"))] * len(pairs),
+                "id": self.region,
+            }, []
         if function == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {
                 "authorizationToken": "<ecr.authorizationToken>",
@@ -91,6 +114,13 @@ class CloudMocks(Mocks):
                 "id": self.region,
             }, []
         raise NotImplementedError(f"no mock answer for invoke {function}; add one to CloudMocks.call")
+
+    def zone_ids(self) -> list[str]:
+        return [f"use1-az{i + 1}" for i in range(len(self.azs))]
+
+    def offers(self, instance_type: str, zone_id: str) -> bool:
+        """Whether a zone offers an instance type (all do, unless ``unoffered`` says otherwise)."""
+        return (instance_type, zone_id) not in self.unoffered
 
     # Resources -----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.iam import Arns
-from infra.network import choose_azs
+from infra.network import choose_zone_ids
 
 
 def lookup_arns(provider: aws.Provider) -> pulumi.Output[Arns]:
@@ -30,11 +30,42 @@ def _arns(opts: pulumi.InvokeOutputOptions) -> pulumi.Output[Arns]:
     )
 
 
-def availability_zones(provider: aws.Provider, count: int, wanted: Sequence[str] | None = None) -> list[str]:
-    """The zones to build in, from the region's available ones; stops the program (no traceback)
-    when the region cannot provide them."""
-    available = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(provider=provider))
+def availability_zones(
+    provider: aws.Provider,
+    *,
+    region: str,
+    count: int,
+    instance_types: Sequence[str],
+    wanted: Sequence[str] | None = None,
+) -> list[str]:
+    """The zone IDs to build in: available, not opt-in (Local/Wavelength zones), and offering every
+    instance type; stops the program (no traceback) when the region cannot provide enough."""
+    opts = pulumi.InvokeOptions(provider=provider)
+    available = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+        opts=opts,
+    )
+    # https://www.pulumi.com/registry/packages/aws/api-docs/ec2/getinstancetypeofferings/
+    offerings = aws.ec2.get_instance_type_offerings(
+        location_type="availability-zone-id",
+        filters=[
+            aws.ec2.GetInstanceTypeOfferingsFilterArgs(
+                name="instance-type", values=sorted(set(instance_types))
+            ),
+            aws.ec2.GetInstanceTypeOfferingsFilterArgs(name="location", values=list(available.zone_ids)),
+        ],
+        opts=opts,
+    )
     try:
-        return choose_azs(available.names, count, wanted)
+        return choose_zone_ids(
+            region=region,
+            names=available.names,
+            zone_ids=available.zone_ids,
+            offered=zip(offerings.instance_types, offerings.locations, strict=True),
+            instance_types=instance_types,
+            count=count,
+            wanted=wanted,
+        )
     except ValueError as exc:
         raise pulumi.RunError(str(exc)) from exc

@@ -10,7 +10,9 @@ ambient one.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,12 +24,46 @@ import pulumi_kubernetes as k8s
 from infra import iam
 from infra.account import arns_for
 from infra.config import architecture_of
+from infra.endpoint import EndpointGate, EndpointGateArgs
+from infra.iam import Arns
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.log_group import EncryptedLogGroup, EncryptedLogGroupArgs
-from infra.naming import TYPE_PREFIX, child
+from infra.naming import TYPE_PREFIX, child, control_plane_log_group
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+_ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<name>[^/]+)$"
+)
+
+
+def access_entry_key(principal_arn: str) -> str:
+    """Stable key of a principal's access entry: its kind and name plus a hash of the ARN without path.
+
+    Never a list position: removing the first admin must not re-point ``admin-0`` at the second (EKS
+    cannot change an entry's principal, so that would replace entries and cut access mid-update). The
+    path is left out so that resolving it later (iam:GetRole) does not move the entry.
+    """
+    kind, _, rest = principal_arn.split(":", 5)[-1].partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    account = principal_arn.split(":")[4]
+    digest = hashlib.sha256(f"{account}:{kind}/{name}".encode()).hexdigest()[:6]
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    return f"{kind}-{readable}-{digest}"
+
+
+def role_name_of(arn: str) -> str | None:
+    """The role name in an IAM role ARN (whatever its path), or None for anything else."""
+    match = _ROLE_ARN.fullmatch(arn)
+    return match.group("name") if match else None
+
+
+def admin_principals(operators: Sequence[str], admins: Sequence[str]) -> dict[str, str]:
+    """Access-entry key -> principal ARN for the operators and the cluster's own admins, each once."""
+    found: dict[str, str] = {}
+    for arn in (*operators, *admins):
+        found.setdefault(access_entry_key(arn), arn)
+    return dict(sorted(found.items()))
 
 
 def ami_type_for(instance_types: Sequence[str]) -> str:
@@ -68,6 +104,12 @@ class EksClusterArgs:
     endpoint_public_access: bool = True
     public_access_cidrs: Sequence[str] = ("0.0.0.0/0",)
     admin_principal_arns: Sequence[str] = ()
+    """Extra cluster admins of this cluster (roles or users)."""
+    operators: Sequence[str] = ()
+    """IAM roles given cluster admin on every cluster (``crossmesh:operators``); never the creator, whom
+    EKS makes admin at creation (bootstrapClusterCreatorAdminPermissions)."""
+    endpoint_wait_seconds: int = 300
+    """How long a new cluster's API endpoint may take to answer from the deploying machine."""
     log_retention_days: int = 90
     deletion_protection: bool = False
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
@@ -83,6 +125,11 @@ class EksCluster(pulumi.ComponentResource):
     oidc_issuer: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
     """The EKS-created cluster security group, which is the group managed-node-group nodes wear."""
+    node_group: pulumi.Resource
+    """The managed node group: everything applied in the cluster waits for it (and, on destroy, goes
+    before it), through the Kubernetes provider."""
+    endpoint_gate: pulumi.Resource
+    """Exists once the API endpoint answered from the deploying machine; the provider waits for it."""
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:EksCluster", name, None, opts)
@@ -113,7 +160,7 @@ class EksCluster(pulumi.ComponentResource):
         log_group = EncryptedLogGroup(
             child(name, "control-plane"),
             EncryptedLogGroupArgs(
-                group_name=f"/aws/eks/{args.eks_name}/cluster",
+                group_name=control_plane_log_group(args.eks_name),
                 key_alias=f"{args.role_prefix}-logs",
                 description=f"Encryption of the control-plane logs of {args.eks_name}",
                 retention_days=args.log_retention_days,
@@ -124,8 +171,8 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         access_entries = {
-            f"admin-{index}": eks.AccessEntryArgs(
-                principal_arn=arn,
+            key: eks.AccessEntryArgs(
+                principal_arn=self._with_path(arn),
                 access_policies={
                     "cluster-admin": eks.AccessPolicyAssociationArgs(
                         policy_arn=pulumi.Output.concat(
@@ -135,7 +182,7 @@ class EksCluster(pulumi.ComponentResource):
                     )
                 },
             )
-            for index, arn in enumerate(args.admin_principal_arns)
+            for key, arn in admin_principals(args.operators, args.admin_principal_arns).items()
         }
         cluster = eks.Cluster(
             child(name, "eks"),
@@ -260,7 +307,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
-        eks.ManagedNodeGroup(
+        self.node_group = eks.ManagedNodeGroup(
             child(name, "nodes"),
             cluster=cluster,
             node_group_name_prefix=f"{args.eks_name}-",
@@ -283,17 +330,52 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster, vpc_cni, *node_policies]),
         )
 
+        self.endpoint_gate = EndpointGate(
+            child(name, "endpoint-ready"),
+            EndpointGateArgs(
+                cluster_name=args.eks_name,
+                kubeconfig=self.kubeconfig_json,
+                wait_seconds=args.endpoint_wait_seconds,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
+        )
+        # Every Kubernetes object and Helm release of this cluster uses this provider, and the engine
+        # orders a resource after its provider and deletes it before (a provider is a dependency of
+        # the resources it manages; https://github.com/pulumi/pulumi/pull/15322). So on `up` nothing
+        # is applied before the nodes exist and the endpoint answers, and on `destroy` every object and
+        # release is gone while the nodes still run the controllers that clear their finalizers.
         self.provider = k8s.Provider(
             child(name, "k8s"),
             kubeconfig=self.kubeconfig_json,
             # Lets `destroy` finish when the cluster is already gone instead of failing on every object.
             delete_unreachable=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[cluster, self.node_group, self.endpoint_gate]
+            ),
         )
         self.register_outputs(
             {
                 "eksName": args.eks_name,
+                "accessEntries": sorted(access_entries),
                 "oidcProviderArn": self.oidc_provider_arn,
                 "nodeSecurityGroupId": self.node_security_group_id,
             }
         )
+
+    def _with_path(self, arn: str) -> pulumi.Input[str]:
+        """A role's ARN as IAM has it, path included (iam:GetRole). A configured ARN often has no path
+        (it is copied from an STS assumed-role ARN, which never shows one), while the access entry must
+        name the role itself, path and all; an entry for an STS session principal is refused
+        (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html)."""
+        role = role_name_of(arn)
+        if role is None:
+            return arn
+        account = arn.split(":")[4]
+
+        # GetRole looks a name up in the deploying account only; a role of another account stays as given.
+        def resolve(arns: Arns) -> pulumi.Input[str]:
+            if arns.account_id != account:
+                return arn
+            return aws.iam.get_role_output(name=role, opts=pulumi.InvokeOutputOptions(parent=self)).arn
+
+        return arns_for(self).apply(resolve)

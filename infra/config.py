@@ -34,6 +34,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.data import as_list, as_mapping
+from infra.naming import cluster_key_problem, eks_cluster_name
+from infra.naming import service_network as default_service_network
 from infra.network import SubnetPlanError, plan_subnets, service_cidr_problem
 from policy.crossmesh_policy import ADVISORY_IDS as ADVISORY_POLICIES
 from policy.crossmesh_policy import BY_ID as POLICIES
@@ -96,6 +98,25 @@ def _instance_type(value: str) -> str:
     return value
 
 
+def _cluster_key(value: str) -> str:
+    problem = cluster_key_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+_IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+def _iam_role_arn(value: str) -> str:
+    if not _IAM_ROLE_ARN.fullmatch(value):
+        raise ValueError(
+            "expected an IAM role ARN, like arn:aws:iam::123456789012:role/platform-admins (not an "
+            "assumed-role session ARN from sts get-caller-identity: give the role itself)"
+        )
+    return value
+
+
 def _iam_principal_arn(value: str) -> str:
     if not _IAM_PRINCIPAL_ARN.fullmatch(value):
         raise ValueError(
@@ -110,6 +131,8 @@ Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 KubernetesVersion = Annotated[str, AfterValidator(_kubernetes_version)]
 InstanceType = Annotated[str, AfterValidator(_instance_type)]
 IamPrincipalArn = Annotated[str, AfterValidator(_iam_principal_arn)]
+IamRoleArn = Annotated[str, AfterValidator(_iam_role_arn)]
+ClusterKey = Annotated[str, AfterValidator(_cluster_key)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 Weight = Annotated[StrictInt, Field(ge=0, le=100)]
 
@@ -224,7 +247,7 @@ class EndpointConfig(_Model):
 class ClusterConfig(_Model):
     """One EKS cluster. Its ``name`` is the stable key; the EKS cluster is named ``<name>-<stack>``."""
 
-    name: DnsLabel
+    name: ClusterKey
     kubernetes_version: KubernetesVersion | None = None
     """Defaults to the stack-wide ``crossmesh:kubernetesVersion``."""
     nodes: NodeGroupConfig = NodeGroupConfig()
@@ -440,6 +463,10 @@ class StackConfig(_Model):
     tags: Mapping[str, str] = Field(default_factory=dict[str, str])
     policy: PolicyConfig = PolicyConfig()
     """Guardrails: advisory policies this environment relaxes, each with a reason."""
+    operators: tuple[IamRoleArn, ...] = ()
+    """IAM roles that get cluster-admin access entries on every cluster, so a stack made from CI can be
+    updated, verified and destroyed from a laptop and back. Not the role that creates the stack: EKS
+    already grants that one admin at creation, and a second entry fails (409)."""
 
     @model_validator(mode="after")
     def _topology_is_consistent(self) -> StackConfig:
@@ -490,11 +517,11 @@ class StackConfig(_Model):
     @property
     def service_network_name(self) -> str:
         """The VPC Lattice service network of this environment (lattice backend)."""
-        return self.mesh.lattice.service_network or f"crossmesh-{self.stack}"
+        return self.mesh.lattice.service_network or default_service_network(self.stack)
 
     def eks_name(self, cluster: str) -> str:
         """The physical EKS cluster name: unique per environment in one account and region."""
-        return f"{cluster}-{self.stack}"
+        return eks_cluster_name(self.stack, cluster)
 
 
 class _KeyedError(ValueError):
@@ -566,6 +593,7 @@ _TOP_LEVEL = {
     f"{PROJECT}:deletionProtection": "deletion_protection",
     f"{PROJECT}:tags": "tags",
     f"{PROJECT}:policy": "policy",
+    f"{PROJECT}:operators": "operators",
 }
 _STRING_KEYS = frozenset({"kubernetes_version"})
 _REGION_KEY = "aws:region"

@@ -1,11 +1,24 @@
-"""Names: child resources take their parent's name plus a stable key; physical names carry the stack."""
+"""Names: child resources take their parent's name plus a stable key; physical names carry the stack.
+
+Physical names that AWS wants unique per account and region (EKS clusters, IAM roles, log groups, ECR
+repositories, KMS aliases, launch templates, the Lattice service network) all come from the functions
+below, so two stacks in one account never ask for the same name. The rule is injective: a cluster key
+has no '-' (``cluster_key_problem``), so in ``crossmesh-<stack>-<cluster>-<kind>`` and
+``<cluster>-<stack>`` the stack and the cluster can always be told apart again, whatever '-' the stack
+name holds. ``tests/infra/test_naming.py`` checks this over every pair of short names.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 
 PROJECT = "crossmesh"
 TYPE_PREFIX = "crossmesh:infra"
+
+IAM_ROLE_MAX = 64
+EKS_CLUSTER_MAX = 100
+_CLUSTER_KEY = re.compile(r"[a-z][a-z0-9]{0,30}")
 
 
 def child(parent: str, key: str) -> str:
@@ -13,14 +26,58 @@ def child(parent: str, key: str) -> str:
     return f"{parent}-{key}"
 
 
-def physical(stack: str, *parts: str, max_length: int = 64) -> str:
+def cluster_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a cluster key, or None. No '-': physical names join stack and key with '-'."""
+    if _CLUSTER_KEY.fullmatch(key):
+        return None
+    return (
+        "expected 1-31 lowercase letters and digits starting with a letter, without '-' (physical AWS "
+        "names join the stack and the cluster key with '-', so a '-' in the key could make two stacks "
+        "ask for the same name)"
+    )
+
+
+def _shorten(name: str, max_length: int) -> str:
+    """``name`` itself when it fits; else cut, ending in a hash of the full name (stable, unique)."""
+    if len(name) <= max_length:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: max_length - 9]}-{digest}"
+
+
+def physical(stack: str, *parts: str, max_length: int = IAM_ROLE_MAX) -> str:
     """A physical AWS name, unique per stack: ``crossmesh-<stack>-<parts...>``.
 
     Names longer than ``max_length`` (64 for IAM roles) are cut and end in a short hash of the full
     name, so they stay unique and stable.
     """
-    name = "-".join((PROJECT, stack, *parts))
-    if len(name) <= max_length:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: max_length - 9]}-{digest}"
+    return _shorten("-".join((PROJECT, stack, *parts)), max_length)
+
+
+def cluster_prefix(stack: str, cluster: str) -> str:
+    """Prefix of a cluster's physical IAM, KMS and launch template names: ``crossmesh-<stack>-<cluster>``."""
+    return physical(stack, cluster)
+
+
+def eks_cluster_name(stack: str, cluster: str) -> str:
+    """The EKS cluster name, ``<cluster>-<stack>`` (the blog's ``eksc1``, made unique per stack)."""
+    return _shorten(f"{cluster}-{stack}", EKS_CLUSTER_MAX)
+
+
+def ecr_repository(stack: str, app: str) -> str:
+    """ECR repository of an app image: ``crossmesh-<stack>/<app>``."""
+    return f"{PROJECT}-{stack}/{app}"
+
+
+def flow_logs_group(stack: str) -> str:
+    return f"/{PROJECT}/{stack}/vpc-flow-logs"
+
+
+def control_plane_log_group(eks_name: str) -> str:
+    """The group EKS writes control-plane logs to; EKS fixes this name."""
+    return f"/aws/eks/{eks_name}/cluster"
+
+
+def service_network(stack: str) -> str:
+    """Default VPC Lattice service network name (Lattice: lowercase letters, digits, '-', 3-63)."""
+    return _shorten(f"{PROJECT}-{stack}", 63)

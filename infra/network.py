@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -64,26 +64,51 @@ def plan_subnets(
     return tuple(planned[(tier, az)] for tier in (Tier.PRIVATE, Tier.PUBLIC) for az in azs)
 
 
-def choose_azs(available: Sequence[str], count: int, wanted: Sequence[str] | None = None) -> list[str]:
-    """The zones to build in: ``wanted`` if given (each must be available), else the first ``count``.
+def choose_zone_ids(
+    *,
+    region: str,
+    names: Sequence[str],
+    zone_ids: Sequence[str],
+    offered: Iterable[tuple[str, str]],
+    instance_types: Sequence[str],
+    count: int,
+    wanted: Sequence[str] | None = None,
+) -> list[str]:
+    """The zone IDs to build in: among the region's zones, those offering every instance type.
 
-    Raises ValueError naming what is missing, so a region with too few zones fails before anything
-    is created instead of quietly building a one-zone network.
+    Zone IDs (``use1-az1``), not names: a name like ``us-east-1a`` maps to a different physical zone in
+    each account, and EC2 says per zone ID which instance types it offers (DescribeInstanceTypeOfferings
+    with LocationType availability-zone-id). A managed node group spans every private subnet, so a zone
+    that lacks one of the types fails node creation. ``wanted`` may name zones by name or by ID.
+    Raises ValueError naming the region, the types and the zones, before anything is created.
     """
+    by_name = dict(zip(names, zone_ids, strict=True))
+    pairs = set(offered)
+    types = sorted(set(instance_types))
+    usable = [z for z in zone_ids if all((t, z) in pairs for t in types)]
+    described = f"{region} zones offering every instance type ({', '.join(types)})"
     if wanted is not None:
-        missing = [az for az in wanted if az not in available]
-        if missing:
+        chosen = [by_name.get(w, w) for w in wanted]
+        unknown = [w for w, z in zip(wanted, chosen, strict=True) if z not in zone_ids]
+        if unknown:
             raise ValueError(
-                f"crossmesh:network.availabilityZones: {', '.join(missing)} not available here; "
-                f"expected zones among {', '.join(available)}"
+                f"crossmesh:network.availabilityZones: {', '.join(unknown)} not available here; "
+                f"expected zones among {', '.join(names)} ({', '.join(zone_ids)})"
             )
-        return list(wanted)
-    if len(available) < count:
+        lacking = [w for w, z in zip(wanted, chosen, strict=True) if z not in usable]
+        if lacking:
+            raise ValueError(
+                f"crossmesh:network.availabilityZones: {', '.join(lacking)} does not offer every instance "
+                f"type; expected {described}: {', '.join(usable) or 'none'}"
+            )
+        return chosen
+    if len(usable) < count:
         raise ValueError(
-            f"crossmesh:network.azCount: {count} zones wanted but the region offers "
-            f"{len(available)} ({', '.join(available)}); expected at most {len(available)}"
+            f"crossmesh:network.azCount: {count} zones wanted but only {len(usable)} {described}: "
+            f"{', '.join(usable) or 'none'}; expected at most {len(usable)}, or other instance types "
+            "(crossmesh:clusters[].nodes.instanceTypes)"
         )
-    return list(available[:count])
+    return usable[:count]
 
 
 def subnet_tags(tier: Tier, cluster_names: Sequence[str], base: Mapping[str, str]) -> dict[str, str]:

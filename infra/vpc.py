@@ -28,7 +28,7 @@ class SharedVpcArgs:
     cidr: str
     """VPC CIDR block, e.g. ``172.16.0.0/16``."""
     azs: Sequence[str]
-    """Availability zones to use, in order; one private and one public subnet each."""
+    """Availability zone IDs (``use1-az1``) to use, in order; one private and one public subnet each."""
     private_subnet_prefix: int
     public_subnet_prefix: int
     cluster_names: Sequence[str]
@@ -45,6 +45,9 @@ class SharedVpc(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    internet_path: list[pulumi.Resource]
+    """The internet gateway, the public route table and its subnet associations: a public load
+    balancer depends on them, so on destroy it (and its ENIs) is gone before they are."""
 
     def __init__(self, name: str, args: SharedVpcArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:SharedVpc", name, None, opts)
@@ -86,12 +89,13 @@ class SharedVpc(pulumi.ComponentResource):
             opts=here,
         )
         subnets: dict[tuple[Tier, str], aws.ec2.Subnet] = {}
+        public_routes: list[pulumi.Resource] = [igw, public_rt]
         for item in plan:
             subnet = aws.ec2.Subnet(
                 child(name, item.key),
                 vpc_id=vpc.id,
                 cidr_block=item.cidr,
-                availability_zone=item.az,
+                availability_zone_id=item.az,
                 # Nothing in a public subnet needs a public IP at launch: NAT gateways use Elastic IPs
                 # and load balancers get their own.
                 map_public_ip_on_launch=False,
@@ -100,8 +104,10 @@ class SharedVpc(pulumi.ComponentResource):
             )
             subnets[(item.tier, item.az)] = subnet
             if item.tier is Tier.PUBLIC:
-                aws.ec2.RouteTableAssociation(
-                    child(name, item.key), subnet_id=subnet.id, route_table_id=public_rt.id, opts=here
+                public_routes.append(
+                    aws.ec2.RouteTableAssociation(
+                        child(name, item.key), subnet_id=subnet.id, route_table_id=public_rt.id, opts=here
+                    )
                 )
 
         nat_azs = list(args.azs) if args.nat_gateways is NatGatewayMode.PER_AZ else [args.azs[0]]
@@ -137,6 +143,7 @@ class SharedVpc(pulumi.ComponentResource):
             self._flow_logs(name, vpc, args.flow_logs, tags)
 
         self.vpc_id = vpc.id
+        self.internet_path = public_routes
         self.private_subnet_ids = pulumi.Output.all(*(subnets[(Tier.PRIVATE, az)].id for az in args.azs))
         self.public_subnet_ids = pulumi.Output.all(*(subnets[(Tier.PUBLIC, az)].id for az in args.azs))
         self.register_outputs(

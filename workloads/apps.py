@@ -36,6 +36,9 @@ class ClusterAppsArgs:
     route_timeout_ms: int = 3000
     tracing: bool = False
     load_balancer_source_ranges: Sequence[str] = ("0.0.0.0/0",)
+    front_service_after: Sequence[pulumi.Resource] = ()
+    """What front's LoadBalancer Service waits for: the internet gateway and the public subnets' routes,
+    so on destroy its load balancer and ENIs are gone before they are deleted."""
     mesh_cidrs: Sequence[str] = ()
     """Where mesh traffic comes from (the shared VPC): NetworkPolicies admit the app port from there."""
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
@@ -68,7 +71,9 @@ class ClusterApps(pulumi.ComponentResource):
                     manifests.front_service(
                         topology, source_ranges=args.load_balancer_source_ranges, tags=args.tags
                     ),
-                    on_cluster,
+                    pulumi.ResourceOptions.merge(
+                        on_cluster, pulumi.ResourceOptions(depends_on=list(args.front_service_after))
+                    ),
                 ),
             )
             self.front_hostname = service.status.apply(_load_balancer_hostname)

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from infra.config import StackConfig, architecture_of
-from infra.naming import TYPE_PREFIX, child
+from infra.naming import TYPE_PREFIX, child, ecr_repository
 from workloads.topology import AppKind, Topology
 
 KEEP_IMAGES = 30
@@ -38,9 +38,17 @@ def build_files(repo_root: Path, app: AppKind) -> list[Path]:
     return sorted(files)
 
 
-def source_tag(repo_root: Path, app: AppKind) -> str:
-    """A tag that changes exactly when the image's inputs change: sha256 of paths and contents."""
+def source_tag(repo_root: Path, app: AppKind, platforms: Sequence[str] = ("linux/amd64",)) -> str:
+    """A tag that changes exactly when the image's inputs change: sha256 of the target platforms and
+    of the paths and contents of the files it is built from.
+
+    The platforms count: the same sources built for linux/amd64 and for linux/arm64 are different
+    images (a different manifest list digest), and an immutable ECR repository refuses a second image
+    under a tag it already holds (ImageTagAlreadyExistsException).
+    """
     digest = hashlib.sha256()
+    digest.update(",".join(sorted(set(platforms))).encode())
+    digest.update(b"\0")
     for path in build_files(repo_root, app):
         digest.update(path.relative_to(repo_root).as_posix().encode())
         digest.update(b"\0")
@@ -109,8 +117,11 @@ class AppImages(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         repository = aws.ecr.Repository(
             child(name, app.value),
-            name=f"crossmesh-{args.stack}/{app.value}",
+            name=ecr_repository(args.stack, app.value),
             image_tag_mutability="IMMUTABLE",
+            # `destroy` deletes the repository with its images; without this, a repository holding
+            # more than the current image fails with RepositoryNotEmptyException.
+            force_delete=True,
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
             tags=dict(args.tags),
@@ -125,12 +136,13 @@ class AppImages(pulumi.ComponentResource):
         token = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        tag = source_tag(args.repo_root, app)
+        platforms = list(args.platforms.get(app, ("linux/amd64",)))
+        tag = source_tag(args.repo_root, app, platforms)
         image = docker_build.Image(
             child(name, app.value),
             context=docker_build.BuildContextArgs(location="."),
             dockerfile=docker_build.DockerfileArgs(location=f"workloads/{app.value}/Dockerfile"),
-            platforms=[docker_build.Platform(p) for p in args.platforms.get(app, ("linux/amd64",))],
+            platforms=[docker_build.Platform(p) for p in platforms],
             tags=[pulumi.Output.concat(repository.repository_url, ":", tag)],
             labels={
                 "org.opencontainers.image.title": app.value,

@@ -58,9 +58,13 @@ class AppMeshObjects(pulumi.ComponentResource):
             for cluster in topology.clusters
         }
 
+        # Every node, router and service waits for every Mesh object of the stack, so `destroy` never
+        # deletes a mesh while another cluster still has objects in it.
+        meshes = list(self.meshes.values())
+
         def node(app: AppSpec, after: Sequence[pulumi.Resource] = ()) -> pulumi.CustomResource:
             manifest = objects.virtual_node(app, topology, arn_of=args.arn_of, route=args.route)
-            return put(app.cluster, manifest, [self.meshes[app.cluster], *after])
+            return put(app.cluster, manifest, [*meshes, *after])
 
         self.nodes = {app.name: node(app) for app in topology.colors}
         router_cluster = topology.router_cluster
@@ -68,9 +72,9 @@ class AppMeshObjects(pulumi.ComponentResource):
         router = put(
             router_cluster,
             objects.virtual_router(topology, arn_of=args.arn_of, route=args.route),
-            [self.meshes[router_cluster], *self.nodes.values()],
+            [*meshes, *self.nodes.values()],
         )
-        service = put(router_cluster, objects.virtual_service(topology), [router])
+        service = put(router_cluster, objects.virtual_service(topology), [*meshes, router])
         # front's node names the virtual service as its backend, so it comes last.
         self.nodes[topology.front.name] = node(topology.front, [service])
         self.register_outputs({"nodes": list(self.nodes)})

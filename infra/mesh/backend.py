@@ -33,6 +33,8 @@ class ClusterHandle:
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
+    node_group: pulumi.Resource | None = None
+    """The cluster's nodes: controllers and mesh objects go after them, and on destroy before them."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def test_cluster_inputs_are_hardened() -> None:
         "name": "eksc1-dev",
         "version": "1.34",
         "vpcId": "<network-vpc.id>",
-        "privateSubnetIds": ["<network-private-us-east-1a.id>", "<network-private-us-east-1b.id>"],
+        "privateSubnetIds": ["<network-private-use1-az1.id>", "<network-private-use1-az2.id>"],
         "nodeAssociatePublicIpAddress": False,
         "skipDefaultNodeGroup": True,
         "skipDefaultSecurityGroups": True,
@@ -87,7 +87,7 @@ def test_prod_endpoint_is_private_and_admins_get_access_entries() -> None:
     assert "publicAccessCidrs" not in cluster
     assert cluster["deletionProtection"] is True
     assert cluster["accessEntries"] == {
-        "admin-0": {
+        "role-platform-oncall-c82d33": {
             "principalArn": "arn:aws:iam::111122223333:role/platform-oncall",
             "accessPolicies": {
                 "cluster-admin": {
@@ -109,7 +109,7 @@ def test_prod_endpoint_is_private_and_admins_get_access_entries() -> None:
 def test_node_group_in_private_subnets_with_the_hardened_launch_template() -> None:
     recording = record_env("dev")
     nodes = inputs(recording, NODES, "eksc2-nodes")
-    assert nodes["subnetIds"] == ["<network-private-us-east-1a.id>", "<network-private-us-east-1b.id>"]
+    assert nodes["subnetIds"] == ["<network-private-use1-az1.id>", "<network-private-use1-az2.id>"]
     assert nodes["scalingConfig"] == {"desiredSize": 3, "minSize": 3, "maxSize": 4}
     assert nodes["instanceTypes"] == ["t3.medium"]
     assert nodes["amiType"] == "AL2023_x86_64_STANDARD"

@@ -186,7 +186,18 @@ CASES: list[tuple[str, Change, str]] = [
     (
         "cluster-name-not-dns",
         _cluster(0, name="EKS_1"),
-        "crossmesh:clusters[0].name: got 'EKS_1'; expected a DNS label",
+        "crossmesh:clusters[0].name: got 'EKS_1'; expected 1-31 lowercase letters and digits",
+    ),
+    (
+        "cluster-name-with-hyphen",
+        _cluster(0, name="eks-1"),
+        "crossmesh:clusters[0].name: got 'eks-1'; expected 1-31 lowercase letters and digits starting with "
+        "a letter, without '-'",
+    ),
+    (
+        "operator-not-a-role",
+        lambda c: c.__setitem__("crossmesh:operators", ["arn:aws:sts::111122223333:assumed-role/ops/me"]),
+        "crossmesh:operators[0]: got 'arn:aws:sts::111122223333:assumed-role/ops/me'; expected an IAM role ARN",
     ),
     (
         "mesh-name-not-dns",

@@ -52,8 +52,10 @@ def test_mesh_objects_wait_for_their_controller_and_the_cloud_map_namespace() ->
         assert recording.depends_on(resource, cloud_map), resource.name
         other = "eksc2" if cluster == "eksc1" else "eksc1"
         other_release = recording.named(RELEASE, f"{other}-mesh-controller-release")
-        # Only front's node waits for the other cluster (its backend, the virtual service, lives there).
-        expected = resource.name == "eksc1-virtualnode-front"
+        # A Mesh waits only for its own cluster; every node, router and service waits for every Mesh of
+        # the stack (so destroy never deletes a mesh another cluster still has objects in), and
+        # through it for the other cluster's controller.
+        expected = not resource.type.endswith(":Mesh")
         assert recording.depends_on(resource, other_release) is expected, resource.name
 
 

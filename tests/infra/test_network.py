@@ -7,7 +7,14 @@ import itertools
 
 import pytest
 
-from infra.network import SubnetPlanError, Tier, choose_azs, plan_subnets, service_cidr_problem, subnet_tags
+from infra.network import (
+    SubnetPlanError,
+    Tier,
+    choose_zone_ids,
+    plan_subnets,
+    service_cidr_problem,
+    subnet_tags,
+)
 
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
@@ -77,26 +84,60 @@ def test_service_cidr_rules_of_eks(service: str, problem: str | None) -> None:
     assert service_cidr_problem(service, "172.16.0.0/16") == problem
 
 
-def test_choose_azs_takes_the_first_ones_by_default() -> None:
-    assert choose_azs(["a", "b", "c"], 2) == ["a", "b"]
+NAMES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
+IDS = ["use1-az4", "use1-az6", "use1-az1", "use1-az2"]
 
 
-def test_choose_azs_honours_explicit_zones() -> None:
-    assert choose_azs(["us-east-1a", "us-east-1b", "us-east-1c"], 2, ["us-east-1c", "us-east-1a"]) == [
-        "us-east-1c",
-        "us-east-1a",
+def _offered(types: list[str], zones: list[str]) -> list[tuple[str, str]]:
+    return [(t, z) for t in types for z in zones]
+
+
+def test_zones_are_chosen_by_id_among_those_offering_every_instance_type() -> None:
+    # use1-az6 lacks m6a.xlarge: skipped, although its name comes second.
+    offered = [
+        *_offered(["m6i.xlarge"], IDS),
+        *_offered(["m6a.xlarge"], ["use1-az4", "use1-az1", "use1-az2"]),
     ]
+    chosen = choose_zone_ids(
+        region="us-east-1",
+        names=NAMES,
+        zone_ids=IDS,
+        offered=offered,
+        instance_types=["m6i.xlarge", "m6a.xlarge"],
+        count=2,
+    )
+    assert chosen == ["use1-az4", "use1-az1"]
 
 
-def test_choose_azs_refuses_a_zone_that_is_not_available() -> None:
+def test_too_few_zones_offering_the_types_is_an_error_naming_region_and_types() -> None:
     with pytest.raises(
-        ValueError, match=r"crossmesh:network.availabilityZones: us-east-1z not available here"
+        ValueError,
+        match=r"crossmesh:network.azCount: 3 zones wanted but only 1 us-east-1 zones offering every instance type \(m7g.large, t3.medium\): use1-az1",
     ):
-        choose_azs(["us-east-1a", "us-east-1b"], 2, ["us-east-1a", "us-east-1z"])
+        choose_zone_ids(
+            region="us-east-1",
+            names=NAMES,
+            zone_ids=IDS,
+            offered=[*_offered(["t3.medium"], IDS), ("m7g.large", "use1-az1")],
+            instance_types=["t3.medium", "m7g.large"],
+            count=3,
+        )
 
 
-def test_choose_azs_refuses_to_build_with_fewer_zones_than_asked() -> None:
-    with pytest.raises(
-        ValueError, match=r"crossmesh:network.azCount: 3 zones wanted but the region offers 2"
-    ):
-        choose_azs(["a", "b"], 3)
+def test_explicit_zones_by_name_or_id_must_exist_and_offer_the_types() -> None:
+    kwargs = {
+        "region": "us-east-1",
+        "names": NAMES,
+        "zone_ids": IDS,
+        "instance_types": ["t3.medium"],
+        "count": 2,
+    }
+    offered = _offered(["t3.medium"], ["use1-az4", "use1-az1"])
+    assert choose_zone_ids(offered=offered, wanted=["us-east-1c", "use1-az4"], **kwargs) == [
+        "use1-az1",
+        "use1-az4",
+    ]
+    with pytest.raises(ValueError, match=r"availabilityZones: us-east-1z not available here"):
+        choose_zone_ids(offered=offered, wanted=["us-east-1a", "us-east-1z"], **kwargs)
+    with pytest.raises(ValueError, match=r"availabilityZones: us-east-1b does not offer every instance type"):
+        choose_zone_ids(offered=offered, wanted=["us-east-1a", "us-east-1b"], **kwargs)

@@ -25,11 +25,11 @@ def test_vpc_has_dns_for_eks_and_cloud_map() -> None:
 
 def test_dev_subnets_cidrs_azs_and_tags() -> None:
     found = subnets(record_env("dev"))
-    assert {name: (s["cidrBlock"], s["availabilityZone"]) for name, s in found.items()} == {
-        "network-private-us-east-1a": ("172.16.0.0/19", "us-east-1a"),
-        "network-private-us-east-1b": ("172.16.32.0/19", "us-east-1b"),
-        "network-public-us-east-1a": ("172.16.64.0/24", "us-east-1a"),
-        "network-public-us-east-1b": ("172.16.65.0/24", "us-east-1b"),
+    assert {name: (s["cidrBlock"], s["availabilityZoneId"]) for name, s in found.items()} == {
+        "network-private-use1-az1": ("172.16.0.0/19", "use1-az1"),
+        "network-private-use1-az2": ("172.16.32.0/19", "use1-az2"),
+        "network-public-use1-az1": ("172.16.64.0/24", "use1-az1"),
+        "network-public-use1-az2": ("172.16.65.0/24", "use1-az2"),
     }
     for name, subnet in found.items():
         tags = subnet["tags"]
@@ -43,11 +43,11 @@ def test_dev_subnets_cidrs_azs_and_tags() -> None:
 
 def test_private_subnets_route_through_the_single_dev_nat() -> None:
     recording = record_env("dev")
-    assert [r.name for r in recording.of_type(NAT)] == ["network-nat-us-east-1a"]
-    assert inputs(recording, NAT, "network-nat-us-east-1a")["subnetId"] == "<network-public-us-east-1a.id>"
-    for az in ("us-east-1a", "us-east-1b"):
+    assert [r.name for r in recording.of_type(NAT)] == ["network-nat-use1-az1"]
+    assert inputs(recording, NAT, "network-nat-use1-az1")["subnetId"] == "<network-public-use1-az1.id>"
+    for az in ("use1-az1", "use1-az2"):
         table = inputs(recording, ROUTE_TABLE, f"network-private-{az}")
-        assert table["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "<network-nat-us-east-1a.id>"}]
+        assert table["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "<network-nat-use1-az1.id>"}]
     public = inputs(recording, ROUTE_TABLE, "network-public")
     assert public["routes"] == [{"cidrBlock": "0.0.0.0/0", "gatewayId": "<network-igw.id>"}]
 
@@ -55,11 +55,11 @@ def test_private_subnets_route_through_the_single_dev_nat() -> None:
 def test_staging_has_three_azs_and_a_nat_per_az() -> None:
     recording = record_env("staging")
     assert sorted(r.name for r in recording.of_type(NAT)) == [
-        "network-nat-us-east-1a",
-        "network-nat-us-east-1b",
-        "network-nat-us-east-1c",
+        "network-nat-use1-az1",
+        "network-nat-use1-az2",
+        "network-nat-use1-az3",
     ]
-    for az in ("us-east-1a", "us-east-1b", "us-east-1c"):
+    for az in ("use1-az1", "use1-az2", "use1-az3"):
         table = inputs(recording, ROUTE_TABLE, f"network-private-{az}")
         assert table["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": f"<network-nat-{az}.id>"}]
     assert len(recording.of_type(SUBNET)) == 6
@@ -119,15 +119,13 @@ def test_flow_logs_can_be_turned_off() -> None:
 
 def test_explicit_availability_zones_are_used_in_order() -> None:
     recording = record_document(
-        variant(
-            "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1c", "us-east-1d"])
-        )
+        variant("dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1c", "use1-az4"]))
     )
-    assert sorted((s["availabilityZone"], s["cidrBlock"]) for s in subnets(recording).values()) == [
-        ("us-east-1c", "172.16.0.0/19"),
-        ("us-east-1c", "172.16.64.0/24"),
-        ("us-east-1d", "172.16.32.0/19"),
-        ("us-east-1d", "172.16.65.0/24"),
+    assert sorted((s["availabilityZoneId"], s["cidrBlock"]) for s in subnets(recording).values()) == [
+        ("use1-az3", "172.16.0.0/19"),
+        ("use1-az3", "172.16.64.0/24"),
+        ("use1-az4", "172.16.32.0/19"),
+        ("use1-az4", "172.16.65.0/24"),
     ]
 
 
