@@ -140,7 +140,14 @@ def _stdin_is_a_terminal() -> bool:
     return sys.stdin.isatty()
 
 
+def _check_leaks_with_real_clients(config: StackConfig, vpc_ids: list[str]) -> None:
+    from automation.leaks import check_after_destroy
+
+    check_after_destroy(config, vpc_ids=vpc_ids)
+
+
 stack_factory: Callable[[StackRequest], StackRunner] = _open_pulumi_stack
+leak_check: Callable[[StackConfig, list[str]], None] = _check_leaks_with_real_clients
 preflight_clients: Callable[[str], PreflightClients] = _make_preflight_clients
 verify_deployment: Callable[..., VerifyReport] = _verify_with_real_clients
 is_interactive: Callable[[], bool] = _stdin_is_a_terminal
@@ -667,9 +674,22 @@ def _cleanup(
             before_confirm(run, config)
         if not yes and not _confirm(run, question):
             _declined(run)
+        vpc_ids = _stack_vpc_ids(runner) if operation == "destroy" else []
         result = _operate(run, runner, config, operation, parallel)
         run.say(f"{operation} of {run.env} done: {_changes_text(result.changes)}", out=True)
+        if operation == "destroy":
+            leak_check(config, vpc_ids)  # raises (exit 10) listing what is left
+            run.say(f"leak check: nothing of {run.env} is left")
         run.emit(run.result(True, ExitCode.OK, changes=dict(result.changes)))
+
+
+def _stack_vpc_ids(runner: StackRunner) -> list[str]:
+    """The VPC the stack's outputs name, read before destroy removes them (for the leak check)."""
+    try:
+        vpc = runner.outputs().get("vpcId")
+    except Exception:
+        return []
+    return [str(vpc.value)] if vpc is not None and vpc.value else []
 
 
 @app.command()

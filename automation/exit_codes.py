@@ -27,5 +27,7 @@ class ExitCode(IntEnum):
     """The Pulumi engine reported an error (e.g. a Helm release timed out); the message says where to look."""
     NOT_DEPLOYED = 9
     """The stack does not exist in the backend, or lacks the outputs the command needs: deploy it first."""
+    LEAKED = 10
+    """destroy finished but resources of the stack are left (listed), or the leak check could not run."""
     INTERRUPTED = 130
     """Ctrl-C: the running operation was stopped and the stack's lock released (or how to release it said)."""

@@ -196,6 +196,11 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> World:
     )
     monkeypatch.setattr(cli, "verify_deployment", verify)
     monkeypatch.setattr(cli, "is_interactive", lambda: state.interactive)
+    monkeypatch.setattr(
+        cli,
+        "leak_check",
+        lambda config, vpc_ids: state.journal.append(f"leak check {config.stack} {vpc_ids}"),
+    )
     return state
 
 
@@ -461,7 +466,7 @@ def test_mesh_unavailable_stops_deploy_but_only_warns_on_destroy(world: World) -
     outcome = invoke("destroy", "dev", "--yes")
     assert outcome.exit_code == 0, outcome.output
     assert "warning: App Mesh is not available" in outcome.stderr
-    assert world.runner.calls == ["destroy"]
+    assert world.runner.calls == ["outputs", "destroy"]  # outputs: the VPC id the leak check needs
 
 
 # --- Pulumi CLI missing (the real Automation API; no CLI is installed here) -------------------------
@@ -555,7 +560,7 @@ def test_ctrl_c_waits_for_an_engine_that_stops_and_does_not_cancel(
     world.runner.during["destroy"] = interrupt_and_stop
     outcome = invoke("destroy", "dev", "--yes")
     assert outcome.exit_code == 130
-    assert world.runner.calls == ["destroy"]
+    assert world.runner.calls == ["outputs", "destroy"]
     assert "Pulumi stopped and released the stack" in outcome.stderr
 
 
@@ -604,7 +609,26 @@ def test_destroy_and_refresh_require_an_existing_stack_and_yes(world: World) -> 
         assert outcome.exit_code == 0, outcome.output
         assert json_result(outcome)["operation"] == command
     assert [r.create for r in world.requests] == [False, False]
-    assert world.runner.calls == ["destroy", "refresh"]
+    assert world.runner.calls == ["outputs", "destroy", "refresh"]
+
+
+def test_destroy_ends_with_the_leak_check_and_exits_10_on_leftovers(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation.errors import CrossmeshError, Failure
+    from automation.exit_codes import ExitCode
+
+    def leaky(config: Any, vpc_ids: list[str]) -> None:
+        world.journal.append(f"leak check {config.stack} {vpc_ids}")
+        raise CrossmeshError(Failure(ExitCode.LEAKED, "destroy_left_resources", "ecr: crossmesh-dev/front"))
+
+    monkeypatch.setattr(cli, "leak_check", leaky)
+    outcome = invoke("destroy", "dev", "--yes", "--json")
+    assert outcome.exit_code == 10
+    assert json_result(outcome)["error"]["kind"] == "destroy_left_resources"
+    assert world.runner.calls == ["outputs", "destroy"]
+    assert world.journal[-1].startswith("leak check dev [")
+    assert invoke("refresh", "dev", "--yes").exit_code == 0  # refresh has no leak check
 
 
 def test_interactive_destroy_declined(world: World) -> None:
