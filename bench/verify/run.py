@@ -2,8 +2,8 @@
 
     python bench/verify/run.py [--requests 1000] [--concurrency 20] [--server auto|real|fake] [--json]
 
-Starts a front on 127.0.0.1 - this repository's real apps (``python -m workloads.colorapp`` with
-COLOR=blue behind ``python -m workloads.front``) when they are importable, otherwise (or with
+Starts a front on 127.0.0.1 - this repository's real apps (``python -m workloads.runtime.colorapp`` with
+COLOR=blue behind ``python -m workloads.runtime.front``) when they are importable, otherwise (or with
 ``--server fake``) the built-in fast fake in ``fakefront.py`` that alternates blue and red - then, in
 the same run and against the same URL:
 
@@ -107,17 +107,17 @@ def start_real(servers: Servers, python: str) -> Front:
         "LOG_LEVEL": "warning",
     }
     colorapp = servers.start(
-        [python, "-m", "workloads.colorapp"], {**base, "COLOR": "blue", "PORT": str(color_port)}
+        [python, "-m", "workloads.runtime.colorapp"], {**base, "COLOR": "blue", "PORT": str(color_port)}
     )
     wait_ready(f"http://127.0.0.1:{color_port}/color", colorapp)
     front = servers.start(
-        [python, "-m", "workloads.front"],
+        [python, "-m", "workloads.runtime.front"],
         {**base, "COLOR_HOST": f"127.0.0.1:{color_port}", "PORT": str(front_port)},
     )
     wait_ready(f"http://127.0.0.1:{front_port}/color", front)
     return Front(
         f"http://127.0.0.1:{front_port}",
-        "real apps (workloads.front -> workloads.colorapp COLOR=blue)",
+        "real apps (workloads.runtime.front -> workloads.runtime.colorapp COLOR=blue)",
         {"blue": 100, "red": 0},
     )
 
@@ -140,7 +140,8 @@ def running_front(mode: str, python: str) -> Iterator[Front]:
     servers = Servers()
     try:
         real_available = all(
-            importlib.util.find_spec(m) is not None for m in ("workloads.colorapp", "workloads.front")
+            importlib.util.find_spec(m) is not None
+            for m in ("workloads.runtime.colorapp", "workloads.runtime.front")
         )
         front: Front | None = None
         if mode in ("auto", "real") and real_available:
@@ -153,7 +154,7 @@ def running_front(mode: str, python: str) -> Iterator[Front]:
                 servers.stop()
                 servers = Servers()
         elif mode == "real":
-            raise SystemExit("workloads.colorapp / workloads.front are not importable")
+            raise SystemExit("workloads.runtime.colorapp / workloads.runtime.front are not importable")
         yield front or start_fake(servers, python)
     finally:
         servers.stop()

@@ -9,7 +9,7 @@ import pytest
 from automation.validate import CrdSchemas, validate_objects
 from infra.config import parse_stack_file
 from tests.support import stack_document
-from workloads import manifests
+from workloads.deploy import manifests
 from workloads.topology import AppKind, topology_of
 
 TOPOLOGY = topology_of(parse_stack_file(stack_document("dev"), "dev"))
