@@ -222,10 +222,10 @@ def _failure(code: ExitCode, kind: str, message: str, hint: str = "") -> Failure
 @contextmanager
 def _failures(run: _Run, config: Callable[[], StackConfig | None] = lambda: None) -> Generator[None]:
     """Turn every known failure into its message and exit code (typer.Exit passes through)."""
+    from automation.environment import UnknownEnvironmentError
     from automation.errors import CrossmeshError, classify_engine_error, is_command_error
-    from automation.render import UnknownEnvironmentError
     from automation.stack import Interrupted, interrupted_failure
-    from infra.config import ConfigError
+    from infra.config_parse import ConfigError
 
     try:
         yield
@@ -264,7 +264,7 @@ def _engine_context(run: _Run, config: StackConfig | None) -> EngineContext:
 
 def _load(env: str) -> StackConfig:
     """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs."""
-    from automation.render import load_environment
+    from automation.environment import load_environment
 
     config, _ = load_environment(PROJECT_DIR, env)
     return config
@@ -422,24 +422,26 @@ def render(
     """Render ENV offline: resources.json, manifests per cluster and report.md, all validated."""
     from rich.console import Console
 
-    from automation.render import UnknownEnvironmentError
+    from automation.environment import UnknownEnvironmentError
     from automation.render import render as do_render
+    from automation.render_output import default_out_dir, write_render
     from automation.render_view import render_summary
-    from infra.config import ConfigError
+    from infra.config_parse import ConfigError
 
     console = Console(stderr=as_json)
     try:
-        result = do_render(env, PROJECT_DIR, out_dir=out)
+        result = do_render(env, PROJECT_DIR)
     except (ConfigError, UnknownEnvironmentError) as exc:
         _fail(ExitCode.BAD_INPUT, str(exc))
-    render_summary(result, console)
+    written = write_render(result, out or default_out_dir(PROJECT_DIR, env))
+    render_summary(result, console, written)
     if as_json:
         sys.stdout.write(
             json.dumps(
                 {
                     "ok": result.ok,
                     "env": env,
-                    "out": str(result.out_dir),
+                    "out": str(written),
                     "resources": len(result.recording.resources),
                     "objects": {k: len(v) for k, v in result.manifests.items()},
                     "problems": [str(p) for p in result.problems],
@@ -766,7 +768,7 @@ def _verify_front_url(
 ) -> VerifyReport:
     from automation.verify import run_http_only
     from automation.verify.httpcheck import color_url
-    from workloads.topology import topology_of
+    from infra.topology import topology_of
 
     try:
         url = color_url(front_url)
