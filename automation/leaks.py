@@ -56,7 +56,8 @@ class LeakScope:
     ecr_repositories: Sequence[str] = ()
     cloud_map_namespace: str = ""
     vpc_ids: Sequence[str] = ()
-    """The stack's VPC (from its outputs before destroy), plus any VPC still tagged for the stack."""
+    """VPCs known to be the stack's; any VPC still tagged for the stack is added (the provider's
+    default tags put ``project``/``environment`` on it)."""
 
     @classmethod
     def of(cls, config: StackConfig, *, account: str = "", vpc_ids: Sequence[str] = ()) -> LeakScope:

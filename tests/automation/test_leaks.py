@@ -14,7 +14,7 @@ from moto import mock_aws
 from automation.errors import CrossmeshError
 from automation.exit_codes import ExitCode
 from automation.leaks import LeakClients, LeakScope, check_after_destroy, find_leaks
-from infra.config import parse_stack_file
+from infra.config_parse import parse_stack_file
 from tests.support import stack_document
 
 REGION = "us-east-1"
