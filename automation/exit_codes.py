@@ -29,5 +29,14 @@ class ExitCode(IntEnum):
     """The stack does not exist in the backend, or lacks the outputs the command needs: deploy it first."""
     LEAKED = 10
     """destroy finished but resources of the stack are left (listed), or the leak check could not run."""
+    MACHINE_NOT_READY = 11
+    """A tool a deploy runs is missing or unusable on this machine: Docker with buildx (when images are
+    built) or the AWS CLI the kubeconfigs call."""
+    ENDPOINT_UNREACHABLE = 12
+    """A deployed cluster's API endpoint does not answer from this machine (private-only endpoint,
+    source CIDR not allowed); nothing was changed."""
+    NAME_TAKEN = 13
+    """A physical name this stack needs (EKS cluster, IAM role, ECR repository, ...) belongs to another
+    stack or to something not made by crossmesh; nothing was changed."""
     INTERRUPTED = 130
     """Ctrl-C: the running operation was stopped and the stack's lock released (or how to release it said)."""

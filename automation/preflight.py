@@ -12,8 +12,10 @@ Both raise :class:`automation.errors.CrossmeshError` with exit code 5 or 6. Clie
 
 from __future__ import annotations
 
+import base64
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
@@ -34,6 +36,16 @@ from botocore.exceptions import (
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
 from infra.config import MeshBackendKind, StackConfig
+from infra.endpoint import PIPELINE_HINT, Endpoint
+from infra.endpoint import probe as probe_endpoint
+from infra.naming import (
+    access_entry_key,
+    cluster_prefix,
+    control_plane_log_group,
+    ecr_repository,
+    flow_logs_group,
+    physical,
+)
 
 APPMESH_END_OF_SUPPORT = date(2026, 9, 30)
 APPMESH_NO_NEW_CUSTOMERS = date(2024, 9, 24)
@@ -69,6 +81,12 @@ class PreflightClients:
     sts: Any
     appmesh: Any
     lattice: Any = None
+    eks: Any = None
+    """For the deploy checks below (endpoint, names, operators); ``None`` skips them."""
+    iam: Any = None
+    ecr: Any = None
+    logs: Any = None
+    servicediscovery: Any = None
 
 
 def make_clients(region: str) -> PreflightClients:
@@ -85,6 +103,11 @@ def make_clients(region: str) -> PreflightClients:
         sts=session.client("sts", config=config),
         appmesh=session.client("appmesh", config=config),
         lattice=session.client("vpc-lattice", config=config),
+        eks=session.client("eks", config=config),
+        iam=session.client("iam", config=config),
+        ecr=session.client("ecr", config=config),
+        logs=session.client("logs", config=config),
+        servicediscovery=session.client("servicediscovery", config=config),
     )
 
 
@@ -264,3 +287,261 @@ def check_mesh_backend(config: StackConfig, clients: PreflightClients, *, today:
         check_lattice(clients.lattice, env=config.stack, region=config.region)
         return True
     return False
+
+
+# --------------------------------------------------------------------------------------------------
+# Deploy checks: the account is ready for this stack (after the credentials, before Pulumi).
+
+
+@dataclass(frozen=True)
+class ExistingCluster:
+    name: str
+    endpoint: Endpoint
+    tags: Mapping[str, str]
+
+
+def describe_clusters(eks: Any, names: Sequence[str]) -> dict[str, ExistingCluster]:
+    """The stack's EKS clusters that exist already (an update), by name."""
+    found: dict[str, ExistingCluster] = {}
+    for name in names:
+        try:
+            cluster = eks.describe_cluster(name=name)["cluster"]
+        except ClientError as exc:
+            if _code_and_message(exc)[0] == "ResourceNotFoundException":
+                continue
+            raise
+        authority: Mapping[str, Any] = cluster.get("certificateAuthority") or {}
+        ca: str | None = authority.get("data")
+        found[name] = ExistingCluster(
+            name=name,
+            endpoint=Endpoint(url=str(cluster.get("endpoint") or ""), ca_pem=_pem(ca)),
+            tags=dict(cluster.get("tags") or {}),
+        )
+    return found
+
+
+def _pem(data: str | None) -> str | None:
+    if not data:
+        return None
+    try:
+        return base64.b64decode(data, validate=True).decode()
+    except ValueError:
+        return None
+
+
+def check_endpoints(
+    existing: Mapping[str, ExistingCluster], *, probe: Callable[[Endpoint], str | None] = probe_endpoint
+) -> None:
+    """On an update, each cluster's API endpoint must answer from here before Pulumi touches it (a
+    first deploy is covered by the EndpointGate in the program)."""
+    problems = [
+        f"{name} ({cluster.endpoint.url}): {problem}"
+        for name, cluster in sorted(existing.items())
+        if cluster.endpoint.url and (problem := probe(cluster.endpoint)) is not None
+    ]
+    if problems:
+        raise CrossmeshError(
+            Failure(
+                ExitCode.ENDPOINT_UNREACHABLE,
+                "endpoint_unreachable",
+                "the API endpoint of " + "; ".join(problems) + " does not answer from this machine",
+                "Nothing was changed. To fix: " + PIPELINE_HINT + ".",
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Owned:
+    kind: str
+    name: str
+    tags: Mapping[str, str]
+
+
+def owner_of(tags: Mapping[str, str]) -> str | None:
+    """The crossmesh stack that tagged a resource, or None when crossmesh did not make it."""
+    return tags.get("environment") if tags.get("project") == "crossmesh" else None
+
+
+def _role_tags(iam: Any, name: str) -> Mapping[str, str] | None:
+    try:
+        return {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name).get("Tags") or ()}
+    except ClientError as exc:
+        if _code_and_message(exc)[0] == "NoSuchEntity":
+            return None
+        raise
+
+
+def _repository_tags(ecr: Any, name: str) -> Mapping[str, str] | None:
+    try:
+        arn = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryArn"]
+    except ClientError as exc:
+        if _code_and_message(exc)[0] == "RepositoryNotFoundException":
+            return None
+        raise
+    return {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=arn).get("tags") or ()}
+
+
+def _log_group_tags(logs: Any, name: str) -> Mapping[str, str] | None:
+    groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups") or ()
+    group = next((g for g in groups if g.get("logGroupName") == name), None)
+    if group is None:
+        return None
+    arn = str(group["arn"]).removesuffix(":*")
+    return dict(logs.list_tags_for_resource(resourceArn=arn).get("tags") or {})
+
+
+def names_taken(
+    config: StackConfig, clients: PreflightClients, existing: Mapping[str, ExistingCluster]
+) -> list[Owned]:
+    """Physical names this stack needs that exist with another owner (by the ``environment`` tag)."""
+    stack = config.stack
+    found: list[Owned] = [Owned("EKS cluster", name, c.tags) for name, c in existing.items()]
+    if clients.iam is not None:
+        roles = [physical(stack, "vpc-flow-logs")] + [
+            f"{cluster_prefix(stack, c.name)}-{kind}"
+            for c in config.clusters
+            for kind in ("nodes", "vpc-cni")
+        ]
+        for role in roles:
+            tags = _role_tags(clients.iam, role)
+            if tags is not None:
+                found.append(Owned("IAM role", role, tags))
+    if clients.ecr is not None and config.workloads.images.build:
+        for app in ("front", "colorapp"):
+            tags = _repository_tags(clients.ecr, ecr_repository(stack, app))
+            if tags is not None:
+                found.append(Owned("ECR repository", ecr_repository(stack, app), tags))
+    if clients.logs is not None:
+        groups = [control_plane_log_group(config.eks_name(c.name)) for c in config.clusters]
+        for group in (*groups, flow_logs_group(stack)):
+            tags = _log_group_tags(clients.logs, group)
+            if tags is not None:
+                found.append(Owned("log group", group, tags))
+    if clients.lattice is not None and config.mesh.backend is MeshBackendKind.LATTICE:
+        for network in clients.lattice.list_service_networks().get("items") or ():
+            if network.get("name") == config.service_network_name:
+                network_tags: Mapping[str, str] = (
+                    clients.lattice.list_tags_for_resource(resourceArn=network["arn"]).get("tags") or {}
+                )
+                found.append(Owned("VPC Lattice service network", str(network["name"]), network_tags))
+    return [o for o in found if owner_of(o.tags) != stack]
+
+
+def check_names(
+    config: StackConfig, clients: PreflightClients, existing: Mapping[str, ExistingCluster]
+) -> None:
+    taken = names_taken(config, clients, existing)
+    if taken:
+        lines = [
+            f"{o.kind} {o.name}: owned by "
+            + (
+                f"stack {owner}"
+                if (owner := owner_of(o.tags))
+                else "something not made by crossmesh (no crossmesh tags)"
+            )
+            for o in taken
+        ]
+        raise CrossmeshError(
+            Failure(
+                ExitCode.NAME_TAKEN,
+                "name_taken",
+                f"stack {config.stack} needs names that already exist in this account and region: "
+                + "; ".join(lines),
+                "Names come from the stack name (infra/naming.py): deploy under another stack name, or "
+                "destroy/rename the owner. Nothing was changed.",
+            )
+        )
+
+
+def check_cloud_map_namespace(config: StackConfig, clients: PreflightClients) -> str | None:
+    """A namespace of the same name owned by another stack.
+
+    Route 53 refuses two private zones of one name only in the same VPC (AssociateVPCWithHostedZone:
+    ConflictingDomainExists, https://docs.aws.amazon.com/Route53/latest/APIReference/API_AssociateVPCWithHostedZone.html),
+    and each stack has its own VPC, so DNS alone allows the name twice; the Cloud Map docs
+    (https://docs.aws.amazon.com/cloud-map/latest/dg/working-with-namespaces.html) say nothing more. But
+    App Mesh finds instances with DiscoverInstances by *namespace name*, which two namespaces would
+    make ambiguous: with the appmesh backend this is refused, with lattice (DNS only) it is a note.
+    """
+    if clients.servicediscovery is None:
+        return None
+    name = config.mesh.cloud_map_namespace
+    for page in clients.servicediscovery.get_paginator("list_namespaces").paginate():
+        for namespace in page.get("Namespaces") or ():
+            if namespace.get("Name") != name:
+                continue
+            tags = (
+                clients.servicediscovery.list_tags_for_resource(ResourceARN=namespace["Arn"]).get("Tags")
+                or ()
+            )
+            owner = owner_of({t["Key"]: t["Value"] for t in tags})
+            if owner == config.stack:
+                continue
+            who = f"stack {owner}" if owner else "something not made by crossmesh"
+            if config.mesh.backend is MeshBackendKind.APPMESH:
+                raise CrossmeshError(
+                    Failure(
+                        ExitCode.NAME_TAKEN,
+                        "name_taken",
+                        f"the Cloud Map namespace {name} ({namespace['Id']}) already exists, owned by {who}; "
+                        "App Mesh discovers instances by namespace name, so two namespaces of one name "
+                        "would be ambiguous",
+                        "Give this stack its own `crossmesh:mesh.cloudMapNamespace`. Nothing was changed.",
+                    )
+                )
+            return f"Cloud Map namespace {name} also exists for {who} (allowed: another VPC, DNS only)"
+    return None
+
+
+def caller_role_arn(identity: CallerIdentity, iam: Any) -> str | None:
+    """The IAM role behind an assumed-role ARN, with its path (iam:GetRole); None for users."""
+    match = re.fullmatch(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+", identity.arn)
+    if match is None:
+        return identity.arn if ":role/" in identity.arn else None
+    return str(iam.get_role(RoleName=match.group(3))["Role"]["Arn"])
+
+
+def check_creator_not_an_operator(
+    config: StackConfig,
+    identity: CallerIdentity,
+    clients: PreflightClients,
+    existing: Mapping[str, ExistingCluster],
+) -> None:
+    """A first deploy runs as the role EKS will make admin at creation (bootstrapClusterCreatorAdmin-
+    Permissions); listing that role in ``crossmesh:operators`` too would fail with 409 on its entry."""
+    if clients.iam is None or not config.operators or len(existing) == len(config.clusters):
+        return
+    role = caller_role_arn(identity, clients.iam)
+    if role is None:
+        return
+    keys = {access_entry_key(arn): arn for arn in config.operators}
+    if access_entry_key(role) in keys:
+        raise CrossmeshError(
+            Failure(
+                ExitCode.BAD_INPUT,
+                "creator_is_operator",
+                f"crossmesh:operators lists {keys[access_entry_key(role)]}, the role this first deploy "
+                f"runs as ({identity.arn}); EKS makes the creator admin when it creates the cluster, and a "
+                "second access entry for it fails (409)",
+                "Remove it from crossmesh:operators (it keeps admin as the creator), or create the stack "
+                "from a role not listed there. Nothing was changed.",
+            )
+        )
+
+
+def check_for_deploy(
+    config: StackConfig,
+    identity: CallerIdentity,
+    clients: PreflightClients,
+    *,
+    probe: Callable[[Endpoint], str | None] = probe_endpoint,
+) -> list[str]:
+    """The account-side checks of deploy and preview; notes worth printing."""
+    if clients.eks is None:
+        return []
+    existing = describe_clusters(clients.eks, [config.eks_name(c.name) for c in config.clusters])
+    check_names(config, clients, existing)
+    check_creator_not_an_operator(config, identity, clients, existing)
+    note = check_cloud_map_namespace(config, clients)
+    check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)
+    return [note] if note else []

@@ -86,6 +86,12 @@ def check_leaks_with_real_clients(config: StackConfig) -> None:
     check_after_destroy(config)
 
 
+def check_this_machine(config: StackConfig) -> list[str]:
+    from automation.machine import check_machine
+
+    return check_machine(config)
+
+
 def stdin_is_a_terminal() -> bool:
     return sys.stdin.isatty()
 
@@ -101,6 +107,8 @@ class Dependencies:
     verifier: Verifier = verify_with_real_clients
     """The full verification of a deployed environment."""
     leak_check: Callable[[StackConfig], None] = check_leaks_with_real_clients
+    machine_check: Callable[[StackConfig], list[str]] = check_this_machine
+    """Before deploy and preview: the Pulumi CLI, Docker with buildx, the AWS CLI (automation/machine.py)."""
     """After destroy: what of the stack is left (automation/leaks.py); raises exit 10 listing it."""
     is_interactive: Callable[[], bool] = stdin_is_a_terminal
     """Whether a confirmation can be asked (stdin is a terminal)."""
@@ -310,6 +318,8 @@ class DeploySession:
         and refresh must still be able to clean up what is left)."""
         from automation import preflight
 
+        if mesh == "require":  # deploy and preview: the tools they run must be here
+            self.output.say("machine: " + ", ".join(self.deps.machine_check(config)))
         clients = self.deps.preflight_clients(config.region)
         identity = preflight.check_aws_credentials(clients.sts)
         self.output.say(f"AWS account {identity.account} as {identity.arn}")
@@ -319,6 +329,11 @@ class DeploySession:
             if mesh == "require":
                 raise
             self.output.say(exc.failure.message, label="warning: ", style="yellow")
+        if mesh == "require":
+            # Names owned by another stack, the creator listed as an operator, and on updates each
+            # cluster's API endpoint answering from here.
+            for note in preflight.check_for_deploy(config, identity, clients):
+                self.output.say(note, label="note: ")
         return identity
 
     def open_stack(

@@ -10,9 +10,7 @@ ambient one.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,34 +26,10 @@ from infra.endpoint import EndpointGate, EndpointGateArgs
 from infra.iam import Arns
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.log_group import EncryptedLogGroup, EncryptedLogGroupArgs
-from infra.naming import TYPE_PREFIX, child, control_plane_log_group
+from infra.naming import TYPE_PREFIX, access_entry_key, child, control_plane_log_group, role_name_of
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
-_ROLE_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<name>[^/]+)$"
-)
-
-
-def access_entry_key(principal_arn: str) -> str:
-    """Stable key of a principal's access entry: its kind and name plus a hash of the ARN without path.
-
-    Never a list position: removing the first admin must not re-point ``admin-0`` at the second (EKS
-    cannot change an entry's principal, so that would replace entries and cut access mid-update). The
-    path is left out so that resolving it later (iam:GetRole) does not move the entry.
-    """
-    kind, _, rest = principal_arn.split(":", 5)[-1].partition("/")
-    name = rest.rsplit("/", 1)[-1]
-    account = principal_arn.split(":")[4]
-    digest = hashlib.sha256(f"{account}:{kind}/{name}".encode()).hexdigest()[:6]
-    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
-    return f"{kind}-{readable}-{digest}"
-
-
-def role_name_of(arn: str) -> str | None:
-    """The role name in an IAM role ARN (whatever its path), or None for anything else."""
-    match = _ROLE_ARN.fullmatch(arn)
-    return match.group("name") if match else None
 
 
 def admin_principals(operators: Sequence[str], admins: Sequence[str]) -> dict[str, str]:

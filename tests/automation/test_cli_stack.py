@@ -201,6 +201,7 @@ class World:
             preflight_clients=self.clients,
             verifier=self.verify,
             leak_check=lambda config: self.journal.append(f"leak check {config.stack}"),
+            machine_check=lambda config: ["fake tools"],
             is_interactive=lambda: self.interactive,
             project_dir=self.project_dir,
             log_dir=self.log_dir,
