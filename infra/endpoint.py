@@ -64,7 +64,10 @@ def probe(endpoint: Endpoint, *, timeout: float = 5.0) -> str | None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        context = ssl.create_default_context(cadata=endpoint.ca_pem) if endpoint.ca_pem else None
+        try:
+            context = ssl.create_default_context(cadata=endpoint.ca_pem) if endpoint.ca_pem else None
+        except (ssl.SSLError, ValueError) as exc:
+            return f"the cluster's CA certificate is unusable ({exc})"
         connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
     else:
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
