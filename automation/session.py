@@ -607,9 +607,9 @@ class DeploySession:
         target = out_dir or self.deps.project_dir / "build" / "render" / self.env
 
         def body() -> int:
-            # On stderr, so a user (and a pipeline log) sees the run start; the render takes seconds.
-            self.output.say(f"rendering {self.env} offline into {target}")
             try:
+                # On stderr, so a user (and a pipeline log) sees the run start; it takes seconds.
+                self.output.say(f"rendering {self.env} offline into {target}")
                 result = do_render(self.env, self.deps.project_dir, out_dir=target)
             except KeyboardInterrupt:
                 raise CrossmeshError(render_interrupted(self.env, str(target))) from None
