@@ -25,10 +25,11 @@ from typing import Any
 
 import yaml
 
+from automation.environment import load_environment
 from automation.guardrails import evaluate_recording
 from automation.recorder import Recording, Registration, record_project
 from automation.validate import CrdSchemas, Invalid, default_reference_dir, validate_objects
-from infra.config import StackConfig, flatten_config, parse_stack_file
+from infra.config import StackConfig
 from infra.data import as_list, as_mapping, mapping_or_empty
 from policy.crossmesh_policy import PolicyReport
 
@@ -49,40 +50,6 @@ _KIND_ORDER = (
     "Deployment",
     "PodDisruptionBudget",
 )
-
-
-class UnknownEnvironmentError(Exception):
-    """No ``Pulumi.<env>.yaml`` in the project."""
-
-    def __init__(self, env: str, project_dir: Path) -> None:
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        super().__init__(
-            f"unknown environment {env!r}: no Pulumi.{env}.yaml in {project_dir}; "
-            f"expected one of {', '.join(known)}"
-        )
-        self.known = known
-
-
-def stack_file(project_dir: Path, env: str) -> Path:
-    path = project_dir / f"Pulumi.{env}.yaml"
-    if not path.is_file():
-        raise UnknownEnvironmentError(env, project_dir)
-    return path
-
-
-def load_environment(
-    project_dir: Path, env: str, document: Mapping[str, Any] | None = None
-) -> tuple[StackConfig, dict[str, str]]:
-    """Read and validate ``Pulumi.<env>.yaml`` (or the given parsed ``document`` in its place).
-
-    Returns the model and the flat map Pulumi would pass to the program.
-    """
-    source = f"Pulumi.{env}.yaml"
-    if document is None:
-        path = stack_file(project_dir, env)
-        document = mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
-    config = parse_stack_file(document, env, source=source)
-    return config, flatten_config(mapping_or_empty(document.get("config")))
 
 
 @dataclass

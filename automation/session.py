@@ -233,7 +233,7 @@ class DeploySession:
 
     def run(self, body: Callable[[], int]) -> int:
         """Run ``body`` (a pipeline) and turn every known failure into its message and exit code."""
-        from automation.render import UnknownEnvironmentError
+        from automation.environment import UnknownEnvironmentError
         from infra.config import ConfigError
 
         try:
@@ -274,7 +274,7 @@ class DeploySession:
 
     def load(self) -> StackConfig:
         """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs."""
-        from automation.render import load_environment
+        from automation.environment import load_environment
 
         self.config, _ = load_environment(self.deps.project_dir, self.env)
         return self.config

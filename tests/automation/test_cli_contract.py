@@ -163,3 +163,34 @@ def test_run_help_lists_the_tasks_without_a_virtualenv(tmp_path: Path) -> None:
     for task in ("./run render", "./run tests", "./run lint", "./run scan", "./run <anything else>"):
         assert task in done.stdout
     assert not (tmp_path / ".venv").exists()
+
+
+def test_verify_front_url_imports_only_what_the_http_check_needs(tmp_path: Path) -> None:
+    # The whole command runs in a fresh interpreter (against a closed port: the check runs and fails),
+    # then reports which heavy packages it had imported. None of them serves the HTTP check.
+    probe = (
+        "import sys\n"
+        "from automation.cli import main\n"
+        "sys.argv = ['crossmesh', 'verify', 'dev', '--front-url', 'http://127.0.0.1:9', '--requests', '2',\n"
+        "            '--timeout', '0.5', '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    code = done.code\n"
+        "heavy = {'pulumi', 'grpc', 'boto3', 'botocore', 'kubernetes', 'kubernetes_validate', 'jsonschema',\n"
+        "         'httpcore', 'anyio', 'pulumi_policy', 'opentelemetry'}\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_DIR,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == "3 []", done.stderr  # verification failed (nothing listens there), nothing heavy loaded
+    report = json.loads(done.stdout)
+    assert "connect error x2" in report["checks"][0]["detail"]
