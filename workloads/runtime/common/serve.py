@@ -13,6 +13,7 @@ One process serves (``workers=1``): Kubernetes scales with replicas, and the dra
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import sys
@@ -45,7 +46,7 @@ def _free_port(host: str) -> int:
 
 def _announce_when_listening(host: str, port: int) -> None:
     """Log ``listening`` with the port once connections are accepted (tests and tools wait for it)."""
-    target = "127.0.0.1" if host in {"0.0.0.0", ""} else host  # noqa: S104 - a wildcard to probe locally
+    target = "127.0.0.1" if ipaddress.ip_address(host).is_unspecified else host
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -1,10 +1,10 @@
 """SigV4 signing of front's calls to colorapp, for a VPC Lattice service network with IAM auth.
 
 Lattice authenticates a request signed for the service ``vpc-lattice-svcs`` and does not support
-payload signing: the request carries ``x-amz-content-sha256: UNSIGNED-PAYLOAD`` and the signature is
-computed over that literal (https://docs.aws.amazon.com/vpc-lattice/latest/ug/sigv4-authenticated-requests.html).
-botocore's ``SigV4Auth`` does the signing; over plain HTTP it would hash the body instead, so its
-``payload`` step is pinned to the literal.
+payload signing: the request carries ``x-amz-content-sha256: UNSIGNED-PAYLOAD``
+(https://docs.aws.amazon.com/vpc-lattice/latest/ug/sigv4-authenticated-requests.html). botocore's
+``SigV4Auth`` signs; with that header present it puts the literal in the canonical request instead of
+a hash of the body.
 
 Credentials come from botocore's default chain (in a pod: the IRSA web-identity token or Pod
 Identity). Those are refreshable; botocore refreshes them when fewer than 15 minutes are left, which
@@ -29,13 +29,6 @@ log = logging.getLogger("app")
 
 CONTENT_SHA256 = "x-amz-content-sha256"
 REFRESH_EVERY_SECONDS = 60.0
-
-
-class UnsignedPayloadSigV4Auth(SigV4Auth):
-    """SigV4 with the payload hash replaced by UNSIGNED-PAYLOAD, as Lattice requires."""
-
-    def payload(self, request: AWSRequest) -> str:
-        return UNSIGNED_PAYLOAD
 
 
 class Credentials:
@@ -90,5 +83,5 @@ class Signer:
     def sign(self, method: str, url: str, headers: Mapping[str, str]) -> dict[str, str]:
         """The headers to send: ``headers`` plus the content hash, date, token and Authorization."""
         request = AWSRequest(method=method, url=url, headers={**headers, CONTENT_SHA256: UNSIGNED_PAYLOAD})
-        UnsignedPayloadSigV4Auth(self.credentials.current, self.service, self.region).add_auth(request)
+        SigV4Auth(self.credentials.current, self.service, self.region).add_auth(request)
         return dict(request.headers.items())

@@ -15,9 +15,8 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
 
 import aiohttp
 from opentelemetry import trace
@@ -69,20 +68,26 @@ class _TooLarge(Exception):
 
 @dataclass
 class _AttemptState:
-    queued: bool = False
-    extra: dict[str, Any] = field(default_factory=dict[str, Any])
+    """How long one attempt waited for a free pooled connection (aiohttp's connection-queued signals)."""
+
+    queued_since: float | None = None
+    waited: float = 0.0
+
+    def waited_until(self, now: float) -> float:
+        return self.waited + (now - self.queued_since if self.queued_since is not None else 0.0)
 
 
 async def _queued_start(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
     state = ctx.trace_request_ctx
     if isinstance(state, _AttemptState):
-        state.queued = True
+        state.queued_since = time.monotonic()
 
 
 async def _queued_end(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
     state = ctx.trace_request_ctx
-    if isinstance(state, _AttemptState):
-        state.queued = False
+    if isinstance(state, _AttemptState) and state.queued_since is not None:
+        state.waited += time.monotonic() - state.queued_since
+        state.queued_since = None
 
 
 class ColorClient:
@@ -145,7 +150,6 @@ class ColorClient:
         return answer
 
     async def _attempt(self, accept: str | None, attempt: int, remaining: float) -> Answer:
-        assert self._session is not None, "start() creates the session"
         p = self.policy
         state = _AttemptState()
         with self.tracer.start_as_current_span(
@@ -173,8 +177,9 @@ class ColorClient:
     async def _send(
         self, headers: dict[str, str], state: _AttemptState, attempt: int, remaining: float
     ) -> Answer:
-        assert self._session is not None
         p = self.policy
+        if self._session is None:
+            raise RuntimeError("ColorClient.start() was not called")
         try:
             async with asyncio.timeout(remaining):
                 async with self._session.get(
@@ -196,11 +201,20 @@ class ColorClient:
         except _TooLarge:
             return Answer(attempts=attempt, error=f"upstream answer larger than {MAX_RESPONSE_BYTES} bytes")
         except TimeoutError as exc:
-            if state.queued:
+            # Waiting for a pooled connection counts against the overall deadline; say so, rather
+            # than blame the network, when that is where the time went.
+            if state.queued_since is not None:
                 return Answer(
                     attempts=attempt,
                     error=f"no free upstream connection within {p.timeout * 1000:g} ms "
                     f"(all {p.max_connections} in use)",
+                )
+            waited = state.waited_until(time.monotonic())
+            if waited >= 0.001 and not isinstance(exc, aiohttp.ServerTimeoutError):
+                return Answer(
+                    attempts=attempt,
+                    error=f"timed out after {p.timeout * 1000:g} ms, {waited * 1000:.0f} ms of it waiting "
+                    f"for a free upstream connection (all {p.max_connections} in use)",
                 )
             if isinstance(exc, aiohttp.ConnectionTimeoutError):
                 return Answer(

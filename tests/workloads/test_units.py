@@ -1,0 +1,96 @@
+"""Pure parts of the runtime, without sockets: content negotiation, settings, the error path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from workloads.runtime.colorapp.app import ColorSettings
+from workloads.runtime.common import tracing, web
+from workloads.runtime.common.settings import MAX_HEADER_BYTES, ServerSettings, settings_error
+from workloads.runtime.front.app import FrontSettings
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("*/*", False),
+        ("text/plain", False),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
+        ("application/json, text/plain, */*", True),
+        ("text/plain, application/json", False),
+        ("text/*;q=0.5, application/json", True),
+        ("application/json;q=0.5, text/plain;q=0.9", False),
+        ("application/json;q=0", False),
+        ("application/*", True),
+        ("*/*, application/json;q=0.9", False),
+        ("APPLICATION/JSON", True),
+        ("garbage", False),
+        ("application/json;q=bogus", False),
+    ],
+)
+def test_prefers_json(accept: str, expected: bool) -> None:
+    assert web.prefers_json(accept) is expected
+
+
+def test_only_the_first_media_ranges_of_accept_are_read() -> None:
+    # What bounds the loop time a hostile Accept header (up to the 60 KiB header limit) can take:
+    # past MAX_MEDIA_RANGES nothing is parsed, so a preference placed there is not seen.
+    filler = "a/b;q=0.5, " * web.MAX_MEDIA_RANGES
+    assert web.prefers_json("a/b;q=0.5, " * (web.MAX_MEDIA_RANGES - 1) + "application/json") is True
+    assert web.prefers_json(filler + "application/json") is False
+    huge = (filler * (MAX_HEADER_BYTES // len(filler)))[:MAX_HEADER_BYTES]
+    assert web.prefers_json(huge) is False
+
+
+def test_header_bytes_counts_names_and_values() -> None:
+    assert web.header_bytes([(b"host", b"x"), (b"accept", b"*/*")]) == 4 + 1 + 6 + 3
+
+
+def test_settings_errors_name_the_variable_and_the_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        FrontSettings(upstream_timeout_ms="soon", color_host="http://x:1")  # type: ignore[arg-type] # as the environment gives it
+    message = settings_error(caught.value)
+    assert "UPSTREAM_TIMEOUT_MS: Input should be a valid integer" in message
+    assert "got 'soon'" in message
+    assert "COLOR_HOST: Value error, must be host:port" in message
+
+
+def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9090")
+    monkeypatch.setenv("UPSTREAM_MAX_RETRIES", "0")
+    settings = FrontSettings()
+    assert (settings.host, settings.port, settings.upstream_max_retries) == ("0.0.0.0", 9090, 0)
+    assert settings.upstream_auth == "none"
+    assert settings.policy().url == "http://colorapp.appmesh-demo.pvt.aws.local:8080/color"
+    assert ServerSettings().header_read_timeout_ms == 5000
+    with pytest.raises(ValidationError):
+        ColorSettings()
+
+
+def test_a_handler_crash_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    async def call() -> httpx.Response:
+        app = web.build("svc", [Route("/broken", broken)], tracer_provider=tracing.provider("svc", []))
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/broken")
+
+    with caplog.at_level(logging.INFO):
+        response = asyncio.run(call())
+    assert response.status_code == 500
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors[0].getMessage() == "unhandled error"
+    assert errors[0].exc_info is not None
+    assert [getattr(r, "status", None) for r in caplog.records if r.getMessage() == "request"] == [500]
