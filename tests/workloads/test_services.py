@@ -355,3 +355,18 @@ def test_both_apps_run_on_a_read_only_root_filesystem(launcher: Launcher, tmp_pa
         app.terminate()
         assert app.wait(timeout=10) == 0
         assert not [r for r in app.logs() if r["level"] in {"warning", "error"}]
+
+
+def test_the_pods_pre_stop_command_drains_the_real_app(launcher: Launcher) -> None:
+    import subprocess
+    import sys
+
+    from workloads.deploy.manifests import pre_stop_command
+
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue"})
+    command = pre_stop_command(color.port, wait_seconds=0)
+    assert command[0] == "python"
+    done = subprocess.run([sys.executable, *command[1:]], capture_output=True, timeout=20, check=False)
+    assert done.returncode == 0, done.stderr
+    assert b"drain call failed" not in done.stdout
+    assert get(color.url("/healthz")).status_code == 503
