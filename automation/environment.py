@@ -1,17 +1,19 @@
 """Loading an environment: ``Pulumi.<env>.yaml`` -> the validated :class:`infra.config.StackConfig`.
 
-Every command that takes an environment starts here, before anything else runs. Kept apart from the
-render (which records the program with Pulumi's SDK) so that commands needing only the configuration,
-``verify --front-url`` above all, import the model and PyYAML and nothing heavier.
+Every command that takes an environment starts here, before anything else runs: the stack file is
+read, parsed into the model (:mod:`infra.config_parse`), and its guardrail relaxations are checked
+against the policy pack (:func:`automation.guardrails.check_relaxations`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.config import StackConfig, flatten_config, parse_stack_file
+from infra.config import StackConfig
+from infra.config_parse import ConfigError, Problem, flatten_config, parse_stack_file
 from infra.data import mapping_or_empty
 
 
@@ -27,6 +29,18 @@ class UnknownEnvironmentError(Exception):
         self.known = known
 
 
+@dataclass(frozen=True)
+class Environment:
+    """One environment as the program will see it."""
+
+    name: str
+    config: StackConfig
+    flat: dict[str, str]
+    """The flat map Pulumi passes to the program (structured values JSON-encoded)."""
+    source: str
+    """Where it came from, for messages: ``Pulumi.<env>.yaml``."""
+
+
 def stack_file(project_dir: Path, env: str) -> Path:
     path = project_dir / f"Pulumi.{env}.yaml"
     if not path.is_file():
@@ -35,22 +49,42 @@ def stack_file(project_dir: Path, env: str) -> Path:
 
 
 def read_stack_document(path: Path) -> Mapping[str, Any]:
-    """The parsed stack file."""
-    import yaml  # noqa: PLC0415 - keeps `import automation.environment` light for the CLI's --help
+    """The parsed stack file, or :class:`ConfigError` naming the file, line and column of what is wrong:
+    YAML syntax (tabs, control characters, ...), a key given twice, or aliases that would expand past
+    :data:`automation.stack_yaml.MAX_EXPANDED_NODES`."""
+    from automation.stack_yaml import StackYamlError, load_stack_yaml  # noqa: PLC0415 - imports yaml
 
-    return mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem(f"{path.name}", f"byte {exc.start}", "expected a UTF-8 text file")
+        raise ConfigError([problem], path.name) from None
+    try:
+        return mapping_or_empty(load_stack_yaml(text))
+    except StackYamlError as exc:
+        where = f"{path.name}:{exc.line}:{exc.column}"
+        raise ConfigError([Problem(where, exc.found, exc.expected)], path.name) from None
+
+
+def environment(project_dir: Path, env: str, document: Mapping[str, Any] | None = None) -> Environment:
+    """Read and validate ``Pulumi.<env>.yaml`` (or the given parsed ``document`` in its place).
+
+    Raises :class:`infra.config_parse.ConfigError` or :class:`UnknownEnvironmentError`.
+    """
+    from automation.guardrails import check_relaxations  # noqa: PLC0415 - loads the rules, only here
+
+    source = f"Pulumi.{env}.yaml"
+    if document is None:
+        document = read_stack_document(stack_file(project_dir, env))
+    config = parse_stack_file(document, env, source=source)
+    check_relaxations(config, source)
+    return Environment(env, config, flatten_config(mapping_or_empty(document.get("config"))), source)
 
 
 def load_environment(
     project_dir: Path, env: str, document: Mapping[str, Any] | None = None
 ) -> tuple[StackConfig, dict[str, str]]:
-    """Read and validate ``Pulumi.<env>.yaml`` (or the given parsed ``document`` in its place).
-
-    Returns the model and the flat map Pulumi would pass to the program. Raises
-    :class:`infra.config.ConfigError` or :class:`UnknownEnvironmentError`.
-    """
-    source = f"Pulumi.{env}.yaml"
-    if document is None:
-        document = read_stack_document(stack_file(project_dir, env))
-    config = parse_stack_file(document, env, source=source)
-    return config, flatten_config(mapping_or_empty(document.get("config")))
+    """The model and the flat map Pulumi would pass to the program (see :func:`environment`)."""
+    loaded = environment(project_dir, env, document)
+    return loaded.config, loaded.flat

@@ -234,7 +234,7 @@ class DeploySession:
     def run(self, body: Callable[[], int]) -> int:
         """Run ``body`` (a pipeline) and turn every known failure into its message and exit code."""
         from automation.environment import UnknownEnvironmentError
-        from infra.config import ConfigError
+        from infra.config_parse import ConfigError
 
         try:
             return body()
@@ -582,7 +582,7 @@ class DeploySession:
     def verify_front_url(self, front_url: str, http: HttpCheckSettings, *, deadline_s: float | None) -> int:
         """Only the HTTP check, against ``front_url``, with the environment's weights: no Pulumi, no AWS."""
         from automation.verify.httpcheck import color_url, run_http_only
-        from workloads.topology import topology_of
+        from infra.topology import topology_of
 
         def body() -> int:
             config = self.load()
@@ -602,24 +602,26 @@ class DeploySession:
     def render(self, *, out_dir: Path | None) -> int:
         """The offline render: no cloud, no Pulumi CLI. 1 when an object is invalid or a guardrail fails."""
         from automation.render import render as do_render
+        from automation.render_output import default_out_dir, write_render
         from automation.render_view import render_summary
 
-        target = out_dir or self.deps.project_dir / "build" / "render" / self.env
+        target = out_dir or default_out_dir(self.deps.project_dir, self.env)
 
         def body() -> int:
             try:
                 # On stderr, so a user (and a pipeline log) sees the run start; it takes seconds.
                 self.output.say(f"rendering {self.env} offline into {target}")
-                result = do_render(self.env, self.deps.project_dir, out_dir=target)
+                result = do_render(self.env, self.deps.project_dir)
+                written = write_render(result, target)
             except KeyboardInterrupt:
                 raise CrossmeshError(render_interrupted(self.env, str(target))) from None
-            render_summary(result, self.output.out)
+            render_summary(result, self.output.out, written)
             code = ExitCode.OK if result.ok else ExitCode.INVALID_RENDER
             self.output.emit(
                 {
                     "ok": result.ok,
                     "env": self.env,
-                    "out": str(result.out_dir),
+                    "out": str(written),
                     "resources": len(result.recording.resources),
                     "objects": {k: len(v) for k, v in result.manifests.items()},
                     "problems": [str(p) for p in result.problems],

@@ -13,8 +13,8 @@ Two comparisons, each side by side in the same run against the same server on 12
    ``--repeat`` times; the medians are compared. Targets: >= 3x faster than the loop at 200 requests,
    >= 10x at 1,000 (issue "Every bad input gets a clear answer", item 4).
 2. **The check alone**: ``check_http`` in-process with N (the largest of ``--requests``) against the
-   curl loop, on this repository's real apps (``python -m workloads.colorapp`` COLOR=blue behind
-   ``python -m workloads.front``) when importable, else the fake. Targets: under 2 s and >= 10x.
+   curl loop, on this repository's real apps (``python -m workloads.runtime.colorapp`` COLOR=blue behind
+   ``python -m workloads.runtime.front``) when importable, else the fake. Targets: under 2 s and >= 10x.
 
 Both sides' answers are counted, so they demonstrably did the same work. Prints every figure and
 whether each target is met; exits 1 when one is missed or a side saw errors. Nothing outside
@@ -114,17 +114,17 @@ def start_real(servers: Servers, python: str) -> Front:
         "LOG_LEVEL": "warning",
     }
     colorapp = servers.start(
-        [python, "-m", "workloads.colorapp"], {**base, "COLOR": "blue", "PORT": str(color_port)}
+        [python, "-m", "workloads.runtime.colorapp"], {**base, "COLOR": "blue", "PORT": str(color_port)}
     )
     wait_ready(f"http://127.0.0.1:{color_port}/color", colorapp)
     front = servers.start(
-        [python, "-m", "workloads.front"],
+        [python, "-m", "workloads.runtime.front"],
         {**base, "COLOR_HOST": f"127.0.0.1:{color_port}", "PORT": str(front_port)},
     )
     wait_ready(f"http://127.0.0.1:{front_port}/color", front)
     return Front(
         f"http://127.0.0.1:{front_port}",
-        "real apps (workloads.front -> workloads.colorapp COLOR=blue)",
+        "real apps (workloads.runtime.front -> workloads.runtime.colorapp COLOR=blue)",
         {"blue": 100, "red": 0},
     )
 
@@ -147,7 +147,8 @@ def running_front(mode: str, python: str) -> Iterator[Front]:
     servers = Servers()
     try:
         real_available = all(
-            importlib.util.find_spec(m) is not None for m in ("workloads.colorapp", "workloads.front")
+            importlib.util.find_spec(m) is not None
+            for m in ("workloads.runtime.colorapp", "workloads.runtime.front")
         )
         front: Front | None = None
         if mode in ("auto", "real") and real_available:
@@ -160,7 +161,7 @@ def running_front(mode: str, python: str) -> Iterator[Front]:
                 servers.stop()
                 servers = Servers()
         elif mode == "real":
-            raise SystemExit("workloads.colorapp / workloads.front are not importable")
+            raise SystemExit("workloads.runtime.colorapp / workloads.runtime.front are not importable")
         yield front or start_fake(servers, python)
     finally:
         servers.stop()

@@ -224,7 +224,7 @@ def test_known_regions_match_what_botocore_itself_lists(
     """The region check reads botocore's endpoint file directly; it must agree with botocore's own API."""
     import botocore.session
 
-    from infra.config import _known_regions  # pyright: ignore[reportPrivateUsage] - the function under test
+    from infra.config_parse import _known_regions  # pyright: ignore[reportPrivateUsage] - under test
 
     for name in AWS_VARIABLES:
         monkeypatch.delenv(name, raising=False)

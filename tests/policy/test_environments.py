@@ -14,13 +14,13 @@ import yaml
 from typer.testing import CliRunner
 
 from automation.cli import app
+from automation.environment import load_environment
 from automation.guardrails import evaluate_recording, markdown, policy_pack_args, summary_line
-from automation.render import load_environment, render
 from automation.session import Dependencies
-from infra.config import ConfigError
+from infra.config_parse import ConfigError
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import RULES, Status
-from tests.support import PROJECT_DIR, REFERENCE_DIR, record_env, variant
+from tests.support import PROJECT_DIR, REFERENCE_DIR, record_env, render_written, variant
 
 PUBLIC_ENDPOINT = "eks-endpoint-public-access-restricted"
 runner = CliRunner()
@@ -48,7 +48,7 @@ def test_staging_and_prod_pass_every_policy(env: str) -> None:
 
 
 def test_render_report_has_a_guardrails_table(tmp_path: Path) -> None:
-    result = render("dev", PROJECT_DIR, out_dir=tmp_path)
+    result = render_written("dev", tmp_path)
     assert result.ok
     assert result.guardrails is not None
     text = (tmp_path / "report.md").read_text()

@@ -1,0 +1,357 @@
+"""Kubernetes objects of the apps, as pure functions returning exactly what the API server receives.
+
+Nothing here knows which mesh backend connects the clusters: backends contribute namespace labels and
+the IAM role of each service account, and that is all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from infra.topology import AppKind, AppSpec, Topology
+
+Manifest = dict[str, Any]
+Deferred = Any
+"""A string, or a value known only at deploy time (a Pulumi Output); builders place it as is."""
+
+# The UID the images run as (USER 10001:10001 in workloads/Dockerfile).
+APP_UID = 10001
+HTTP_PORT_NAME = "http"
+PRE_STOP_WAIT_SECONDS = 15
+"""After POST /drain, how long the preStop hook waits before Kubernetes sends SIGTERM: readiness fails
+at once, and endpoints, the load balancer and the mesh (Envoy, or Lattice's target group) drop the pod
+in that time, while it still answers what reaches it."""
+TERMINATION_GRACE_SECONDS = 45
+"""Covers the preStop wait, the app's drain of requests in flight (25 s at most) and the injected
+Envoy's own pre-stop delay (20 s) where there is one."""
+COLLECTOR_NAME = "otel-collector"
+"""The AWS Distro for OpenTelemetry collector of a cluster (workloads/deploy/collector.py)."""
+OTLP_HTTP_PORT = 4318
+LB_PORT = 80
+
+COMMON_LABELS = {"app.kubernetes.io/part-of": "crossmesh", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def object_labels(app: AppSpec) -> dict[str, str]:
+    return {
+        **app.labels,
+        "app.kubernetes.io/name": app.app,
+        **({"app.kubernetes.io/version": app.version} if app.version else {}),
+        **COMMON_LABELS,
+    }
+
+
+def namespace(name: str, labels: Mapping[str, str]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**COMMON_LABELS, **labels}},
+    }
+
+
+def service_account(app: AppSpec, topology: Topology, role_arn: Deferred | None) -> Manifest:
+    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
+    metadata: dict[str, Any] = {
+        "name": app.name,
+        "namespace": topology.namespace,
+        "labels": object_labels(app),
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata,
+        # The pods never call the Kubernetes API; IRSA mounts its own web-identity token (CIS EKS 4.1.6).
+        "automountServiceAccountToken": False,
+    }
+
+
+def collector_endpoint(namespace: str) -> str:
+    """Where apps export spans (OTLP/HTTP): the cluster's collector Service in the apps' namespace."""
+    return f"http://{COLLECTOR_NAME}.{namespace}.svc.cluster.local:{OTLP_HTTP_PORT}"
+
+
+def app_env(
+    app: AppSpec,
+    topology: Topology,
+    *,
+    route_timeout_ms: int,
+    tracing: bool,
+    backend_env: Mapping[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """Environment of an app container; names are those of workloads/runtime's settings classes.
+
+    The defaults suit a mesh whose proxy enforces the route's deadline and retries (App Mesh): front
+    waits a little longer than that deadline and does not retry itself. ``backend_env`` is what the
+    mesh backend sets for its data plane (VPC Lattice: SigV4 and front's own retries) and wins.
+    """
+    env: dict[str, str] = {
+        "PORT": str(topology.port),
+        "OTEL_SERVICE_NAME": app.name,
+        "OTEL_PROPAGATORS": "tracecontext,xray",
+    }
+    if app.kind is AppKind.COLORAPP:
+        env["COLOR"] = app.version or ""
+    else:
+        env["COLOR_HOST"] = topology.service_address
+        env["UPSTREAM_TIMEOUT_MS"] = str(route_timeout_ms + 1000)
+        env["UPSTREAM_PER_TRY_TIMEOUT_MS"] = str(route_timeout_ms + 1000)
+        env["UPSTREAM_MAX_RETRIES"] = "0"
+    if tracing:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector_endpoint(topology.namespace)
+    env.update(backend_env or {})
+    return [{"name": k, "value": v} for k, v in env.items()]
+
+
+def pre_stop_command(port: int, wait_seconds: int = PRE_STOP_WAIT_SECONDS) -> list[str]:
+    """The preStop hook: tell the app to drain (from the pod itself, on loopback), then wait.
+
+    The image has no shell tools beyond Python, and POST /drain is refused from anywhere but loopback,
+    so the hook is a Python one-liner. A failed call still waits: SIGTERM then drains anyway.
+    """
+    script = (
+        "import time, urllib.request\n"
+        "try:\n"
+        f"    urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:{port}/drain', method='POST'), timeout=2)\n"
+        "except Exception as exc:\n"
+        "    print('drain call failed:', exc)\n"
+        f"time.sleep({wait_seconds})\n"
+    )
+    return ["python", "-c", script]
+
+
+def _probe(path: str, *, period: int, failures: int, delay: int = 0) -> dict[str, Any]:
+    probe: dict[str, Any] = {
+        "httpGet": {"path": path, "port": HTTP_PORT_NAME},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+    if delay:
+        probe["initialDelaySeconds"] = delay
+    return probe
+
+
+def container_security_context() -> dict[str, Any]:
+    """Restricted, and set per container: App Mesh's injected proxyinit inherits pod-level
+    runAsNonRoot/runAsUser and needs to run as root with NET_ADMIN, and Envoy runs as UID 1337."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": APP_UID,
+        "runAsGroup": APP_UID,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def deployment(
+    app: AppSpec, topology: Topology, *, image: Deferred, env: Sequence[Mapping[str, str]]
+) -> Manifest:
+    selector = dict(app.labels)
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            # Spread when possible; never refuse to schedule (dev runs single replicas on few nodes).
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": app.name, "namespace": topology.namespace, "labels": object_labels(app)},
+        "spec": {
+            "replicas": app.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": object_labels(app)},
+                "spec": {
+                    "serviceAccountName": app.name,
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                    # Pod level holds only what the injected sidecars can live with.
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "topologySpreadConstraints": spread,
+                    "containers": [
+                        {
+                            "name": app.app,
+                            "image": image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [
+                                {"name": HTTP_PORT_NAME, "containerPort": topology.port, "protocol": "TCP"}
+                            ],
+                            "env": [dict(e) for e in env],
+                            # Ready only when serving and not draining; alive as long as the loop answers.
+                            "readinessProbe": _probe("/healthz", period=5, failures=2),
+                            "lifecycle": {"preStop": {"exec": {"command": pre_stop_command(topology.port)}}},
+                            "livenessProbe": _probe("/ping", period=10, failures=3, delay=5),
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "securityContext": container_security_context(),
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def pod_disruption_budget(app: AppSpec, topology: Topology) -> Manifest | None:
+    """One pod at a time may be evicted, when there is more than one."""
+    if app.replicas <= 1:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": app.name, "namespace": topology.namespace, "labels": object_labels(app)},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(app.labels)}},
+    }
+
+
+def front_service(topology: Topology, *, source_ranges: Sequence[str], tags: Mapping[str, str]) -> Manifest:
+    """front's public entry: a Classic Load Balancer made by the EKS cloud provider.
+
+    Annotations (https://cloud-provider-aws.sigs.k8s.io/service_controller/): drain connections on
+    deregistration (matching the pods' shutdown delay), balance across zones, and tag the ELB like the
+    rest of the stack. The load balancer's own security group is the only place that accepts the
+    public source ranges; nodes accept traffic from that security group only.
+    """
+    app = topology.front
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": app.name,
+            "namespace": topology.namespace,
+            "labels": object_labels(app),
+            "annotations": {
+                "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
+                "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
+                "service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "60",
+                "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags": ",".join(
+                    f"{k}={v}" for k, v in sorted(tags.items())
+                ),
+            },
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": dict(app.labels),
+            "ports": [
+                {"name": HTTP_PORT_NAME, "port": LB_PORT, "targetPort": HTTP_PORT_NAME, "protocol": "TCP"}
+            ],
+            "loadBalancerSourceRanges": list(source_ranges),
+        },
+    }
+
+
+def colorapp_service(topology: Topology) -> Manifest:
+    """ClusterIP Service over every colorapp version in a cluster: in-cluster callers and debugging.
+
+    Cross-cluster callers never use it: they resolve ``colorapp.<discovery namespace>`` instead.
+    """
+    labels = {"app": topology.service, "app.kubernetes.io/name": topology.service, **COMMON_LABELS}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": topology.service, "namespace": topology.namespace, "labels": labels},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app": topology.service},
+            "ports": [
+                {
+                    "name": HTTP_PORT_NAME,
+                    "port": topology.port,
+                    "targetPort": HTTP_PORT_NAME,
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def _policy(name: str, namespace: str, selector: Mapping[str, str], **spec: Any) -> Manifest:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(COMMON_LABELS)},
+        "spec": {"podSelector": {"matchLabels": dict(selector)} if selector else {}, **spec},
+    }
+
+
+def _tcp(port: int) -> dict[str, Any]:
+    return {"protocol": "TCP", "port": port}
+
+
+def network_policies(topology: Topology, cluster: str, *, mesh_cidrs: Sequence[str]) -> list[Manifest]:
+    """Default deny in both directions, then exactly the flows the apps and their sidecars need.
+
+    ``mesh_cidrs`` are where mesh traffic comes from: the shared VPC, since callers in other clusters
+    (and kubelet probes, and Envoy health checks) connect from VPC addresses that no pod selector of
+    this cluster can name. Enforced by the VPC CNI's network policy agent (enabled on the add-on).
+    """
+    ns = topology.namespace
+    apps = topology.apps_in(cluster)
+    policies = [
+        _policy("default-deny", ns, {}, policyTypes=["Ingress", "Egress"]),
+        # DNS through CoreDNS, and HTTPS to AWS APIs (App Mesh's Envoy management endpoint, STS for
+        # IRSA, X-Ray), which sit behind the NAT gateway at addresses no CIDR list can pin.
+        _policy(
+            "allow-dns-and-aws-apis",
+            ns,
+            {},
+            policyTypes=["Egress"],
+            egress=[
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
+                },
+                {"ports": [_tcp(443)]},
+            ],
+        ),
+    ]
+    if any(a.kind is AppKind.FRONT for a in apps):
+        front = topology.front
+        policies.append(
+            _policy(
+                f"{front.name}-ingress-and-upstream",
+                ns,
+                front.labels,
+                policyTypes=["Ingress", "Egress"],
+                # The public load balancer reaches front through node ports from anywhere it accepts.
+                ingress=[{"ports": [_tcp(topology.port)]}],
+                egress=[
+                    {"to": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [_tcp(topology.port)]}
+                ],
+            )
+        )
+    if any(a.kind is AppKind.COLORAPP for a in apps):
+        policies.append(
+            _policy(
+                f"{topology.service}-from-the-mesh",
+                ns,
+                {"app": topology.service},
+                policyTypes=["Ingress"],
+                ingress=[
+                    {"from": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [_tcp(topology.port)]}
+                ],
+            )
+        )
+    return policies
