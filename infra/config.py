@@ -292,16 +292,6 @@ class MeshConfig(_Model):
     route: RouteConfig = RouteConfig()
     lattice: LatticeConfig = LatticeConfig()
 
-    @model_validator(mode="after")
-    def _backend_supports_the_settings(self) -> MeshConfig:
-        if self.backend is MeshBackendKind.LATTICE and self.tracing is not Tracing.NONE:
-            raise _KeyedError(
-                "tracing",
-                "expected none with the lattice backend: X-Ray tracing comes from App Mesh's injected "
-                "daemon, and Lattice injects no sidecars",
-            )
-        return self
-
 
 class ColorVersion(_Model):
     """One deployment of colorapp: answers with ``color`` and takes ``weight`` percent of the traffic."""
