@@ -285,6 +285,9 @@ def bench_ours(args: argparse.Namespace, collector: str, results: list[Result]) 
         "HOST": "127.0.0.1",
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
         "OTEL_PROPAGATORS": "tracecontext,xray",
+        # As the Deployments set it (workloads/deploy/manifests.py): X-Ray's default rate.
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.05",
     }
     # As the Lattice backend configures front: SigV4 (static dummy credentials; colorapp does not
     # check them, Lattice would), and front's own retries within the route's deadline.

@@ -39,6 +39,8 @@ def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() ->
         "PORT": "8080",
         "OTEL_SERVICE_NAME": "front",
         "OTEL_PROPAGATORS": "tracecontext,xray",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.05",
         "COLOR_HOST": "colorapp.appmesh-demo.pvt.aws.local:8080",
         "UPSTREAM_TIMEOUT_MS": "4000",
         "UPSTREAM_PER_TRY_TIMEOUT_MS": "4000",
