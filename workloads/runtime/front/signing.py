@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
+from typing import cast
 
 import botocore.session
 from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
@@ -98,7 +99,8 @@ class Signer:
     def sign(self, method: str, url: str, headers: Mapping[str, str]) -> dict[str, str]:
         """The headers to send: ``headers`` plus the content hash, date, token and Authorization."""
         frozen = self.credentials.current
-        key = (method, url, frozen.access_key, headers.get("Accept"))
+        access_key = cast(str, frozen.access_key)  # pyright: ignore[reportUnknownMemberType] # botocore's namedtuple is untyped
+        key = (method, url, access_key, headers.get("Accept"))
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < self.REUSE_SECONDS:
