@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from automation import guardrails
 from automation.recorder import Recording, Registration
+from automation.render import RenderResult, cluster_of_providers
 from infra.config import MeshBackendKind, StackConfig
-
-if TYPE_CHECKING:
-    from automation.render import RenderResult
 
 SHARED = "(shared)"
 
@@ -127,8 +124,6 @@ def _mermaid_lattice(config: StackConfig) -> str:
 
 
 def report_markdown(result: RenderResult) -> str:
-    from automation.render import cluster_of_providers  # noqa: PLC0415 - render imports this module
-
     recording = result.recording
     config = result.config
     assignment = cluster_assignment(recording, cluster_of_providers(recording))

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from automation.verify import VerifyPlan
 from infra.config import MeshBackendKind, StackConfig, Tracing
 from infra.mesh.appmesh_objects import ROUTE_NAME, aws_name, router_name
-from workloads.topology import topology_of
+from infra.topology import topology_of
 
 
 class PlanError(ValueError):

@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from automation.verify.httpcheck import check_http  # noqa: E402 - needs the repo on sys.path first
+from automation.verify.settings import HttpCheckSettings  # noqa: E402
 
 TARGET_WALL_S = 2.0
 TARGET_SPEEDUP = 10.0
@@ -184,12 +185,12 @@ def main() -> int:
     with running_front(args.server, args.python) as front:
         color_url = front.url + "/color"
         # Warm both paths once (imports, first connections) so neither side pays start-up costs.
-        check_http(front.url, front.weights, requests=20, concurrency=args.concurrency, timeout_s=5)
+        check_http(front.url, front.weights, HttpCheckSettings(requests=20, concurrency=args.concurrency))
         curl_loop(color_url, 5)
 
         started = time.perf_counter()
         result, stats = check_http(
-            front.url, front.weights, requests=args.requests, concurrency=args.concurrency, timeout_s=5
+            front.url, front.weights, HttpCheckSettings(requests=args.requests, concurrency=args.concurrency)
         )
         check_wall = time.perf_counter() - started
         curl_wall, curl_answers = curl_loop(color_url, args.requests)

@@ -14,7 +14,7 @@ from infra.mesh.appmesh_controller import AppMeshController, AppMeshControllerAr
 from infra.mesh.appmesh_routing import AppMeshObjects, AppMeshObjectsArgs
 from infra.mesh.backend import ClusterHandle, MeshBackend
 from infra.naming import physical
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
 
 
 class AppMeshBackend(MeshBackend):

@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from infra import iam
 from infra.config import MeshBackendKind, StackConfig
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
 
 
 @dataclass(frozen=True)

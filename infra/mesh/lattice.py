@@ -18,7 +18,7 @@ from infra.mesh.backend import ClusterHandle, MeshBackend
 from infra.mesh.lattice_controller import LatticeController, LatticeControllerArgs
 from infra.mesh.lattice_routing import LatticeRouting, LatticeRoutingArgs
 from infra.naming import physical
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
 
 
 class LatticeBackend(MeshBackend):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from infra.config import parse_stack_file
+from infra.config_parse import parse_stack_file
 from infra.cross_cluster import AccessRule, cross_cluster_rules
 from tests.support import inputs, record_document, record_env, stack_document, three_clusters, variant
 

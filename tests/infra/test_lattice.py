@@ -10,8 +10,9 @@ import pytest
 from automation.recorder import Recording
 from automation.validate import CrdSchemas, validate_objects
 from infra import iam
-from infra.config import parse_stack_file
+from infra.config_parse import parse_stack_file
 from infra.mesh import lattice_objects as objects
+from infra.topology import topology_of
 from tests.support import (
     REFERENCE_DIR,
     inputs,
@@ -21,7 +22,6 @@ from tests.support import (
     three_clusters,
     variant,
 )
-from workloads.topology import topology_of
 
 LATTICE = topology_of(parse_stack_file(stack_document("lattice"), "lattice"))
 ARNS = iam.Arns("aws", "us-east-1", "123456789012")

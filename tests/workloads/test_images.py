@@ -318,8 +318,8 @@ def test_dockerignore_sends_only_what_the_images_copy() -> None:
 
 
 def test_image_build_inputs_name_the_one_dockerfile_and_the_app() -> None:
+    from infra.topology import AppKind
     from workloads.deploy import images
-    from workloads.topology import AppKind
 
     assert images.DOCKERFILE == "workloads/Dockerfile"
     assert (REPO / images.DOCKERFILE).is_file()
@@ -329,8 +329,8 @@ def test_image_build_inputs_name_the_one_dockerfile_and_the_app() -> None:
 
 @pytest.mark.parametrize("app", APPS)
 def test_source_tag_covers_exactly_what_the_image_copies(app: str) -> None:
+    from infra.topology import AppKind
     from workloads.deploy import images
-    from workloads.topology import AppKind
 
     kind = AppKind(app)
     files = set(images.build_files(REPO, kind))

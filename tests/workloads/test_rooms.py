@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 WORKLOADS = Path(__file__).resolve().parents[2] / "workloads"
-DEPLOY_TIME = ("workloads.deploy", "workloads.topology", "infra", "automation", "policy", "pulumi")
+DEPLOY_TIME = ("workloads.deploy", "infra", "automation", "policy", "pulumi")
 
 
 def imports(source: str, path: Path) -> set[str]:

@@ -20,7 +20,7 @@ import pulumi_docker_build as docker_build
 
 from infra.config import StackConfig, architecture_of
 from infra.naming import TYPE_PREFIX, child
-from workloads.topology import AppKind, Topology
+from infra.topology import AppKind, Topology
 
 KEEP_IMAGES = 30
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workloads.topology import AppKind, AppSpec, Topology
+from infra.topology import AppKind, AppSpec, Topology
 
 Manifest = dict[str, Any]
 Deferred = Any
