@@ -176,9 +176,15 @@ class Processes:
     def __init__(self) -> None:
         self._procs: list[subprocess.Popen[bytes]] = []
 
-    def rss(self) -> dict[int, float]:
-        """Resident MiB of every started process and its children, by pid."""
-        return {pid: rss_mib(pid) for proc in self._procs for pid in process_tree(proc.pid)}
+    def rss(self) -> dict[str, float]:
+        """Resident MiB of every started process and its children ("front worker 1234": 61.2)."""
+        found: dict[str, float] = {}
+        for proc in self._procs:
+            app = str(proc.args[-1]).rsplit(".", 1)[-1] if isinstance(proc.args, list) else "?"
+            for pid in process_tree(proc.pid):
+                role = "supervisor" if pid == proc.pid else "worker"
+                found[f"{app} {role} {pid}"] = rss_mib(pid)
+        return found
 
     def start(self, argv: list[str], env: dict[str, str], cwd: Path, ready_url: str) -> None:
         proc = subprocess.Popen(
@@ -257,7 +263,8 @@ def high_load(url: str, procs: Processes, args: argparse.Namespace) -> None:
         f"  non-2xx or socket errors {errors} of {requests}",
         flush=True,
     )
-    print(f"  resident memory per process (MiB): {', '.join(f'{v:.1f}' for v in sorted(rss.values()))}")
+    shown = ", ".join(f"{name}: {mib:.1f}" for name, mib in sorted(rss.items()))
+    print(f"  resident memory per process (MiB): {shown}")
     if args.soak:
         samples: list[float] = []
         done = threading.Event()
