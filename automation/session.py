@@ -313,13 +313,13 @@ class DeploySession:
         if not self.output.confirm(question):
             raise _Declined
 
-    def preflight(self, config: StackConfig, *, mesh: Literal["require", "warn"]) -> CallerIdentity:
+    def preflight(
+        self, config: StackConfig, *, mesh: Literal["require", "warn"], deploying: bool = False
+    ) -> CallerIdentity:
         """STS first, then the mesh backend; with ``mesh="warn"`` an unavailable mesh only warns (destroy
         and refresh must still be able to clean up what is left)."""
         from automation import preflight
 
-        if mesh == "require":  # deploy and preview: the tools they run must be here
-            self.output.say("machine: " + ", ".join(self.deps.machine_check(config)))
         clients = self.deps.preflight_clients(config.region)
         identity = preflight.check_aws_credentials(clients.sts)
         self.output.say(f"AWS account {identity.account} as {identity.arn}")
@@ -329,9 +329,11 @@ class DeploySession:
             if mesh == "require":
                 raise
             self.output.say(exc.failure.message, label="warning: ", style="yellow")
-        if mesh == "require":
-            # Names owned by another stack, the creator listed as an operator, and on updates each
-            # cluster's API endpoint answering from here.
+        if deploying:
+            # deploy and preview: the tools they run must be here; no name may belong to another
+            # stack, the creator must not be listed as an operator, and on updates each cluster's API
+            # endpoint must answer from here.
+            self.output.say("machine: " + ", ".join(self.deps.machine_check(config)))
             for note in preflight.check_for_deploy(config, identity, clients):
                 self.output.say(note, label="note: ")
         return identity
@@ -467,7 +469,7 @@ class DeploySession:
         def body() -> int:
             config = self.load()
             self.require_confirmation_possible(yes)
-            self.preflight(config, mesh="require")
+            self.preflight(config, mesh="require", deploying=True)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             if not yes:
                 planned = self.operate(runner, config, "preview", parallel)
@@ -493,7 +495,7 @@ class DeploySession:
 
         def body() -> int:
             config = self.load()
-            self.preflight(config, mesh="require")
+            self.preflight(config, mesh="require", deploying=True)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             result = self.operate(runner, config, "preview", parallel)
             self.output.say(f"preview of {self.env}: {changes_text(result.changes)}", out=True)
@@ -634,9 +636,9 @@ class DeploySession:
         target = out_dir or default_out_dir(self.deps.project_dir, self.env)
 
         def body() -> int:
-            # On stderr, so a user (and a pipeline log) sees the run start; the render takes seconds.
-            self.output.say(f"rendering {self.env} offline into {target}")
             try:
+                # On stderr, so a user (and a pipeline log) sees the run start; it takes seconds.
+                self.output.say(f"rendering {self.env} offline into {target}")
                 result = do_render(self.env, self.deps.project_dir)
                 written = write_render(result, target)
             except KeyboardInterrupt:

@@ -10,11 +10,14 @@ configuration again. The model itself (fields, descriptions, cross-field rules) 
 from __future__ import annotations
 
 import difflib
+import gzip
+import importlib.util
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -22,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from infra.config import PROJECT, KeyedError, StackConfig
+from infra.config_limits import name_problems
 from infra.data import as_list, as_mapping
 
 # --------------------------------------------------------------------------------------------------
@@ -39,6 +43,8 @@ class Problem:
         shown = (
             "(missing)"
             if self.value is _MISSING
+            else "a secret"
+            if self.value is _SECRET
             else "(the default)"
             if self.value is _DEFAULT
             else _show(self.value)
@@ -64,6 +70,7 @@ class _Missing:
 
 _MISSING: Any = _Missing()
 _DEFAULT: Any = _Missing()
+_SECRET: Any = _Missing()
 
 
 def _show(value: Any) -> str:
@@ -129,9 +136,13 @@ def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> Sta
         raise ConfigError(problems, source)
 
     try:
-        return StackConfig.model_validate(data)
+        config = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_problems_from(exc, data), source) from None
+    too_long = [Problem(key, value, message) for key, value, message in name_problems(config)]
+    if too_long:
+        raise ConfigError(too_long, source)
+    return config
 
 
 def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "") -> StackConfig:
@@ -139,7 +150,35 @@ def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "
     config = as_mapping(document.get("config") or {})
     if config is None:
         raise ConfigError([Problem("config", document.get("config"), "expected a mapping of keys")], source)
+    secrets = [
+        Problem(
+            path,
+            _SECRET,
+            "a secret (secure:) where a plain value is needed: nothing in this configuration is secret, "
+            "and a secret here would be unreadable to the render and hidden from every report; "
+            "expected the plain value",
+        )
+        for key, value in config.items()
+        for path in _secure_values(value, str(key))
+    ]
+    if secrets:
+        raise ConfigError(secrets, source)
     return parse_config(flatten_config(config), stack, source=source)
+
+
+def _secure_values(value: Any, path: str) -> Iterator[str]:
+    """Paths of Pulumi secrets (``{secure: <ciphertext>}``) anywhere inside ``value``."""
+    mapping = as_mapping(value)
+    if mapping is not None:
+        if set(mapping) == {"secure"}:
+            yield path
+            return
+        for key, inner in mapping.items():
+            yield from _secure_values(inner, f"{path}.{key}")
+        return
+    items = as_list(value)
+    for index, inner in enumerate(items or []):
+        yield from _secure_values(inner, f"{path}[{index}]")
 
 
 def flatten_config(config: Mapping[str, Any]) -> dict[str, str]:
@@ -157,12 +196,30 @@ def _decode(text: str) -> Any:
 
 @cache
 def _known_regions() -> frozenset[str]:
-    import botocore.session  # noqa: PLC0415 - only needed when validating, keeps `import infra` light
+    """Regions with an EKS endpoint, from the endpoint data botocore ships (``botocore/data/endpoints.json``).
 
-    session: Any = botocore.session.get_session()
+    Read as a file, not through a botocore session: a session reads the user's AWS setup, so a missing
+    AWS_PROFILE or a malformed ~/.aws/config would break commands that need no AWS at all (render,
+    verify --front-url), and importing botocore would cost those commands a third of a second. The
+    selection is botocore's own ``get_available_regions("eks", partition)`` for every partition: the
+    service's endpoint names that are regions of their partition (a test keeps the two equal).
+    """
+    spec = importlib.util.find_spec("botocore")
+    roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    data: Mapping[str, Any] = {}
+    for root in roots:
+        path = root / "data" / "endpoints.json"
+        if path.is_file():
+            data = json.loads(path.read_bytes())
+            break
+        if path.with_suffix(".json.gz").is_file():
+            data = json.loads(gzip.decompress(path.with_suffix(".json.gz").read_bytes()))
+            break
     regions: set[str] = set()
-    for partition in session.get_available_partitions():
-        regions.update(str(r) for r in session.get_available_regions("eks", partition_name=partition))
+    for partition in data.get("partitions", []):
+        known = partition.get("regions", {})
+        endpoints = partition.get("services", {}).get("eks", {}).get("endpoints", {})
+        regions.update(str(name) for name in endpoints if name in known)
     return frozenset(regions)
 
 

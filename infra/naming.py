@@ -37,21 +37,29 @@ def cluster_key_problem(key: str) -> str | None:
     )
 
 
-def _shorten(name: str, max_length: int) -> str:
-    """``name`` itself when it fits; else cut, ending in a hash of the full name (stable, unique)."""
-    if len(name) <= max_length:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: max_length - 9]}-{digest}"
+def compose(stack: str, *parts: str) -> str:
+    """``crossmesh-<stack>-<parts...>``, whatever its length (see :func:`physical`)."""
+    return "-".join((PROJECT, stack, *parts))
+
+
+class NameTooLongError(ValueError):
+    """A composed physical name is over its service's limit."""
+
+
+def _checked(name: str, max_length: int) -> str:
+    if len(name) > max_length:
+        raise NameTooLongError(f"{name!r} is {len(name)} characters; the limit is {max_length}")
+    return name
 
 
 def physical(stack: str, *parts: str, max_length: int = IAM_ROLE_MAX) -> str:
     """A physical AWS name, unique per stack: ``crossmesh-<stack>-<parts...>``.
 
-    Names longer than ``max_length`` (64 for IAM roles) are cut and end in a short hash of the full
-    name, so they stay unique and stable.
+    The configuration refuses names that would overflow their service's limit, naming the key that
+    feeds them (``infra/config_limits.py``), so this never shortens a name: a cut name with a hash
+    was unique but unreadable, and hid that the configured names were too long.
     """
-    return _shorten("-".join((PROJECT, stack, *parts)), max_length)
+    return _checked(compose(stack, *parts), max_length)
 
 
 def cluster_prefix(stack: str, cluster: str) -> str:
@@ -61,7 +69,7 @@ def cluster_prefix(stack: str, cluster: str) -> str:
 
 def eks_cluster_name(stack: str, cluster: str) -> str:
     """The EKS cluster name, ``<cluster>-<stack>`` (the blog's ``eksc1``, made unique per stack)."""
-    return _shorten(f"{cluster}-{stack}", EKS_CLUSTER_MAX)
+    return _checked(f"{cluster}-{stack}", EKS_CLUSTER_MAX)
 
 
 def ecr_repository(stack: str, app: str) -> str:
@@ -80,7 +88,7 @@ def control_plane_log_group(eks_name: str) -> str:
 
 def service_network(stack: str) -> str:
     """Default VPC Lattice service network name (Lattice: lowercase letters, digits, '-', 3-63)."""
-    return _shorten(f"{PROJECT}-{stack}", 63)
+    return _checked(f"{PROJECT}-{stack}", 63)
 
 
 _ROLE_ARN = re.compile(

@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from infra.naming import (
+    NameTooLongError,
     cluster_key_problem,
     cluster_prefix,
     ecr_repository,
@@ -69,11 +70,10 @@ def test_stack_level_names_differ_per_stack() -> None:
         assert len(set(names)) == len(names)
 
 
-def test_long_names_are_cut_to_the_limit_and_stay_distinct() -> None:
-    long_stack = "x" * 70
-    a, b = physical(long_stack, "eksc1", "nodes"), physical(long_stack, "eksc2", "nodes")
-    assert len(a) == len(b) == 64
-    assert a != b
-    assert len(eks_cluster_name("s" * 120, "eksc1")) == 100
+def test_names_over_their_limit_are_refused_not_cut() -> None:
+    with pytest.raises(NameTooLongError):
+        physical("x" * 70, "eksc1", "nodes")
+    with pytest.raises(NameTooLongError):
+        eks_cluster_name("s" * 120, "eksc1")
     assert service_network("dev") == "crossmesh-dev"
     assert eks_cluster_name("dev", "eksc1") == "eksc1-dev"

@@ -119,7 +119,9 @@ def test_flow_logs_can_be_turned_off() -> None:
 
 def test_explicit_availability_zones_are_used_in_order() -> None:
     recording = record_document(
-        variant("dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1c", "use1-az4"]))
+        variant(
+            "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1c", "us-east-1d"])
+        )
     )
     assert sorted((s["availabilityZoneId"], s["cidrBlock"]) for s in subnets(recording).values()) == [
         ("use1-az3", "172.16.0.0/19"),
@@ -134,9 +136,9 @@ def test_unavailable_zone_stops_the_program_before_the_network() -> None:
     import pytest
 
     document = variant(
-        "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1a", "mars-1a"])
+        "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1a", "us-east-1z"])
     )
     with pytest.raises(
-        pulumi.RunError, match=r"crossmesh:network.availabilityZones: mars-1a not available here"
+        pulumi.RunError, match=r"crossmesh:network.availabilityZones: us-east-1z not available here"
     ):
         record_document(document)
