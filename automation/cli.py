@@ -262,10 +262,13 @@ def _engine_context(run: _Run, config: StackConfig | None) -> EngineContext:
     )
 
 
-def _load(env: str) -> StackConfig:
-    """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs."""
-    from automation.environment import load_environment
+def _load(env: str, *, deploying: bool = False) -> StackConfig:
+    """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs; ``deploying``
+    (deploy, preview) also refuses documentation values still in it."""
+    from automation.environment import load_environment, load_for_deploy
 
+    if deploying:
+        return load_for_deploy(PROJECT_DIR, env)
     config, _ = load_environment(PROJECT_DIR, env)
     return config
 
@@ -418,6 +421,19 @@ def render(
         Path | None, typer.Option("--out", help="Output folder (default build/render/ENV).", file_okay=False)
     ] = None,
     as_json: JsonOpt = False,
+    crds: Annotated[
+        Path | None,
+        typer.Option(
+            "--crds",
+            help="Folder of CRD files to validate custom resources with (offline); default: the reference "
+            "folder, else the pinned upstream CRDs fetched once into the user cache.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1) when a custom resource could not be validated.")
+    ] = False,
 ) -> None:
     """Render ENV offline: resources.json, manifests per cluster and report.md, all validated."""
     from rich.console import Console
@@ -430,7 +446,7 @@ def render(
 
     console = Console(stderr=as_json)
     try:
-        result = do_render(env, PROJECT_DIR)
+        result = do_render(env, PROJECT_DIR, crds_dir=crds)
     except (ConfigError, UnknownEnvironmentError) as exc:
         _fail(ExitCode.BAD_INPUT, str(exc))
     written = write_render(result, out or default_out_dir(PROJECT_DIR, env))
@@ -445,12 +461,15 @@ def render(
                     "resources": len(result.recording.resources),
                     "objects": {k: len(v) for k, v in result.manifests.items()},
                     "problems": [str(p) for p in result.problems],
+                    "fully_validated": result.fully_validated,
+                    "unvalidated": result.unvalidated,
+                    "to_replace": [{"key": v.key, "value": v.value, "why": v.why} for v in result.to_replace],
                     "seconds": round(result.timings["total"], 3),
                 }
             )
             + "\n"
         )
-    if not result.ok:
+    if not result.ok or (strict and not result.fully_validated):
         raise typer.Exit(int(ExitCode.INVALID_RENDER))
 
 
@@ -473,7 +492,7 @@ def deploy(
     run = _Run(env, "deploy", as_json)
     config: StackConfig | None = None
     with _failures(run, lambda: config):
-        config = _load(env)
+        config = _load(env, deploying=True)
         _require_confirmation_possible(run, yes)
         _preflight(run, config, mesh="require")
         runner = _open(run, backend, install_cli, create=True, guard=config)
@@ -583,7 +602,7 @@ def preview(
     run = _Run(env, "preview", as_json)
     config: StackConfig | None = None
     with _failures(run, lambda: config):
-        config = _load(env)
+        config = _load(env, deploying=True)
         _preflight(run, config, mesh="require")
         runner = _open(run, backend, install_cli, create=True, guard=config)
         result = _operate(run, runner, config, "preview", parallel)

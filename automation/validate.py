@@ -186,7 +186,7 @@ def _parse_crd_file(
     return schemas, scopes
 
 
-def _is_custom(api_version: str) -> bool:
+def is_custom(api_version: str) -> bool:
     """A group with a dot that kubernetes-validate has no schema for is served by a CRD (App Mesh,
     Lattice, and the Gateway API too, whose group ends in .k8s.io but is not built in)."""
     group = api_version.rpartition("/")[0]
@@ -217,7 +217,7 @@ def validate_objects(
         else:
             validator = _builtin_validator(kubernetes_version, kind, api_version)
         if validator is None:
-            if not crds.schemas and _is_custom(api_version):
+            if not crds.schemas and is_custom(api_version):
                 unchecked.append(f"{cluster}: {kind}/{name}")
             else:
                 problems.append(Invalid(cluster, kind, name, "", f"no schema knows {api_version} {kind}"))
@@ -227,7 +227,7 @@ def validate_objects(
             problems.append(Invalid(cluster, kind, name, _path(error), str(error.message)))
     if unchecked:
         notes.append(
-            f"{len(unchecked)} custom resource(s) not checked, no CRD schemas found "
-            f"(put them in ../shared/reference or set {REFERENCE_ENV}): {', '.join(unchecked)}"
+            f"{len(unchecked)} custom resource(s) not checked, no CRD schemas found (give them with "
+            f"`render --crds DIR`, or let the render fetch the pinned ones): {', '.join(unchecked)}"
         )
     return problems, notes

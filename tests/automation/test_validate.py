@@ -67,7 +67,7 @@ def test_custom_resource_without_schemas_is_noted_not_passed_silently() -> None:
     assert problems == []
     assert notes == [
         "1 custom resource(s) not checked, no CRD schemas found "
-        "(put them in ../shared/reference or set CROSSMESH_REFERENCE_DIR): eksc1: Mesh/global"
+        "(give them with `render --crds DIR`, or let the render fetch the pinned ones): eksc1: Mesh/global"
     ]
 
 
