@@ -19,9 +19,9 @@ from infra.naming import physical
 from infra.paths import PROJECT_DIR
 from infra.topology import AppKind, topology_of
 from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
-from workloads.apps import ClusterApps, ClusterAppsArgs
-from workloads.images import AppImages, AppImagesArgs, image_platforms
-from workloads.namespace import AppNamespace, AppNamespaceArgs
+from workloads.deploy.apps import ClusterApps, ClusterAppsArgs
+from workloads.deploy.images import AppImages, AppImagesArgs, image_platforms
+from workloads.deploy.namespace import AppNamespace, AppNamespaceArgs
 
 config = from_pulumi()
 stack = config.stack

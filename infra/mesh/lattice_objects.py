@@ -14,7 +14,7 @@ from typing import Any
 
 from infra.data import as_mapping, mapping_or_empty
 from infra.topology import AppSpec, Topology
-from workloads.manifests import COMMON_LABELS, HTTP_PORT_NAME
+from workloads.deploy.manifests import COMMON_LABELS, HTTP_PORT_NAME
 
 Manifest = dict[str, Any]
 Deferred = Any

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import automation.render as render_module
 from automation.cli import app
+from automation.session import Dependencies
 from tests.support import PROJECT_DIR, stack_document
 
 runner = CliRunner()
@@ -42,8 +43,7 @@ def _refused(
     out = tmp_path / "out"
     ran: list[str] = []
     monkeypatch.setattr(render_module, "record_project", lambda *a, **k: ran.append("ran"))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", project)
-    outcome = runner.invoke(app, ["render", env, "--out", str(out)])
+    outcome = runner.invoke(app, ["render", env, "--out", str(out)], obj=Dependencies(project_dir=project))
     assert outcome.exit_code == 2, outcome.output
     flat = " ".join(outcome.output.split())
     for part in expected:
@@ -335,16 +335,15 @@ def test_alias_bomb_is_refused_before_it_expands(tmp_path: Path, monkeypatch: py
 
 
 def test_alias_bomb_through_the_real_command_line(tmp_path: Path) -> None:
-    # The command exactly as a user runs it (`python -m automation render dev`), in a fresh process;
-    # the project folder is swapped for the broken one before the command line reads it.
+    # The command line's own entry point in a fresh process, on a project folder holding the broken
+    # stack file (the session's project folder is its one injected dependency).
     project = _project(tmp_path, _alias_bomb())
     script = (
-        "import runpy, sys\n"
         "from pathlib import Path\n"
-        "import automation.cli\n"
-        f"automation.cli.PROJECT_DIR = Path({str(project)!r})\n"
-        "sys.argv = ['python -m automation', 'render', 'dev']\n"
-        "runpy.run_module('automation', run_name='__main__')\n"
+        "from automation.cli import app\n"
+        "from automation.session import Dependencies\n"
+        f"app(['render', 'dev'], obj=Dependencies(project_dir=Path({str(project)!r})), "
+        "prog_name='python -m automation')\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],

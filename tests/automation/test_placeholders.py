@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from automation.cli import app
 from automation.placeholders import documentation_values
+from automation.session import Dependencies
 from tests.support import render_written, stack_document
 
 runner = CliRunner()
@@ -64,17 +65,21 @@ def test_render_lists_values_to_replace_in_summary_report_and_json(tmp_path: Pat
         (["preview"], "prod", "crossmesh:clusters[0].adminPrincipalArns[0]"),
     ],
 )
-def test_deploy_and_preview_refuse_before_credentials(
-    command: list[str], env: str, key: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deploy_and_preview_refuse_before_credentials(command: list[str], env: str, key: str) -> None:
     called: list[str] = []
 
-    def no_preflight(*args: object, **kwargs: object) -> None:
-        called.append("preflight")
-        raise AssertionError("credentials were checked before the configuration was refused")
+    def no_credentials(region: str) -> Any:
+        called.append(region)
+        raise AssertionError("credentials were looked at before the configuration was refused")
 
-    monkeypatch.setattr("automation.cli._preflight", no_preflight)
-    outcome = runner.invoke(app, [command[0], env, *command[1:]])
+    def no_stack(request: Any) -> Any:
+        called.append("stack")
+        raise AssertionError("the stack was opened before the configuration was refused")
+
+    deps = Dependencies(
+        preflight_clients=no_credentials, stack_factory=no_stack, is_interactive=lambda: False
+    )
+    outcome = runner.invoke(app, [command[0], env, *command[1:]], obj=deps)
     assert outcome.exit_code == 2, outcome.output
     flat = " ".join(outcome.output.split())
     assert key in flat

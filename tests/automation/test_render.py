@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import automation.render as render_module
 from automation.cli import app
+from automation.session import Dependencies
 from tests.support import PROJECT_DIR, REFERENCE_DIR, render_written, three_clusters, variant
 
 runner = CliRunner()
@@ -135,8 +136,7 @@ def test_cli_bad_config_exits_2_before_anything_is_registered(
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
     recorded: list[str] = []
     monkeypatch.setattr(render_module, "record_project", lambda *a, **k: recorded.append("ran"))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", project)
-    outcome = runner.invoke(app, ["render", "dev"])
+    outcome = runner.invoke(app, ["render", "dev"], obj=Dependencies(project_dir=project))
     assert outcome.exit_code == 2
     assert (
         "crossmesh:workloads.colorapp.versions[0].weight: got 150; expected a number <= 100" in outcome.output

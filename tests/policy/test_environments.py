@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from automation.cli import app
 from automation.environment import load_environment
 from automation.guardrails import evaluate_recording, markdown, policy_pack_args, summary_line
+from automation.session import Dependencies
 from infra.config_parse import ConfigError
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import RULES, Status
@@ -83,10 +84,11 @@ def test_a_mandatory_violation_fails_the_render_naming_resource_policy_and_fix(
         clusters[0]["endpoint"] = {"privateAccess": False}
 
     project = _project_with(tmp_path, variant("dev", private_endpoint_off))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", project)
     if REFERENCE_DIR.is_dir():
         monkeypatch.setenv("CROSSMESH_REFERENCE_DIR", str(REFERENCE_DIR))
-    outcome = runner.invoke(app, ["render", "dev", "--out", str(tmp_path / "out")])
+    outcome = runner.invoke(
+        app, ["render", "dev", "--out", str(tmp_path / "out")], obj=Dependencies(project_dir=project)
+    )
     assert outcome.exit_code == 1, outcome.output
     flat = " ".join(outcome.output.split())
     assert "1 mandatory violation(s)" in flat
@@ -116,10 +118,10 @@ def test_relaxing_a_mandatory_or_unknown_policy_is_a_config_error(policy: str, e
     assert "expected an advisory policy: eks-endpoint-public-access-restricted" in message
 
 
-def test_cli_bad_relaxation_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_bad_relaxation_exits_2(tmp_path: Path) -> None:
     document = variant("dev", lambda c: c["crossmesh:policy"]["relax"][0].update(policy="k8s-probes"))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", _project_with(tmp_path, document))
-    outcome = runner.invoke(app, ["render", "dev"])
+    project = _project_with(tmp_path, document)
+    outcome = runner.invoke(app, ["render", "dev"], obj=Dependencies(project_dir=project))
     assert outcome.exit_code == 2
     assert "crossmesh:policy.relax[0].policy: got 'k8s-probes'; k8s-probes is mandatory" in outcome.output
 

@@ -1,0 +1,277 @@
+"""What both apps share around their Starlette routes: limits, drain, health, access log and a span.
+
+``build`` returns the ASGI application the server runs:
+
+- request heads over ``MAX_HEADER_BYTES`` (names plus values) get 431 before any route runs; the
+  server's own buffer (a little larger) bounds what is read at all;
+- ``GET /ping`` (liveness) and ``GET /healthz`` (readiness: 503 once draining);
+- ``POST /drain``, from the pod itself only (loopback): the pod's preStop hook calls it, after which
+  readiness fails and every response carries ``Connection: close`` so keep-alive clients move to
+  another pod; SIGTERM later lets requests in flight finish (the server does that);
+- a request body sent to a route that takes none is never read: the answer closes the connection;
+- one span (kind SERVER, context from ``traceparent`` or ``X-Amzn-Trace-Id``) and one access-log
+  line per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from workloads.runtime.common.settings import MAX_HEADER_BYTES
+from workloads.runtime.common.tracing import propagator
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+access_log = logging.getLogger("access")
+log = logging.getLogger("app")
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+_PROPAGATOR = propagator()
+
+
+class _HeaderGetter(Getter[dict[str, str]]):
+    """Reads ASGI headers (lower-cased names) for propagators that ask in any case (X-Amzn-Trace-Id)."""
+
+    def get(self, carrier: dict[str, str], key: str) -> list[str] | None:
+        value = carrier.get(key.lower())
+        return [value] if value is not None else None
+
+    def keys(self, carrier: dict[str, str]) -> list[str]:
+        return list(carrier)
+
+
+_GETTER = _HeaderGetter()
+
+
+class Lifecycle:
+    """Whether the pod is draining: set by POST /drain, read by /healthz and every response."""
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
+MAX_MEDIA_RANGES = 32
+"""Media ranges of an Accept header that are looked at; real clients send a handful. The rest is
+ignored unscanned, so a hostile header costs microseconds, not tens of milliseconds of the loop."""
+
+
+def _media_ranges(accept: str) -> list[tuple[str, str, float]]:
+    ranges: list[tuple[str, str, float]] = []
+    for item in accept.split(",", MAX_MEDIA_RANGES)[:MAX_MEDIA_RANGES]:
+        media, *params = item.split(";")
+        kind, _, subtype = media.strip().lower().partition("/")
+        if not kind or not subtype:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        ranges.append((kind, subtype, q))
+    return ranges
+
+
+def _rank(ranges: list[tuple[str, str, float]], kind: str, subtype: str) -> tuple[float, int, int]:
+    """(q, specificity, -position) of the most specific range that matches ``kind/subtype``."""
+    best: tuple[float, int, int] = (0.0, -1, 0)
+    for position, (r_kind, r_subtype, q) in enumerate(ranges):
+        if r_kind == kind and r_subtype == subtype:
+            specificity = 2
+        elif r_kind == kind and r_subtype == "*":
+            specificity = 1
+        elif r_kind == "*" and r_subtype == "*":
+            specificity = 0
+        else:
+            continue
+        if specificity > best[1]:
+            best = (q, specificity, -position)
+    return best
+
+
+@functools.lru_cache(maxsize=256)
+def prefers_json(accept: str) -> bool:
+    """True when the Accept header ranks application/json above text/plain.
+
+    Equal quality goes to the type named more specifically, then to the one listed first, so
+    ``application/json, text/plain, */*`` gets JSON while ``*/*`` gets text. Only the first
+    ``MAX_MEDIA_RANGES`` ranges count.
+    """
+    ranges = _media_ranges(accept)
+    as_json = _rank(ranges, "application", "json")
+    as_text = _rank(ranges, "text", "plain")
+    return as_json[0] > 0 and as_json > as_text
+
+
+def header_bytes(headers: Sequence[tuple[bytes, bytes]]) -> int:
+    """Size of a request's headers as Envoy counts it for its limit: names plus values."""
+    return sum(len(name) + len(value) for name, value in headers)
+
+
+def _has_body(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in {b"", b"0"}):
+            return True
+    return False
+
+
+class Service:
+    """The ASGI callable: limits and observation around a Starlette app."""
+
+    def __init__(
+        self, name: str, inner: ASGIApp, lifecycle: Lifecycle, tracer_provider: TracerProvider
+    ) -> None:
+        self.name = name
+        self.inner = inner
+        self.lifecycle = lifecycle
+        self.tracer = tracer_provider.get_tracer(f"crossmesh.{name}")
+        self.access_enabled = access_log.isEnabledFor(logging.INFO)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if header_bytes(headers) > MAX_HEADER_BYTES:
+            await _plain(send, 431, b"request headers too large\n")
+            self._access(scope, 431, 0.0, None)
+            return
+        started = time.perf_counter()
+        close = self.lifecycle.draining or _has_body(headers)
+        carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+        parent = _PROPAGATOR.extract(carrier, getter=_GETTER)
+        method: str = scope["method"]
+        path: str = scope["path"]
+        status = 500
+        with self.tracer.start_as_current_span(
+            f"{method} {path}" if path in _KNOWN_PATHS else method,
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path, "server.address": self.name},
+        ) as span:
+
+            async def send_observed(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    if close:
+                        message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+                await send(message)
+
+            try:
+                await self.inner(scope, receive, send_observed)
+            except Exception:
+                # Starlette has already answered 500; the traceback goes to the log, not the server.
+                log.exception("unhandled error", extra={"path": path})
+                status = 500
+            finally:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+                trace_id = format(span.get_span_context().trace_id, "032x")
+        self._access(scope, status, (time.perf_counter() - started) * 1000, trace_id)
+
+    def _access(self, scope: Scope, status: int, duration_ms: float, trace_id: str | None) -> None:
+        if not self.access_enabled:
+            return
+        client = scope.get("client")
+        access_log.info(
+            "request",
+            extra={
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status,
+                "duration_ms": round(duration_ms, 3),
+                "client": client[0] if client else None,
+                "trace_id": trace_id,
+            },
+        )
+
+
+_KNOWN_PATHS = frozenset({"/", "/color", "/ping", "/healthz", "/drain"})
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": "not found", "path": request.url.path}, 404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    given = exc.headers.get("Allow", "") if isinstance(exc, HTTPException) and exc.headers else ""
+    # Starlette lists the methods in set order; a stable order is kinder to clients and caches.
+    allow = ", ".join(sorted(m.strip() for m in given.split(",") if m.strip()))
+    return JSONResponse({"error": "method not allowed"}, 405, headers={"Allow": allow} if allow else None)
+
+
+def build(
+    name: str,
+    routes: Sequence[BaseRoute],
+    *,
+    tracer_provider: TracerProvider,
+    lifespan: Lifespan | None = None,
+    lifecycle: Lifecycle | None = None,
+) -> Service:
+    lifecycle = lifecycle or Lifecycle()
+
+    async def ping(request: Request) -> Response:
+        return PlainTextResponse("pong")
+
+    async def healthz(request: Request) -> Response:
+        if lifecycle.draining:
+            return JSONResponse({"status": "draining"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    async def drain(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        if client not in LOOPBACK:
+            return JSONResponse({"error": "drain is for the pod itself"}, 403)
+        if not lifecycle.draining:
+            lifecycle.draining = True
+            log.info("draining: readiness fails and connections close after each response")
+        return JSONResponse({"status": "draining"})
+
+    app = Starlette(
+        routes=[
+            *routes,
+            Route("/ping", ping, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/drain", drain, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+        exception_handlers={404: _not_found, 405: _not_allowed},
+    )
+    return Service(name, app, lifecycle, tracer_provider)

@@ -1,0 +1,141 @@
+"""front: ``GET /color`` asks colorapp (``http://$COLOR_HOST/color``) and returns its answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import Field, field_validator, model_validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from workloads.runtime.common import logs, serve, tracing, web
+from workloads.runtime.common.settings import ServerSettings
+from workloads.runtime.front.signing import Credentials, Signer
+from workloads.runtime.front.upstream import VERSION_HEADER, Answer, ColorClient, UpstreamPolicy
+
+NAME = "front"
+ATTEMPTS_HEADER = "x-crossmesh-attempts"
+log = logging.getLogger("app")
+
+
+class FrontSettings(ServerSettings):
+    color_host: str = Field(
+        default="colorapp.appmesh-demo.pvt.aws.local:8080", description="host:port of colorapp"
+    )
+    upstream_auth: Literal["none", "sigv4"] = Field(default="none", description="sign calls with SigV4")
+    upstream_sigv4_service: str = Field(default="vpc-lattice-svcs", min_length=1)
+    aws_region: str = Field(default="", description="region the signature is for (sigv4)")
+    upstream_timeout_ms: int = Field(default=3000, ge=1, le=300_000, description="overall deadline of a call")
+    upstream_per_try_timeout_ms: int = Field(
+        default=1000, ge=1, le=300_000, description="wait for bytes, per try"
+    )
+    upstream_connect_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
+    upstream_max_retries: int = Field(
+        default=2, ge=0, le=10, description="0: the mesh retries, front does not"
+    )
+    upstream_retry_budget_percent: float = Field(default=20.0, ge=0, le=100)
+    upstream_max_connections: int = Field(default=100, ge=1, le=10_000, description="pool size to colorapp")
+
+    @field_validator("color_host")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if "/" in value or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port without a scheme or path, e.g. colorapp:8080")
+        return value
+
+    @model_validator(mode="after")
+    def _region_for_sigv4(self) -> FrontSettings:
+        if self.upstream_auth == "sigv4" and not self.aws_region:
+            raise ValueError("UPSTREAM_AUTH=sigv4 needs AWS_REGION")
+        return self
+
+    def policy(self) -> UpstreamPolicy:
+        return UpstreamPolicy(
+            url=f"http://{self.color_host}/color",
+            host=self.color_host,
+            timeout=self.upstream_timeout_ms / 1000,
+            per_try_timeout=self.upstream_per_try_timeout_ms / 1000,
+            connect_timeout=self.upstream_connect_timeout_ms / 1000,
+            max_retries=self.upstream_max_retries,
+            retry_budget_percent=self.upstream_retry_budget_percent,
+            max_connections=self.upstream_max_connections,
+        )
+
+
+def _relay(answer: Answer, upstream: str) -> Response:
+    headers = {ATTEMPTS_HEADER: str(answer.attempts)}
+    if answer.version:
+        headers[VERSION_HEADER] = answer.version
+    log_fields = {"upstream": upstream, "attempts": answer.attempts, "version": answer.version}
+    if answer.ok:
+        if answer.attempts > 1:
+            log.info("upstream answered after retries", extra=log_fields)
+        return Response(
+            answer.body, headers=headers, media_type=answer.content_type or "text/plain; charset=utf-8"
+        )
+    log.warning("upstream failed", extra={**log_fields, "error": answer.error, "status": answer.status})
+    body: dict[str, object] = {"error": answer.error, "upstream": upstream, "attempts": answer.attempts}
+    if answer.status is not None:
+        body["status"] = answer.status
+    return JSONResponse(body, 502, headers=headers)
+
+
+def build(settings: FrontSettings, tracer_provider: TracerProvider) -> web.Service:
+    policy = settings.policy()
+    tracer = tracer_provider.get_tracer("crossmesh.front")
+    state: dict[str, ColorClient] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncGenerator[None]:
+        credentials: Credentials | None = None
+        signer: Signer | None = None
+        if settings.upstream_auth == "sigv4":
+            credentials = await Credentials.from_default_chain()
+            credentials.start()
+            signer = Signer(credentials, settings.upstream_sigv4_service, settings.aws_region)
+        client = ColorClient(policy, signer=signer, tracer=tracer)
+        await client.start()
+        state["client"] = client
+        log.info(
+            "configured",
+            extra={
+                "upstream": policy.url,
+                "auth": settings.upstream_auth,
+                "timeout_ms": settings.upstream_timeout_ms,
+                "per_try_timeout_ms": settings.upstream_per_try_timeout_ms,
+                "max_retries": settings.upstream_max_retries,
+            },
+        )
+        try:
+            yield
+        finally:
+            await client.close()
+            if credentials is not None:
+                await credentials.stop()
+
+    async def color(request: Request) -> Response:
+        answer = await state["client"].color(request.headers.get("accept"))
+        return _relay(answer, settings.color_host)
+
+    return web.build(
+        NAME, [Route("/color", color, methods=["GET"])], tracer_provider=tracer_provider, lifespan=lifespan
+    )
+
+
+def create_app() -> web.Service:
+    """The server's factory: runs in the serving process, so tracing and logging are set up there."""
+    settings = FrontSettings()
+    service = settings.otel_service_name or NAME
+    logs.configure(service, settings.log_level)
+    return build(settings, tracing.install(service, settings.otel_exporter_otlp_endpoint))
+
+
+def main() -> int:
+    return serve.main(NAME, f"{__name__}:create_app", FrontSettings)
