@@ -10,9 +10,11 @@ schema does not declare is an error, as the API server's strict field validation
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +30,8 @@ from referencing import Registry, Resource
 from infra.data import mapping_or_empty
 
 REFERENCE_ENV = "CROSSMESH_REFERENCE_DIR"
+NO_SCHEMA_CACHE_ENV = "CROSSMESH_NO_SCHEMA_CACHE"
+"""Set to parse CRD files every time instead of reading their parsed schemas from the user cache."""
 
 
 @dataclass(frozen=True)
@@ -158,17 +162,39 @@ class CrdSchemas:
 # C extension ships in PyYAML's wheels, the fallback is for a build without libyaml.
 _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Parsed schemas are kept as JSON in the user cache, keyed by the file's sha256 and this version of
+# the closing rules (bump it when _closed or the added properties change): even the C loader spends
+# about half a second of a render building Python objects from YAML, JSON takes a hundredth of that.
+_SCHEMA_CACHE_VERSION = "1"
+
+CrdParse = tuple[dict[tuple[str, str], Mapping[str, Any]], dict[tuple[str, str], str]]
+
 
 @cache
-def _parse_crd_file(
-    path: str, size: int, mtime_ns: int
-) -> tuple[dict[tuple[str, str], Mapping[str, Any]], dict[tuple[str, str], str]]:
+def _parse_crd_file(path: str, size: int, mtime_ns: int) -> CrdParse:
     """The closed schemas and scopes of one CRD file, parsed once per process (keyed by its size and
     modification time, so an edited file is read again). Callers must not modify the result."""
-    del size, mtime_ns  # part of the cache key only
+    del size, mtime_ns  # part of the in-process cache key only
+    data = Path(path).read_bytes()
+    cached = _schema_cache_path(hashlib.sha256(data).hexdigest())
+    if cached is not None and cached.is_file():
+        try:
+            rows: Any = json.loads(cached.read_text(encoding="utf-8"))
+            return (
+                {(str(r[0]), str(r[1])): r[3] for r in rows},
+                {(str(r[0]), str(r[1])): str(r[2]) for r in rows},
+            )
+        except (ValueError, OSError, IndexError, TypeError):
+            pass  # a damaged cache entry is parsed again and rewritten
+    parsed = _parse_crd_text(data.decode("utf-8"))
+    if cached is not None:
+        _write_schema_cache(cached, parsed)
+    return parsed
+
+
+def _parse_crd_text(text: str) -> CrdParse:
     schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
     scopes: dict[tuple[str, str], str] = {}
-    text = Path(path).read_text(encoding="utf-8")
     for doc in yaml.load_all(text, Loader=_YamlLoader):
         if not doc or doc.get("kind") != "CustomResourceDefinition":
             continue
@@ -184,6 +210,27 @@ def _parse_crd_file(
             schemas[key] = _closed(schema)
             scopes[key] = spec["scope"]
     return schemas, scopes
+
+
+def _schema_cache_path(digest: str) -> Path | None:
+    from automation.crds import user_cache_dir  # noqa: PLC0415 - crds imports this module lazily
+
+    if os.environ.get(NO_SCHEMA_CACHE_ENV):
+        return None
+    return user_cache_dir() / "crd-schemas" / f"{digest}-v{_SCHEMA_CACHE_VERSION}.json"
+
+
+def _write_schema_cache(target: Path, parsed: CrdParse) -> None:
+    schemas, scopes = parsed
+    rows = [[key[0], key[1], scopes[key], schema] for key, schema in schemas.items()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # A temporary name and a rename: parallel renders never read half a file.
+        with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".part") as handle:
+            json.dump(rows, handle)
+        Path(handle.name).replace(target)
+    except OSError:
+        pass  # a read-only cache only costs speed
 
 
 def is_custom(api_version: str) -> bool:
