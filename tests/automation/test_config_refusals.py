@@ -335,15 +335,17 @@ def test_alias_bomb_is_refused_before_it_expands(tmp_path: Path, monkeypatch: py
 
 
 def test_alias_bomb_through_the_real_command_line(tmp_path: Path) -> None:
-    # The command line's own entry point in a fresh process, on a project folder holding the broken
-    # stack file (the session's project folder is its one injected dependency).
+    # The command exactly as a user runs it (`python -m automation render dev`), in a fresh process;
+    # the project folder is swapped for the broken one before the command line reads it.
     project = _project(tmp_path, _alias_bomb())
     script = (
+        "import runpy, sys\n"
         "from pathlib import Path\n"
-        "from automation.cli import app\n"
-        "from automation.session import Dependencies\n"
-        f"app(['render', 'dev'], obj=Dependencies(project_dir=Path({str(project)!r})), "
-        "prog_name='python -m automation')\n"
+        "import automation.session as session\n"
+        f"project = Path({str(project)!r})\n"
+        "session.Dependencies.real = classmethod(lambda cls: cls(project_dir=project))\n"
+        "sys.argv = ['python -m automation', 'render', 'dev']\n"
+        "runpy.run_module('automation', run_name='__main__')\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
