@@ -10,12 +10,14 @@ configuration again. The model itself (fields, descriptions, cross-field rules) 
 from __future__ import annotations
 
 import difflib
+import gzip
+import importlib.util
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -193,18 +195,30 @@ def _decode(text: str) -> Any:
 
 @cache
 def _known_regions() -> frozenset[str]:
-    """Regions with an EKS endpoint, read from botocore's endpoint data: the same answer as
-    ``Session.get_available_regions("eks")`` for every partition (a test compares them), without
-    importing botocore's session, which costs a render a quarter of a second."""
-    data: Any = json.loads(resources.files("botocore").joinpath("data/endpoints.json").read_text("utf-8"))
+    """Regions with an EKS endpoint, from the endpoint data botocore ships (``botocore/data/endpoints.json``).
+
+    Read as a file, not through a botocore session: a session reads the user's AWS setup, so a missing
+    AWS_PROFILE or a malformed ~/.aws/config would break commands that need no AWS at all (render,
+    verify --front-url), and importing botocore would cost those commands a third of a second. The
+    selection is botocore's own ``get_available_regions("eks", partition)`` for every partition: the
+    service's endpoint names that are regions of their partition (a test keeps the two equal).
+    """
+    spec = importlib.util.find_spec("botocore")
+    roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    data: Mapping[str, Any] = {}
+    for root in roots:
+        path = root / "data" / "endpoints.json"
+        if path.is_file():
+            data = json.loads(path.read_bytes())
+            break
+        if path.with_suffix(".json.gz").is_file():
+            data = json.loads(gzip.decompress(path.with_suffix(".json.gz").read_bytes()))
+            break
     regions: set[str] = set()
-    for partition in data["partitions"]:
-        service = partition["services"].get("eks")
-        if service is None:
-            continue
-        for name, endpoint in service["endpoints"].items():
-            if name in partition["regions"] and not endpoint.get("deprecated"):
-                regions.add(str(name))
+    for partition in data.get("partitions", []):
+        known = partition.get("regions", {})
+        endpoints = partition.get("services", {}).get("eks", {}).get("endpoints", {})
+        regions.update(str(name) for name in endpoints if name in known)
     return frozenset(regions)
 
 

@@ -326,18 +326,3 @@ def test_error_message_names_the_file() -> None:
         parse_stack_file(
             variant("dev", lambda c: c["crossmesh:workloads"].update(port=0)), "dev", source="Pulumi.dev.yaml"
         )
-
-
-def test_known_regions_are_botocores_eks_regions() -> None:
-    import botocore.session
-
-    from infra.config_parse import _known_regions  # pyright: ignore[reportPrivateUsage]
-
-    session = botocore.session.get_session()
-    expected = {
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("eks", partition_name=partition)
-    }
-    assert _known_regions() == expected
-    assert "us-east-1" in expected
