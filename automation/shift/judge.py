@@ -10,7 +10,8 @@ answers it gave:
 * **errors**: its failed answers (front's 502 naming it) over all its answers, at most ``max_error_rate``;
 * **attempts**: the mean of ``x-crossmesh-attempts`` over its answers, at most ``max_attempts``;
 * **latency**: p99 of its successful first-attempt answers under ``max_p99_ms`` and within
-  ``p99_factor`` times its p99 at the previous step (plus ``p99_slack_ms``, so a 3 ms p99 may become 20 ms without failing).
+  ``p99_factor`` times its p99 at the previous step (plus ``p99_slack_ms``: a 3 ms p99 may become
+  20 ms without failing).
 
 Failures hidden behind front's retries: when an attempt fails, front calls again and the route may
 send the retry to another version, whose answer then carries ``attempts > 1``. Those answers are not

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ from automation.exit_codes import ExitCode
 from automation.interrupt import InterruptTiming
 from automation.preflight import PreflightClients
 from automation.session import Dependencies
-from automation.shift.run import ShiftDeps
+from automation.shift.observe import WeightsObserver
+from automation.shift.run import ObserverFactory, ShiftDeps
 from automation.shift.state import LEASE_TAG, STATE_TAG, Lease
+from automation.stack import StackOutput
+from infra.config import StackConfig
 from tests.automation.shift.support import (
     Mesh,
     calls,
@@ -87,6 +90,17 @@ def backend(tmp_path: Path) -> dict[str, Any]:
     return json.loads((tmp_path / "backend.json").read_text())
 
 
+def fixed_targets(project: Path, env: str, flat: Mapping[str, str]) -> list[str]:
+    return [ROUTE, STACK]
+
+
+def observing(path: Path, hook: Callable[[dict[str, int]], None] | None = None) -> ObserverFactory:
+    def factory(config: StackConfig, outputs: Mapping[str, StackOutput]) -> WeightsObserver:
+        return file_observer(path, hook)
+
+    return factory
+
+
 def deps_for(tmp_path: Path, mesh: Mesh, **overrides: Any) -> ShiftDeps:
     fields: dict[str, Any] = {
         "session": Dependencies(
@@ -95,8 +109,8 @@ def deps_for(tmp_path: Path, mesh: Mesh, **overrides: Any) -> ShiftDeps:
             is_interactive=lambda: False,
             interrupt=InterruptTiming(grace_s=5, after_cancel_wait_s=1),
         ),
-        "targets": lambda *_: [ROUTE, STACK]  # pyright: ignore[reportUnknownLambdaType] - any arguments,
-        "observer_factory": lambda *_: file_observer(mesh.weights_file),  # pyright: ignore[reportUnknownLambdaType]
+        "targets": fixed_targets,
+        "observer_factory": observing(mesh.weights_file),
         "state_dir": tmp_path / "shift",
     }
     return ShiftDeps(**(fields | overrides))
@@ -143,7 +157,7 @@ def test_a_version_failing_at_step_2_is_rolled_back_with_exit_3(tmp_path: Path, 
             mesh.colors["red"].proc.kill()
             mesh.colors["red"].proc.wait(5)
 
-    deps = deps_for(tmp_path, mesh, observer_factory=lambda *_: file_observer(mesh.weights_file, break_red),  # pyright: ignore[reportUnknownLambdaType])
+    deps = deps_for(tmp_path, mesh, observer_factory=observing(mesh.weights_file, break_red))
     outcome = shift(deps, "--to", "red=100", "--hold", "0", "--requests", "100", "--yes", "--json")
     assert outcome.exit_code == ExitCode.VERIFY_FAILED, outcome.output
     document = json.loads(outcome.stdout)
