@@ -300,6 +300,12 @@ def shift(
     max_attempts: Annotated[
         float, typer.Option("--max-attempts", min=1, metavar="N", help="Mean upstream attempts per request.")
     ] = 1.1,
+    max_p99_growth: Annotated[
+        float,
+        typer.Option(
+            "--max-p99-growth", min=1, metavar="FACTOR", help="p99 may grow at most this factor per step."
+        ),
+    ] = 2.0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted shift.")] = False,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
@@ -318,7 +324,12 @@ def shift(
     http = HttpCheckSettings(
         requests=requests, timeout_s=timeout, concurrency=concurrency, max_error_rate=max_error_rate
     )
-    limits = Limits(max_error_rate=max_error_rate, max_attempts=max_attempts, max_p99_ms=max_p99_ms)
+    limits = Limits(
+        max_error_rate=max_error_rate,
+        max_attempts=max_attempts,
+        max_p99_ms=max_p99_ms,
+        p99_factor=max_p99_growth,
+    )
     _exit(
         shift_command(
             ctx.obj,

@@ -1,7 +1,9 @@
 """`python -m automation shift` for real on 127.0.0.1: the Automation API over a fake `pulumi`, a weighted
 router whose weights the targeted `up` writes, real colorapp processes and a front with retries.
 
-Bounded: 200 requests per step, hold 0 s except where a test needs a step to last (then it is ended
+This machine's CPU is shared, so localhost latency swings by tens of milliseconds between steps: the
+tests allow p99 to grow 50x per step (the growth rule itself is tested in test_shift_units.py).
+Bounded: 100-200 requests per step, hold 0 s except where a test needs a step to last (then it is ended
 by Ctrl-C or by the test); every test finishes in seconds.
 """
 
@@ -124,7 +126,19 @@ def test_a_healthy_shift_reaches_the_target_step_by_step(tmp_path: Path, mesh: M
     from automation.shift.stack import routing_targets  # the real recorded graph, once
 
     deps = deps_for(tmp_path, mesh, targets=routing_targets)
-    outcome = shift(deps, "--to", "red=100", "--steps", "25,100", "--hold", "0s", "--yes", "--json")
+    outcome = shift(
+        deps,
+        "--to",
+        "red=100",
+        "--steps",
+        "25,100",
+        "--hold",
+        "0s",
+        "--max-p99-growth",
+        "50",
+        "--yes",
+        "--json",
+    )
     assert outcome.exit_code == 0, outcome.output
     document = json.loads(outcome.stdout)
     assert [s["weights"] for s in document["steps"]] == [{"blue": 75, "red": 25}, {"blue": 0, "red": 100}]
@@ -158,7 +172,19 @@ def test_a_version_failing_at_step_2_is_rolled_back_with_exit_3(tmp_path: Path, 
             mesh.colors["red"].proc.wait(5)
 
     deps = deps_for(tmp_path, mesh, observer_factory=observing(mesh.weights_file, break_red))
-    outcome = shift(deps, "--to", "red=100", "--hold", "0", "--requests", "100", "--yes", "--json")
+    outcome = shift(
+        deps,
+        "--to",
+        "red=100",
+        "--hold",
+        "0",
+        "--requests",
+        "100",
+        "--max-p99-growth",
+        "50",
+        "--yes",
+        "--json",
+    )
     assert outcome.exit_code == ExitCode.VERIFY_FAILED, outcome.output
     document = json.loads(outcome.stdout)
     error = document["error"]
@@ -192,7 +218,7 @@ def _child(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
 def test_ctrl_c_mid_step_restores_the_last_good_weights_and_resume_finishes(
     tmp_path: Path, mesh: Mesh
 ) -> None:
-    child = _child(tmp_path, "--to", "red=100", "--hold", "60s", "--yes", "--json")
+    child = _child(tmp_path, "--to", "red=100", "--hold", "60s", "--max-p99-growth", "50", "--yes", "--json")
     try:
         wait_for(lambda: read_weights(mesh.weights_file) == {"blue": 90, "red": 10}, 30, "step 1's weights")
         wait_for((tmp_path / "shift" / "lattice.lock").exists, 5, "the lock")
@@ -221,6 +247,8 @@ def test_ctrl_c_mid_step_restores_the_last_good_weights_and_resume_finishes(
         "0",
         "--requests",
         "100",
+        "--max-p99-growth",
+        "50",
         "--yes",
         "--json",
     )
@@ -230,11 +258,21 @@ def test_ctrl_c_mid_step_restores_the_last_good_weights_and_resume_finishes(
 
 
 def test_a_second_shift_of_the_same_stack_is_refused(tmp_path: Path, mesh: Mesh) -> None:
-    child = _child(tmp_path, "--to", "red=100", "--hold", "60s", "--yes")
+    child = _child(tmp_path, "--to", "red=100", "--hold", "60s", "--max-p99-growth", "50", "--yes")
     try:
         wait_for(lambda: read_weights(mesh.weights_file) == {"blue": 90, "red": 10}, 30, "step 1's weights")
         second = shift(
-            deps_for(tmp_path, mesh), "--to", "red=50", "--hold", "0", "--requests", "100", "--yes", "--json"
+            deps_for(tmp_path, mesh),
+            "--to",
+            "red=50",
+            "--hold",
+            "0",
+            "--requests",
+            "100",
+            "--max-p99-growth",
+            "50",
+            "--yes",
+            "--json",
         )
         assert second.exit_code == ExitCode.STACK_LOCKED, second.output
         assert (
@@ -255,7 +293,17 @@ def test_a_live_lease_from_another_machine_refuses_the_shift(tmp_path: Path, mes
     state["tags"][LEASE_TAG] = lease.to_tag()
     (tmp_path / "backend.json").write_text(json.dumps(state))
     outcome = shift(
-        deps_for(tmp_path, mesh), "--to", "red=100", "--hold", "0", "--requests", "100", "--yes", "--json"
+        deps_for(tmp_path, mesh),
+        "--to",
+        "red=100",
+        "--hold",
+        "0",
+        "--requests",
+        "100",
+        "--max-p99-growth",
+        "50",
+        "--yes",
+        "--json",
     )
     assert outcome.exit_code == ExitCode.STACK_LOCKED, outcome.output
     assert "ci-runner-7" in json.loads(outcome.stdout)["error"]["message"]
