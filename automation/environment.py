@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import StackConfig
-from infra.config_parse import flatten_config, parse_stack_file
+from infra.config_parse import ConfigError, Problem, flatten_config, parse_stack_file
 from infra.data import mapping_or_empty
 
 
@@ -49,10 +49,22 @@ def stack_file(project_dir: Path, env: str) -> Path:
 
 
 def read_stack_document(path: Path) -> Mapping[str, Any]:
-    """The parsed stack file."""
-    import yaml  # noqa: PLC0415 - keeps `import automation` light for the CLI's --help
+    """The parsed stack file, or :class:`ConfigError` naming the file, line and column of what is wrong:
+    YAML syntax (tabs, control characters, ...), a key given twice, or aliases that would expand past
+    :data:`automation.stack_yaml.MAX_EXPANDED_NODES`."""
+    from automation.stack_yaml import StackYamlError, load_stack_yaml  # noqa: PLC0415 - imports yaml
 
-    return mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem(f"{path.name}", f"byte {exc.start}", "expected a UTF-8 text file")
+        raise ConfigError([problem], path.name) from None
+    try:
+        return mapping_or_empty(load_stack_yaml(text))
+    except StackYamlError as exc:
+        where = f"{path.name}:{exc.line}:{exc.column}"
+        raise ConfigError([Problem(where, exc.found, exc.expected)], path.name) from None
 
 
 def environment(project_dir: Path, env: str, document: Mapping[str, Any] | None = None) -> Environment:

@@ -124,6 +124,52 @@ IamPrincipalArn = Annotated[
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 Weight = Annotated[StrictInt, Field(ge=0, le=100)]
 
+# The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy, retentionInDays):
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS = (
+    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
+    *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
+)
+
+
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            "expected a retention CloudWatch Logs accepts: " + ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+        )
+    return value
+
+
+LogRetentionDays = Annotated[
+    StrictInt, AfterValidator(_log_retention), WithJsonSchema({"enum": list(LOG_RETENTION_DAYS)})
+]
+
+# Ports the mesh proxies and their helpers take inside an app pod: Envoy's ingress and egress
+# listeners (15000, 15001) and admin (9901) in App Mesh, the X-Ray daemon (2000), and the ports
+# sidecar meshes commonly reserve (15006 inbound capture, 15020/15021 health, 15090 stats).
+# https://docs.aws.amazon.com/app-mesh/latest/userguide/envoy.html
+PROXY_PORTS = (2000, 9901, 15000, 15001, 15006, 15020, 15021, 15090)
+
+# Namespaces the app namespace must not be: Kubernetes' own, and the mesh controllers'.
+RESERVED_NAMESPACES = (
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "appmesh-system",
+    "aws-application-networking-system",
+)
+
+# AWS tags (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): at most 50 per
+# resource, keys 1-128 and values 0-256 characters, and the aws: prefix is reserved for AWS.
+MAX_TAGS_PER_RESOURCE = 50
+_TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
+
+# Weighted targets per App Mesh route (App Mesh service quotas), and backendRefs per rule of a Gateway
+# API HTTPRoute (maxItems in the HTTPRoute CRD, v1.5.0).
+# https://docs.aws.amazon.com/app-mesh/latest/userguide/service-quotas.html
+APPMESH_MAX_WEIGHTED_TARGETS = 10
+HTTPROUTE_MAX_BACKEND_REFS = 16
+
 
 class _Model(BaseModel):
     """Frozen, camelCase in YAML, and no unknown keys."""
@@ -174,7 +220,7 @@ class NetworkConfig(_Model):
     flow_logs: StrictBool = Field(
         default=True, description="Send VPC flow logs (rejected and accepted) to CloudWatch Logs."
     )
-    flow_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = Field(
+    flow_log_retention_days: LogRetentionDays = Field(
         default=30, description="Days CloudWatch Logs keeps the flow logs."
     )
     service_cidr: Ipv4Cidr = Field(
@@ -189,11 +235,23 @@ class NetworkConfig(_Model):
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> NetworkConfig:
+        prefix = ipaddress.IPv4Network(self.cidr).prefixlen
+        if not 16 <= prefix <= 28:
+            # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
+            raise KeyedError(
+                "cidr", f"got a /{prefix}; expected a VPC block between /16 and /28 (AWS's limits)"
+            )
         if self.availability_zones is not None:
             if len(self.availability_zones) != self.az_count:
                 raise KeyedError("availabilityZones", f"expected exactly azCount ({self.az_count}) zones")
             if len(set(self.availability_zones)) != len(self.availability_zones):
                 raise KeyedError("availabilityZones", "expected each zone once")
+        for key, subnet_prefix in (
+            ("privateSubnetPrefix", self.private_subnet_prefix),
+            ("publicSubnetPrefix", self.public_subnet_prefix),
+        ):
+            if subnet_prefix < prefix:
+                raise KeyedError(key, f"a /{subnet_prefix} subnet is larger than the /{prefix} VPC")
         placeholder_azs = [f"az{i}" for i in range(self.az_count)]
         try:
             plan_subnets(
@@ -262,6 +320,18 @@ class EndpointConfig(_Model):
         default=("0.0.0.0/0",), description="Source ranges allowed to reach the public endpoint."
     )
 
+    @model_validator(mode="after")
+    def _public_endpoint_names_its_sources(self) -> EndpointConfig:
+        # EKS reads an empty list as 0.0.0.0/0: an empty list would open the endpoint, not close it.
+        # https://docs.aws.amazon.com/eks/latest/APIReference/API_VpcConfigRequest.html
+        if self.public_access and not self.public_access_cidrs:
+            raise KeyedError(
+                "publicAccessCidrs",
+                "expected at least one CIDR while publicAccess is true (EKS reads an empty list as "
+                "0.0.0.0/0); set publicAccess: false for a private-only endpoint",
+            )
+        return self
+
 
 class ClusterConfig(_Model):
     """One EKS cluster. Its ``name`` is the stable key; the EKS cluster is named ``<name>-<stack>``."""
@@ -283,7 +353,7 @@ class ClusterConfig(_Model):
         description="IAM roles or users granted cluster admin through EKS access entries (the creator is "
         "always admin).",
     )
-    log_retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = Field(
+    log_retention_days: LogRetentionDays = Field(
         default=90, description="Days CloudWatch Logs keeps the control-plane logs."
     )
 
@@ -391,6 +461,16 @@ class MeshConfig(_Model):
         return self
 
 
+# Each backend's limit on the targets one route splits traffic across: data, not a comparison.
+MAX_WEIGHTED_TARGETS: dict[MeshBackendKind, tuple[int, str]] = {
+    MeshBackendKind.APPMESH: (
+        APPMESH_MAX_WEIGHTED_TARGETS,
+        "App Mesh takes at most 10 weighted targets per route",
+    ),
+    MeshBackendKind.LATTICE: (HTTPROUTE_MAX_BACKEND_REFS, "an HTTPRoute rule takes at most 16 backendRefs"),
+}
+
+
 class ColorVersion(_Model):
     """One deployment of colorapp: answers with ``color`` and takes ``weight`` percent of the traffic."""
 
@@ -411,7 +491,8 @@ class FrontConfig(_Model):
     name: DnsLabel = Field(default="front", description="Deployment, Service and mesh-node name of front.")
     cluster: DnsLabel = Field(default="eksc1", description="The cluster (a `clusters[].name`) front runs in.")
     replicas: Annotated[StrictInt, Field(ge=1, le=100)] = Field(default=1, description="Pods of front.")
-    load_balancer_source_ranges: tuple[Ipv4Cidr, ...] = Field(
+    # An empty list is not "nobody": Kubernetes reads no source ranges as open to everyone.
+    load_balancer_source_ranges: Annotated[tuple[Ipv4Cidr, ...], Field(min_length=1)] = Field(
         default=("0.0.0.0/0",), description="Who may reach front's public load balancer."
     )
 
@@ -452,9 +533,13 @@ class ColorappConfig(_Model):
             if version.color in seen:
                 raise KeyedError(f"versions[{index}].color", "expected a color not used by another version")
             seen.add(version.color)
-        if sum(v.weight for v in self.versions) == 0:
+        # Weights are percentages: the report, the diagram and verify's split test read them so, and
+        # App Mesh and Gateway API both take them as relative weights, which percentages are too.
+        total = sum(v.weight for v in self.versions)
+        if total != 100:
             raise KeyedError(
-                "versions", "weights are all zero; expected at least one version with weight > 0"
+                "versions",
+                f"weights add up to {total}; expected percentages of the traffic that add up to 100",
             )
         return self
 
@@ -499,15 +584,34 @@ class ImagesConfig(_Model):
         return self
 
 
+def _not_reserved_namespace(value: str) -> str:
+    if value in RESERVED_NAMESPACES:
+        raise ValueError(
+            "is reserved (Kubernetes' own or a mesh controller's); expected a namespace of the apps' own"
+        )
+    return value
+
+
+def _not_a_proxy_port(value: int) -> int:
+    if value in PROXY_PORTS:
+        raise ValueError(
+            "is taken by the mesh proxy or its helpers in every app pod; expected a port other than "
+            + ", ".join(str(p) for p in PROXY_PORTS)
+        )
+    return value
+
+
 class WorkloadsConfig(_Model):
     """The two apps and where they run."""
 
     images: ImagesConfig = Field(default=ImagesConfig(), description="Where the app images come from.")
-    namespace: DnsLabel = Field(
+    namespace: Annotated[DnsLabel, AfterValidator(_not_reserved_namespace)] = Field(
         default="appmesh-demo",
         description="Kubernetes namespace of the apps, in every cluster that runs one.",
     )
-    port: Port = Field(default=8080, description="Port both apps listen on and colorapp is called on.")
+    port: Annotated[Port, AfterValidator(_not_a_proxy_port)] = Field(
+        default=8080, description="Port both apps listen on and colorapp is called on."
+    )
     front: FrontConfig = Field(default=FrontConfig(), description="The public entry point.")
     colorapp: ColorappConfig = Field(default=ColorappConfig(), description="The service front calls.")
 
@@ -564,7 +668,8 @@ class StackConfig(_Model):
     )
     tags: Mapping[str, str] = Field(
         default_factory=dict[str, str],
-        description="Extra tags on every AWS resource.",
+        description="Extra tags on every AWS resource (not `aws:`-prefixed; keys up to 128 and values up "
+        "to 256 characters; with the program's own, at most 50 on a resource).",
         json_schema_extra={"default": {}},
     )
     policy: PolicyConfig = Field(
@@ -579,6 +684,9 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _topology_is_consistent(self) -> StackConfig:
+        self._check_tags()
+        self._check_zones()
+        self._check_backend_limits()
         names = [c.name for c in self.clusters]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -617,6 +725,44 @@ class StackConfig(_Model):
             raise KeyedError("workloads.front.name", "collides with a colorapp version's name")
         return self
 
+    def _check_tags(self) -> None:
+        room = MAX_TAGS_PER_RESOURCE - reserved_tag_count(len(self.clusters))
+        if len(self.tags) > room:
+            raise KeyedError(
+                "tags",
+                f"{len(self.tags)} tags; expected at most {room}: AWS allows {MAX_TAGS_PER_RESOURCE} per "
+                f"resource and the program sets up to {MAX_TAGS_PER_RESOURCE - room} of its own",
+            )
+        for key, value in self.tags.items():
+            where = f"tags.{key}"
+            if key.lower().startswith("aws:"):
+                raise KeyedError(where, "the aws: prefix is reserved for AWS; expected a key of your own")
+            if not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):
+                raise KeyedError(
+                    where, "expected a tag key of 1-128 letters, digits, spaces and _ . : / = + - @"
+                )
+            if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
+                raise KeyedError(
+                    where, "expected a tag value of at most 256 letters, digits, spaces and _ . : / = + - @"
+                )
+
+    def _check_zones(self) -> None:
+        zones = self.network.availability_zones or ()
+        for index, zone in enumerate(zones):
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
+                raise KeyedError(
+                    f"network.availabilityZones[{index}]",
+                    f"{zone!r} is not a zone of {self.region}; expected a zone name like {self.region}a",
+                )
+
+    def _check_backend_limits(self) -> None:
+        versions = len(self.workloads.colorapp.versions)
+        limit, what = MAX_WEIGHTED_TARGETS[self.mesh.backend]
+        if versions > limit:
+            raise KeyedError(
+                "workloads.colorapp.versions", f"{versions} versions; expected at most {limit}: {what}"
+            )
+
     # Derived views used by the components --------------------------------------------------------
 
     def cluster(self, name: str) -> ClusterConfig:
@@ -639,6 +785,13 @@ class StackConfig(_Model):
     def eks_name(self, cluster: str) -> str:
         """The physical EKS cluster name: unique per environment in one account and region."""
         return f"{cluster}-{self.stack}"
+
+
+def reserved_tag_count(clusters: int) -> int:
+    """Tags the program itself may put on one resource: project, environment and managed-by on
+    everything, and on a subnet Name, its kubernetes.io/role tag and one kubernetes.io/cluster tag
+    per cluster."""
+    return 3 + 2 + clusters
 
 
 class KeyedError(ValueError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import UnionType
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from infra.config import PROJECT, KeyedError, StackConfig
+from infra.config_limits import name_problems
 from infra.data import as_list, as_mapping
 
 # --------------------------------------------------------------------------------------------------
@@ -39,6 +40,8 @@ class Problem:
         shown = (
             "(missing)"
             if self.value is _MISSING
+            else "a secret"
+            if self.value is _SECRET
             else "(the default)"
             if self.value is _DEFAULT
             else _show(self.value)
@@ -64,6 +67,7 @@ class _Missing:
 
 _MISSING: Any = _Missing()
 _DEFAULT: Any = _Missing()
+_SECRET: Any = _Missing()
 
 
 def _show(value: Any) -> str:
@@ -129,9 +133,13 @@ def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> Sta
         raise ConfigError(problems, source)
 
     try:
-        return StackConfig.model_validate(data)
+        config = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_problems_from(exc, data), source) from None
+    too_long = [Problem(key, value, message) for key, value, message in name_problems(config)]
+    if too_long:
+        raise ConfigError(too_long, source)
+    return config
 
 
 def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "") -> StackConfig:
@@ -139,7 +147,35 @@ def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "
     config = as_mapping(document.get("config") or {})
     if config is None:
         raise ConfigError([Problem("config", document.get("config"), "expected a mapping of keys")], source)
+    secrets = [
+        Problem(
+            path,
+            _SECRET,
+            "a secret (secure:) where a plain value is needed: nothing in this configuration is secret, "
+            "and a secret here would be unreadable to the render and hidden from every report; "
+            "expected the plain value",
+        )
+        for key, value in config.items()
+        for path in _secure_values(value, str(key))
+    ]
+    if secrets:
+        raise ConfigError(secrets, source)
     return parse_config(flatten_config(config), stack, source=source)
+
+
+def _secure_values(value: Any, path: str) -> Iterator[str]:
+    """Paths of Pulumi secrets (``{secure: <ciphertext>}``) anywhere inside ``value``."""
+    mapping = as_mapping(value)
+    if mapping is not None:
+        if set(mapping) == {"secure"}:
+            yield path
+            return
+        for key, inner in mapping.items():
+            yield from _secure_values(inner, f"{path}.{key}")
+        return
+    items = as_list(value)
+    for index, inner in enumerate(items or []):
+        yield from _secure_values(inner, f"{path}[{index}]")
 
 
 def flatten_config(config: Mapping[str, Any]) -> dict[str, str]:

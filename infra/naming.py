@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 PROJECT = "crossmesh"
 TYPE_PREFIX = "crossmesh:infra"
 
@@ -13,14 +11,23 @@ def child(parent: str, key: str) -> str:
     return f"{parent}-{key}"
 
 
+def compose(stack: str, *parts: str) -> str:
+    """``crossmesh-<stack>-<parts...>``, whatever its length (see :func:`physical`)."""
+    return "-".join((PROJECT, stack, *parts))
+
+
+class NameTooLongError(ValueError):
+    """A composed physical name is over its service's limit."""
+
+
 def physical(stack: str, *parts: str, max_length: int = 64) -> str:
     """A physical AWS name, unique per stack: ``crossmesh-<stack>-<parts...>``.
 
-    Names longer than ``max_length`` (64 for IAM roles) are cut and end in a short hash of the full
-    name, so they stay unique and stable.
+    The configuration refuses names that would overflow their service's limit, naming the key that
+    feeds them (``infra/config_limits.py``), so this never shortens a name: a cut name with a hash
+    was unique but unreadable, and hid that the configured names were too long.
     """
-    name = "-".join((PROJECT, stack, *parts))
-    if len(name) <= max_length:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: max_length - 9]}-{digest}"
+    name = compose(stack, *parts)
+    if len(name) > max_length:
+        raise NameTooLongError(f"{name!r} is {len(name)} characters; the limit is {max_length}")
+    return name

@@ -139,7 +139,7 @@ CASES: list[tuple[str, Change, str]] = [
     (
         "subnet-bigger-than-vpc",
         _network(cidr="10.0.0.0/20", privateSubnetPrefix=19),
-        "crossmesh:network.privateSubnetPrefix: got 19; subnets don't fit",
+        "crossmesh:network.privateSubnetPrefix: got 19; a /19 subnet is larger than the /20 VPC",
     ),
     ("az-count-one", _network(azCount=1), "crossmesh:network.azCount: got 1; expected a number >= 2"),
     ("nodes-zero", _nodes(1, min=0), "crossmesh:clusters[1].nodes.min: got 0; expected a number >= 1"),

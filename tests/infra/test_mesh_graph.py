@@ -133,8 +133,9 @@ def test_tracing_grants_xray_and_sets_the_controller_and_app_env() -> None:
     assert [s["Sid"] for s in policy["Statement"]] == ["EnvoyConfigForThisNode", "XRayWrite"]
     deployment = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
     env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["XRAY_ENABLED"] == "true"
-    assert env["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
+    # The apps export OpenTelemetry spans to the cluster's collector, which sends them to X-Ray.
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
+    assert env["OTEL_PROPAGATORS"] == "tracecontext,xray"
     assert inputs(recording, RELEASE, "eksc1-mesh-controller-release")["values"]["tracing"]["enabled"] is True
 
 

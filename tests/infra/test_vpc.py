@@ -136,9 +136,9 @@ def test_unavailable_zone_stops_the_program_before_the_network() -> None:
     import pytest
 
     document = variant(
-        "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1a", "mars-1a"])
+        "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1a", "us-east-1z"])
     )
     with pytest.raises(
-        pulumi.RunError, match=r"crossmesh:network.availabilityZones: mars-1a not available here"
+        pulumi.RunError, match=r"crossmesh:network.availabilityZones: us-east-1z not available here"
     ):
         record_document(document)

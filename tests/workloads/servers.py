@@ -1,6 +1,6 @@
 """Real servers on 127.0.0.1 for the workload tests: the apps as subprocesses, fake upstreams.
 
-Apps run as subprocesses (``python -m workloads.<app>``) with PORT=0; each logs the port the kernel
+Apps run as subprocesses (``python -m workloads.runtime.<app>``) with PORT=0; each logs the port the kernel
 gave it, so parallel test workers never fight over fixed ports. Fake upstreams run in-process on
 threads, also on port 0.
 """
@@ -130,7 +130,16 @@ class Upstream:
     body: bytes = b"green"
     content_type: str = "text/plain; charset=utf-8"
     delay: float = 0.0
+    statuses: list[int] = field(default_factory=list[int])
+    """Statuses for the first requests, in order; then ``status``."""
+    headers: dict[str, str] = field(default_factory=dict[str, str])
+    chunked: bool = False
+    """Send the body without Content-Length (chunked), so the size is known only by reading it."""
     requests: list[dict[str, str]] = field(default_factory=list[dict[str, str]])
+    raw: list[tuple[str, str, list[tuple[str, str]]]] = field(
+        default_factory=list[tuple[str, str, list[tuple[str, str]]]]
+    )
+    """(method, path, headers in the order received, names as sent) of each request."""
     got_request: threading.Event = field(default_factory=threading.Event)
     port: int = 0
 
@@ -145,17 +154,29 @@ def handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             upstream.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            upstream.raw.append((self.command, self.path, list(self.headers.items())))
+            status = upstream.statuses.pop(0) if upstream.statuses else upstream.status
             upstream.got_request.set()
             if upstream.delay:
                 time.sleep(upstream.delay)
             try:
-                self.send_response(upstream.status)
+                self.send_response(status)
                 self.send_header("Content-Type", upstream.content_type)
+                for name, value in upstream.headers.items():
+                    self.send_header(name, value)
+                if upstream.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for start in range(0, len(upstream.body), 16384):
+                        piece = upstream.body[start : start + 16384]
+                        self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 self.send_header("Content-Length", str(len(upstream.body)))
                 self.end_headers()
                 self.wfile.write(upstream.body)
             except OSError:
-                pass  # the caller gave up (a timeout test); nothing to do
+                pass  # the caller gave up (a timeout or size test); nothing to do
 
         def log_message(self, format: str, *args: object) -> None:
             pass

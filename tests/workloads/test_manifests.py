@@ -37,20 +37,49 @@ def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() ->
     env = env_of(manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False))
     assert env == {
         "PORT": "8080",
-        "SHUTDOWN_DELAY_SECONDS": "5",
-        "XRAY_APP_NAME": "front",
+        "OTEL_SERVICE_NAME": "front",
+        "OTEL_PROPAGATORS": "tracecontext,xray",
         "COLOR_HOST": "colorapp.appmesh-demo.pvt.aws.local:8080",
-        "UPSTREAM_READ_TIMEOUT_SECONDS": "4",
-        "UPSTREAM_CONNECT_TIMEOUT_SECONDS": "1",
+        "UPSTREAM_TIMEOUT_MS": "4000",
+        "UPSTREAM_PER_TRY_TIMEOUT_MS": "4000",
+        "UPSTREAM_MAX_RETRIES": "0",
     }
+
+
+def test_the_backends_env_wins_over_the_defaults() -> None:
+    lattice = {"UPSTREAM_AUTH": "sigv4", "UPSTREAM_MAX_RETRIES": "2", "UPSTREAM_PER_TRY_TIMEOUT_MS": "1000"}
+    env = env_of(
+        manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False, backend_env=lattice)
+    )
+    assert (env["UPSTREAM_AUTH"], env["UPSTREAM_MAX_RETRIES"], env["UPSTREAM_PER_TRY_TIMEOUT_MS"]) == (
+        "sigv4",
+        "2",
+        "1000",
+    )
+    assert env["UPSTREAM_TIMEOUT_MS"] == "4000"
 
 
 def test_colorapp_gets_its_color_and_tracing_env_when_on() -> None:
     env = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=True))
     assert env["COLOR"] == "blue"
-    assert env["XRAY_ENABLED"] == "true"
-    assert env["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
+    assert env["OTEL_SERVICE_NAME"] == "colorapp-blue"
     assert "COLOR_HOST" not in env
+    off = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=False))
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in off
+
+
+def test_pre_stop_drains_the_app_then_waits_for_endpoint_removal() -> None:
+    container = deployment()["spec"]["template"]["spec"]["containers"][0]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[:2] == ["python", "-c"]
+    script = command[2]
+    compile(script, "preStop", "exec")  # valid Python
+    assert "urllib.request.Request('http://127.0.0.1:8080/drain', method='POST')" in script
+    assert script.rstrip().endswith(f"time.sleep({manifests.PRE_STOP_WAIT_SECONDS})")
+    spec = deployment()["spec"]["template"]["spec"]
+    # The wait plus the app's 25 s drain fit in the grace period.
+    assert manifests.PRE_STOP_WAIT_SECONDS + 25 <= spec["terminationGracePeriodSeconds"]
 
 
 def deployment(replicas: int = 1) -> dict[str, Any]:

@@ -39,6 +39,8 @@ class ClusterAppsArgs:
     mesh_cidrs: Sequence[str] = ()
     """Where mesh traffic comes from (the shared VPC): NetworkPolicies admit the app port from there."""
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
+    app_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
+    """Per app name: the mesh backend's environment for its container (it wins over the defaults)."""
 
 
 def _load_balancer_hostname(status: k8s.core.v1.outputs.ServiceStatus | None) -> str:
@@ -102,7 +104,13 @@ class ClusterApps(pulumi.ComponentResource):
         account = kube.apply(
             child(name, f"{app.name}-sa"), manifests.service_account(app, topology, role_arn), on_cluster
         )
-        env = manifests.app_env(app, topology, route_timeout_ms=args.route_timeout_ms, tracing=args.tracing)
+        env = manifests.app_env(
+            app,
+            topology,
+            route_timeout_ms=args.route_timeout_ms,
+            tracing=args.tracing,
+            backend_env=args.app_env.get(app.name),
+        )
         deployment = kube.apply(
             child(name, app.name),
             manifests.deployment(app, topology, image=args.images[app.kind], env=env),

@@ -18,10 +18,16 @@ Deferred = Any
 # The UID the images run as (USER 10001:10001 in workloads/Dockerfile).
 APP_UID = 10001
 HTTP_PORT_NAME = "http"
-SHUTDOWN_DELAY_SECONDS = 5
-"""Seconds a terminating pod keeps serving (with /healthz failing) so endpoints and Envoy drop it first."""
+PRE_STOP_WAIT_SECONDS = 15
+"""After POST /drain, how long the preStop hook waits before Kubernetes sends SIGTERM: readiness fails
+at once, and endpoints, the load balancer and the mesh (Envoy, or Lattice's target group) drop the pod
+in that time, while it still answers what reaches it."""
 TERMINATION_GRACE_SECONDS = 45
-"""Covers the shutdown delay, the app's drain and the injected Envoy's own pre-stop delay (20 s)."""
+"""Covers the preStop wait, the app's drain of requests in flight (25 s at most) and the injected
+Envoy's own pre-stop delay (20 s) where there is one."""
+COLLECTOR_NAME = "otel-collector"
+"""The AWS Distro for OpenTelemetry collector of a cluster (workloads/deploy/collector.py)."""
+OTLP_HTTP_PORT = 4318
 LB_PORT = 80
 
 COMMON_LABELS = {"app.kubernetes.io/part-of": "crossmesh", "app.kubernetes.io/managed-by": "pulumi"}
@@ -62,28 +68,58 @@ def service_account(app: AppSpec, topology: Topology, role_arn: Deferred | None)
     }
 
 
+def collector_endpoint(namespace: str) -> str:
+    """Where apps export spans (OTLP/HTTP): the cluster's collector Service in the apps' namespace."""
+    return f"http://{COLLECTOR_NAME}.{namespace}.svc.cluster.local:{OTLP_HTTP_PORT}"
+
+
 def app_env(
-    app: AppSpec, topology: Topology, *, route_timeout_ms: int, tracing: bool
+    app: AppSpec,
+    topology: Topology,
+    *,
+    route_timeout_ms: int,
+    tracing: bool,
+    backend_env: Mapping[str, str] | None = None,
 ) -> list[dict[str, str]]:
-    """Environment of an app container; names are those workloads/runtime/common/config.py reads."""
+    """Environment of an app container; names are those of workloads/runtime's settings classes.
+
+    The defaults suit a mesh whose proxy enforces the route's deadline and retries (App Mesh): front
+    waits a little longer than that deadline and does not retry itself. ``backend_env`` is what the
+    mesh backend sets for its data plane (VPC Lattice: SigV4 and front's own retries) and wins.
+    """
     env: dict[str, str] = {
         "PORT": str(topology.port),
-        "SHUTDOWN_DELAY_SECONDS": str(SHUTDOWN_DELAY_SECONDS),
-        "XRAY_APP_NAME": app.name,
+        "OTEL_SERVICE_NAME": app.name,
+        "OTEL_PROPAGATORS": "tracecontext,xray",
     }
     if app.kind is AppKind.COLORAPP:
         env["COLOR"] = app.version or ""
     else:
         env["COLOR_HOST"] = topology.service_address
-        # The mesh enforces the deadline (retries included); the client waits a little longer so the
-        # mesh's answer, not the client's timeout, is what callers see.
-        env["UPSTREAM_READ_TIMEOUT_SECONDS"] = f"{route_timeout_ms / 1000 + 1:g}"
-        env["UPSTREAM_CONNECT_TIMEOUT_SECONDS"] = "1"
+        env["UPSTREAM_TIMEOUT_MS"] = str(route_timeout_ms + 1000)
+        env["UPSTREAM_PER_TRY_TIMEOUT_MS"] = str(route_timeout_ms + 1000)
+        env["UPSTREAM_MAX_RETRIES"] = "0"
     if tracing:
-        env["XRAY_ENABLED"] = "true"
-        # The X-Ray daemon is injected as a sidecar of the same pod.
-        env["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:2000"
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector_endpoint(topology.namespace)
+    env.update(backend_env or {})
     return [{"name": k, "value": v} for k, v in env.items()]
+
+
+def pre_stop_command(port: int, wait_seconds: int = PRE_STOP_WAIT_SECONDS) -> list[str]:
+    """The preStop hook: tell the app to drain (from the pod itself, on loopback), then wait.
+
+    The image has no shell tools beyond Python, and POST /drain is refused from anywhere but loopback,
+    so the hook is a Python one-liner. A failed call still waits: SIGTERM then drains anyway.
+    """
+    script = (
+        "import time, urllib.request\n"
+        "try:\n"
+        f"    urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:{port}/drain', method='POST'), timeout=2)\n"
+        "except Exception as exc:\n"
+        "    print('drain call failed:', exc)\n"
+        f"time.sleep({wait_seconds})\n"
+    )
+    return ["python", "-c", script]
 
 
 def _probe(path: str, *, period: int, failures: int, delay: int = 0) -> dict[str, Any]:
@@ -155,6 +191,7 @@ def deployment(
                             "env": [dict(e) for e in env],
                             # Ready only when serving and not draining; alive as long as the loop answers.
                             "readinessProbe": _probe("/healthz", period=5, failures=2),
+                            "lifecycle": {"preStop": {"exec": {"command": pre_stop_command(topology.port)}}},
                             "livenessProbe": _probe("/ping", period=10, failures=3, delay=5),
                             "resources": {
                                 "requests": {"cpu": "50m", "memory": "64Mi"},

@@ -3,9 +3,8 @@
     COLOR=blue python -m workloads.runtime.colorapp
 
 ``GET /color`` and ``GET /`` answer the color as text, or as ``{"color": ...}`` when the Accept header
-ranks application/json above text/plain. ``/ping`` answers ``pong``; ``/healthz`` answers 200, or 503
-once the process is draining.
+ranks application/json above text/plain, with ``x-crossmesh-version: <color>``. ``/ping``, ``/healthz``
+and ``POST /drain`` as every app (``workloads.runtime.common.web``).
 
-Environment: ``COLOR`` (required, non-empty), plus the settings every service reads, documented in
-``workloads.runtime.common.config``.
+Settings: ``COLOR`` (required), plus ``workloads.runtime.common.settings.ServerSettings``.
 """

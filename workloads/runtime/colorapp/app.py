@@ -1,39 +1,57 @@
-"""colorapp: ``GET /color`` and ``GET /`` answer the color from env COLOR, as text or JSON."""
+"""colorapp: ``GET /color`` and ``GET /`` answer the color from COLOR, as text or JSON."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
-from workloads.runtime.common.config import ServerSettings, XRaySettings, env_required
-from workloads.runtime.common.logs import JsonLog
-from workloads.runtime.common.server import main as serve_main
-from workloads.runtime.common.web import JSON, TEXT, Request, Response, Service
-from workloads.runtime.common.xray import Tracer
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import Field, field_validator
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from workloads.runtime.common import logs, serve, tracing, web
+from workloads.runtime.common.settings import ServerSettings
 
 NAME = "colorapp"
+VERSION_HEADER = "x-crossmesh-version"
 
 
-def build(env: Mapping[str, str], server: ServerSettings, xray: XRaySettings, log: JsonLog) -> Service:
-    color = env_required(env, "COLOR", "blue")
+class ColorSettings(ServerSettings):
+    color: str = Field(default="", description="the color this version answers (required)")
+
+    @field_validator("color")
+    @classmethod
+    def _required(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be set to a non-empty value, e.g. COLOR=blue")
+        return value.strip()
+
+
+def build(settings: ColorSettings, tracer_provider: TracerProvider) -> web.Service:
+    color = settings.color
     # The answer never changes, so both bodies are encoded once.
     as_text = color.encode()
     as_json = json.dumps({"color": color}, ensure_ascii=False).encode()
+    version = {VERSION_HEADER: color}
 
     async def answer(request: Request) -> Response:
-        if request.wants_json():
-            return Response(200, as_json, JSON)
-        return Response(200, as_text, TEXT)
+        accept = request.headers.get("accept")
+        if accept is not None and web.prefers_json(accept):
+            return Response(as_json, media_type="application/json", headers=version)
+        return Response(as_text, media_type="text/plain; charset=utf-8", headers=version)
 
-    log.log("info", "configured", color=color, xray=xray.enabled)
-    return Service(
-        NAME,
-        {"/": answer, "/color": answer},
-        log=log,
-        tracer=Tracer(xray, log),
-        access_log=server.access_log,
-    )
+    routes = [Route("/", answer, methods=["GET"]), Route("/color", answer, methods=["GET"])]
+    return web.build(NAME, routes, tracer_provider=tracer_provider)
+
+
+def create_app() -> web.Service:
+    """The server's factory: runs in the serving process, so tracing and logging are set up there."""
+    settings = ColorSettings()
+    service = settings.otel_service_name or NAME
+    logs.configure(service, settings.log_level)
+    return build(settings, tracing.install(service, settings.otel_exporter_otlp_endpoint))
 
 
 def main() -> int:
-    return serve_main(NAME, build)
+    return serve.main(NAME, f"{__name__}:create_app", ColorSettings)

@@ -1,1 +1,1 @@
-"""Shared by both services: env config, JSON logs, the ASGI core, X-Ray, the server runner."""
+"""Shared by both apps: settings, JSON logging, tracing, the limits around the routes, the server."""

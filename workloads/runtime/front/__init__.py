@@ -2,15 +2,10 @@
 
     COLOR_HOST=127.0.0.1:8081 python -m workloads.runtime.front
 
-``GET /color`` calls ``http://$COLOR_HOST/color`` with the caller's Accept and X-Amzn-Trace-Id
-headers and returns the body and content type it gets; a refused connection, a timeout or a non-2xx
-answer becomes a 502 with ``{"error": ..., "upstream": ...}``. ``/ping`` and ``/healthz`` as in colorapp.
+``GET /color`` calls ``http://$COLOR_HOST/color`` with the caller's Accept header and the trace
+context, and returns the body and content type it gets, with ``x-crossmesh-version`` (the version
+that answered) and ``x-crossmesh-attempts``. Failures (refused, timed out, non-2xx, too large, no
+free connection) become a 502 with ``{"error": ..., "upstream": ..., "attempts": n}``.
 
-Environment:
-    COLOR_HOST                        host:port of colorapp
-                                      (default colorapp.appmesh-demo.pvt.aws.local:8080)
-    UPSTREAM_CONNECT_TIMEOUT_SECONDS  connect timeout, including waiting for a pooled connection (1)
-    UPSTREAM_READ_TIMEOUT_SECONDS     longest wait for data from colorapp (2)
-    UPSTREAM_MAX_CONNECTIONS          size of the connection pool to colorapp (100)
-plus the settings every service reads, documented in ``workloads.runtime.common.config``.
+Settings: ``workloads.runtime.front.app.FrontSettings``.
 """

@@ -1,180 +1,141 @@
-"""front: ``GET /color`` asks colorapp (``http://$COLOR_HOST/color``) and returns its answer.
-
-The upstream call goes through one pooled aiohttp session; measured here, its client is about fifty
-times faster than httpx's AsyncClient under 50 concurrent requests. Any failure upstream (refused,
-timed out, non-2xx) becomes a quick 502 with a JSON body, never a hang: connect and read have their
-own timeouts and the whole call a total bound of the two.
-"""
+"""front: ``GET /color`` asks colorapp (``http://$COLOR_HOST/color``) and returns its answer."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Literal
 
-import aiohttp
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import Field, field_validator, model_validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from workloads.runtime.common.config import (
-    ServerSettings,
-    XRaySettings,
-    env_float,
-    env_int,
-    env_str,
-    split_host_port,
-)
-from workloads.runtime.common.logs import JsonLog
-from workloads.runtime.common.server import main as serve_main
-from workloads.runtime.common.web import TEXT, Request, Response, Service, json_response
-from workloads.runtime.common.xray import HEADER_NAME as TRACE_HEADER
-from workloads.runtime.common.xray import Tracer, new_id
+from workloads.runtime.common import logs, serve, tracing, web
+from workloads.runtime.common.settings import ServerSettings
+from workloads.runtime.front.signing import Credentials, Signer
+from workloads.runtime.front.upstream import VERSION_HEADER, Answer, ColorClient, UpstreamPolicy
 
 NAME = "front"
-DEFAULT_COLOR_HOST = "colorapp.appmesh-demo.pvt.aws.local:8080"
+ATTEMPTS_HEADER = "x-crossmesh-attempts"
+log = logging.getLogger("app")
 
 
-@dataclass(frozen=True, slots=True)
-class FrontSettings:
-    color_host: str
-    connect_timeout: float
-    read_timeout: float
-    max_connections: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.color_host}/color"
-
-
-def front_settings(env: Mapping[str, str]) -> FrontSettings:
-    color_host = env_str(env, "COLOR_HOST", DEFAULT_COLOR_HOST)
-    split_host_port(color_host, "COLOR_HOST", 80)  # validates; the URL keeps the original spelling
-    return FrontSettings(
-        color_host=color_host,
-        connect_timeout=env_float(env, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 1.0, minimum=0.001, maximum=60.0),
-        read_timeout=env_float(env, "UPSTREAM_READ_TIMEOUT_SECONDS", 2.0, minimum=0.001, maximum=300.0),
-        max_connections=env_int(env, "UPSTREAM_MAX_CONNECTIONS", 100, minimum=1, maximum=10_000),
+class FrontSettings(ServerSettings):
+    color_host: str = Field(
+        default="colorapp.appmesh-demo.pvt.aws.local:8080", description="host:port of colorapp"
     )
+    upstream_auth: Literal["none", "sigv4"] = Field(default="none", description="sign calls with SigV4")
+    upstream_sigv4_service: str = Field(default="vpc-lattice-svcs", min_length=1)
+    aws_region: str = Field(default="", description="region the signature is for (sigv4)")
+    upstream_timeout_ms: int = Field(default=3000, ge=1, le=300_000, description="overall deadline of a call")
+    upstream_per_try_timeout_ms: int = Field(
+        default=1000, ge=1, le=300_000, description="wait for bytes, per try"
+    )
+    upstream_connect_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
+    upstream_max_retries: int = Field(
+        default=2, ge=0, le=10, description="0: the mesh retries, front does not"
+    )
+    upstream_retry_budget_percent: float = Field(default=20.0, ge=0, le=100)
+    upstream_max_connections: int = Field(default=100, ge=1, le=10_000, description="pool size to colorapp")
 
+    @field_validator("color_host")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if "/" in value or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port without a scheme or path, e.g. colorapp:8080")
+        return value
 
-class ColorClient:
-    """The pooled client for colorapp; its session lives between lifespan start-up and shutdown."""
+    @model_validator(mode="after")
+    def _region_for_sigv4(self) -> FrontSettings:
+        if self.upstream_auth == "sigv4" and not self.aws_region:
+            raise ValueError("UPSTREAM_AUTH=sigv4 needs AWS_REGION")
+        return self
 
-    def __init__(self, settings: FrontSettings, log: JsonLog) -> None:
-        self.settings = settings
-        self._log = log
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        s = self.settings
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=s.max_connections, ttl_dns_cache=10),
-            timeout=aiohttp.ClientTimeout(
-                total=s.connect_timeout + s.read_timeout,
-                # "connect" also covers waiting for a free pooled connection.
-                connect=s.connect_timeout,
-                sock_connect=s.connect_timeout,
-                sock_read=s.read_timeout,
-            ),
-            # Bodies are passed through as they came; nothing here needs cookies.
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
+    def policy(self) -> UpstreamPolicy:
+        return UpstreamPolicy(
+            url=f"http://{self.color_host}/color",
+            host=self.color_host,
+            timeout=self.upstream_timeout_ms / 1000,
+            per_try_timeout=self.upstream_per_try_timeout_ms / 1000,
+            connect_timeout=self.upstream_connect_timeout_ms / 1000,
+            max_retries=self.upstream_max_retries,
+            retry_budget_percent=self.upstream_retry_budget_percent,
+            max_connections=self.upstream_max_connections,
         )
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
-    def _failure(self, error: str, status: int | None = None) -> Response:
-        self._log.log(
-            "warning", "upstream failed", upstream=self.settings.color_host, error=error, status=status
+def _relay(answer: Answer, upstream: str) -> Response:
+    headers = {ATTEMPTS_HEADER: str(answer.attempts)}
+    if answer.version:
+        headers[VERSION_HEADER] = answer.version
+    log_fields = {"upstream": upstream, "attempts": answer.attempts, "version": answer.version}
+    if answer.ok:
+        if answer.attempts > 1:
+            log.info("upstream answered after retries", extra=log_fields)
+        return Response(
+            answer.body, headers=headers, media_type=answer.content_type or "text/plain; charset=utf-8"
         )
-        body: dict[str, object] = {"error": error, "upstream": self.settings.color_host}
-        if status is not None:
-            body["status"] = status
-        return json_response(body, 502)
+    log.warning("upstream failed", extra={**log_fields, "error": answer.error, "status": answer.status})
+    body: dict[str, object] = {"error": answer.error, "upstream": upstream, "attempts": answer.attempts}
+    if answer.status is not None:
+        body["status"] = answer.status
+    return JSONResponse(body, 502, headers=headers)
 
-    def _describe(self, exc: BaseException) -> str:
-        s = self.settings
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            return f"connect timed out after {s.connect_timeout:g}s"
-        if isinstance(exc, aiohttp.SocketTimeoutError):
-            return f"read timed out after {s.read_timeout:g}s"
-        if isinstance(exc, TimeoutError):
-            return f"timed out after {s.connect_timeout + s.read_timeout:g}s"
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
-        return f"{type(exc).__name__}: {exc}"
 
-    async def color(self, request: Request) -> Response:
-        assert self._session is not None, "lifespan start-up creates the session"
-        headers: dict[str, str] = {}
-        accept = request.header(b"accept")
-        if accept is not None:
-            headers["Accept"] = accept.decode("latin-1")
-        trace = request.trace
-        call_id = None
-        if trace is not None:
-            # The callee's segment hangs under the subsegment recorded for this call; an unsampled
-            # trace records nothing, so it passes its own segment id and skips the bookkeeping.
-            call_id = new_id() if trace.sampled else None
-            headers["X-Amzn-Trace-Id"] = trace.downstream_header(call_id or trace.segment_id)
-        else:
-            incoming = request.header(TRACE_HEADER)
-            if incoming is not None:
-                headers["X-Amzn-Trace-Id"] = incoming.decode("latin-1")
+def build(settings: FrontSettings, tracer_provider: TracerProvider) -> web.Service:
+    policy = settings.policy()
+    tracer = tracer_provider.get_tracer("crossmesh.front")
+    state: dict[str, ColorClient] = {}
 
-        url = self.settings.url
-        started = time.time()
-        status: int | None = None
-        error: str | None = None
-        body = b""
-        content_type: str | None = None
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncGenerator[None]:
+        credentials: Credentials | None = None
+        signer: Signer | None = None
+        if settings.upstream_auth == "sigv4":
+            credentials = await Credentials.from_default_chain()
+            credentials.start()
+            signer = Signer(credentials, settings.upstream_sigv4_service, settings.aws_region)
+        client = ColorClient(policy, signer=signer, tracer=tracer)
+        await client.start()
+        state["client"] = client
+        log.info(
+            "configured",
+            extra={
+                "upstream": policy.url,
+                "auth": settings.upstream_auth,
+                "timeout_ms": settings.upstream_timeout_ms,
+                "per_try_timeout_ms": settings.upstream_per_try_timeout_ms,
+                "max_retries": settings.upstream_max_retries,
+            },
+        )
         try:
-            async with self._session.get(url, headers=headers, allow_redirects=False) as upstream:
-                status = upstream.status
-                body = await upstream.read()
-                content_type = upstream.headers.get("Content-Type")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = self._describe(exc)
+            yield
         finally:
-            if trace is not None and call_id is not None:
-                trace.add_remote_call(
-                    call_id,
-                    name=self.settings.color_host,
-                    method="GET",
-                    url=url,
-                    start=started,
-                    end=time.time(),
-                    status=status,
-                    error=error,
-                )
-        if error is not None or status is None:
-            return self._failure(error or "no answer")
-        if not 200 <= status < 300:
-            return self._failure(f"upstream answered {status}", status)
-        return Response(status, body, content_type.encode("latin-1") if content_type else TEXT)
+            await client.close()
+            if credentials is not None:
+                await credentials.stop()
+
+    async def color(request: Request) -> Response:
+        answer = await state["client"].color(request.headers.get("accept"))
+        return _relay(answer, settings.color_host)
+
+    return web.build(
+        NAME, [Route("/color", color, methods=["GET"])], tracer_provider=tracer_provider, lifespan=lifespan
+    )
 
 
-def build(env: Mapping[str, str], server: ServerSettings, xray: XRaySettings, log: JsonLog) -> Service:
-    settings = front_settings(env)
-    client = ColorClient(settings, log)
-    log.log(
-        "info",
-        "configured",
-        upstream=settings.url,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        xray=xray.enabled,
-    )
-    return Service(
-        NAME,
-        {"/color": client.color},
-        log=log,
-        tracer=Tracer(xray, log),
-        access_log=server.access_log,
-        on_startup=[client.start],
-        on_shutdown=[client.close],
-    )
+def create_app() -> web.Service:
+    """The server's factory: runs in the serving process, so tracing and logging are set up there."""
+    settings = FrontSettings()
+    service = settings.otel_service_name or NAME
+    logs.configure(service, settings.log_level)
+    return build(settings, tracing.install(service, settings.otel_exporter_otlp_endpoint))
 
 
 def main() -> int:
-    return serve_main(NAME, build)
+    return serve.main(NAME, f"{__name__}:create_app", FrontSettings)

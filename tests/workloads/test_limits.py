@@ -1,0 +1,213 @@
+"""Hostile clients against the real server on 127.0.0.1: every one gets a bounded answer.
+
+Each test talks raw HTTP/1.1 over a socket so nothing in a client library smooths the edges, and each
+is bounded by socket timeouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.workloads.servers import App, Launcher, Upstream
+from workloads.runtime.common.settings import MAX_HEADER_BYTES
+
+pytestmark = pytest.mark.network
+
+
+def exchange(port: int, raw: bytes, timeout: float = 5.0) -> bytes:
+    """Send ``raw``, read until the server closes or the response is complete."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        # The server may answer and close before a huge head is fully sent.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(raw)
+        data = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+            head, sep, body = data.partition(b"\r\n\r\n")
+            length = [line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
+            if sep and length and len(body) >= int(length[0].split(b":")[1]):
+                break
+        return data
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+def request_with_headers_of(total: int) -> bytes:
+    """A GET whose header names plus values add up to exactly ``total`` bytes."""
+    host = (b"host", b"127.0.0.1")
+    used = len(host[0]) + len(host[1])
+    headers = [host]
+    remaining = total - used
+    n = 0
+    while remaining > 0:
+        name = b"x-filler-%d" % n
+        value_len = min(8000, remaining - len(name))
+        assert value_len > 0
+        headers.append((name, b"a" * value_len))
+        remaining -= len(name) + value_len
+        n += 1
+    assert sum(len(k) + len(v) for k, v in headers) == total
+    lines = b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+    return b"GET /color HTTP/1.1\r\n" + lines + b"connection: close\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def colorapp(tmp_path_factory: pytest.TempPathFactory) -> App:
+    launcher = Launcher(tmp_path_factory.mktemp("limits"))
+    try:
+        yield launcher.start(  # type: ignore[misc] # a generator fixture
+            "workloads.runtime.colorapp",
+            {
+                "COLOR": "blue",
+                "HEADER_READ_TIMEOUT_MS": "1000",
+                "MAX_CONNECTIONS": "4",
+                "ACCESS_LOG": "false",
+            },
+        )
+    finally:
+        launcher.stop_all()
+
+
+def test_headers_at_exactly_the_limit_are_served(colorapp: App) -> None:
+    # "connection: close" (15 bytes) is part of the request too.
+    response = exchange(
+        colorapp.port, request_with_headers_of(MAX_HEADER_BYTES - len(b"connection") - len(b"close"))
+    )
+    assert status_of(response) == 200
+    assert response.endswith(b"blue")
+
+
+def test_headers_one_byte_over_the_limit_get_431(colorapp: App) -> None:
+    response = exchange(
+        colorapp.port, request_with_headers_of(MAX_HEADER_BYTES + 1 - len(b"connection") - len(b"close"))
+    )
+    assert status_of(response) == 431
+
+
+def test_a_huge_accept_header_is_refused_unread_and_the_server_stays_responsive(colorapp: App) -> None:
+    # 7.5 MB: the server stops at its buffer and answers 431 without handing anything to the app.
+    raw = b"GET /color HTTP/1.1\r\nhost: x\r\naccept: " + b"text/plain;q=0.5, " * 420_000 + b"\r\n\r\n"
+    assert len(raw) > 7_500_000
+    response = exchange(colorapp.port, raw)
+    assert status_of(response) == 431
+    assert (
+        status_of(exchange(colorapp.port, b"GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"))
+        == 200
+    )
+
+
+def test_a_client_that_never_finishes_its_headers_is_closed(colorapp: App) -> None:
+    with socket.create_connection(("127.0.0.1", colorapp.port), timeout=10) as sock:
+        sock.sendall(b"GET /color HTTP/1.1\r\nhost: x\r\n")
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed, not answered
+        assert time.monotonic() - started < 5
+
+
+def test_an_idle_keep_alive_connection_is_closed(colorapp: App) -> None:
+    with socket.create_connection(("127.0.0.1", colorapp.port), timeout=10) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert sock.recv(1000).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert sock.recv(100) == b""
+        assert time.monotonic() - started < 5
+
+
+def test_a_body_on_a_route_that_takes_none_is_not_read(colorapp: App) -> None:
+    # Announces 100 MB and sends a few bytes: the answer comes at once and the connection closes,
+    # so the server never reads (or waits for) the rest.
+    with socket.create_connection(("127.0.0.1", colorapp.port), timeout=5) as sock:
+        sock.sendall(b"GET /color HTTP/1.1\r\nhost: x\r\ncontent-length: 100000000\r\n\r\n" + b"x" * 1000)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert status_of(data) == 200
+    assert b"connection: close" in data.lower()
+    assert data.endswith(b"blue")
+
+
+def test_connections_per_process_are_capped(colorapp: App) -> None:
+    # MAX_CONNECTIONS=4: four idle connections hold every slot; a fifth is not served until one goes.
+    held = [socket.create_connection(("127.0.0.1", colorapp.port), timeout=5) for _ in range(4)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /ping HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert sock.recv(1000).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", colorapp.port), timeout=0.5) as fifth:
+            fifth.sendall(b"GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            with pytest.raises(TimeoutError):
+                fifth.recv(1000)
+            held.pop().close()
+            fifth.settimeout(5)
+            assert fifth.recv(1000).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_front_caps_the_upstream_answer_at_64_kib(
+    launcher: Launcher, fake_upstream: Callable[..., Upstream]
+) -> None:
+    exactly = fake_upstream(body=b"a" * 65536)
+    over_declared = fake_upstream(body=b"a" * 65537)
+    over_chunked = fake_upstream(body=b"a" * (300 * 1024), chunked=True)
+    env = {"UPSTREAM_MAX_RETRIES": "0"}
+    for upstream, expected in ((exactly, 200), (over_declared, 502), (over_chunked, 502)):
+        front = launcher.start("workloads.runtime.front", {"COLOR_HOST": upstream.host, **env})
+        response = exchange(front.port, b"GET /color HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        assert status_of(response) == expected, upstream
+        if expected == 502:
+            assert b"upstream answer larger than 65536 bytes" in response
+
+
+def test_an_exhausted_upstream_pool_waits_within_the_deadline_and_says_so(
+    launcher: Launcher, fake_upstream: Callable[..., Upstream]
+) -> None:
+    # A pool of one connection, an upstream that takes 0.6 s: the second call waits for the first's
+    # connection, then runs out of its 800 ms overall deadline, and the 502 says where the time went.
+    slow = fake_upstream(delay=0.6)
+    front = launcher.start(
+        "workloads.runtime.front",
+        {
+            "COLOR_HOST": slow.host,
+            "UPSTREAM_MAX_CONNECTIONS": "1",
+            "UPSTREAM_TIMEOUT_MS": "800",
+            "UPSTREAM_PER_TRY_TIMEOUT_MS": "5000",
+            "UPSTREAM_MAX_RETRIES": "0",
+        },
+    )
+    results: dict[str, bytes] = {}
+
+    def call(name: str) -> None:
+        results[name] = exchange(front.port, b"GET /color HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+
+    first = threading.Thread(target=call, args=("first",))
+    first.start()
+    assert slow.got_request.wait(5)
+    started = time.monotonic()
+    call("second")
+    waited = time.monotonic() - started
+    first.join(10)
+    assert status_of(results["first"]) == 200
+    assert status_of(results["second"]) == 502
+    body = results["second"].partition(b"\r\n\r\n")[2].decode()
+    assert re.search(
+        r"timed out after 800 ms, \d+ ms of it waiting for a free upstream connection \(all 1 in use\)", body
+    )
+    # Bounded by the overall deadline, not by the pool.
+    assert waited < 1.5

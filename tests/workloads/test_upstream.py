@@ -1,0 +1,152 @@
+"""front's upstream client: retries, per-try and overall deadlines, the retry budget, what it reports.
+
+In-process against fake upstreams on 127.0.0.1 (real sockets, real aiohttp), plus one run of the
+real front that shows the headers and the log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.workloads.servers import Launcher, Upstream, unused_port
+from workloads.runtime.front.retry import BACKOFF_CAP_SECONDS, RetryBudget, backoff
+from workloads.runtime.front.upstream import Answer, ColorClient, UpstreamPolicy
+
+pytestmark = pytest.mark.network
+
+
+def policy(host: str, **overrides: float) -> UpstreamPolicy:
+    values: dict[str, float] = {
+        "timeout": 3.0,
+        "per_try_timeout": 1.0,
+        "connect_timeout": 1.0,
+        "max_retries": 2,
+        "retry_budget_percent": 20.0,
+        "max_connections": 10,
+        **overrides,
+    }
+    return UpstreamPolicy(
+        url=f"http://{host}/color",
+        host=host,
+        timeout=values["timeout"],
+        per_try_timeout=values["per_try_timeout"],
+        connect_timeout=values["connect_timeout"],
+        max_retries=int(values["max_retries"]),
+        retry_budget_percent=values["retry_budget_percent"],
+        max_connections=int(values["max_connections"]),
+    )
+
+
+def calls(client_policy: UpstreamPolicy, n: int = 1) -> tuple[list[Answer], ColorClient]:
+    async def run() -> tuple[list[Answer], ColorClient]:
+        client = ColorClient(client_policy, rng=random.Random(7))
+        await client.start()
+        try:
+            return [await client.color(None) for _ in range(n)], client
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def test_503_then_200_is_retried_and_reports_two_attempts(fake_upstream: Callable[..., Upstream]) -> None:
+    upstream = fake_upstream(statuses=[503], headers={"x-crossmesh-version": "blue"})
+    (answer,), _ = calls(policy(upstream.host))
+    assert answer.ok
+    assert (answer.status, answer.attempts, answer.version, answer.body) == (200, 2, "blue", b"green")
+    assert len(upstream.requests) == 2
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_errors_are_retried_up_to_the_limit(
+    fake_upstream: Callable[..., Upstream], status: int
+) -> None:
+    upstream = fake_upstream(status=status)
+    (answer,), _ = calls(policy(upstream.host, max_retries=2))
+    assert (answer.status, answer.attempts, answer.error) == (status, 3, f"upstream answered {status}")
+    assert len(upstream.requests) == 3
+
+
+@pytest.mark.parametrize("status", [500, 404, 429])
+def test_other_errors_are_not_retried(fake_upstream: Callable[..., Upstream], status: int) -> None:
+    upstream = fake_upstream(status=status)
+    (answer,), _ = calls(policy(upstream.host))
+    assert (answer.status, answer.attempts) == (status, 1)
+    assert len(upstream.requests) == 1
+
+
+def test_no_app_retries_when_max_retries_is_zero(fake_upstream: Callable[..., Upstream]) -> None:
+    # Where Envoy retries (App Mesh), front must not: UPSTREAM_MAX_RETRIES=0.
+    upstream = fake_upstream(status=503)
+    (answer,), _ = calls(policy(upstream.host, max_retries=0))
+    assert answer.attempts == 1
+    assert len(upstream.requests) == 1
+
+
+def test_connect_errors_are_retried() -> None:
+    host = f"127.0.0.1:{unused_port()}"
+    (answer,), _ = calls(policy(host, max_retries=2))
+    assert answer.attempts == 3
+    assert answer.error is not None
+    assert answer.error.startswith("cannot connect")
+
+
+def test_per_try_timeout_is_retried_within_the_overall_deadline(
+    fake_upstream: Callable[..., Upstream],
+) -> None:
+    slow = fake_upstream(delay=2.0)
+    started = time.monotonic()
+    (answer,), _ = calls(policy(slow.host, per_try_timeout=0.3, timeout=1.0, max_retries=5))
+    elapsed = time.monotonic() - started
+    # Three tries of 0.3 s (plus backoff) fit in 1 s; the deadline stops the rest.
+    assert answer.attempts >= 2
+    assert answer.attempts <= 4
+    assert elapsed < 1.6
+    assert not answer.ok
+
+
+def test_the_retry_budget_caps_retries_at_a_share_of_requests(fake_upstream: Callable[..., Upstream]) -> None:
+    upstream = fake_upstream(status=503)
+    answers, client = calls(policy(upstream.host, max_retries=3, retry_budget_percent=20), n=60)
+    retries = sum(a.attempts - 1 for a in answers)
+    # The reserve (10) plus 20% of the 60 requests; without the budget it would be 180.
+    assert retries <= RetryBudget.RESERVE + 0.2 * 60
+    assert retries >= RetryBudget.RESERVE
+    assert answers[-1].attempts == 1
+    assert len(upstream.requests) == 60 + retries
+    assert client.budget.tokens < 1
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    rng = random.Random(1)
+    waits = [backoff(n, rng) for n in range(1, 12) for _ in range(20)]
+    assert all(0 <= w <= BACKOFF_CAP_SECONDS for w in waits)
+    assert len({round(w, 6) for w in waits}) > 100
+    assert max(backoff(1, rng) for _ in range(50)) <= 0.025
+
+
+def test_front_answers_with_version_and_attempts_headers_and_logs_them(
+    launcher: Launcher, fake_upstream: Callable[..., Upstream]
+) -> None:
+    upstream = fake_upstream(statuses=[503, 502], headers={"x-crossmesh-version": "red"})
+    front = launcher.start(
+        "workloads.runtime.front", {"COLOR_HOST": upstream.host, "UPSTREAM_MAX_RETRIES": "2"}
+    )
+    response = httpx.get(front.url("/color"), timeout=10)
+    assert response.status_code == 200
+    assert response.headers["x-crossmesh-version"] == "red"
+    assert response.headers["x-crossmesh-attempts"] == "3"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [r for r in front.logs() if r.get("msg") == "upstream answered after retries"]
+        if lines:
+            break
+        time.sleep(0.05)
+    assert lines[0]["attempts"] == 3
+    assert lines[0]["version"] == "red"

@@ -1,0 +1,102 @@
+"""Runs an app under granian with the limits the apps rely on the server for.
+
+granian (Rust, hyper underneath) was chosen because it enforces what a pod facing hostile clients
+needs, measured on 127.0.0.1 (workloads/README.md): a request head larger than its buffer gets 431
+and the connection closed; a client that does not finish its head within the header-read timeout is
+closed, and the same timer closes idle keep-alive connections; ``backpressure`` caps the connections
+one process accepts (the rest wait in the kernel's backlog, never answered 503); SIGTERM stops
+accepting and lets requests in flight finish.
+
+One process serves (``workers=1``): Kubernetes scales with replicas, and the drain state set by
+``POST /drain`` lives in that process.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from granian.constants import Interfaces, Loops
+from granian.http import HTTP1Settings
+from granian.server.mp import MPServer
+from pydantic import ValidationError
+
+from workloads.runtime.common import logs
+from workloads.runtime.common.settings import MAX_HEADER_BYTES, ServerSettings, settings_error
+
+log = logging.getLogger("app")
+
+SERVER_BUFFER_BYTES = MAX_HEADER_BYTES + 16 * 1024
+"""The server's per-connection read buffer: the header limit plus room for the request line and framing.
+Heads between the two get the app's exact 431; larger ones the server's own 431, unread."""
+SHUTDOWN_TIMEOUT_SECONDS = 25
+"""After SIGTERM, requests in flight get this long (the pod's grace period is longer)."""
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _announce_when_listening(host: str, port: int) -> None:
+    """Log ``listening`` with the port once connections are accepted (tests and tools wait for it)."""
+    target = "127.0.0.1" if ipaddress.ip_address(host).is_unspecified else host
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((target, port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.02)
+            continue
+        log.info("listening", extra={"address": host, "port": port})
+        return
+
+
+def server(target: str, settings: ServerSettings, service: str) -> MPServer:
+    port = settings.port or _free_port(settings.host)
+    return MPServer(
+        target,
+        address=settings.host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        loop=Loops.auto,
+        websockets=False,
+        backpressure=settings.max_connections,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=settings.header_read_timeout_ms,
+            keep_alive=True,
+            max_buffer_size=SERVER_BUFFER_BYTES,
+        ),
+        log_dictconfig=logs.logging_config(service, settings.log_level),
+        log_level=settings.log_level,  # type: ignore[arg-type] # granian's LogLevels enum takes these names
+        log_access=False,
+        workers_kill_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+        factory=True,
+    )
+
+
+def main(service: str, target: str, load: Callable[[], ServerSettings]) -> int:
+    """``python -m workloads.runtime.<app>``: read settings (exit 2 naming the variable), then serve."""
+    try:
+        settings = load()
+    except ValidationError as exc:
+        logs.configure(service, "info")
+        message = settings_error(exc)
+        log.error("invalid configuration: %s", message)
+        print(f"{service}: invalid configuration: {message}", file=sys.stderr)
+        return 2
+    logs.configure(service, settings.log_level)
+    running = server(target, settings, service)
+    threading.Thread(
+        target=_announce_when_listening, args=(settings.host, running.bind_port), daemon=True
+    ).start()
+    running.serve()
+    log.info("stopped", extra={"exit_status": 0})
+    return 0

@@ -1,0 +1,45 @@
+"""OpenTelemetry for both apps: a tracer provider, W3C trace context plus X-Ray propagation, OTLP export.
+
+Spans go to the OTLP/HTTP endpoint in ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the cluster's AWS Distro for
+OpenTelemetry collector, which sends them on to X-Ray); without it, context is still carried from
+caller to callee so logs join up, and nothing is exported. Sampling is the SDK's, from
+``OTEL_TRACES_SAMPLER`` (default: parent-based, always on).
+"""
+
+from __future__ import annotations
+
+from opentelemetry import propagate, trace
+from opentelemetry.propagators.aws import AwsXRayPropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+
+def propagator() -> CompositePropagator:
+    """W3C ``traceparent`` for OpenTelemetry, ``X-Amzn-Trace-Id`` for AWS services and X-Ray."""
+    return CompositePropagator([TraceContextTextMapPropagator(), AwsXRayPropagator()])
+
+
+def provider(service: str, processors: list[SpanProcessor]) -> TracerProvider:
+    tracer_provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    for processor in processors:
+        tracer_provider.add_span_processor(processor)
+    return tracer_provider
+
+
+def install(service: str, otlp_endpoint: str) -> TracerProvider:
+    """Set the process-wide provider and propagator; export over OTLP/HTTP when an endpoint is given."""
+    processors: list[SpanProcessor] = []
+    if otlp_endpoint:
+        # Imported only when exporting: the exporter pulls in an HTTP client nothing else needs.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+
+        processors.append(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces"))
+        )
+    tracer_provider = provider(service, processors)
+    trace.set_tracer_provider(tracer_provider)
+    propagate.set_global_textmap(propagator())
+    return tracer_provider

@@ -1,0 +1,254 @@
+"""front's client for colorapp: one pooled aiohttp session, deadlines, retries, a size cap, signing.
+
+Every call has an overall deadline (``UPSTREAM_TIMEOUT_MS``); each attempt waits at most
+``UPSTREAM_PER_TRY_TIMEOUT_MS`` for bytes from colorapp and ``UPSTREAM_CONNECT_TIMEOUT_MS`` to connect.
+Connect errors, per-try timeouts, a connection the server dropped, and 502/503/504 answers are
+retried (the call is a GET, idempotent) up to ``UPSTREAM_MAX_RETRIES`` times, within a retry budget,
+with jittered backoff. A call that waits for a free pooled connection waits within the overall
+deadline and, if it never gets one, says so. Answers larger than ``MAX_RESPONSE_BYTES`` are not
+relayed: front stops reading and answers 502.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import aiohttp
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from workloads.runtime.common.tracing import propagator
+from workloads.runtime.front.retry import RETRY_STATUSES, RetryBudget, backoff
+from workloads.runtime.front.signing import Signer
+
+log = logging.getLogger("app")
+
+MAX_RESPONSE_BYTES = 64 * 1024
+VERSION_HEADER = "x-crossmesh-version"
+_PROPAGATOR = propagator()
+
+
+@dataclass(frozen=True)
+class UpstreamPolicy:
+    url: str
+    host: str
+    timeout: float
+    per_try_timeout: float
+    connect_timeout: float
+    max_retries: int
+    retry_budget_percent: float
+    max_connections: int
+
+
+@dataclass
+class Answer:
+    """What front relays: colorapp's answer, or a failure that becomes a 502."""
+
+    attempts: int
+    status: int | None = None
+    body: bytes = b""
+    content_type: str | None = None
+    version: str | None = None
+    error: str | None = None
+    retryable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclass
+class _AttemptState:
+    """How long one attempt waited for a free pooled connection (aiohttp's connection-queued signals)."""
+
+    queued_since: float | None = None
+    waited: float = 0.0
+
+    def waited_until(self, now: float) -> float:
+        return self.waited + (now - self.queued_since if self.queued_since is not None else 0.0)
+
+
+async def _queued_start(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
+    state = ctx.trace_request_ctx
+    if isinstance(state, _AttemptState):
+        state.queued_since = time.monotonic()
+
+
+async def _queued_end(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
+    state = ctx.trace_request_ctx
+    if isinstance(state, _AttemptState) and state.queued_since is not None:
+        state.waited += time.monotonic() - state.queued_since
+        state.queued_since = None
+
+
+class ColorClient:
+    def __init__(
+        self,
+        policy: UpstreamPolicy,
+        *,
+        signer: Signer | None = None,
+        tracer: trace.Tracer | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.policy = policy
+        self.signer = signer
+        self.tracer = tracer or trace.get_tracer("crossmesh.front")
+        self.budget = RetryBudget(policy.retry_budget_percent)
+        self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, nothing secret
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        p = self.policy
+        waits = aiohttp.TraceConfig()
+        waits.on_connection_queued_start.append(_queued_start)  # pyright: ignore[reportArgumentType] # aiohttp's signal types are loose
+        waits.on_connection_queued_end.append(_queued_end)  # pyright: ignore[reportArgumentType]
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=p.max_connections, ttl_dns_cache=10),
+            # The overall deadline bounds the wait for a pooled connection; per attempt, connecting and
+            # each wait for bytes have their own bounds.
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=p.connect_timeout, sock_read=p.per_try_timeout
+            ),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trace_configs=[waits],
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def color(self, accept: str | None) -> Answer:
+        """GET colorapp's /color with retries; never raises for upstream trouble."""
+        p = self.policy
+        self.budget.record_request()
+        deadline = time.monotonic() + p.timeout
+        attempts = 0
+        answer = Answer(attempts=0, error="no attempt")
+        while True:
+            attempts += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                answer = Answer(attempts=attempts - 1, error=f"timed out after {p.timeout * 1000:g} ms")
+                break
+            answer = await self._attempt(accept, attempts, remaining)
+            if answer.ok or not answer.retryable or attempts > p.max_retries:
+                break
+            pause = backoff(attempts, self._rng)
+            if time.monotonic() + pause >= deadline or not self.budget.try_spend():
+                break
+            await asyncio.sleep(pause)
+        return answer
+
+    async def _attempt(self, accept: str | None, attempt: int, remaining: float) -> Answer:
+        p = self.policy
+        state = _AttemptState()
+        with self.tracer.start_as_current_span(
+            f"GET {p.host}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "GET",
+                "url.full": p.url,
+                "http.request.resend_count": attempt - 1,
+            },
+        ) as span:
+            headers: dict[str, str] = {}
+            if accept is not None:
+                headers["Accept"] = accept
+            _PROPAGATOR.inject(headers)
+            if self.signer is not None:
+                headers = self.signer.sign("GET", p.url, headers)
+            answer = await self._send(headers, state, attempt, remaining)
+            if answer.status is not None:
+                span.set_attribute("http.response.status_code", answer.status)
+            if not answer.ok:
+                span.set_status(Status(StatusCode.ERROR, answer.error))
+            return answer
+
+    async def _send(
+        self, headers: dict[str, str], state: _AttemptState, attempt: int, remaining: float
+    ) -> Answer:
+        p = self.policy
+        if self._session is None:
+            raise RuntimeError("ColorClient.start() was not called")
+        try:
+            async with asyncio.timeout(remaining):
+                async with self._session.get(
+                    p.url, headers=headers, allow_redirects=False, trace_request_ctx=state
+                ) as response:
+                    body = await _read_capped(response)
+                    status = response.status
+                    answer = Answer(
+                        attempts=attempt,
+                        status=status,
+                        body=body,
+                        content_type=response.headers.get("Content-Type"),
+                        version=response.headers.get(VERSION_HEADER),
+                    )
+                    if not 200 <= status < 300:
+                        answer.error = f"upstream answered {status}"
+                        answer.retryable = status in RETRY_STATUSES
+                    return answer
+        except _TooLarge:
+            return Answer(attempts=attempt, error=f"upstream answer larger than {MAX_RESPONSE_BYTES} bytes")
+        except TimeoutError as exc:
+            # Waiting for a pooled connection counts against the overall deadline; say so, rather
+            # than blame the network, when that is where the time went.
+            if state.queued_since is not None:
+                return Answer(
+                    attempts=attempt,
+                    error=f"no free upstream connection within {p.timeout * 1000:g} ms "
+                    f"(all {p.max_connections} in use)",
+                )
+            waited = state.waited_until(time.monotonic())
+            if waited >= 0.001 and not isinstance(exc, aiohttp.ServerTimeoutError):
+                return Answer(
+                    attempts=attempt,
+                    error=f"timed out after {p.timeout * 1000:g} ms, {waited * 1000:.0f} ms of it waiting "
+                    f"for a free upstream connection (all {p.max_connections} in use)",
+                )
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                return Answer(
+                    attempts=attempt,
+                    error=f"connect timed out after {p.connect_timeout * 1000:g} ms",
+                    retryable=True,
+                )
+            if isinstance(exc, aiohttp.SocketTimeoutError):
+                return Answer(
+                    attempts=attempt,
+                    error=f"no answer within the per-try timeout of {p.per_try_timeout * 1000:g} ms",
+                    retryable=True,
+                )
+            return Answer(attempts=attempt, error=f"timed out after {p.timeout * 1000:g} ms")
+        except aiohttp.ClientConnectorError as exc:
+            return Answer(
+                attempts=attempt,
+                error=f"cannot connect: {exc.os_error.strerror or exc.os_error}",
+                retryable=True,
+            )
+        except aiohttp.ServerDisconnectedError:
+            return Answer(attempts=attempt, error="upstream closed the connection", retryable=True)
+        except aiohttp.ClientError as exc:
+            return Answer(attempts=attempt, error=f"{type(exc).__name__}: {exc}")
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    if response.content_length is not None and response.content_length > MAX_RESPONSE_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await response.content.read(MAX_RESPONSE_BYTES + 1 - size):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
