@@ -167,9 +167,10 @@ def test_a_version_failing_at_step_2_is_rolled_back_with_exit_3(tmp_path: Path, 
     def break_red(weights: dict[str, int]) -> None:
         # The new version starts failing once it gets its step-2 share: its process is gone, the router
         # answers 502 for it, and front retries those on the other version.
-        if weights.get("red") == 25 and mesh.colors["red"].proc.poll() is None:
-            mesh.colors["red"].proc.kill()
-            mesh.colors["red"].proc.wait(5)
+        red = mesh.colors["red"].proc
+        if weights.get("red") == 25 and red.poll() is None:
+            os.killpg(red.pid, signal.SIGKILL)  # the group: the server may serve from a worker process
+            red.wait(5)
 
     deps = deps_for(tmp_path, mesh, observer_factory=observing(mesh.weights_file, break_red))
     outcome = shift(
