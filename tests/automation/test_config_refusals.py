@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import automation.render as render_module
 from automation.cli import app
+from automation.session import Dependencies
 from tests.support import PROJECT_DIR, stack_document
 
 runner = CliRunner()
@@ -42,8 +43,7 @@ def _refused(
     out = tmp_path / "out"
     ran: list[str] = []
     monkeypatch.setattr(render_module, "record_project", lambda *a, **k: ran.append("ran"))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", project)
-    outcome = runner.invoke(app, ["render", env, "--out", str(out)])
+    outcome = runner.invoke(app, ["render", env, "--out", str(out)], obj=Dependencies(project_dir=project))
     assert outcome.exit_code == 2, outcome.output
     flat = " ".join(outcome.output.split())
     for part in expected:
@@ -341,8 +341,9 @@ def test_alias_bomb_through_the_real_command_line(tmp_path: Path) -> None:
     script = (
         "import runpy, sys\n"
         "from pathlib import Path\n"
-        "import automation.cli\n"
-        f"automation.cli.PROJECT_DIR = Path({str(project)!r})\n"
+        "import automation.session as session\n"
+        f"project = Path({str(project)!r})\n"
+        "session.Dependencies.real = classmethod(lambda cls: cls(project_dir=project))\n"
         "sys.argv = ['python -m automation', 'render', 'dev']\n"
         "runpy.run_module('automation', run_name='__main__')\n"
     )

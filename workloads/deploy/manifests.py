@@ -113,8 +113,9 @@ def pre_stop_command(port: int, wait_seconds: int = PRE_STOP_WAIT_SECONDS) -> li
     """
     script = (
         "import time, urllib.request\n"
+        f"drain = urllib.request.Request('http://127.0.0.1:{port}/drain', method='POST')\n"
         "try:\n"
-        f"    urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:{port}/drain', method='POST'), timeout=2)\n"
+        "    urllib.request.urlopen(drain, timeout=2)\n"
         "except Exception as exc:\n"
         "    print('drain call failed:', exc)\n"
         f"time.sleep({wait_seconds})\n"
