@@ -19,10 +19,13 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from automation.progress import EventSink
 from automation.stack import OperationResult, StackOutput, StackRequest
+
+if TYPE_CHECKING:
+    from automation.recorder import Recording
 
 WEIGHTS_KEY = "crossmesh:trafficWeights"
 WEIGHTS_OUTPUT = "trafficWeights"
@@ -124,5 +127,9 @@ def routing_targets(project_dir: Path, env: str, flat_config: Mapping[str, str])
     """URNs of the routing objects (and the root stack) from the program's recorded graph."""
     from automation.recorder import record_project  # noqa: PLC0415 - runs the program under mocks
 
-    recording = record_project(project_dir, env, flat_config)
+    return targets_in(record_project(project_dir, env, flat_config))
+
+
+def targets_in(recording: Recording) -> list[str]:
+    """The routing objects' URNs (and the root stack's) in a recorded graph."""
     return [r.urn for r in recording.resources if r.type in (ROUTE_TYPE, STACK_TYPE)]

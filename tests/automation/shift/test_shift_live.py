@@ -123,9 +123,7 @@ def shift(deps: ShiftDeps, *args: str) -> Result:
 
 
 def test_a_healthy_shift_reaches_the_target_step_by_step(tmp_path: Path, mesh: Mesh) -> None:
-    from automation.shift.stack import routing_targets  # the real recorded graph, once
-
-    deps = deps_for(tmp_path, mesh, targets=routing_targets)
+    deps = deps_for(tmp_path, mesh)
     outcome = shift(
         deps,
         "--to",
@@ -134,6 +132,8 @@ def test_a_healthy_shift_reaches_the_target_step_by_step(tmp_path: Path, mesh: M
         "25,100",
         "--hold",
         "0s",
+        "--requests",
+        "100",
         "--max-p99-growth",
         "50",
         "--yes",
@@ -144,7 +144,7 @@ def test_a_healthy_shift_reaches_the_target_step_by_step(tmp_path: Path, mesh: M
     assert [s["weights"] for s in document["steps"]] == [{"blue": 75, "red": 25}, {"blue": 0, "red": 100}]
     first = document["steps"][0]
     assert first["verdict"] == "passed"
-    assert first["requests"] == 200
+    assert first["requests"] == 100
     red = first["versions"]["red"]
     assert red["answers"] > 0
     assert red["p_value"] is not None
@@ -219,9 +219,21 @@ def _child(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
 def test_ctrl_c_mid_step_restores_the_last_good_weights_and_resume_finishes(
     tmp_path: Path, mesh: Mesh
 ) -> None:
-    child = _child(tmp_path, "--to", "red=100", "--hold", "60s", "--max-p99-growth", "50", "--yes", "--json")
+    child = _child(
+        tmp_path,
+        "--to",
+        "red=100",
+        "--steps",
+        "50,100",
+        "--hold",
+        "60s",
+        "--max-p99-growth",
+        "50",
+        "--yes",
+        "--json",
+    )
     try:
-        wait_for(lambda: read_weights(mesh.weights_file) == {"blue": 90, "red": 10}, 30, "step 1's weights")
+        wait_for(lambda: read_weights(mesh.weights_file) == {"blue": 50, "red": 50}, 30, "step 1's weights")
         wait_for((tmp_path / "shift" / "lattice.lock").exists, 5, "the lock")
         child.send_signal(signal.SIGINT)
         stdout, stderr = child.communicate(timeout=30)
@@ -255,13 +267,15 @@ def test_ctrl_c_mid_step_restores_the_last_good_weights_and_resume_finishes(
     )
     assert outcome.exit_code == 0, outcome.output
     assert read_weights(mesh.weights_file) == {"blue": 0, "red": 100}
-    assert [s["weights"]["red"] for s in json.loads(outcome.stdout)["steps"]] == [10, 25, 50, 100]
+    assert [s["weights"]["red"] for s in json.loads(outcome.stdout)["steps"]] == [50, 100]
 
 
 def test_a_second_shift_of_the_same_stack_is_refused(tmp_path: Path, mesh: Mesh) -> None:
-    child = _child(tmp_path, "--to", "red=100", "--hold", "60s", "--max-p99-growth", "50", "--yes")
+    child = _child(
+        tmp_path, "--to", "red=100", "--steps", "50,100", "--hold", "60s", "--max-p99-growth", "50", "--yes"
+    )
     try:
-        wait_for(lambda: read_weights(mesh.weights_file) == {"blue": 90, "red": 10}, 30, "step 1's weights")
+        wait_for(lambda: read_weights(mesh.weights_file) == {"blue": 50, "red": 50}, 30, "step 1's weights")
         second = shift(
             deps_for(tmp_path, mesh),
             "--to",
@@ -280,7 +294,7 @@ def test_a_second_shift_of_the_same_stack_is_refused(tmp_path: Path, mesh: Mesh)
             "another shift of lattice is running on this machine"
             in json.loads(second.stdout)["error"]["message"]
         )
-        assert read_weights(mesh.weights_file) == {"blue": 90, "red": 10}  # the second changed nothing
+        assert read_weights(mesh.weights_file) == {"blue": 50, "red": 50}  # the second changed nothing
     finally:
         child.send_signal(signal.SIGINT)
         child.communicate(timeout=30)

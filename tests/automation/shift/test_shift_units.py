@@ -14,10 +14,19 @@ from automation.shift.guard import stale_weights_failure
 from automation.shift.judge import Answer, Limits, judge_step
 from automation.shift.observe import SERVICE_NAME_TAG, LatticeWeights, same_weights, wait_for_weights
 from automation.shift.plan import PlanError, parse_duration, parse_steps, parse_target, plan_steps, weights_at
+from automation.shift.stack import targets_in
 from automation.shift.state import Lease, lease_is_live
 from automation.stack import StackOutput
 from infra.config_parse import ConfigError, parse_config
 from infra.topology import topology_of
+
+
+def test_the_targeted_update_names_the_recorded_http_route_and_the_stack() -> None:
+    from tests.automation.shift.test_shift_live import ROUTE, STACK
+    from tests.support import record_env
+
+    # the URNs the live tests' fake `pulumi` receives are the program's own
+    assert sorted(targets_in(record_env("lattice"))) == sorted([ROUTE, STACK])
 
 
 def test_steps_move_the_weights_a_share_of_the_way_and_sum_to_100() -> None:
