@@ -20,6 +20,7 @@ from infra.paths import PROJECT_DIR
 from infra.topology import AppKind, topology_of
 from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
 from workloads.deploy.apps import ClusterApps, ClusterAppsArgs
+from workloads.deploy.collector import TraceCollector, TraceCollectorArgs
 from workloads.deploy.images import AppImages, AppImagesArgs, image_platforms
 from workloads.deploy.namespace import AppNamespace, AppNamespaceArgs
 
@@ -161,6 +162,22 @@ namespaces = {
     )
     for key in topology.clusters
 }
+if config.mesh.tracing is Tracing.XRAY:
+    for key in topology.clusters:
+        TraceCollector(
+            f"{key}-trace-collector",
+            TraceCollectorArgs(
+                namespace=topology.namespace,
+                provider=handles[key].provider,
+                region=config.region,
+                oidc_provider_arn=handles[key].oidc_provider_arn,
+                oidc_issuer=handles[key].oidc_issuer,
+                role_name=f"{physical(stack, key)}-otel-collector",
+                after=namespaces[key].namespace,
+                tags=tags,
+            ),
+            with_aws,
+        )
 pods_wait_for = mesh.connect(
     "mesh",
     topology,

@@ -25,7 +25,7 @@ app = typer.Typer(
     name="crossmesh",
     help="Two EKS clusters, one mesh: render, deploy, verify and destroy crossmesh environments.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

@@ -19,14 +19,17 @@ from datetime import date
 from typing import Any, cast
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConfigParseError,
     CredentialRetrievalError,
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
+    ProfileNotFound,
     SSOError,
     TokenRetrievalError,
 )
@@ -72,8 +75,12 @@ class PreflightClients:
 
 
 def make_clients(region: str) -> PreflightClients:
-    """Clients for ``region`` from the default credential chain, with short timeouts and few retries."""
-    session = boto3.Session(region_name=region)
+    """Clients for ``region`` from the default credential chain, with short timeouts and few retries.
+
+    An unusable AWS setup fails here, before any call: botocore reads the profile and the config file
+    when the session is made, and resolves the credentials when a client is made. Each such failure
+    raises :class:`CrossmeshError` (exit 5) naming the cause, never a traceback.
+    """
     config = Config(
         region_name=region,
         retries={"max_attempts": 3, "mode": "standard"},
@@ -81,11 +88,59 @@ def make_clients(region: str) -> PreflightClients:
         read_timeout=10,
         user_agent_extra="crossmesh-preflight",
     )
-    return PreflightClients(
-        sts=session.client("sts", config=config),
-        appmesh=session.client("appmesh", config=config),
-        lattice=session.client("vpc-lattice", config=config),
+    try:
+        session = boto3.Session(region_name=region)
+        return PreflightClients(
+            sts=session.client("sts", config=config),
+            appmesh=session.client("appmesh", config=config),
+            lattice=session.client("vpc-lattice", config=config),
+        )
+    except BotoCoreError as exc:
+        raise aws_setup_failure(exc) from exc
+
+
+def aws_setup_failure(exc: BotoCoreError) -> CrossmeshError:
+    """An AWS setup botocore cannot use: a missing profile, a malformed config file, half a key pair."""
+    if isinstance(exc, ProfileNotFound):
+        profiles = ", ".join(_known_profiles())
+        return _credentials_failure(
+            "aws_profile_not_found",
+            f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')} names a profile that is not in the AWS "
+            f"config files ({exc})",
+            (f"Known profiles: {profiles}. " if profiles else "")
+            + "Set AWS_PROFILE to one of them (`aws configure list-profiles`), create it "
+            "(`aws configure --profile <name>` or `aws configure sso`), or unset AWS_PROFILE.",
+        )
+    if isinstance(exc, ConfigParseError):
+        return _credentials_failure(
+            "aws_config_invalid",
+            f"the AWS config file cannot be read: {exc}",
+            "Fix its syntax (INI: `[default]` or `[profile name]` sections of `key = value` lines), or "
+            "point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at good files.",
+        )
+    if isinstance(exc, PartialCredentialsError):
+        return _credentials_failure(
+            "aws_credentials_missing",
+            f"incomplete AWS credentials{_profile()}: {exc}",
+            "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
+            "credentials), or unset both and use a profile.",
+        )
+    return _credentials_failure(
+        "aws_credentials_error",
+        f"the AWS configuration cannot be used{_profile()}: {type(exc).__name__}: {exc}",
+        "Check AWS_PROFILE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE and the AWS_* credential variables.",
     )
+
+
+def _known_profiles() -> list[str]:
+    """The profiles in the config and credentials files (a botocore session reads them lazily, without
+    resolving AWS_PROFILE)."""
+    try:
+        session: Any = botocore.session.Session()
+        profiles = [str(p) for p in session.available_profiles]
+    except BotoCoreError:
+        return []
+    return sorted(profiles)
 
 
 @dataclass(frozen=True)

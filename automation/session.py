@@ -618,9 +618,9 @@ class DeploySession:
         target = out_dir or default_out_dir(self.deps.project_dir, self.env)
 
         def body() -> int:
-            # On stderr, so a user (and a pipeline log) sees the run start; the render takes seconds.
-            self.output.say(f"rendering {self.env} offline into {target}")
             try:
+                # On stderr, so a user (and a pipeline log) sees the run start; it takes seconds.
+                self.output.say(f"rendering {self.env} offline into {target}")
                 result = do_render(self.env, self.deps.project_dir)
                 written = write_render(result, target)
             except KeyboardInterrupt:

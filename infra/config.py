@@ -431,7 +431,11 @@ class MeshConfig(_Model):
     egress_filter: Literal["DROP_ALL", "ALLOW_ALL"] = Field(
         default="DROP_ALL", description="App Mesh egress: only mesh destinations (`DROP_ALL`) or anything."
     )
-    tracing: Tracing = Field(default=Tracing.NONE, description="`none` or `x-ray` (App Mesh only).")
+    tracing: Tracing = Field(
+        default=Tracing.NONE,
+        description="`none` or `x-ray`: the apps export OpenTelemetry spans to a collector per cluster, "
+        "which sends them to X-Ray (either backend).",
+    )
     controller_chart_version: Literal["1.13.3"] = Field(
         default="1.13.3",
         description="eks-charts appmesh-controller chart version; pinned: values and IAM are written for it.",
@@ -449,16 +453,6 @@ class MeshConfig(_Model):
         default=LatticeConfig(),
         description="Settings of the VPC Lattice backend.",
     )
-
-    @model_validator(mode="after")
-    def _backend_supports_the_settings(self) -> MeshConfig:
-        if self.backend is MeshBackendKind.LATTICE and self.tracing is not Tracing.NONE:
-            raise KeyedError(
-                "tracing",
-                "expected none with the lattice backend: X-Ray tracing comes from App Mesh's injected "
-                "daemon, and Lattice injects no sidecars",
-            )
-        return self
 
 
 # Each backend's limit on the targets one route splits traffic across: data, not a comparison.

@@ -10,11 +10,14 @@ configuration again. The model itself (fields, descriptions, cross-field rules) 
 from __future__ import annotations
 
 import difflib
+import gzip
+import importlib.util
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -193,12 +196,30 @@ def _decode(text: str) -> Any:
 
 @cache
 def _known_regions() -> frozenset[str]:
-    import botocore.session  # noqa: PLC0415 - only needed when validating, keeps `import infra` light
+    """Regions with an EKS endpoint, from the endpoint data botocore ships (``botocore/data/endpoints.json``).
 
-    session: Any = botocore.session.get_session()
+    Read as a file, not through a botocore session: a session reads the user's AWS setup, so a missing
+    AWS_PROFILE or a malformed ~/.aws/config would break commands that need no AWS at all (render,
+    verify --front-url), and importing botocore would cost those commands a third of a second. The
+    selection is botocore's own ``get_available_regions("eks", partition)`` for every partition: the
+    service's endpoint names that are regions of their partition (a test keeps the two equal).
+    """
+    spec = importlib.util.find_spec("botocore")
+    roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    data: Mapping[str, Any] = {}
+    for root in roots:
+        path = root / "data" / "endpoints.json"
+        if path.is_file():
+            data = json.loads(path.read_bytes())
+            break
+        if path.with_suffix(".json.gz").is_file():
+            data = json.loads(gzip.decompress(path.with_suffix(".json.gz").read_bytes()))
+            break
     regions: set[str] = set()
-    for partition in session.get_available_partitions():
-        regions.update(str(r) for r in session.get_available_regions("eks", partition_name=partition))
+    for partition in data.get("partitions", []):
+        known = partition.get("regions", {})
+        endpoints = partition.get("services", {}).get("eks", {}).get("endpoints", {})
+        regions.update(str(name) for name in endpoints if name in known)
     return frozenset(regions)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from automation.render import UnknownEnvironmentError
+from automation.environment import UnknownEnvironmentError
 from automation.scan.allowlist import AllowListError
 from automation.scan.run import DEFAULT_OUT, TOOLS, ScanExit, environments, scan
 from automation.scan.tools import ScanError

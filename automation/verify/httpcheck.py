@@ -19,6 +19,7 @@ Pass criteria (all must hold):
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import math
 import time
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
-import httpcore
+import h11
 
 from automation.verify.model import CheckResult, HttpStats, VerifyReport, weights_problems
 from automation.verify.poll import PollResult, poll_until
@@ -105,37 +106,110 @@ def parse_color(content_type: str, body: bytes) -> str | None:
     return text
 
 
-# httpcore has no common base class for its errors; these are every failure a GET can end in.
-_REQUEST_ERRORS = (
-    httpcore.TimeoutException,
-    httpcore.NetworkError,
-    httpcore.ProtocolError,
-    httpcore.ConnectionNotAvailable,
-    httpcore.ProxyError,
-    TimeoutError,
-    OSError,
-)
+class _Answer:
+    """One HTTP answer: status, content type and body."""
+
+    __slots__ = ("body", "content_type", "status")
+
+    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+
+
+class _KeepAlive:
+    """One HTTP/1.1 keep-alive connection: asyncio streams for the bytes, h11 for the protocol.
+
+    h11 is the HTTP/1.1 state machine httpx and httpcore are built on; driving it directly over
+    asyncio streams costs about a quarter of the client CPU per request that httpcore's pool (with
+    anyio under it) did, which is what lets the whole command beat the curl loop tenfold at 1,000
+    requests (bench/verify/run.py). A connection that fails or that the server closes is dropped
+    and the next request opens a new one, as a pool of size one would.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if self.https else 80)
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.headers = [("Host", parts.netloc), ("User-Agent", "crossmesh-verify"), ("Accept", "*/*")]
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.h11: h11.Connection | None = None
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, h11.Connection]:
+        if self.reader is None or self.writer is None or self.h11 is None:
+            try:
+                if self.https:
+                    import ssl  # noqa: PLC0415 - only for https fronts
+
+                    self.reader, self.writer = await asyncio.open_connection(
+                        self.host, self.port, ssl=ssl.create_default_context(), server_hostname=self.host
+                    )
+                else:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            except TimeoutError:
+                raise
+            except OSError as exc:  # refused, unreachable, no such host, TLS handshake failure
+                raise _ConnectError(str(exc) or type(exc).__name__) from exc
+            self.h11 = h11.Connection(h11.CLIENT)
+        return self.reader, self.writer, self.h11
+
+    async def get(self) -> _Answer:
+        reader, writer, connection = await self._open()
+        try:
+            writer.write(
+                connection.send(h11.Request(method="GET", target=self.target, headers=self.headers))
+                + (connection.send(h11.EndOfMessage()) or b"")
+            )
+            status, content_type, body = 0, "", bytearray()
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA:
+                    connection.receive_data(await reader.read(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    content_type = next(
+                        (v.decode("latin-1") for k, v in event.headers if k == b"content-type"), ""
+                    )
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise h11.RemoteProtocolError("server closed the connection without answering")
+        except BaseException:
+            self.close()
+            raise
+        if connection.our_state is h11.DONE and connection.their_state is h11.DONE:
+            connection.start_next_cycle()
+        else:  # "Connection: close", or HTTP/1.0: the next request needs a new connection
+            self.close()
+        return _Answer(status, content_type, bytes(body))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = self.h11 = None
+
+
+class _ConnectError(ConnectionError):
+    """The TCP (or TLS) connection could not be opened."""
 
 
 def _classify_exception(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | httpcore.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, httpcore.ConnectError | ConnectionError):
+    if isinstance(exc, ConnectionError):
         return "connect error"
-    if isinstance(exc, httpcore.RemoteProtocolError):
+    if isinstance(exc, h11.ProtocolError | asyncio.IncompleteReadError):
         return "protocol error"
     return type(exc).__name__
 
 
-def _header(response: httpcore.Response, name: bytes) -> str:
-    for key, value in response.headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return ""
-
-
-def _timeouts(timeout_s: float) -> dict[str, float]:
-    return {"connect": timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
+# Every failure a GET can end in: timeouts, refused or reset connections, malformed answers.
+_REQUEST_ERRORS = (TimeoutError, OSError, h11.ProtocolError, asyncio.IncompleteReadError)
 
 
 async def sample_colors(
@@ -147,47 +221,46 @@ async def sample_colors(
 ) -> HttpSamples:
     """Send ``requests`` GETs to ``url`` with at most ``concurrency`` in flight; never raises for I/O.
 
-    Each of ``concurrency`` workers owns one keep-alive connection (an httpcore pool of size one)
-    and pulls from a shared request budget. httpcore is httpx's own transport; it is used directly
-    because httpx's shared async pool costs ~1.6 ms of client CPU per request at 20 concurrent
-    requests, which made the client, not the server, the bottleneck (see bench/verify/run.py).
+    Each of ``concurrency`` workers owns one keep-alive connection (:class:`_KeepAlive`) and pulls
+    from a shared request budget.
 
-    Each request is bounded by ``timeout_s`` end to end (the transport's timeouts are per phase, so
-    a server that trickles bytes could otherwise stretch one request indefinitely). The whole burst
-    therefore takes at most about ``ceil(requests / concurrency) * timeout_s``.
+    Each request is bounded by ``timeout_s`` end to end (connecting included, so a server that
+    trickles bytes cannot stretch one request indefinitely). The whole burst therefore takes at most
+    about ``ceil(requests / concurrency) * timeout_s``.
     Latency is measured for successful answers only: a timeout's "latency" is just the timeout.
     """
     if requests < 1 or concurrency < 1 or timeout_s <= 0:
         raise ValueError("requests and concurrency must be >= 1 and timeout_s > 0")
     samples = HttpSamples(requests=requests)
     remaining = requests
-    headers = [(b"User-Agent", b"crossmesh-verify")]
-    extensions = {"timeout": _timeouts(timeout_s)}
 
     async def worker() -> None:
         nonlocal remaining
         # Workers pull from a shared budget instead of one task per request, so memory and
         # scheduling cost stay proportional to the concurrency, not to the request count.
-        async with httpcore.AsyncConnectionPool(max_connections=1) as pool:
+        connection = _KeepAlive(url)
+        try:
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
                 try:
                     async with asyncio.timeout(timeout_s):
-                        response = await pool.request("GET", url, headers=headers, extensions=extensions)
+                        answer = await connection.get()
                 except _REQUEST_ERRORS as exc:
                     samples.errors[_classify_exception(exc)] += 1
                     continue
                 elapsed_ms = (time.perf_counter() - started) * 1000.0
-                if response.status != _HTTP_OK:
-                    samples.errors[f"HTTP {response.status}"] += 1
+                if answer.status != _HTTP_OK:
+                    samples.errors[f"HTTP {answer.status}"] += 1
                     continue
-                color = parse_color(_header(response, b"content-type"), response.content)
+                color = parse_color(answer.content_type, answer.body)
                 if color is None:
                     samples.errors["unparseable body"] += 1
                     continue
                 samples.colors[color] += 1
                 samples.latencies_ms.append(elapsed_ms)
+        finally:
+            connection.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
@@ -303,13 +376,29 @@ def wait_until_reachable(
     front is the mesh's problem and is what the burst must count, not something to wait out.
     """
     url = color_url(front_url)
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def probe() -> str | None:
+        # One plain request with the standard library: a reachability probe needs no event loop.
+        connection_type = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_type(parts.hostname or "", parts.port, timeout=timeout_s)
         try:
-            with httpcore.ConnectionPool(max_connections=1) as pool:
-                pool.request("GET", url, extensions={"timeout": _timeouts(timeout_s)})
-        except _REQUEST_ERRORS as exc:
-            return f"{_classify_exception(exc)}: {exc}"
+            connection.request("GET", target, headers={"User-Agent": "crossmesh-verify"})
+            connection.getresponse().read()
+        except (OSError, http.client.HTTPException) as exc:
+            kind = (
+                "timeout"
+                if isinstance(exc, TimeoutError)
+                else "connect error"
+                if isinstance(exc, OSError)
+                else "protocol error"
+            )
+            return f"{kind}: {exc}"
+        finally:
+            connection.close()
         return None
 
     return poll_until(

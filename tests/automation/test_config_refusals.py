@@ -336,16 +336,15 @@ def test_alias_bomb_is_refused_before_it_expands(tmp_path: Path, monkeypatch: py
 
 def test_alias_bomb_through_the_real_command_line(tmp_path: Path) -> None:
     # The command exactly as a user runs it (`python -m automation render dev`), in a fresh process;
-    # the project folder is swapped for the broken one before the command line reads it.
+    # the session's project folder is the broken one.
     project = _project(tmp_path, _alias_bomb())
     script = (
-        "import runpy, sys\n"
+        "import sys\n"
         "from pathlib import Path\n"
-        "import automation.session as session\n"
-        f"project = Path({str(project)!r})\n"
-        "session.Dependencies.real = classmethod(lambda cls: cls(project_dir=project))\n"
+        "from automation.cli import main\n"
+        "from automation.session import Dependencies\n"
         "sys.argv = ['python -m automation', 'render', 'dev']\n"
-        "runpy.run_module('automation', run_name='__main__')\n"
+        f"main(Dependencies(project_dir=Path({str(project)!r})))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],

@@ -10,7 +10,7 @@ import pytest
 from automation.recorder import Recording
 from automation.validate import CrdSchemas, validate_objects
 from infra import iam
-from infra.config_parse import ConfigError, parse_stack_file
+from infra.config_parse import parse_stack_file
 from infra.mesh import lattice_objects as objects
 from infra.topology import topology_of
 from tests.support import (
@@ -166,11 +166,12 @@ def test_assigned_domain_reads_the_controller_annotation() -> None:
         objects.assigned_domain({"annotations": {}})
 
 
-def test_tracing_with_lattice_is_bad_input() -> None:
-    with pytest.raises(
-        ConfigError, match=r"crossmesh:mesh.tracing: got 'x-ray'; expected none with the lattice backend"
-    ):
-        parse_stack_file(variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), "lattice")
+def test_tracing_with_lattice_is_valid_input() -> None:
+    # Tracing no longer comes from App Mesh's injected daemon: the apps export to a collector.
+    config = parse_stack_file(
+        variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), "lattice"
+    )
+    assert config.mesh.tracing.value == "x-ray"
 
 
 # The program with the lattice backend --------------------------------------------------------------

@@ -39,6 +39,8 @@ def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() ->
         "PORT": "8080",
         "OTEL_SERVICE_NAME": "front",
         "OTEL_PROPAGATORS": "tracecontext,xray",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.05",
         "COLOR_HOST": "colorapp.appmesh-demo.pvt.aws.local:8080",
         "UPSTREAM_TIMEOUT_MS": "4000",
         "UPSTREAM_PER_TRY_TIMEOUT_MS": "4000",
@@ -76,6 +78,7 @@ def test_pre_stop_drains_the_app_then_waits_for_endpoint_removal() -> None:
     script = command[2]
     compile(script, "preStop", "exec")  # valid Python
     assert "urllib.request.Request('http://127.0.0.1:8080/drain', method='POST')" in script
+    assert "urllib.request.urlopen(drain, timeout=2)" in script
     assert script.rstrip().endswith(f"time.sleep({manifests.PRE_STOP_WAIT_SECONDS})")
     spec = deployment()["spec"]["template"]["spec"]
     # The wait plus the app's 25 s drain fit in the grace period.

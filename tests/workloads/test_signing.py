@@ -158,6 +158,17 @@ def test_front_signs_each_call_and_a_changed_signed_header_fails(
     )
     assert not signature_valid(raw, secret="not-the-secret")
 
+    # Later calls are signed too (a signature is reused for identical signed content within a
+    # minute); the trace context rides along unsigned and differs per call.
+    for accept in ("application/json", "text/plain"):
+        assert httpx.get(front.url("/color"), headers={"Accept": accept}, timeout=10).status_code == 200
+    later = raw_server.received[1:]
+    assert len(later) == 2
+    assert all(signature_valid(r) for r in later)
+    traceparents = [{n.lower(): v for n, v in parse(r)[2]}["traceparent"] for r in raw_server.received]
+    assert len(set(traceparents)) == 3
+    assert "traceparent" not in match["signed"].split(";")
+
 
 def test_credentials_are_refreshed_off_the_loop_before_they_expire() -> None:
     issued: list[str] = []

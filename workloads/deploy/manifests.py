@@ -91,6 +91,9 @@ def app_env(
         "PORT": str(topology.port),
         "OTEL_SERVICE_NAME": app.name,
         "OTEL_PROPAGATORS": "tracecontext,xray",
+        # X-Ray's default sampling rate; a caller's decision (the parent's) is kept as it came.
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.05",
     }
     if app.kind is AppKind.COLORAPP:
         env["COLOR"] = app.version or ""

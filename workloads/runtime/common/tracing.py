@@ -11,6 +11,7 @@ from __future__ import annotations
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -23,7 +24,11 @@ def propagator() -> CompositePropagator:
 
 
 def provider(service: str, processors: list[SpanProcessor]) -> TracerProvider:
-    tracer_provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    # X-Ray accepts only trace ids that start with the trace's epoch second; W3C callers are fine with
+    # them too (https://aws-otel.github.io/docs/getting-started/python-sdk/trace-manual-instr).
+    tracer_provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: service}), id_generator=AwsXRayIdGenerator()
+    )
     for processor in processors:
         tracer_provider.add_span_processor(processor)
     return tracer_provider

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
+from typing import cast
 
 import botocore.session
 from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
@@ -75,13 +77,38 @@ def _default_chain() -> BotoCredentials | None:
 
 
 class Signer:
+    """Signs with botocore's SigV4Auth; a signature is reused for a minute for identical signed content.
+
+    What is signed is the method, the URL, ``Host``, ``Accept``, the date, the session token and the
+    content-hash header; the trace headers are added after signing, unsigned (SigV4 checks only the
+    headers it lists, and botocore never signs ``X-Amzn-Trace-Id`` either). So every call to colorapp
+    carries a valid signature over exactly its signed headers, and the HMAC work, about a fifth of a
+    millisecond, is done once a minute per Accept value rather than on every call. AWS accepts a
+    signature for five minutes after its date; a minute leaves room for clock skew.
+    """
+
+    REUSE_SECONDS = 60.0
+    CACHE_SIZE = 64
+
     def __init__(self, credentials: Credentials, service: str, region: str) -> None:
         self.credentials = credentials
         self.service = service
         self.region = region
+        self._cache: dict[tuple[str, str, str, str | None], tuple[float, dict[str, str]]] = {}
 
     def sign(self, method: str, url: str, headers: Mapping[str, str]) -> dict[str, str]:
         """The headers to send: ``headers`` plus the content hash, date, token and Authorization."""
+        frozen = self.credentials.current
+        access_key = cast(str, frozen.access_key)  # pyright: ignore[reportUnknownMemberType] # botocore's namedtuple is untyped
+        key = (method, url, access_key, headers.get("Accept"))
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < self.REUSE_SECONDS:
+            return dict(cached[1])
         request = AWSRequest(method=method, url=url, headers={**headers, CONTENT_SHA256: UNSIGNED_PAYLOAD})
-        SigV4Auth(self.credentials.current, self.service, self.region).add_auth(request)
-        return dict(request.headers.items())
+        SigV4Auth(frozen, self.service, self.region).add_auth(request)
+        signed = dict(request.headers.items())
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = (now, signed)
+        return dict(signed)

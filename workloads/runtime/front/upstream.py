@@ -164,9 +164,10 @@ class ColorClient:
             headers: dict[str, str] = {}
             if accept is not None:
                 headers["Accept"] = accept
-            _PROPAGATOR.inject(headers)
             if self.signer is not None:
                 headers = self.signer.sign("GET", p.url, headers)
+            # Trace context goes on after signing: it changes on every call and is not signed.
+            _PROPAGATOR.inject(headers)
             answer = await self._send(headers, state, attempt, remaining)
             if answer.status is not None:
                 span.set_attribute("http.response.status_code", answer.status)

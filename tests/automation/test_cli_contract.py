@@ -1,0 +1,196 @@
+"""The command line's output contract: one JSON document per --json run, failures included; Ctrl-C
+during a render; --version; shell completion; `./run --help`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import automation.cli as cli
+from automation.exit_codes import ExitCode
+from automation.session import Dependencies
+from tests.support import PROJECT_DIR
+
+# Every command, run against an environment that does not exist: each must still answer in JSON.
+COMMANDS = [
+    ["render", "qa"],
+    ["deploy", "qa", "--yes"],
+    ["preview", "qa"],
+    ["destroy", "qa", "--yes"],
+    ["refresh", "qa", "--yes"],
+    ["outputs", "qa"],
+    ["verify", "qa"],
+    ["verify", "qa", "--front-url", "http://127.0.0.1:9"],
+]
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(PROJECT_DIR),
+        "HOME": str(home),
+    }
+
+
+def _one_document(stdout: str) -> dict[str, object]:
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1, f"--json must print exactly one line on stdout, got {stdout!r}"
+    return json.loads(lines[0])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:1] + c[2:]))
+def test_every_command_fails_with_exactly_one_json_document(command: list[str], tmp_path: Path) -> None:
+    outcome = CliRunner().invoke(cli.app, [*command, "--json"], obj=Dependencies(log_dir=tmp_path))
+    assert outcome.exit_code == ExitCode.BAD_INPUT
+    document = _one_document(outcome.stdout)
+    assert document["ok"] is False
+    assert (document["env"], document["operation"], document["exit_code"]) == ("qa", command[0], 2)
+    error = document["error"]
+    assert isinstance(error, dict)
+    assert error["kind"] == "bad_input"
+    assert "unknown environment 'qa'" in str(error["message"])
+    assert "unknown environment 'qa'" in outcome.stderr  # the same, for people
+
+
+def test_render_json_on_bad_configuration_names_the_key(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.dev.yaml").write_text(
+        (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("region: us-east-1", "region: us-east-7")
+    )
+    outcome = CliRunner().invoke(cli.app, ["render", "dev", "--json"], obj=Dependencies(project_dir=project))
+    assert outcome.exit_code == 2
+    error = _one_document(outcome.stdout)["error"]
+    assert isinstance(error, dict)
+    assert "aws:region: got 'us-east-7'" in str(error["message"])
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_render_prints_a_line_and_the_json_error_and_exits_130(tmp_path: Path) -> None:
+    out_dir = tmp_path / "render"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "automation", "render", "dev", "--json", "--out", str(out_dir)],
+        cwd=PROJECT_DIR,
+        env=_clean_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A test runner's background job may start children with SIGINT ignored; a terminal never does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads here
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the render announces itself, then records the program
+        assert first.startswith("rendering dev offline"), first
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == ExitCode.INTERRUPTED == 130, stderr
+    assert "Traceback" not in stderr
+    assert "error: render of 'dev' interrupted; nothing was called or deployed" in stderr
+    document = _one_document(stdout)
+    assert (document["ok"], document["operation"], document["exit_code"]) == (False, "render", 130)
+    error = document["error"]
+    assert isinstance(error, dict)
+    assert error["kind"] == "interrupted"
+    assert f"{out_dir} may be incomplete" in str(error["hint"])
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run(
+        [sys.executable, "-m", "automation", "--version"],
+        cwd=PROJECT_DIR,
+        env=_clean_env(PROJECT_DIR),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"crossmesh {version('crossmesh')}"
+
+
+def test_shell_completion_completes_commands(tmp_path: Path) -> None:
+    # What the script `crossmesh --install-completion` installs asks the program itself for candidates.
+    env = _clean_env(tmp_path) | {
+        "_CROSSMESH_COMPLETE": "complete_bash",
+        "COMP_WORDS": "crossmesh de",
+        "COMP_CWORD": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from automation.cli import app; app(prog_name='crossmesh')"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["deploy", "destroy"]
+    shown = CliRunner().invoke(cli.app, ["--show-completion", "bash"], prog_name="crossmesh")
+    assert "_CROSSMESH_COMPLETE=complete_bash" in shown.stdout
+
+
+def test_run_help_lists_the_tasks_without_a_virtualenv(tmp_path: Path) -> None:
+    # A copy of ./run alone in a folder: --help must not create a virtualenv or need the project.
+    script = tmp_path / "run"
+    script.write_text((PROJECT_DIR / "run").read_text())
+    done = subprocess.run(
+        ["bash", str(script), "--help"],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for task in ("./run render", "./run tests", "./run lint", "./run scan", "./run <anything else>"):
+        assert task in done.stdout
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_verify_front_url_imports_only_what_the_http_check_needs(tmp_path: Path) -> None:
+    # The whole command runs in a fresh interpreter (against a closed port: the check runs and fails),
+    # then reports which heavy packages it had imported. None of them serves the HTTP check.
+    probe = (
+        "import sys\n"
+        "from automation.cli import main\n"
+        "sys.argv = ['crossmesh', 'verify', 'dev', '--front-url', 'http://127.0.0.1:9', '--requests', '2',\n"
+        "            '--timeout', '0.5', '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    code = done.code\n"
+        "heavy = {'pulumi', 'grpc', 'boto3', 'botocore', 'kubernetes', 'kubernetes_validate', 'jsonschema',\n"
+        "         'httpcore', 'anyio', 'pulumi_policy', 'opentelemetry'}\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_DIR,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == "3 []", done.stderr  # verification failed (nothing listens there), nothing heavy loaded
+    report = json.loads(done.stdout)
+    assert "connect error x2" in report["checks"][0]["detail"]

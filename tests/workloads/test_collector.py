@@ -1,0 +1,85 @@
+"""The trace collector: one per cluster when tracing is on, on either backend, with its own IRSA role."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from automation.validate import CrdSchemas, validate_objects
+from tests.support import inputs, record_document, variant
+from workloads.deploy import collector
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+@pytest.mark.parametrize("env", ["lattice", "dev"])
+def test_tracing_on_adds_a_collector_per_cluster_with_xray_write_only(env: str) -> None:
+    recording = record_document(variant(env, lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), env)
+    for cluster in ("eksc1", "eksc2"):
+        deployment = inputs(recording, DEPLOYMENT, f"{cluster}-trace-collector-deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == collector.IMAGE
+        assert "@sha256:" in container["image"]
+        policy = json.loads(
+            inputs(recording, "aws:iam/rolePolicy:RolePolicy", f"{cluster}-trace-collector-irsa-policy")[
+                "policy"
+            ]
+        )
+        assert policy["Statement"] == [
+            {
+                "Sid": "SendTraces",
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": "*",
+            }
+        ]
+        role = inputs(recording, "aws:iam/role:Role", f"{cluster}-trace-collector-irsa-role")
+        trust = json.loads(role["assumeRolePolicy"])
+        (statement,) = trust["Statement"]
+        assert any(
+            v == "system:serviceaccount:appmesh-demo:otel-collector"
+            for v in statement["Condition"]["StringEquals"].values()
+        )
+    # The apps point at it.
+    front = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
+    env_vars = {e["name"]: e["value"] for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (
+        env_vars["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
+    )
+
+
+def test_no_collector_and_no_export_without_tracing() -> None:
+    recording = record_document(
+        variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="none")), "lattice"
+    )
+    assert not [r for r in recording.resources if "trace-collector" in r.name]
+    front = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
+    env_vars = {e["name"] for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env_vars
+
+
+def test_collector_config_receives_otlp_http_and_exports_to_xray() -> None:
+    config = yaml.safe_load(collector.config_map("appmesh-demo", "us-east-1")["data"]["config.yaml"])
+    assert config["receivers"] == {"otlp": {"protocols": {"http": {"endpoint": "0.0.0.0:4318"}}}}
+    assert config["exporters"] == {"awsxray": {"region": "us-east-1"}}
+    assert config["service"]["pipelines"]["traces"] == {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "batch"],
+        "exporters": ["awsxray"],
+    }
+
+
+def test_collector_objects_validate_strictly() -> None:
+    objects = [
+        collector.config_map("appmesh-demo", "us-east-1"),
+        collector.service_account("appmesh-demo", "arn:aws:iam::123456789012:role/r"),
+        collector.deployment("appmesh-demo", "us-east-1"),
+        collector.service("appmesh-demo"),
+        *collector.network_policies("appmesh-demo"),
+    ]
+    problems, _ = validate_objects(
+        [("eksc1", o) for o in objects], kubernetes_version="1.34", crds=CrdSchemas({}, {})
+    )
+    assert problems == []
