@@ -378,6 +378,15 @@ class DeploySession:
             self.changed = True
         return result
 
+    def refuse_stale_weights(self, config: StackConfig, runner: StackRunner) -> None:
+        """A stack file with other weights than a shift applied would undo it: exit 2 (docs/canary.md)."""
+        from automation.shift.guard import stale_weights_failure
+        from infra.topology import topology_of
+
+        problem = stale_weights_failure(self.env, topology_of(config).weights, runner.outputs())
+        if problem is not None:
+            raise CrossmeshError(problem)
+
     def verify_outputs(
         self,
         config: StackConfig,
@@ -451,6 +460,7 @@ class DeploySession:
             self.require_confirmation_possible(yes)
             self.preflight(config, mesh="require")
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
+            self.refuse_stale_weights(config, runner)
             if not yes:
                 planned = self.operate(runner, config, "preview", parallel)
                 self.output.say(f"preview of {self.env}: {changes_text(planned.changes)}")
