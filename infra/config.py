@@ -706,6 +706,11 @@ class StackConfig(_Model):
         "from CI can be updated, verified and destroyed from a laptop and back. Not the role that creates "
         "the stack: EKS makes that one admin at creation, and a second entry fails (409).",
     )
+    traffic_weights: Mapping[str, Weight] | None = Field(
+        default=None,
+        description="colorapp's weights as `shift` last applied them (color -> percent, summing to 100); "
+        "overrides `versions[].weight`. Written by `python -m automation shift` (docs/canary.md).",
+    )
 
     @model_validator(mode="after")
     def _topology_is_consistent(self) -> StackConfig:
@@ -736,6 +741,14 @@ class StackConfig(_Model):
                     f"{colorapp.router_cluster!r} runs no colorapp version; expected one of "
                     + ", ".join(sorted({v.cluster for v in colorapp.versions})),
                 )
+        if self.traffic_weights is not None:
+            colors = [v.color for v in colorapp.versions]
+            if sorted(self.traffic_weights) != sorted(colors):
+                raise KeyedError(
+                    "trafficWeights", f"expected a weight for each version and no other: {', '.join(colors)}"
+                )
+            if sum(self.traffic_weights.values()) != 100:
+                raise KeyedError("trafficWeights", "expected weights summing to 100")
         if self.workloads.front.name == colorapp.name:
             raise KeyedError("workloads.front.name", "front and colorapp need different names")
         if self.workloads.front.name in {f"{colorapp.name}-{v.color}" for v in colorapp.versions}:

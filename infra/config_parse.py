@@ -92,6 +92,7 @@ _TOP_LEVEL = {
     f"{PROJECT}:tags": "tags",
     f"{PROJECT}:policy": "policy",
     f"{PROJECT}:operators": "operators",
+    f"{PROJECT}:trafficWeights": "traffic_weights",
 }
 _STRING_KEYS = frozenset({"kubernetes_version"})
 _REGION_KEY = "aws:region"
