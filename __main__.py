@@ -216,6 +216,8 @@ pulumi.export("vpcId", vpc.vpc_id)
 pulumi.export("cloudMapNamespace", {"name": discovery.name, "id": discovery.id})
 pulumi.export("frontUrl", pulumi.Output.concat("http://", front_hostname or "", "/color"))
 pulumi.export("images", {app.value: ref for app, ref in images.refs.items()})
+# The weights this update applied: `deploy` compares the stack file with them (automation/shift/guard.py).
+pulumi.export("trafficWeights", topology.weights)
 pulumi.export(
     "clusters",
     {

@@ -138,13 +138,27 @@ def _root(
 def render(
     ctx: typer.Context,
     env: EnvArg,
+    *,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default build/render/ENV).", file_okay=False)
     ] = None,
     as_json: JsonOpt = False,
+    crds: Annotated[
+        Path | None,
+        typer.Option(
+            "--crds",
+            help="Folder of CRD files to validate custom resources with (offline); default: the reference "
+            "folder, else the pinned upstream CRDs fetched once into the user cache.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1) when a custom resource could not be validated.")
+    ] = False,
 ) -> None:
     """Render ENV offline: resources.json, manifests per cluster and report.md, all validated."""
-    _exit(_session(ctx, env, "render", as_json).render(out_dir=out))
+    _exit(_session(ctx, env, "render", as_json).render(out_dir=out, crds_dir=crds, strict=strict))
 
 
 @app.command()
@@ -267,6 +281,85 @@ def verify(
     if front_url is not None:
         _exit(session.verify_front_url(front_url, http, deadline_s=deadline))
     _exit(session.verify(backend=backend, install_cli=install_cli, http=http, deadline_s=deadline))
+
+
+@app.command()
+def shift(
+    ctx: typer.Context,
+    env: EnvArg,
+    *,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", metavar="VERSION=PERCENT", help="Target weights, e.g. red=100 (others share the rest)."
+        ),
+    ] = "",
+    steps: Annotated[
+        str,
+        typer.Option("--steps", metavar="P,P,...", help="Percent of the way at each step, ending at 100."),
+    ] = "10,25,50,100",
+    hold: Annotated[
+        str,
+        typer.Option(
+            "--hold", metavar="DURATION", help="How long each step holds before its check (60s, 2m)."
+        ),
+    ] = "60s",
+    requests: RequestsOpt = 200,
+    max_error_rate: Annotated[
+        float, typer.Option("--max-error-rate", min=0, max=1, metavar="R", help="Errors allowed per version.")
+    ] = 0.01,
+    max_p99_ms: Annotated[
+        float | None, typer.Option("--max-p99-ms", min=0, metavar="MS", help="p99 latency limit per version.")
+    ] = None,
+    max_attempts: Annotated[
+        float, typer.Option("--max-attempts", min=1, metavar="N", help="Mean upstream attempts per request.")
+    ] = 1.1,
+    max_p99_growth: Annotated[
+        float,
+        typer.Option(
+            "--max-p99-growth", min=1, metavar="FACTOR", help="p99 may grow at most this factor per step."
+        ),
+    ] = 2.0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted shift.")] = False,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+    timeout: TimeoutOpt = 5.0,
+    concurrency: ConcurrencyOpt = 20,
+    install_cli: InstallCliOpt = False,
+) -> None:
+    """Shift colorapp's traffic in steps (lattice), checking every version at each; roll back on failure."""
+    from automation.shift.judge import Limits
+    from automation.shift.run import shift_command
+    from automation.verify.settings import HttpCheckSettings
+
+    if not to and not resume:
+        raise typer.BadParameter("give the target weights with --to (e.g. --to red=100), or --resume")
+    http = HttpCheckSettings(
+        requests=requests, timeout_s=timeout, concurrency=concurrency, max_error_rate=max_error_rate
+    )
+    limits = Limits(
+        max_error_rate=max_error_rate,
+        max_attempts=max_attempts,
+        max_p99_ms=max_p99_ms,
+        p99_factor=max_p99_growth,
+    )
+    _exit(
+        shift_command(
+            ctx.obj,
+            env,
+            as_json,
+            hold=hold,
+            http=http,
+            limits=limits,
+            to=to,
+            steps=steps,
+            resume=resume,
+            yes=yes,
+            backend=backend,
+            install_cli=install_cli,
+        )
+    )
 
 
 def main(deps: Dependencies | None = None) -> None:

@@ -39,6 +39,8 @@ class Environment:
     """The flat map Pulumi passes to the program (structured values JSON-encoded)."""
     source: str
     """Where it came from, for messages: ``Pulumi.<env>.yaml``."""
+    block: Mapping[str, Any]
+    """The stack file's ``config:`` block as written (for the documentation-value check)."""
 
 
 def stack_file(project_dir: Path, env: str) -> Path:
@@ -79,7 +81,19 @@ def environment(project_dir: Path, env: str, document: Mapping[str, Any] | None 
         document = read_stack_document(stack_file(project_dir, env))
     config = parse_stack_file(document, env, source=source)
     check_relaxations(config, source)
-    return Environment(env, config, flatten_config(mapping_or_empty(document.get("config"))), source)
+    block = mapping_or_empty(document.get("config"))
+    return Environment(env, config, flatten_config(block), source, block)
+
+
+def load_for_deploy(project_dir: Path, env: str) -> StackConfig:
+    """:func:`environment` for ``deploy`` and ``preview``: also refuses documentation values (the
+    203.0.113.0/24 endpoint ranges and 111122223333 accounts staging and prod ship with), before
+    credentials or any other check. Raises :class:`ConfigError` naming each key."""
+    from automation.placeholders import refuse_documentation_values  # noqa: PLC0415
+
+    loaded = environment(project_dir, env)
+    refuse_documentation_values(loaded.block, loaded.source)
+    return loaded.config
 
 
 def load_environment(

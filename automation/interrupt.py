@@ -3,7 +3,7 @@
 Pulumi operations run in a worker thread (:func:`run_interruptible`) so the main thread can handle
 the interrupt while the SDK keeps reading the Pulumi CLI's pipes; the rest are the messages the
 user sees for an interrupt at any other moment (before Pulumi ran, after it changed things, during
-an offline render). Only the standard library and the exit-code table are imported here.
+an offline render). Only the standard library and this package's light errors module are imported.
 """
 
 from __future__ import annotations

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automation.crds import CrdFiles, locate_crd_files
 from automation.environment import UnknownEnvironmentError, environment, load_environment, stack_file
 from automation.guardrails import evaluate_recording
+from automation.placeholders import DocumentationValue, documentation_values
 from automation.recorder import Recording, Registration, record_project
-from automation.validate import CrdSchemas, Invalid, default_reference_dir, validate_objects
+from automation.validate import CrdSchemas, Invalid, is_custom, validate_objects
 from infra.config import StackConfig
 from infra.data import as_list, as_mapping, mapping_or_empty
 from policy.crossmesh_policy import PolicyReport
@@ -71,12 +73,23 @@ class RenderResult:
     notes: list[str]
     guardrails: PolicyReport | None = None
     """Every guardrail policy over the recorded graph (None only for results built by hand)."""
+    unvalidated: list[str] = field(default_factory=list[str])
+    """Custom resources no CRD schema was available for (``cluster: Kind/name``)."""
+    crd_source: str = ""
+    """Where the CRD schemas came from (``--crds DIR``, the reference folder or the user cache)."""
+    to_replace: list[DocumentationValue] = field(default_factory=list[DocumentationValue])
+    """Documentation values (example CIDRs and accounts) a deploy refuses until they are replaced."""
     timings: dict[str, float] = field(default_factory=dict[str, float])
 
     @property
     def ok(self) -> bool:
         """Every object valid and no mandatory guardrail violated."""
         return not self.problems and (self.guardrails is None or self.guardrails.ok)
+
+    @property
+    def fully_validated(self) -> bool:
+        """Every custom resource was checked against its CRD (``render --strict`` requires it)."""
+        return not self.unvalidated
 
 
 def cluster_of_providers(recording: Recording) -> dict[str, str]:
@@ -146,10 +159,14 @@ def render(
     env: str,
     project_dir: Path,
     *,
-    reference_dir: Path | None = None,
+    crds_dir: Path | None = None,
     document: Mapping[str, Any] | None = None,
+    crd_files: CrdFiles | None = None,
 ) -> RenderResult:
     """Render ``env`` (from its stack file, or from ``document`` in its place); writes nothing.
+
+    Custom resources are validated against the CRDs in ``crds_dir`` (``render --crds``), else those
+    :func:`automation.crds.locate_crd_files` finds (or ``crd_files`` when given).
 
     Raises ConfigError / UnknownEnvironmentError before running anything.
     """
@@ -160,18 +177,24 @@ def render(
     recording = record_project(project_dir, env, loaded_env.flat)
     recorded = time.perf_counter()
     manifests, releases = kubernetes_objects(recording)
-    crds = CrdSchemas.from_dir(
-        reference_dir if reference_dir is not None else default_reference_dir(project_dir)
-    )
-    problems, notes = validate_objects(
-        ((cluster, obj) for cluster, items in manifests.items() for obj in items),
-        kubernetes_version=config.kubernetes_version,
-        crds=crds,
-    )
+    located = crd_files if crd_files is not None else locate_crd_files(project_dir, crds_dir)
+    crds = CrdSchemas.load(located.paths)
+    pairs = [(cluster, obj) for cluster, items in manifests.items() for obj in items]
+    problems, notes = validate_objects(pairs, kubernetes_version=config.kubernetes_version, crds=crds)
+    unvalidated = [
+        f"{cluster}: {obj.get('kind')}/{mapping_or_empty(obj.get('metadata')).get('name', '?')}"
+        for cluster, obj in pairs
+        if not crds.schemas and is_custom(str(obj.get("apiVersion", "")))
+    ]
+    if located.problem:
+        notes.append(f"CRD schemas from {located.source}: {located.problem}")
     validated = time.perf_counter()
     guardrails = evaluate_recording(recording, config)
     checked = time.perf_counter()
     result = RenderResult(env, config, recording, manifests, releases, problems, notes, guardrails)
+    result.unvalidated = unvalidated
+    result.crd_source = located.source
+    result.to_replace = documentation_values(loaded_env.block)
     result.timings = {
         "config": loaded - started,
         "program": recorded - loaded,

@@ -38,4 +38,12 @@ def render_summary(result: RenderResult, console: Console, written: Path | None 
     for problem in result.problems:
         console.print(f"[red]invalid[/red] {problem}")
     for note in result.notes:
-        console.print(f"[yellow]note[/yellow] {note}")
+        console.print(f"[yellow]note[/yellow] {escape(note)}", highlight=False)
+    if result.unvalidated:
+        console.print(
+            f"[yellow]not validated[/yellow] {len(result.unvalidated)} custom resource(s): no CRD schemas "
+            "(render --crds DIR; render --strict fails on this)",
+            highlight=False,
+        )
+    for value in result.to_replace:
+        console.print(f"[yellow]replace before deploying[/yellow] {escape(str(value))}", highlight=False)

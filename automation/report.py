@@ -166,15 +166,36 @@ def report_markdown(result: RenderResult) -> str:
         out.append(f"**{len(result.problems)} problem(s)** in {checked} Kubernetes objects:")
         out.append("")
         out += [f"- {p}" for p in result.problems]
+    elif result.unvalidated:
+        out.append(
+            f"No invalid object among {checked} Kubernetes objects (kubernetes-validate strict, Kubernetes "
+            f"{config.kubernetes_version}), but **{len(result.unvalidated)} custom resource(s) were not "
+            "validated**: no CRD schemas were available (`render --crds DIR`, or let the render fetch "
+            "the pinned ones; `render --strict` fails on this):"
+        )
+        out.append("")
+        out += [f"- not validated: {name}" for name in result.unvalidated]
     else:
         out.append(
             f"All {checked} Kubernetes objects are valid (kubernetes-validate strict, Kubernetes "
-            f"{config.kubernetes_version}; custom resources against their CRD schemas)."
+            f"{config.kubernetes_version}; custom resources against their CRD schemas"
+            + (f" from the {result.crd_source}" if result.crd_source else "")
+            + ")."
         )
     if result.notes:
         out.append("")
         out += [f"- note: {n}" for n in result.notes]
     out.append("")
+    if result.to_replace:
+        out += [
+            "## Values to replace before deploying",
+            "",
+            "These are documentation values (example ranges and accounts); `deploy` and `preview` refuse "
+            "them until they are replaced with your own:",
+            "",
+        ]
+        out += [f"- `{v.key}`: `{v.value}` ({v.why})" for v in result.to_replace]
+        out.append("")
     if result.guardrails is not None:
         out.append(guardrails.markdown(result.guardrails))
     return "\n".join(out)

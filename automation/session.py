@@ -272,11 +272,16 @@ class DeploySession:
 
     # ---- the steps ---------------------------------------------------------------------------------
 
-    def load(self) -> StackConfig:
-        """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs."""
-        from automation.environment import load_environment
+    def load(self, *, deploying: bool = False) -> StackConfig:
+        """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs;
+        ``deploying`` (deploy, preview) also refuses documentation values still in it, before any
+        credential is looked at."""
+        from automation.environment import load_environment, load_for_deploy
 
-        self.config, _ = load_environment(self.deps.project_dir, self.env)
+        if deploying:
+            self.config = load_for_deploy(self.deps.project_dir, self.env)
+        else:
+            self.config, _ = load_environment(self.deps.project_dir, self.env)
         return self.config
 
     def require_confirmation_possible(self, yes: bool) -> None:
@@ -373,6 +378,15 @@ class DeploySession:
             self.changed = True
         return result
 
+    def refuse_stale_weights(self, config: StackConfig, runner: StackRunner) -> None:
+        """A stack file with other weights than a shift applied would undo it: exit 2 (docs/canary.md)."""
+        from automation.shift.guard import stale_weights_failure
+        from infra.topology import topology_of
+
+        problem = stale_weights_failure(self.env, topology_of(config).weights, runner.outputs())
+        if problem is not None:
+            raise CrossmeshError(problem)
+
     def verify_outputs(
         self,
         config: StackConfig,
@@ -442,10 +456,11 @@ class DeploySession:
         """``pulumi up`` (after a preview and a question unless ``yes``); verify unless ``http`` is None."""
 
         def body() -> int:
-            config = self.load()
+            config = self.load(deploying=True)
             self.require_confirmation_possible(yes)
             self.preflight(config, mesh="require")
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
+            self.refuse_stale_weights(config, runner)
             if not yes:
                 planned = self.operate(runner, config, "preview", parallel)
                 self.output.say(f"preview of {self.env}: {changes_text(planned.changes)}")
@@ -469,7 +484,7 @@ class DeploySession:
         """``pulumi preview``: what a deploy would change; changes nothing."""
 
         def body() -> int:
-            config = self.load()
+            config = self.load(deploying=True)
             self.preflight(config, mesh="require")
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             result = self.operate(runner, config, "preview", parallel)
@@ -599,8 +614,9 @@ class DeploySession:
 
         return self.run(body)
 
-    def render(self, *, out_dir: Path | None) -> int:
-        """The offline render: no cloud, no Pulumi CLI. 1 when an object is invalid or a guardrail fails."""
+    def render(self, *, out_dir: Path | None, crds_dir: Path | None = None, strict: bool = False) -> int:
+        """The offline render: no cloud, no Pulumi CLI. 1 when an object is invalid or a guardrail fails,
+        or with ``strict`` when a custom resource could not be validated."""
         from automation.render import render as do_render
         from automation.render_output import default_out_dir, write_render
         from automation.render_view import render_summary
@@ -611,12 +627,13 @@ class DeploySession:
             try:
                 # On stderr, so a user (and a pipeline log) sees the run start; it takes seconds.
                 self.output.say(f"rendering {self.env} offline into {target}")
-                result = do_render(self.env, self.deps.project_dir)
+                result = do_render(self.env, self.deps.project_dir, crds_dir=crds_dir)
                 written = write_render(result, target)
             except KeyboardInterrupt:
                 raise CrossmeshError(render_interrupted(self.env, str(target))) from None
             render_summary(result, self.output.out, written)
-            code = ExitCode.OK if result.ok else ExitCode.INVALID_RENDER
+            failed = not result.ok or (strict and not result.fully_validated)
+            code = ExitCode.INVALID_RENDER if failed else ExitCode.OK
             self.output.emit(
                 {
                     "ok": result.ok,
@@ -625,6 +642,9 @@ class DeploySession:
                     "resources": len(result.recording.resources),
                     "objects": {k: len(v) for k, v in result.manifests.items()},
                     "problems": [str(p) for p in result.problems],
+                    "fully_validated": result.fully_validated,
+                    "unvalidated": result.unvalidated,
+                    "to_replace": [{"key": v.key, "value": v.value, "why": v.why} for v in result.to_replace],
                     "seconds": round(result.timings["total"], 3),
                 }
             )

@@ -136,6 +136,12 @@ class PulumiStackRunner:
     def cancel(self) -> None:
         self._stack.cancel()
 
+    @property
+    def sdk_stack(self) -> Any:
+        """The ``pulumi.automation.Stack`` itself, for commands that need more than this protocol
+        (``shift``: configuration, tags and targeted updates; automation/shift/stack.py)."""
+        return self._stack
+
     def resource_count(self) -> int | None:
         try:
             deployment = self._stack.export_stack().deployment

@@ -10,9 +10,11 @@ schema does not declare is an error, as the API server's strict field validation
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +30,8 @@ from referencing import Registry, Resource
 from infra.data import mapping_or_empty
 
 REFERENCE_ENV = "CROSSMESH_REFERENCE_DIR"
+NO_SCHEMA_CACHE_ENV = "CROSSMESH_NO_SCHEMA_CACHE"
+"""Set to parse CRD files every time instead of reading their parsed schemas from the user cache."""
 
 
 @dataclass(frozen=True)
@@ -158,17 +162,39 @@ class CrdSchemas:
 # C extension ships in PyYAML's wheels, the fallback is for a build without libyaml.
 _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Parsed schemas are kept as JSON in the user cache, keyed by the file's sha256 and this version of
+# the closing rules (bump it when _closed or the added properties change): even the C loader spends
+# about half a second of a render building Python objects from YAML, JSON takes a hundredth of that.
+_SCHEMA_CACHE_VERSION = "1"
+
+CrdParse = tuple[dict[tuple[str, str], Mapping[str, Any]], dict[tuple[str, str], str]]
+
 
 @cache
-def _parse_crd_file(
-    path: str, size: int, mtime_ns: int
-) -> tuple[dict[tuple[str, str], Mapping[str, Any]], dict[tuple[str, str], str]]:
+def _parse_crd_file(path: str, size: int, mtime_ns: int) -> CrdParse:
     """The closed schemas and scopes of one CRD file, parsed once per process (keyed by its size and
     modification time, so an edited file is read again). Callers must not modify the result."""
-    del size, mtime_ns  # part of the cache key only
+    del size, mtime_ns  # part of the in-process cache key only
+    data = Path(path).read_bytes()
+    cached = _schema_cache_path(hashlib.sha256(data).hexdigest())
+    if cached is not None and cached.is_file():
+        try:
+            rows: Any = json.loads(cached.read_text(encoding="utf-8"))
+            return (
+                {(str(r[0]), str(r[1])): r[3] for r in rows},
+                {(str(r[0]), str(r[1])): str(r[2]) for r in rows},
+            )
+        except (ValueError, OSError, IndexError, TypeError):
+            pass  # a damaged cache entry is parsed again and rewritten
+    parsed = _parse_crd_text(data.decode("utf-8"))
+    if cached is not None:
+        _write_schema_cache(cached, parsed)
+    return parsed
+
+
+def _parse_crd_text(text: str) -> CrdParse:
     schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
     scopes: dict[tuple[str, str], str] = {}
-    text = Path(path).read_text(encoding="utf-8")
     for doc in yaml.load_all(text, Loader=_YamlLoader):
         if not doc or doc.get("kind") != "CustomResourceDefinition":
             continue
@@ -186,7 +212,28 @@ def _parse_crd_file(
     return schemas, scopes
 
 
-def _is_custom(api_version: str) -> bool:
+def _schema_cache_path(digest: str) -> Path | None:
+    from automation.crds import user_cache_dir  # noqa: PLC0415 - crds imports this module lazily
+
+    if os.environ.get(NO_SCHEMA_CACHE_ENV):
+        return None
+    return user_cache_dir() / "crd-schemas" / f"{digest}-v{_SCHEMA_CACHE_VERSION}.json"
+
+
+def _write_schema_cache(target: Path, parsed: CrdParse) -> None:
+    schemas, scopes = parsed
+    rows = [[key[0], key[1], scopes[key], schema] for key, schema in schemas.items()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # A temporary name and a rename: parallel renders never read half a file.
+        with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".part") as handle:
+            json.dump(rows, handle)
+        Path(handle.name).replace(target)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def is_custom(api_version: str) -> bool:
     """A group with a dot that kubernetes-validate has no schema for is served by a CRD (App Mesh,
     Lattice, and the Gateway API too, whose group ends in .k8s.io but is not built in)."""
     group = api_version.rpartition("/")[0]
@@ -217,7 +264,7 @@ def validate_objects(
         else:
             validator = _builtin_validator(kubernetes_version, kind, api_version)
         if validator is None:
-            if not crds.schemas and _is_custom(api_version):
+            if not crds.schemas and is_custom(api_version):
                 unchecked.append(f"{cluster}: {kind}/{name}")
             else:
                 problems.append(Invalid(cluster, kind, name, "", f"no schema knows {api_version} {kind}"))
@@ -227,7 +274,7 @@ def validate_objects(
             problems.append(Invalid(cluster, kind, name, _path(error), str(error.message)))
     if unchecked:
         notes.append(
-            f"{len(unchecked)} custom resource(s) not checked, no CRD schemas found "
-            f"(put them in ../shared/reference or set {REFERENCE_ENV}): {', '.join(unchecked)}"
+            f"{len(unchecked)} custom resource(s) not checked, no CRD schemas found (give them with "
+            f"`render --crds DIR`, or let the render fetch the pinned ones): {', '.join(unchecked)}"
         )
     return problems, notes

@@ -670,6 +670,11 @@ class StackConfig(_Model):
         default=PolicyConfig(),
         description="Guardrails: advisory policies this environment relaxes, each with a reason.",
     )
+    traffic_weights: Mapping[str, Weight] | None = Field(
+        default=None,
+        description="colorapp's weights as `shift` last applied them (color -> percent, summing to 100); "
+        "overrides `versions[].weight`. Written by `python -m automation shift` (docs/canary.md).",
+    )
 
     @model_validator(mode="after")
     def _topology_is_consistent(self) -> StackConfig:
@@ -700,6 +705,14 @@ class StackConfig(_Model):
                     f"{colorapp.router_cluster!r} runs no colorapp version; expected one of "
                     + ", ".join(sorted({v.cluster for v in colorapp.versions})),
                 )
+        if self.traffic_weights is not None:
+            colors = [v.color for v in colorapp.versions]
+            if sorted(self.traffic_weights) != sorted(colors):
+                raise KeyedError(
+                    "trafficWeights", f"expected a weight for each version and no other: {', '.join(colors)}"
+                )
+            if sum(self.traffic_weights.values()) != 100:
+                raise KeyedError("trafficWeights", "expected weights summing to 100")
         if self.workloads.front.name == colorapp.name:
             raise KeyedError("workloads.front.name", "front and colorapp need different names")
         if self.workloads.front.name in {f"{colorapp.name}-{v.color}" for v in colorapp.versions}:

@@ -91,6 +91,7 @@ _TOP_LEVEL = {
     f"{PROJECT}:deletionProtection": "deletion_protection",
     f"{PROJECT}:tags": "tags",
     f"{PROJECT}:policy": "policy",
+    f"{PROJECT}:trafficWeights": "traffic_weights",
 }
 _STRING_KEYS = frozenset({"kubernetes_version"})
 _REGION_KEY = "aws:region"

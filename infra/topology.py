@@ -81,6 +81,8 @@ class Topology:
 
 def topology_of(config: StackConfig) -> Topology:
     w = config.workloads
+    # `shift` keeps the weights it applied in crossmesh:trafficWeights; they win over versions[].weight.
+    applied = config.traffic_weights or {}
     front = AppSpec(
         name=w.front.name,
         kind=AppKind.FRONT,
@@ -96,7 +98,7 @@ def topology_of(config: StackConfig) -> Topology:
             cluster=v.cluster,
             replicas=v.replicas,
             version=v.color,
-            weight=v.weight,
+            weight=applied.get(v.color, v.weight),
         )
         for v in w.colorapp.versions
     )

@@ -1,7 +1,9 @@
-"""Wall time of the offline render (target: under 5 s for dev on a 2-core machine).
+"""Wall time of the offline render (target: under 4 s for dev on a quiet 2-core machine).
 
 Measures what a user waits for: the cold CLI in a fresh process (imports included), and the warm
-in-process render split into its phases. Prints figures; never fails a test suite.
+in-process render split into its phases. The cold run's CPU time (user + system) is printed too: on a
+busy machine wall time measures the neighbours, while the CPU time of a single-threaded render is what
+its wall time is on a quiet one. Prints figures; never fails a test suite.
 
     python bench/render/run.py [--env dev] [--runs 5]
 """
@@ -9,6 +11,8 @@ in-process render split into its phases. Prints figures; never fails a test suit
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -17,22 +21,28 @@ import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-TARGET_SECONDS = 5.0
+TARGET_SECONDS = 4.0
 
 
-def cold(env: str, runs: int) -> list[float]:
-    times: list[float] = []
+def cold(env: str, runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``python -m automation render ENV`` in a fresh process, per run."""
+    walls: list[float] = []
+    cpus: list[float] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as out:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-m", "automation", "render", env, "--out", out],
                 cwd=PROJECT_DIR,
                 check=True,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
-            times.append(time.perf_counter() - started)
-    return times
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return walls, cpus
 
 
 def warm(env: str, runs: int) -> list[dict[str, float]]:
@@ -63,15 +73,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    cold_times = cold(args.env, args.runs)
+    cold_times, cold_cpu = cold(args.env, args.runs)
     warm_phases = warm(args.env, args.runs)
-    print(f"render {args.env}: {args.runs} runs each")
+    load = os.getloadavg()[0]
+    print(f"render {args.env}: {args.runs} runs each; load average {load:.1f} on {os.cpu_count()} CPUs")
     print(f"{'measure':<28}{'median s':>10}{'min s':>10}{'max s':>10}")
     row("cold CLI (fresh process)", cold_times, 2)
+    row("cold CLI, CPU user+system", cold_cpu, 2)
     for phase in ("config", "program", "validate", "write", "total"):
         row(f"warm {phase}", [p[phase] for p in warm_phases], 3)
     verdict = "met" if statistics.median(cold_times) < TARGET_SECONDS else "NOT met"
-    print(f"target: cold render under {TARGET_SECONDS:.0f} s: {verdict}")
+    print(f"target: cold render under {TARGET_SECONDS:.0f} s: {verdict} (wall)")
+    cpu_verdict = "met" if statistics.median(cold_cpu) < TARGET_SECONDS else "NOT met"
+    print(
+        f"target: cold render under {TARGET_SECONDS:.0f} s of CPU (a quiet machine's wall time): "
+        f"{cpu_verdict}"
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ from automation.cli import app
 from automation.exit_codes import ExitCode
 from tests.support import PROJECT_DIR
 
-COMMANDS = ("render", "deploy", "preview", "destroy", "refresh", "outputs", "verify")
+COMMANDS = ("render", "deploy", "preview", "destroy", "refresh", "outputs", "verify", "shift")
 DOCS = PROJECT_DIR / "docs" / "cli.md"
 
 

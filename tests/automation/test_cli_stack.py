@@ -239,7 +239,11 @@ def test_deploy_yes_json_runs_checks_in_order_and_reports_one_document(world: Wo
             policy_pack_configs=(str(PROJECT_DIR / "build" / "guardrails" / "guardrails-dev.json"),),
         )
     ]
-    assert world.runner.calls == ["up", "outputs"]
+    assert world.runner.calls == [
+        "outputs",
+        "up",
+        "outputs",
+    ]  # deploy reads the applied weights first (automation/shift/guard.py)
     document = json_result(outcome)
     assert set(document) == {
         "ok",
@@ -301,7 +305,11 @@ def test_deploy_passes_backend_and_parallel_and_can_skip_verification(world: Wor
     )
     assert outcome.exit_code == 0, outcome.output
     assert world.requests[0].backend_url == "s3://state/crossmesh"
-    assert world.runner.calls == ["up(parallel=4)", "outputs"]
+    assert world.runner.calls == [
+        "outputs",
+        "up(parallel=4)",
+        "outputs",
+    ]  # deploy reads the applied weights first (automation/shift/guard.py)
     assert world.plans == []
     assert json_result(outcome)["verification"] is None
 
@@ -336,7 +344,12 @@ def test_interactive_deploy_previews_then_asks(world: World) -> None:
     world.interactive = True
     outcome = world.invoke("deploy", "dev", "--skip-verify", stdin="y\n")
     assert outcome.exit_code == 0, outcome.output
-    assert world.runner.calls == ["preview", "up", "outputs"]
+    assert world.runner.calls == [
+        "outputs",
+        "preview",
+        "up",
+        "outputs",
+    ]  # deploy reads the applied weights first (automation/shift/guard.py)
     assert "Deploy these changes to dev?" in outcome.stderr
 
 
@@ -344,7 +357,10 @@ def test_interactive_deploy_declined_changes_nothing(world: World) -> None:
     world.interactive = True
     outcome = world.invoke("deploy", "dev", "--json", stdin="n\n")
     assert outcome.exit_code == 0
-    assert world.runner.calls == ["preview"]
+    assert world.runner.calls == [
+        "outputs",
+        "preview",
+    ]  # deploy reads the applied weights first (automation/shift/guard.py)
     # CliRunner echoes the typed answer to stdout (a terminal would show it on the tty): skip it.
     document = json.loads(outcome.stdout.strip().splitlines()[-1])
     assert document["declined"] is True
@@ -357,7 +373,10 @@ def test_ctrl_c_at_the_confirmation_prompt_is_exit_130_and_changes_nothing(world
         "deploy", "dev", stdin=""
     )  # end of input: what click reports for Ctrl-C at a prompt
     assert outcome.exit_code == ExitCode.INTERRUPTED
-    assert world.runner.calls == ["preview"]
+    assert world.runner.calls == [
+        "outputs",
+        "preview",
+    ]  # deploy reads the applied weights first (automation/shift/guard.py)
     assert "nothing was changed" in outcome.stderr
 
 
@@ -552,7 +571,11 @@ def test_ctrl_c_cancels_an_update_that_does_not_stop_by_itself(
     world.runner.during["up"] = interrupt_and_wait_for_cancel
     outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == ExitCode.INTERRUPTED == 130
-    assert world.runner.calls == ["up", "cancel"]
+    assert world.runner.calls == [
+        "outputs",
+        "up",
+        "cancel",
+    ]  # deploy reads the applied weights first (automation/shift/guard.py)
     error = json_result(outcome)["error"]
     assert error["kind"] == "interrupted"
     assert "cancelled with `pulumi cancel`" in error["message"]
@@ -719,3 +742,15 @@ def test_the_real_runner_passes_the_pack_to_up_and_preview_only() -> None:
     assert calls["up"]["policy_pack_configs"] == ["/p/guardrails-dev.json"]
     assert calls["preview"]["policy_packs"] == ["/p/policy"]
     assert "policy_packs" not in calls["destroy"]
+
+
+def test_deploy_refuses_a_stack_file_that_would_undo_a_shift(world: World) -> None:
+    # A shift left red at 100 (the trafficWeights output); Pulumi.dev.yaml still says 50/50.
+    world.runner.outputs_value["trafficWeights"] = StackOutput({"blue": 0, "red": 100}, secret=False)
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
+    assert outcome.exit_code == ExitCode.BAD_INPUT, outcome.output
+    error = json_result(outcome)["error"]
+    assert error["kind"] == "stale_weights"
+    assert "holds colorapp weights blue=50,red=50, but the stack runs blue=0,red=100" in error["message"]
+    assert "crossmesh:trafficWeights" in error["hint"]
+    assert world.runner.calls == ["outputs"]  # nothing was updated

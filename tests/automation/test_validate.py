@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def test_custom_resource_without_schemas_is_noted_not_passed_silently() -> None:
     assert problems == []
     assert notes == [
         "1 custom resource(s) not checked, no CRD schemas found "
-        "(put them in ../shared/reference or set CROSSMESH_REFERENCE_DIR): eksc1: Mesh/global"
+        "(give them with `render --crds DIR`, or let the render fetch the pinned ones): eksc1: Mesh/global"
     ]
 
 
@@ -147,3 +148,24 @@ def test_gateway_api_objects_are_custom_resources_even_in_a_k8s_io_group() -> No
     )
     assert problems == []
     assert notes[0].endswith("eksc1: Gateway/g")
+
+
+def test_parsed_crd_schemas_are_cached_as_json_and_rebuilt_when_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation import validate
+
+    monkeypatch.setenv("CROSSMESH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv(validate.NO_SCHEMA_CACHE_ENV, raising=False)
+    crd_file = tmp_path / "mesh-crds.yaml"
+    crd_file.write_text(CRD)
+    validate._parse_crd_file.cache_clear()  # pyright: ignore[reportPrivateUsage]
+    parsed = CrdSchemas.load([crd_file])
+    cached = list((tmp_path / "cache" / "crd-schemas").iterdir())
+    assert len(cached) == 1
+    validate._parse_crd_file.cache_clear()  # pyright: ignore[reportPrivateUsage]
+    assert CrdSchemas.load([crd_file]) == parsed
+    cached[0].write_text("{damaged")
+    validate._parse_crd_file.cache_clear()  # pyright: ignore[reportPrivateUsage]
+    assert CrdSchemas.load([crd_file]) == parsed
+    assert json.loads(cached[0].read_text())[0][:3] == [*next(iter(parsed.schemas)), "Namespaced"]

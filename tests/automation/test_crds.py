@@ -1,0 +1,174 @@
+"""CRDs on a user's machine: pinned upstream files fetched once into a cache (tested against a local
+HTTP server on 127.0.0.1), `render --crds DIR` offline, and a render that could not validate every
+custom resource says so and fails under `--strict`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from automation import crds
+from automation.cli import app
+from automation.crds import PINNED, CrdFetchError, CrdFiles, fetch_pinned, locate_crd_files
+from automation.render import render
+from automation.render_output import write_render
+from tests.support import PROJECT_DIR, REFERENCE_DIR
+
+runner = CliRunner()
+needs_reference = pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason="needs ../shared/reference")
+
+
+def _upstream_files() -> dict[str, bytes]:
+    """The upstream files, rebuilt from the reference copies: App Mesh's is the chart's file as is;
+    the others are upstream files joined, each under a ``# source: <repo> @ <ref> : <path>`` line
+    (the Lattice ones lose their leading ``---`` there)."""
+    files = {"stable/appmesh-controller/crds/crds.yaml": (REFERENCE_DIR / "appmesh-crds.yaml").read_bytes()}
+    for name in ("gateway-api-standard-crds.yaml", "lattice-crds.yaml"):
+        parts = re.split(rb"^---\n# source: .* : (\S+)\n", (REFERENCE_DIR / name).read_bytes(), flags=re.M)
+        for index in range(1, len(parts), 2):
+            path, body = parts[index].decode(), parts[index + 1]
+            files[path] = body if "gateway-api" in name else b"---\n" + body
+    return files
+
+
+@needs_reference
+def test_pins_match_the_reference_copies_ci_validates_with() -> None:
+    files = _upstream_files()
+    assert sorted(files) == sorted(p.path for p in PINNED)
+    for pin in PINNED:
+        assert hashlib.sha256(files[pin.path]).hexdigest() == pin.sha256, pin.path
+
+
+class _Server:
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                for pin in PINNED:
+                    if self.path == f"/{pin.repo}/{pin.commit}/{pin.path}" and pin.path in server.files:
+                        body = server.files[pin.path]
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+                        return
+                self.send_error(404)
+
+            def log_message(self, format: str, *args: object) -> None:
+                del format, args
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    found = _Server(_upstream_files() if REFERENCE_DIR.is_dir() else {})
+    thread = threading.Thread(target=found.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        found.httpd.shutdown()
+        found.httpd.server_close()
+        thread.join(timeout=5)
+
+
+@needs_reference
+def test_fetch_once_into_the_cache_then_reuse_it(server: _Server, tmp_path: Path) -> None:
+    paths = fetch_pinned(tmp_path, base_url=server.url, timeout=5)
+    assert len(paths) == len(PINNED) == len(server.requests)
+    for path, pin in zip(paths, PINNED, strict=True):
+        assert path.parent == tmp_path / "crds"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == pin.sha256
+    again = fetch_pinned(tmp_path, base_url=server.url, timeout=5)
+    assert again == paths
+    assert len(server.requests) == len(PINNED), "a cached file was downloaded again"
+
+
+@needs_reference
+def test_a_file_that_does_not_match_its_pin_is_refused_and_not_kept(server: _Server, tmp_path: Path) -> None:
+    tampered = PINNED[1].path
+    server.files[tampered] = server.files[tampered] + b"# changed\n"
+    with pytest.raises(CrdFetchError, match=r"does not match the pin"):
+        fetch_pinned(tmp_path, base_url=server.url, timeout=5)
+    kept = sorted(p.name for p in (tmp_path / "crds").iterdir())
+    assert kept == [PINNED[0].cache_name]
+
+
+def test_an_unreachable_source_names_the_url(server: _Server, tmp_path: Path) -> None:
+    server.files.clear()
+    with pytest.raises(CrdFetchError, match=rf"{re.escape(server.url)}/aws/eks-charts/.*404"):
+        fetch_pinned(tmp_path, base_url=server.url, timeout=5)
+
+
+def test_locate_uses_the_user_cache_when_no_reference_folder(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "clone"
+    project.mkdir()
+    monkeypatch.setenv(crds.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(crds.BASE_URL_ENV, server.url)
+    monkeypatch.delenv("CROSSMESH_REFERENCE_DIR", raising=False)
+    found = locate_crd_files(project)
+    if REFERENCE_DIR.is_dir():
+        assert found.problem is None
+        assert len(found.paths) == len(PINNED)
+        assert found.source.startswith("user cache")
+    else:
+        assert found.problem is not None
+
+
+@needs_reference
+def test_render_with_fetched_crds_validates_every_custom_resource(server: _Server, tmp_path: Path) -> None:
+    paths = fetch_pinned(tmp_path, base_url=server.url, timeout=5)
+    result = render("lattice", PROJECT_DIR, crd_files=CrdFiles(paths, "user cache"))
+    assert result.problems == []
+    assert result.unvalidated == []
+    assert result.fully_validated
+
+
+def test_render_without_crds_says_which_custom_resources_went_unvalidated(tmp_path: Path) -> None:
+    result = render("dev", PROJECT_DIR, crd_files=CrdFiles((), "nowhere", "offline"))
+    assert result.ok
+    assert not result.fully_validated
+    assert "eksc2: VirtualRouter/colorapp-router" in result.unvalidated
+    write_render(result, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert f"**{len(result.unvalidated)} custom resource(s) were not validated**" in report
+    assert "- not validated: eksc2: VirtualRouter/colorapp-router" in report
+
+
+def test_cli_crds_dir_and_strict(tmp_path: Path) -> None:
+    empty = tmp_path / "crds"
+    empty.mkdir()
+    out = tmp_path / "out"
+    loose = runner.invoke(app, ["render", "dev", "--crds", str(empty), "--out", str(out), "--json"])
+    assert loose.exit_code == 0, loose.output
+    payload = json.loads(loose.stdout.strip().splitlines()[-1])
+    assert payload["fully_validated"] is False
+    assert "eksc1: Mesh/global" in payload["unvalidated"]
+    assert "not validated" in loose.output
+    strict = runner.invoke(app, ["render", "dev", "--crds", str(empty), "--out", str(out), "--strict"])
+    assert strict.exit_code == 1
+
+
+@needs_reference
+def test_cli_crds_dir_offline_validates_everything(tmp_path: Path) -> None:
+    outcome = runner.invoke(
+        app, ["render", "dev", "--crds", str(REFERENCE_DIR), "--out", str(tmp_path), "--strict", "--json"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert json.loads(outcome.stdout.strip().splitlines()[-1])["fully_validated"] is True
