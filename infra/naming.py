@@ -86,9 +86,14 @@ def control_plane_log_group(eks_name: str) -> str:
     return f"/aws/eks/{eks_name}/cluster"
 
 
+def service_network_name(stack: str) -> str:
+    """Default VPC Lattice service network name, ``crossmesh-<stack>``, whatever its length."""
+    return f"{PROJECT}-{stack}"
+
+
 def service_network(stack: str) -> str:
     """Default VPC Lattice service network name (Lattice: lowercase letters, digits, '-', 3-63)."""
-    return _checked(f"{PROJECT}-{stack}", 63)
+    return _checked(service_network_name(stack), 63)
 
 
 _ROLE_ARN = re.compile(
