@@ -251,6 +251,7 @@ def _failures(run: _Run, config: Callable[[], StackConfig | None] = lambda: None
 def _engine_context(run: _Run, config: StackConfig | None) -> EngineContext:
     """What the error classifier needs to make its hints concrete (cluster names, region, log)."""
     from automation.errors import EngineContext
+    from infra.mesh import backend_for
 
     return EngineContext(
         env=run.env,
@@ -259,6 +260,7 @@ def _engine_context(run: _Run, config: StackConfig | None) -> EngineContext:
         eks_names={c.name: config.eks_name(c.name) for c in config.clusters} if config else {},
         region=config.region if config else "",
         log_path=str(run.log or ""),
+        controller_release=backend_for(config).controller_release() if config else "",
     )
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from automation.recorder import STACK_TYPE, Recording
 from infra.config import StackConfig
+from infra.mesh import backend_for
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import RULES, PolicyReport, Resource, Settings, Status, evaluate
 from policy.crossmesh_policy.pack_config import pack_config
+from workloads.topology import topology_of
 
 __all__ = [
     "POLICY_PACK_DIR",
@@ -49,7 +51,14 @@ def resources_of(recording: Recording) -> list[Resource]:
 
 
 def settings_of(config: StackConfig) -> Settings:
-    return Settings(app_port=config.workloads.port)
+    exceptions = backend_for(config).pod_security_exceptions(topology_of(config))
+    return Settings(
+        app_port=config.workloads.port,
+        pod_security_exceptions={
+            namespace: {"level": allowed.level, "reason": allowed.reason}
+            for namespace, allowed in exceptions.items()
+        },
+    )
 
 
 def evaluate_recording(recording: Recording, config: StackConfig) -> PolicyReport:

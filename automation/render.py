@@ -30,6 +30,7 @@ from automation.recorder import Recording, Registration, record_project
 from automation.validate import CrdSchemas, Invalid, default_reference_dir, validate_objects
 from infra.config import StackConfig, flatten_config, parse_stack_file
 from infra.data import as_list, as_mapping, mapping_or_empty
+from infra.mesh import backend_for
 from policy.crossmesh_policy import PolicyReport
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
@@ -82,6 +83,7 @@ def load_environment(
         path = stack_file(project_dir, env)
         document = mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
     config = parse_stack_file(document, env, source=source)
+    backend_for(config, source=source)  # the mesh backend refuses settings it cannot honour
     return config, flatten_config(mapping_or_empty(document.get("config")))
 
 

@@ -291,16 +291,8 @@ class MeshConfig(_Model):
     """The controller also serves the sidecar-injection webhook: run two where pods must always start."""
     route: RouteConfig = RouteConfig()
     lattice: LatticeConfig = LatticeConfig()
-
-    @model_validator(mode="after")
-    def _backend_supports_the_settings(self) -> MeshConfig:
-        if self.backend is MeshBackendKind.LATTICE and self.tracing is not Tracing.NONE:
-            raise _KeyedError(
-                "tracing",
-                "expected none with the lattice backend: X-Ray tracing comes from App Mesh's injected "
-                "daemon, and Lattice injects no sidecars",
-            )
-        return self
+    # Whether the backend supports the other settings is the backend's to say
+    # (MeshBackend.config_problems, checked by infra.mesh.backend_for).
 
 
 class ColorVersion(_Model):

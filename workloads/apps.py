@@ -34,7 +34,8 @@ class ClusterAppsArgs:
     )
     """Per app: what must exist before its pods start (its mesh node, the mesh controller)."""
     route_timeout_ms: int = 3000
-    tracing: bool = False
+    mesh_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
+    """Per app: the mesh backend's environment for its container (MeshBackend.app_environment)."""
     load_balancer_source_ranges: Sequence[str] = ("0.0.0.0/0",)
     mesh_cidrs: Sequence[str] = ()
     """Where mesh traffic comes from (the shared VPC): NetworkPolicies admit the app port from there."""
@@ -102,7 +103,9 @@ class ClusterApps(pulumi.ComponentResource):
         account = kube.apply(
             child(name, f"{app.name}-sa"), manifests.service_account(app, topology, role_arn), on_cluster
         )
-        env = manifests.app_env(app, topology, route_timeout_ms=args.route_timeout_ms, tracing=args.tracing)
+        env = manifests.app_env(
+            app, topology, route_timeout_ms=args.route_timeout_ms, mesh_env=args.mesh_env.get(app.name, {})
+        )
         deployment = kube.apply(
             child(name, app.name),
             manifests.deployment(app, topology, image=args.images[app.kind], env=env),

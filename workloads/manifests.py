@@ -63,9 +63,11 @@ def service_account(app: AppSpec, topology: Topology, role_arn: Deferred | None)
 
 
 def app_env(
-    app: AppSpec, topology: Topology, *, route_timeout_ms: int, tracing: bool
+    app: AppSpec, topology: Topology, *, route_timeout_ms: int, mesh_env: Mapping[str, str]
 ) -> list[dict[str, str]]:
-    """Environment of an app container; names are those workloads/common/config.py reads."""
+    """Environment of an app container; names are those workloads/common/config.py reads.
+
+    ``mesh_env`` is what the mesh backend adds (``MeshBackend.app_environment``), e.g. tracing."""
     env: dict[str, str] = {
         "PORT": str(topology.port),
         "SHUTDOWN_DELAY_SECONDS": str(SHUTDOWN_DELAY_SECONDS),
@@ -79,10 +81,7 @@ def app_env(
         # mesh's answer, not the client's timeout, is what callers see.
         env["UPSTREAM_READ_TIMEOUT_SECONDS"] = f"{route_timeout_ms / 1000 + 1:g}"
         env["UPSTREAM_CONNECT_TIMEOUT_SECONDS"] = "1"
-    if tracing:
-        env["XRAY_ENABLED"] = "true"
-        # The X-Ray daemon is injected as a sidecar of the same pod.
-        env["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:2000"
+    env.update(mesh_env)
     return [{"name": k, "value": v} for k, v in env.items()]
 
 

@@ -16,6 +16,8 @@ TOPOLOGY = topology_of(parse_stack_file(stack_document("dev"), "dev"))
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/crossmesh-dev/colorapp@sha256:" + "a" * 64
 BLUE = TOPOLOGY.colors[0]
 FRONT = TOPOLOGY.front
+# What the App Mesh backend adds with X-Ray tracing on (tests/infra/mesh/appmesh/test_backend.py).
+XRAY_ENV = {"XRAY_ENABLED": "true", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
 
 
 def env_of(objects: list[dict[str, str]]) -> dict[str, str]:
@@ -34,7 +36,7 @@ def test_topology_of_dev() -> None:
 
 
 def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() -> None:
-    env = env_of(manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False))
+    env = env_of(manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, mesh_env={}))
     assert env == {
         "PORT": "8080",
         "SHUTDOWN_DELAY_SECONDS": "5",
@@ -46,7 +48,7 @@ def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() ->
 
 
 def test_colorapp_gets_its_color_and_tracing_env_when_on() -> None:
-    env = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=True))
+    env = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, mesh_env=XRAY_ENV))
     assert env["COLOR"] == "blue"
     assert env["XRAY_ENABLED"] == "true"
     assert env["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
@@ -151,7 +153,7 @@ def test_all_app_objects_validate_strictly(version: str) -> None:
             FRONT,
             TOPOLOGY,
             image=IMAGE,
-            env=manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=True),
+            env=manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, mesh_env=XRAY_ENV),
         ),
         manifests.front_service(TOPOLOGY, source_ranges=["203.0.113.0/24"], tags={}),
         manifests.colorapp_service(TOPOLOGY),

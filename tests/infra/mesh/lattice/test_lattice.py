@@ -8,11 +8,15 @@ from typing import Any
 import pytest
 
 from automation.recorder import Recording
+from automation.render import load_environment
 from automation.validate import CrdSchemas, validate_objects
 from infra import iam
 from infra.config import ConfigError, parse_stack_file
-from infra.mesh import lattice_objects as objects
+from infra.mesh import backend_for
+from infra.mesh.lattice import iam as lattice_iam
+from infra.mesh.lattice import objects
 from tests.support import (
+    PROJECT_DIR,
     REFERENCE_DIR,
     inputs,
     record_document,
@@ -142,7 +146,7 @@ def test_controller_values_are_explicit_because_pods_cannot_reach_imds() -> None
 
 
 def test_controller_policy_is_narrowed_and_scoped_to_the_account() -> None:
-    document = iam.lattice_controller_policy(ARNS)
+    document = lattice_iam.controller_policy(ARNS)
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     scoped = by_sid["LatticeObjectsInThisAccount"]
     assert scoped["Resource"] == "arn:aws:vpc-lattice:us-east-1:123456789012:*"
@@ -170,7 +174,19 @@ def test_tracing_with_lattice_is_bad_input() -> None:
     with pytest.raises(
         ConfigError, match=r"crossmesh:mesh.tracing: got 'x-ray'; expected none with the lattice backend"
     ):
-        parse_stack_file(variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), "lattice")
+        # The config model stays backend-agnostic; the backend refuses what it cannot honour.
+        backend_for(
+            parse_stack_file(
+                variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), "lattice"
+            )
+        )
+    # ... and the stack file's loader does so before anything runs.
+    with pytest.raises(
+        ConfigError, match=r"in Pulumi.lattice.yaml:\n  - crossmesh:mesh.tracing: got 'x-ray'"
+    ):
+        load_environment(
+            PROJECT_DIR, "lattice", variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="x-ray"))
+        )
 
 
 # The program with the lattice backend --------------------------------------------------------------
@@ -245,6 +261,17 @@ def test_lattice_reaches_pods_through_its_prefix_list_on_the_app_port_only() -> 
         "aws:ec2/getManagedPrefixList:getManagedPrefixList",
         {"name": "com.amazonaws.us-east-1.vpc-lattice"},
     ) in [(token, dict(args)) for token, args in recording.invokes]
+
+
+def test_no_node_to_node_rule_on_lattice() -> None:
+    # Calls cross clusters through Lattice: the App Mesh rule from front's nodes has no use here, and
+    # the prefix-list rule is the only ingress rule of the whole stack.
+    recording = record_env("lattice")
+    rules = recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert [r.name for r in rules] == ["mesh-eksc2-from-lattice-8080"]
+    assert not any("referencedSecurityGroupId" in r.inputs for r in rules)
+    config = parse_stack_file(stack_document("lattice"), "lattice")
+    assert backend_for(config).cross_cluster_rules(topology_of(config)) == ()
 
 
 def _placement(recording: Recording) -> set[tuple[str, str, str]]:
@@ -335,4 +362,4 @@ def test_controller_role_policy_is_the_narrowed_document() -> None:
     policy = json.loads(
         inputs(recording, "aws:iam/rolePolicy:RolePolicy", "eksc1-mesh-controller-irsa-policy")["policy"]
     )
-    assert policy == iam.lattice_controller_policy(ARNS)
+    assert policy == lattice_iam.controller_policy(ARNS)
