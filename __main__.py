@@ -10,17 +10,17 @@ import pulumi_aws as aws
 from infra.account import availability_zones, lookup_arns
 from infra.cloudmap import CloudMapNamespace, CloudMapNamespaceArgs
 from infra.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
-from infra.config import from_pulumi
+from infra.config_parse import from_pulumi
 from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs
 from infra.mesh import MeshContext, backend_for
 from infra.mesh.backend import ClusterHandle, DiscoveryHandle
 from infra.naming import physical
 from infra.paths import PROJECT_DIR
+from infra.topology import AppKind, topology_of
 from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
-from workloads.apps import ClusterApps, ClusterAppsArgs
-from workloads.images import AppImages, AppImagesArgs, image_platforms
-from workloads.namespace import AppNamespace, AppNamespaceArgs
-from workloads.topology import AppKind, topology_of
+from workloads.deploy.apps import ClusterApps, ClusterAppsArgs
+from workloads.deploy.images import AppImages, AppImagesArgs, image_platforms
+from workloads.deploy.namespace import AppNamespace, AppNamespaceArgs
 
 config = from_pulumi()
 stack = config.stack

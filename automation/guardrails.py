@@ -5,25 +5,42 @@ registration's ``type`` is the Pulumi type token and its ``inputs`` the camelCas
 what CrossGuard passes to the same rules at ``pulumi preview``/``up``. A deploy passes the pack itself
 to ``up`` (:func:`policy_pack_args`).
 
-An environment may relax an advisory rule in ``crossmesh:policy.relax`` with a reason (validated with
-the rest of the configuration, in ``infra/config.py``); the render report shows both.
+An environment may relax an advisory rule in ``crossmesh:policy.relax`` with a reason; the render
+report shows both. Whether a relaxation names an advisory rule of the pack is checked here, where the
+rules live (:func:`check_relaxations`, run when an environment is loaded), so the configuration model
+does not import the pack.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from automation.recorder import STACK_TYPE, Recording
 from infra.config import StackConfig
+from infra.config_parse import ConfigError, Problem, did_you_mean
 from infra.mesh import backend_for
+from infra.topology import topology_of
 from policy import POLICY_PACK_DIR
-from policy.crossmesh_policy import RULES, PolicyReport, Resource, Settings, Status, evaluate
+from policy.crossmesh_policy import (
+    ADVISORY_IDS,
+    BY_ID,
+    RULES,
+    Level,
+    PolicyReport,
+    Resource,
+    Settings,
+    Status,
+    evaluate,
+)
 from policy.crossmesh_policy.pack_config import pack_config
-from workloads.topology import topology_of
+
+if TYPE_CHECKING:
+    from automation.recorder import Recording
 
 __all__ = [
     "POLICY_PACK_DIR",
+    "check_relaxations",
     "evaluate_recording",
     "markdown",
     "policy_pack_args",
@@ -35,6 +52,9 @@ __all__ = [
 
 def resources_of(recording: Recording) -> list[Resource]:
     """Every registration as the rules see a resource (the stack itself carries nothing to check)."""
+    # Imported here: loading an environment checks relaxations and should not load the Pulumi SDK.
+    from automation.recorder import STACK_TYPE  # noqa: PLC0415
+
     return [
         Resource(
             type=r.type,
@@ -48,6 +68,36 @@ def resources_of(recording: Recording) -> list[Resource]:
         for r in recording
         if r.type != STACK_TYPE
     ]
+
+
+def relaxation_problems(config: StackConfig) -> list[Problem]:
+    """Relaxations that name no rule of the pack, or a rule that is not advisory."""
+    advisory = ", ".join(ADVISORY_IDS)
+    problems: list[Problem] = []
+    for index, item in enumerate(config.policy.relax):
+        key = f"crossmesh:policy.relax[{index}].policy"
+        expected = f"expected an advisory policy: {advisory}"
+        rule = BY_ID.get(item.policy)
+        if rule is None:
+            close = did_you_mean(item.policy, BY_ID)
+            hint = f"did you mean {close!r}? " if close else ""
+            problems.append(Problem(key, item.policy, f"unknown policy; {hint}{expected}"))
+        elif rule.level is not Level.ADVISORY:
+            problems.append(
+                Problem(
+                    key,
+                    item.policy,
+                    f"{item.policy} is {rule.level} and cannot be relaxed; {expected}",
+                )
+            )
+    return problems
+
+
+def check_relaxations(config: StackConfig, source: str = "") -> None:
+    """Raise :class:`ConfigError` when a relaxation names an unknown or a mandatory policy."""
+    problems = relaxation_problems(config)
+    if problems:
+        raise ConfigError(problems, source)
 
 
 def settings_of(config: StackConfig) -> Settings:

@@ -27,19 +27,18 @@ from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import Stack, run_pulumi_func
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await  # pyright: ignore[reportPrivateUsage]
 
 from automation.cloud_mocks import CloudMocks
+from automation.pulumi_private import SIG_ARCHIVE as _SIG_ARCHIVE
+from automation.pulumi_private import SIG_ASSET as _SIG_ASSET
+from automation.pulumi_private import SIG_KEY as _SIG_KEY
+from automation.pulumi_private import SIG_OUTPUT as _SIG_OUTPUT
+from automation.pulumi_private import SIG_RESOURCE as _SIG_RESOURCE
+from automation.pulumi_private import SIG_SECRET as _SIG_SECRET
+from automation.pulumi_private import ensure_event_loop as _ensure_event_loop
+from automation.pulumi_private import sync_await as _sync_await
 
 STACK_TYPE = "pulumi:pulumi:Stack"
-
-# Markers the Pulumi wire format uses inside structs (pulumi/runtime/rpc.py).
-_SIG_KEY = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
-_SIG_SECRET = rpc._special_secret_sig  # pyright: ignore[reportPrivateUsage]
-_SIG_RESOURCE = rpc._special_resource_sig  # pyright: ignore[reportPrivateUsage]
-_SIG_OUTPUT = rpc._special_output_value_sig  # pyright: ignore[reportPrivateUsage]
-_SIG_ASSET = rpc._special_asset_sig  # pyright: ignore[reportPrivateUsage]
-_SIG_ARCHIVE = rpc._special_archive_sig  # pyright: ignore[reportPrivateUsage]
 UNKNOWN_MARKER = "<unknown>"
 
 

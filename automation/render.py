@@ -1,6 +1,7 @@
 """Offline render: what an environment would create, proven without a cloud account or the Pulumi CLI.
 
-``python -m automation render ENV`` runs the real program through the recording engine and writes to
+``python -m automation render ENV`` runs the real program through the recording engine.
+:func:`render` returns the result; :func:`automation.render_output.write_render` writes it to
 ``build/render/ENV/``:
 
 - ``resources.json``: every registration (components included) with type, name, parent, provider,
@@ -15,23 +16,30 @@ A render fails (exit 1) when a Kubernetes object is invalid or a mandatory guard
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from automation.environment import UnknownEnvironmentError, environment, load_environment, stack_file
 from automation.guardrails import evaluate_recording
 from automation.recorder import Recording, Registration, record_project
 from automation.validate import CrdSchemas, Invalid, default_reference_dir, validate_objects
-from infra.config import StackConfig, flatten_config, parse_stack_file
+from infra.config import StackConfig
 from infra.data import as_list, as_mapping, mapping_or_empty
-from infra.mesh import backend_for
 from policy.crossmesh_policy import PolicyReport
+
+# Kept importable from here for callers written before the loader had its own module.
+__all__ = [
+    "RenderResult",
+    "UnknownEnvironmentError",
+    "cluster_of_providers",
+    "kubernetes_objects",
+    "load_environment",
+    "render",
+    "stack_file",
+]
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 CLUSTER_COMPONENT = "crossmesh:infra:EksCluster"
@@ -52,41 +60,6 @@ _KIND_ORDER = (
 )
 
 
-class UnknownEnvironmentError(Exception):
-    """No ``Pulumi.<env>.yaml`` in the project."""
-
-    def __init__(self, env: str, project_dir: Path) -> None:
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        super().__init__(
-            f"unknown environment {env!r}: no Pulumi.{env}.yaml in {project_dir}; "
-            f"expected one of {', '.join(known)}"
-        )
-        self.known = known
-
-
-def stack_file(project_dir: Path, env: str) -> Path:
-    path = project_dir / f"Pulumi.{env}.yaml"
-    if not path.is_file():
-        raise UnknownEnvironmentError(env, project_dir)
-    return path
-
-
-def load_environment(
-    project_dir: Path, env: str, document: Mapping[str, Any] | None = None
-) -> tuple[StackConfig, dict[str, str]]:
-    """Read and validate ``Pulumi.<env>.yaml`` (or the given parsed ``document`` in its place).
-
-    Returns the model and the flat map Pulumi would pass to the program.
-    """
-    source = f"Pulumi.{env}.yaml"
-    if document is None:
-        path = stack_file(project_dir, env)
-        document = mapping_or_empty(yaml.safe_load(path.read_text(encoding="utf-8")))
-    config = parse_stack_file(document, env, source=source)
-    backend_for(config, source=source)  # the mesh backend refuses settings it cannot honour
-    return config, flatten_config(mapping_or_empty(document.get("config")))
-
-
 @dataclass
 class RenderResult:
     env: str
@@ -98,7 +71,6 @@ class RenderResult:
     notes: list[str]
     guardrails: PolicyReport | None = None
     """Every guardrail policy over the recorded graph (None only for results built by hand)."""
-    out_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict[str, float])
 
     @property
@@ -174,19 +146,18 @@ def render(
     env: str,
     project_dir: Path,
     *,
-    out_dir: Path | None = None,
     reference_dir: Path | None = None,
-    write: bool = True,
     document: Mapping[str, Any] | None = None,
 ) -> RenderResult:
-    """Render ``env`` (from its stack file, or from ``document`` in its place).
+    """Render ``env`` (from its stack file, or from ``document`` in its place); writes nothing.
 
     Raises ConfigError / UnknownEnvironmentError before running anything.
     """
     started = time.perf_counter()
-    config, flat = load_environment(project_dir, env, document)
+    loaded_env = environment(project_dir, env, document)
+    config = loaded_env.config
     loaded = time.perf_counter()
-    recording = record_project(project_dir, env, flat)
+    recording = record_project(project_dir, env, loaded_env.flat)
     recorded = time.perf_counter()
     manifests, releases = kubernetes_objects(recording)
     crds = CrdSchemas.from_dir(
@@ -201,30 +172,11 @@ def render(
     guardrails = evaluate_recording(recording, config)
     checked = time.perf_counter()
     result = RenderResult(env, config, recording, manifests, releases, problems, notes, guardrails)
-    if write:
-        result.out_dir = out_dir or project_dir / "build" / "render" / env
-        write_artifacts(result, result.out_dir)
     result.timings = {
         "config": loaded - started,
         "program": recorded - loaded,
         "validate": validated - recorded,
         "guardrails": checked - validated,
-        "write": time.perf_counter() - checked,
-        "total": time.perf_counter() - started,
+        "total": checked - started,
     }
     return result
-
-
-def write_artifacts(result: RenderResult, out_dir: Path) -> None:
-    from automation.report import report_markdown  # noqa: PLC0415 - only needed when writing
-
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    (out_dir / "manifests").mkdir(parents=True)
-    (out_dir / "resources.json").write_text(
-        json.dumps(result.recording.to_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-    )
-    for cluster, objects in result.manifests.items():
-        text = yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, explicit_start=True)
-        (out_dir / "manifests" / f"{cluster}.yaml").write_text(text, encoding="utf-8")
-    (out_dir / "report.md").write_text(report_markdown(result), encoding="utf-8")

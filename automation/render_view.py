@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -10,7 +12,7 @@ from automation.guardrails import summary_line
 from automation.render import RenderResult
 
 
-def render_summary(result: RenderResult, console: Console) -> None:
+def render_summary(result: RenderResult, console: Console, written: Path | None = None) -> None:
     table = Table(title=f"crossmesh render {result.env}", title_justify="left")
     table.add_column("cluster")
     table.add_column("Kubernetes objects", justify="right")
@@ -23,7 +25,7 @@ def render_summary(result: RenderResult, console: Console) -> None:
     console.print(table)
     console.print(
         f"{len(result.recording.resources)} resources registered in {result.timings.get('total', 0):.2f}s"
-        + (f"; written to {result.out_dir}" if result.out_dir else "")
+        + (f"; written to {written}" if written else "")
     )
     report = result.guardrails
     if report is not None:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from automation import guardrails
 from automation.recorder import Recording, Registration
+from automation.render import RenderResult, cluster_of_providers
 from infra.config import StackConfig
 from infra.mesh import backend_for
-from workloads.topology import topology_of
-
-if TYPE_CHECKING:
-    from automation.render import RenderResult
+from infra.topology import topology_of
 
 SHARED = "(shared)"
 
@@ -59,8 +56,6 @@ def mermaid(config: StackConfig) -> str:
 
 
 def report_markdown(result: RenderResult) -> str:
-    from automation.render import cluster_of_providers  # noqa: PLC0415 - render imports this module
-
     recording = result.recording
     config = result.config
     assignment = cluster_assignment(recording, cluster_of_providers(recording))

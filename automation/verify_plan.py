@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from automation.verify import VerifyPlan
 from infra.config import StackConfig
 from infra.mesh import backend_for
-from workloads.topology import topology_of
+from infra.topology import topology_of
 
 
 class PlanError(ValueError):

@@ -1,10 +1,9 @@
-"""The stack configuration, read once into a typed, validated model.
+"""The stack configuration model: every key of ``Pulumi.<env>.yaml``, typed, described and validated.
 
-Pulumi hands a program its configuration as a flat map of ``namespace:key`` to string, where
-structured values are JSON-encoded (``crossmesh:clusters`` -> ``'[{"name": "eksc1", ...}]'``).
-:func:`parse_config` turns that map into :class:`StackConfig` or raises :class:`ConfigError` listing
-every problem with the key, the value that was given and what was expected. Nothing downstream reads
-raw configuration again.
+This module is the model only. Turning Pulumi's flat configuration map into it, and naming every
+problem with its key, value and expectation, is :mod:`infra.config_parse`. Each field carries its
+description: the JSON Schema editors use (``schema/stack-config.schema.json``) and the README's key
+table are generated from it (``./run config-docs``), and a test fails when either is stale.
 
 YAML keys are camelCase (the Pulumi convention); the Python attributes are snake_case.
 """
@@ -12,14 +11,10 @@ YAML keys are camelCase (the Pulumi convention); the Python attributes are snake
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from enum import StrEnum
-from functools import cache
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -28,16 +23,12 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from infra.data import as_list, as_mapping
 from infra.network import SubnetPlanError, plan_subnets, service_cidr_problem
-from policy.crossmesh_policy import ADVISORY_IDS as ADVISORY_POLICIES
-from policy.crossmesh_policy import BY_ID as POLICIES
-from policy.crossmesh_policy import Level
 
 PROJECT = "crossmesh"
 
@@ -104,12 +95,32 @@ def _iam_principal_arn(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-DnsName = Annotated[str, AfterValidator(_dns_name)]
-Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
-KubernetesVersion = Annotated[str, AfterValidator(_kubernetes_version)]
-InstanceType = Annotated[str, AfterValidator(_instance_type)]
-IamPrincipalArn = Annotated[str, AfterValidator(_iam_principal_arn)]
+# The JSON Schema of each string type says to an editor what the validator says to the CLI.
+_IPV4_CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63}),
+]
+DnsName = Annotated[
+    str,
+    AfterValidator(_dns_name),
+    WithJsonSchema({"type": "string", "pattern": r"^[a-z0-9.-]+\.[a-z0-9-]+$", "maxLength": 253}),
+]
+Ipv4Cidr = Annotated[
+    str, AfterValidator(_ipv4_cidr), WithJsonSchema({"type": "string", "pattern": _IPV4_CIDR_PATTERN})
+]
+KubernetesVersion = Annotated[
+    str, AfterValidator(_kubernetes_version), WithJsonSchema({"enum": list(SUPPORTED_KUBERNETES_VERSIONS)})
+]
+InstanceType = Annotated[
+    str, AfterValidator(_instance_type), WithJsonSchema({"type": "string", "pattern": _INSTANCE_TYPE.pattern})
+]
+IamPrincipalArn = Annotated[
+    str,
+    AfterValidator(_iam_principal_arn),
+    WithJsonSchema({"type": "string", "pattern": _IAM_PRINCIPAL_ARN.pattern}),
+]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 Weight = Annotated[StrictInt, Field(ge=0, le=100)]
 
@@ -140,31 +151,49 @@ class NatGatewayMode(StrEnum):
 class NetworkConfig(_Model):
     """The shared VPC both clusters live in."""
 
-    cidr: Ipv4Cidr = "172.16.0.0/16"
-    """VPC CIDR block (the blog used 172.16.0.0/16)."""
-    az_count: Annotated[StrictInt, Field(ge=2, le=6)] = 2
-    """How many availability zones to spread subnets over; EKS needs at least two."""
-    private_subnet_prefix: Annotated[StrictInt, Field(ge=16, le=28)] = 19
-    """Prefix length of each private subnet. Pods take VPC addresses (VPC CNI), so these are large."""
-    public_subnet_prefix: Annotated[StrictInt, Field(ge=16, le=28)] = 24
-    """Prefix length of each public subnet (load balancers and NAT gateways only)."""
-    nat_gateways: NatGatewayMode = NatGatewayMode.SINGLE
-    flow_logs: StrictBool = True
-    """Send VPC flow logs (rejected and accepted) to CloudWatch Logs."""
-    flow_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = 30
-    service_cidr: Ipv4Cidr = "172.20.0.0/16"
-    """Kubernetes service IP range of every cluster; must not overlap the VPC."""
-    availability_zones: tuple[DnsLabel, ...] | None = None
-    """Exact zones to use, when the region's first ``azCount`` zones won't do (e.g. a zone EKS
-    rejects with UnsupportedAvailabilityZoneException); its length must equal ``azCount``."""
+    cidr: Ipv4Cidr = Field(
+        default="172.16.0.0/16",
+        description="VPC CIDR block (the blog used 172.16.0.0/16).",
+    )
+    az_count: Annotated[StrictInt, Field(ge=2, le=6)] = Field(
+        default=2, description="How many availability zones to spread subnets over; EKS needs at least two."
+    )
+    private_subnet_prefix: Annotated[StrictInt, Field(ge=16, le=28)] = Field(
+        default=19,
+        description="Prefix length of each private subnet. Pods take VPC addresses (VPC CNI), so these are "
+        "large.",
+    )
+    public_subnet_prefix: Annotated[StrictInt, Field(ge=16, le=28)] = Field(
+        default=24, description="Prefix length of each public subnet (load balancers and NAT gateways only)."
+    )
+    nat_gateways: NatGatewayMode = Field(
+        default=NatGatewayMode.SINGLE,
+        description="`single`: one NAT gateway for the VPC (cheapest; one AZ is a single point of failure); "
+        "`perAz`: one per AZ (what production wants).",
+    )
+    flow_logs: StrictBool = Field(
+        default=True, description="Send VPC flow logs (rejected and accepted) to CloudWatch Logs."
+    )
+    flow_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = Field(
+        default=30, description="Days CloudWatch Logs keeps the flow logs."
+    )
+    service_cidr: Ipv4Cidr = Field(
+        default="172.20.0.0/16",
+        description="Kubernetes service IP range of every cluster; must not overlap the VPC.",
+    )
+    availability_zones: tuple[DnsLabel, ...] | None = Field(
+        default=None,
+        description="Exact zones to use, when the region's first `azCount` zones won't do (e.g. a zone EKS "
+        "rejects with UnsupportedAvailabilityZoneException); its length must equal `azCount`.",
+    )
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> NetworkConfig:
         if self.availability_zones is not None:
             if len(self.availability_zones) != self.az_count:
-                raise _KeyedError("availabilityZones", f"expected exactly azCount ({self.az_count}) zones")
+                raise KeyedError("availabilityZones", f"expected exactly azCount ({self.az_count}) zones")
             if len(set(self.availability_zones)) != len(self.availability_zones):
-                raise _KeyedError("availabilityZones", "expected each zone once")
+                raise KeyedError("availabilityZones", "expected each zone once")
         placeholder_azs = [f"az{i}" for i in range(self.az_count)]
         try:
             plan_subnets(
@@ -174,10 +203,10 @@ class NetworkConfig(_Model):
                 public_prefix=self.public_subnet_prefix,
             )
         except SubnetPlanError as exc:
-            raise _KeyedError("privateSubnetPrefix", f"subnets don't fit: {exc}") from None
+            raise KeyedError("privateSubnetPrefix", f"subnets don't fit: {exc}") from None
         problem = service_cidr_problem(self.service_cidr, self.cidr)
         if problem:
-            raise _KeyedError("serviceCidr", problem)
+            raise KeyedError("serviceCidr", problem)
         return self
 
 
@@ -192,46 +221,71 @@ def architecture_of(instance_type: str) -> Literal["arm64", "x86_64"]:
 class NodeGroupConfig(_Model):
     """The managed node group of one cluster. Nodes sit in private subnets; there is no SSH."""
 
-    instance_types: Annotated[tuple[InstanceType, ...], Field(min_length=1)] = ("t3.medium",)
-    desired: Annotated[StrictInt, Field(ge=1)] = 2
-    min: Annotated[StrictInt, Field(ge=1)] = 1
-    max: Annotated[StrictInt, Field(ge=1)] = 3
-    disk_size_gib: Annotated[StrictInt, Field(ge=20, le=16384)] = 20
-    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    instance_types: Annotated[tuple[InstanceType, ...], Field(min_length=1)] = Field(
+        default=("t3.medium",), description="EC2 instance types of the nodes, all of one architecture."
+    )
+    desired: Annotated[StrictInt, Field(ge=1)] = Field(
+        default=2, description="Nodes to start with (between min and max)."
+    )
+    min: Annotated[StrictInt, Field(ge=1)] = Field(default=1, description="Fewest nodes the group scales to.")
+    max: Annotated[StrictInt, Field(ge=1)] = Field(default=3, description="Most nodes the group scales to.")
+    disk_size_gib: Annotated[StrictInt, Field(ge=20, le=16384)] = Field(
+        default=20, description="Encrypted gp3 root volume of each node, in GiB."
+    )
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(
+        default="ON_DEMAND", description="On-demand or Spot instances."
+    )
 
     @model_validator(mode="after")
     def _sizes_are_ordered(self) -> NodeGroupConfig:
         if len({architecture_of(t) for t in self.instance_types}) > 1:
-            raise _KeyedError(
+            raise KeyedError(
                 "instanceTypes", "expected instance types of one architecture (a node group has one AMI type)"
             )
         if self.min > self.max:
-            raise _KeyedError("min", f"expected min <= max ({self.max})")
+            raise KeyedError("min", f"expected min <= max ({self.max})")
         if not self.min <= self.desired <= self.max:
-            raise _KeyedError("desired", f"expected desired between min ({self.min}) and max ({self.max})")
+            raise KeyedError("desired", f"expected desired between min ({self.min}) and max ({self.max})")
         return self
 
 
 class EndpointConfig(_Model):
     """Who may reach the Kubernetes API server."""
 
-    private_access: StrictBool = True
-    public_access: StrictBool = True
-    """Public endpoint for operators and CI; restrict it with publicAccessCidrs."""
-    public_access_cidrs: tuple[Ipv4Cidr, ...] = ("0.0.0.0/0",)
+    private_access: StrictBool = Field(
+        default=True, description="The API server answers inside the VPC (nodes use it)."
+    )
+    public_access: StrictBool = Field(
+        default=True, description="Public endpoint for operators and CI; restrict it with publicAccessCidrs."
+    )
+    public_access_cidrs: tuple[Ipv4Cidr, ...] = Field(
+        default=("0.0.0.0/0",), description="Source ranges allowed to reach the public endpoint."
+    )
 
 
 class ClusterConfig(_Model):
     """One EKS cluster. Its ``name`` is the stable key; the EKS cluster is named ``<name>-<stack>``."""
 
-    name: DnsLabel
-    kubernetes_version: KubernetesVersion | None = None
-    """Defaults to the stack-wide ``crossmesh:kubernetesVersion``."""
-    nodes: NodeGroupConfig = NodeGroupConfig()
-    endpoint: EndpointConfig = EndpointConfig()
-    admin_principal_arns: tuple[IamPrincipalArn, ...] = ()
-    """IAM roles or users granted cluster admin through EKS access entries (the creator is always admin)."""
-    log_retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = 90
+    name: DnsLabel = Field(
+        description="Stable key of the cluster (a DNS label); the EKS cluster is named `<name>-<stack>`."
+    )
+    kubernetes_version: KubernetesVersion | None = Field(
+        default=None,
+        description="EKS version of this cluster; defaults to the stack-wide `crossmesh:kubernetesVersion`.",
+    )
+    nodes: NodeGroupConfig = Field(default=NodeGroupConfig(), description="The cluster's managed node group.")
+    endpoint: EndpointConfig = Field(
+        default=EndpointConfig(),
+        description="Who may reach the Kubernetes API server.",
+    )
+    admin_principal_arns: tuple[IamPrincipalArn, ...] = Field(
+        default=(),
+        description="IAM roles or users granted cluster admin through EKS access entries (the creator is "
+        "always admin).",
+    )
+    log_retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = Field(
+        default=90, description="Days CloudWatch Logs keeps the control-plane logs."
+    )
 
 
 class MeshBackendKind(StrEnum):
@@ -252,45 +306,80 @@ class Tracing(StrEnum):
 class RouteConfig(_Model):
     """Retries and timeouts of the route to colorapp, enforced by the mesh, not by the client."""
 
-    timeout_ms: Annotated[StrictInt, Field(ge=100, le=60_000)] = 3000
-    """Whole-request deadline, retries included."""
-    max_retries: Annotated[StrictInt, Field(ge=0, le=10)] = 2
-    per_retry_timeout_ms: Annotated[StrictInt, Field(ge=50, le=60_000)] = 1000
+    timeout_ms: Annotated[StrictInt, Field(ge=100, le=60_000)] = Field(
+        default=3000, description="Whole-request deadline in milliseconds, retries included."
+    )
+    max_retries: Annotated[StrictInt, Field(ge=0, le=10)] = Field(
+        default=2, description="Retries after a failed attempt (server errors, gateway errors, resets)."
+    )
+    per_retry_timeout_ms: Annotated[StrictInt, Field(ge=50, le=60_000)] = Field(
+        default=1000, description="Deadline of each attempt in milliseconds; at most timeoutMs."
+    )
 
     @model_validator(mode="after")
     def _retries_fit_the_deadline(self) -> RouteConfig:
         if self.per_retry_timeout_ms > self.timeout_ms:
-            raise _KeyedError("perRetryTimeoutMs", f"expected at most timeoutMs ({self.timeout_ms})")
+            raise KeyedError("perRetryTimeoutMs", f"expected at most timeoutMs ({self.timeout_ms})")
         return self
 
 
 class LatticeConfig(_Model):
     """Settings of the VPC Lattice backend (used when ``backend`` is ``lattice``)."""
 
-    service_network: DnsLabel | None = None
-    """Lattice service network name; defaults to ``crossmesh-<stack>``. The Gateway takes its name."""
-    controller_chart_version: Literal["v2.1.3"] = "v2.1.3"
-    """aws-gateway-controller-chart version (the leading v is part of it); pinned: values and IAM are
-    written for it."""
-    gateway_api_version: Literal["v1.5.0"] = "v1.5.0"
-    """Gateway API CRDs the controller requires (v2.1.x needs v1.5)."""
-    controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = 2
+    service_network: DnsLabel | None = Field(
+        default=None,
+        description="Lattice service network name; defaults to `crossmesh-<stack>`. The Gateway takes its "
+        "name.",
+    )
+    controller_chart_version: Literal["v2.1.3"] = Field(
+        default="v2.1.3",
+        description="aws-gateway-controller-chart version (the leading v is part of it); pinned: values and "
+        "IAM are written for it.",
+    )
+    gateway_api_version: Literal["v1.5.0"] = Field(
+        default="v1.5.0", description="Gateway API CRDs the controller requires (v2.1.x needs v1.5)."
+    )
+    controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = Field(
+        default=2, description="Replicas of the Gateway API controller."
+    )
 
 
 class MeshConfig(_Model):
-    backend: MeshBackendKind = MeshBackendKind.APPMESH
-    name: DnsLabel = "global"
-    """App Mesh mesh name (the blog's ``global``)."""
-    cloud_map_namespace: DnsName = "appmesh-demo.pvt.aws.local"
-    """Private DNS namespace that service discovery registers pods in; created on the shared VPC."""
-    egress_filter: Literal["DROP_ALL", "ALLOW_ALL"] = "DROP_ALL"
-    tracing: Tracing = Tracing.NONE
-    controller_chart_version: Literal["1.13.3"] = "1.13.3"
-    """eks-charts appmesh-controller chart version; pinned: values and IAM are written for it."""
-    controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = 1
-    """The controller also serves the sidecar-injection webhook: run two where pods must always start."""
-    route: RouteConfig = RouteConfig()
-    lattice: LatticeConfig = LatticeConfig()
+    """The service mesh that joins the clusters."""
+
+    backend: MeshBackendKind = Field(
+        default=MeshBackendKind.APPMESH,
+        description="`appmesh`: AWS App Mesh with Cloud Map discovery (support ended 2026-09-30); "
+        "`lattice`: Amazon VPC Lattice through the AWS Gateway API controller.",
+    )
+    name: DnsLabel = Field(default="global", description="App Mesh mesh name (the blog's `global`).")
+    cloud_map_namespace: DnsName = Field(
+        default="appmesh-demo.pvt.aws.local",
+        description="Private DNS namespace that service discovery registers pods in; created on the shared "
+        "VPC.",
+    )
+    egress_filter: Literal["DROP_ALL", "ALLOW_ALL"] = Field(
+        default="DROP_ALL", description="App Mesh egress: only mesh destinations (`DROP_ALL`) or anything."
+    )
+    tracing: Tracing = Field(default=Tracing.NONE, description="`none` or `x-ray` (App Mesh only).")
+    controller_chart_version: Literal["1.13.3"] = Field(
+        default="1.13.3",
+        description="eks-charts appmesh-controller chart version; pinned: values and IAM are written for it.",
+    )
+    controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = Field(
+        default=1,
+        description="Replicas of the App Mesh controller, which also serves the sidecar-injection webhook: "
+        "run two where pods must always start.",
+    )
+    route: RouteConfig = Field(
+        default=RouteConfig(),
+        description="Retries and timeouts of the route to colorapp.",
+    )
+    lattice: LatticeConfig = Field(
+        default=LatticeConfig(),
+        description="Settings of the VPC Lattice backend.",
+    )
+
     # Whether the backend supports the other settings is the backend's to say
     # (MeshBackend.config_problems, checked by infra.mesh.backend_for).
 
@@ -298,18 +387,26 @@ class MeshConfig(_Model):
 class ColorVersion(_Model):
     """One deployment of colorapp: answers with ``color`` and takes ``weight`` percent of the traffic."""
 
-    color: DnsLabel
-    cluster: DnsLabel
-    weight: Weight = 50
-    replicas: Annotated[StrictInt, Field(ge=1, le=100)] = 1
+    color: DnsLabel = Field(description="The color this version answers with; names it (`colorapp-<color>`).")
+    cluster: DnsLabel = Field(description="The cluster (a `clusters[].name`) this version runs in.")
+    weight: Weight = Field(
+        default=50, description="Percent of colorapp's traffic this version takes; all weights sum to 100."
+    )
+    replicas: Annotated[StrictInt, Field(ge=1, le=100)] = Field(
+        default=1,
+        description="Pods of this version.",
+    )
 
 
 class FrontConfig(_Model):
-    name: DnsLabel = "front"
-    cluster: DnsLabel = "eksc1"
-    replicas: Annotated[StrictInt, Field(ge=1, le=100)] = 1
-    load_balancer_source_ranges: tuple[Ipv4Cidr, ...] = ("0.0.0.0/0",)
-    """Who may reach front's public load balancer."""
+    """The public entry point: calls colorapp through the mesh."""
+
+    name: DnsLabel = Field(default="front", description="Deployment, Service and mesh-node name of front.")
+    cluster: DnsLabel = Field(default="eksc1", description="The cluster (a `clusters[].name`) front runs in.")
+    replicas: Annotated[StrictInt, Field(ge=1, le=100)] = Field(default=1, description="Pods of front.")
+    load_balancer_source_ranges: tuple[Ipv4Cidr, ...] = Field(
+        default=("0.0.0.0/0",), description="Who may reach front's public load balancer."
+    )
 
 
 def _default_versions() -> tuple[ColorVersion, ...]:
@@ -320,22 +417,36 @@ def _default_versions() -> tuple[ColorVersion, ...]:
 
 
 class ColorappConfig(_Model):
-    name: DnsLabel = "colorapp"
-    versions: Annotated[tuple[ColorVersion, ...], Field(min_length=1)] = Field(
-        default_factory=_default_versions
+    """The service front calls, split by weight across its versions."""
+
+    name: DnsLabel = Field(
+        default="colorapp",
+        description="Service name: the Cloud Map service and the first label of the name front calls.",
     )
-    router_cluster: DnsLabel | None = None
-    """Cluster that holds the virtual router and virtual service; defaults to the first version's cluster."""
+    versions: Annotated[tuple[ColorVersion, ...], Field(min_length=1)] = Field(
+        default_factory=_default_versions,
+        description="The versions traffic is split across (default blue and red, 50/50 on `eksc2`).",
+        json_schema_extra={
+            "default": [
+                {"color": c, "cluster": "eksc2", "weight": 50, "replicas": 1} for c in ("blue", "red")
+            ]
+        },
+    )
+    router_cluster: DnsLabel | None = Field(
+        default=None,
+        description="Cluster that holds the virtual router and virtual service; defaults to the first "
+        "version's cluster.",
+    )
 
     @model_validator(mode="after")
     def _versions_are_consistent(self) -> ColorappConfig:
         seen: set[str] = set()
         for index, version in enumerate(self.versions):
             if version.color in seen:
-                raise _KeyedError(f"versions[{index}].color", "expected a color not used by another version")
+                raise KeyedError(f"versions[{index}].color", "expected a color not used by another version")
             seen.add(version.color)
         if sum(v.weight for v in self.versions) == 0:
-            raise _KeyedError(
+            raise KeyedError(
                 "versions", "weights are all zero; expected at least one version with weight > 0"
             )
         return self
@@ -354,96 +465,117 @@ def _digest_ref(value: str) -> str:
     return value
 
 
-DigestRef = Annotated[str, AfterValidator(_digest_ref)]
+DigestRef = Annotated[
+    str, AfterValidator(_digest_ref), WithJsonSchema({"type": "string", "pattern": _DIGEST_REF.pattern})
+]
 
 
 class ImagesConfig(_Model):
     """Where the app images come from: built from workloads/ and pushed to ECR, or given by digest."""
 
-    build: StrictBool = True
-    """Build with Docker (buildx) and push to this stack's ECR repositories."""
-    front: DigestRef | None = None
-    colorapp: DigestRef | None = None
+    build: StrictBool = Field(
+        default=True, description="Build with Docker (buildx) and push to this stack's ECR repositories."
+    )
+    front: DigestRef | None = Field(
+        default=None, description="front's image by digest (required when build is false)."
+    )
+    colorapp: DigestRef | None = Field(
+        default=None, description="colorapp's image by digest (required when build is false)."
+    )
 
     @model_validator(mode="after")
     def _refs_when_not_building(self) -> ImagesConfig:
         if not self.build:
             for key in ("front", "colorapp"):
                 if getattr(self, key) is None:
-                    raise _KeyedError(key, "expected an image reference by digest when build is false")
+                    raise KeyedError(key, "expected an image reference by digest when build is false")
         return self
 
 
 class WorkloadsConfig(_Model):
-    images: ImagesConfig = ImagesConfig()
-    namespace: DnsLabel = "appmesh-demo"
-    """Kubernetes namespace of the apps, in every cluster that runs one."""
-    port: Port = 8080
-    front: FrontConfig = FrontConfig()
-    colorapp: ColorappConfig = ColorappConfig()
+    """The two apps and where they run."""
+
+    images: ImagesConfig = Field(default=ImagesConfig(), description="Where the app images come from.")
+    namespace: DnsLabel = Field(
+        default="appmesh-demo",
+        description="Kubernetes namespace of the apps, in every cluster that runs one.",
+    )
+    port: Port = Field(default=8080, description="Port both apps listen on and colorapp is called on.")
+    front: FrontConfig = Field(default=FrontConfig(), description="The public entry point.")
+    colorapp: ColorappConfig = Field(default=ColorappConfig(), description="The service front calls.")
 
 
 class Relaxation(_Model):
-    """An advisory policy this environment does not follow, and why (the render report shows both)."""
+    """An advisory policy this environment does not follow, and why (the render report shows both).
 
-    policy: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
-    reason: Annotated[str, Field(min_length=10, max_length=500)]
+    Which policies exist and which may be relaxed is the policy pack's to say: the guardrails check it
+    (``automation/guardrails.py``) where they run, so the model does not import the pack.
+    """
+
+    policy: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")] = Field(
+        description="Id of an advisory guardrail policy (see docs/security.md)."
+    )
+    reason: Annotated[str, Field(min_length=10, max_length=500)] = Field(
+        description="Why this environment does not follow it (10-500 characters)."
+    )
 
 
 class PolicyConfig(_Model):
-    relax: tuple[Relaxation, ...] = ()
+    """Guardrails this environment relaxes."""
+
+    relax: tuple[Relaxation, ...] = Field(
+        default=(), description="Advisory policies this environment skips, each with its reason."
+    )
 
     @model_validator(mode="after")
     def _one_reason_per_policy(self) -> PolicyConfig:
         seen: set[str] = set()
-        advisory = ", ".join(ADVISORY_POLICIES)
         for index, item in enumerate(self.relax):
             if item.policy in seen:
-                raise _KeyedError(f"relax[{index}].policy", "expected each policy to be relaxed at most once")
+                raise KeyedError(f"relax[{index}].policy", "expected each policy to be relaxed at most once")
             seen.add(item.policy)
-            rule = POLICIES.get(item.policy)
-            if rule is None:
-                close = did_you_mean(item.policy, POLICIES)
-                hint = f"did you mean {close!r}? " if close else ""
-                raise _KeyedError(
-                    f"relax[{index}].policy", f"unknown policy; {hint}expected an advisory policy: {advisory}"
-                )
-            if rule.level is not Level.ADVISORY:
-                raise _KeyedError(
-                    f"relax[{index}].policy",
-                    f"{item.policy} is {rule.level} and cannot be relaxed; "
-                    f"expected an advisory policy: {advisory}",
-                )
         return self
 
 
 class StackConfig(_Model):
     """Everything one environment (one Pulumi stack) is made of."""
 
-    stack: DnsLabel
-    region: str
-    kubernetes_version: KubernetesVersion = DEFAULT_KUBERNETES_VERSION
-    network: NetworkConfig = NetworkConfig()
-    clusters: Annotated[tuple[ClusterConfig, ...], Field(min_length=1)]
-    mesh: MeshConfig = MeshConfig()
-    workloads: WorkloadsConfig = WorkloadsConfig()
-    deletion_protection: StrictBool = False
-    """Protect the clusters, KMS keys and VPC from `pulumi destroy` (staging and prod)."""
-    tags: Mapping[str, str] = Field(default_factory=dict[str, str])
-    policy: PolicyConfig = PolicyConfig()
-    """Guardrails: advisory policies this environment relaxes, each with a reason."""
+    stack: DnsLabel = Field(description="The Pulumi stack (environment) name; not a key of the stack file.")
+    region: str = Field(description="AWS region of the stack (one where EKS is available).")
+    kubernetes_version: KubernetesVersion = Field(
+        default=DEFAULT_KUBERNETES_VERSION, description='EKS version of every cluster, quoted (`"1.34"`).'
+    )
+    network: NetworkConfig = Field(default=NetworkConfig(), description="The shared VPC.")
+    clusters: Annotated[tuple[ClusterConfig, ...], Field(min_length=1)] = Field(
+        description="The EKS clusters, in order; workloads name the cluster they run in."
+    )
+    mesh: MeshConfig = Field(default=MeshConfig(), description="The service mesh that joins the clusters.")
+    workloads: WorkloadsConfig = Field(default=WorkloadsConfig(), description="The apps and where they run.")
+    deletion_protection: StrictBool = Field(
+        default=False,
+        description="Protect the clusters, KMS keys and VPC from `pulumi destroy` (staging and prod).",
+    )
+    tags: Mapping[str, str] = Field(
+        default_factory=dict[str, str],
+        description="Extra tags on every AWS resource.",
+        json_schema_extra={"default": {}},
+    )
+    policy: PolicyConfig = Field(
+        default=PolicyConfig(),
+        description="Guardrails: advisory policies this environment relaxes, each with a reason.",
+    )
 
     @model_validator(mode="after")
     def _topology_is_consistent(self) -> StackConfig:
         names = [c.name for c in self.clusters]
         for index, name in enumerate(names):
             if name in names[:index]:
-                raise _KeyedError(f"clusters[{index}].name", "expected a name no other cluster uses")
+                raise KeyedError(f"clusters[{index}].name", "expected a name no other cluster uses")
         known = set(names)
 
         def _check_cluster(key: str, cluster: str) -> None:
             if cluster not in known:
-                raise _KeyedError(
+                raise KeyedError(
                     key, f"unknown cluster {cluster!r}; expected one of {', '.join(sorted(known))}"
                 )
 
@@ -454,15 +586,15 @@ class StackConfig(_Model):
         if colorapp.router_cluster is not None:
             _check_cluster("workloads.colorapp.routerCluster", colorapp.router_cluster)
             if colorapp.router_cluster not in {v.cluster for v in colorapp.versions}:
-                raise _KeyedError(
+                raise KeyedError(
                     "workloads.colorapp.routerCluster",
                     f"{colorapp.router_cluster!r} runs no colorapp version; expected one of "
                     + ", ".join(sorted({v.cluster for v in colorapp.versions})),
                 )
         if self.workloads.front.name == colorapp.name:
-            raise _KeyedError("workloads.front.name", "front and colorapp need different names")
+            raise KeyedError("workloads.front.name", "front and colorapp need different names")
         if self.workloads.front.name in {f"{colorapp.name}-{v.color}" for v in colorapp.versions}:
-            raise _KeyedError("workloads.front.name", "collides with a colorapp version's name")
+            raise KeyedError("workloads.front.name", "collides with a colorapp version's name")
         return self
 
     # Derived views used by the components --------------------------------------------------------
@@ -489,341 +621,10 @@ class StackConfig(_Model):
         return f"{cluster}-{self.stack}"
 
 
-class _KeyedError(ValueError):
+class KeyedError(ValueError):
     """A cross-field error that knows which key it is about (relative to the model it was raised in)."""
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
         self.message = message
-
-
-# --------------------------------------------------------------------------------------------------
-# Errors
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    """Full configuration key, e.g. ``crossmesh:clusters[1].nodes.min``."""
-    value: Any
-    message: str
-
-    def __str__(self) -> str:
-        shown = (
-            "(missing)"
-            if self.value is _MISSING
-            else "(the default)"
-            if self.value is _DEFAULT
-            else _show(self.value)
-        )
-        return f"{self.key}: got {shown}; {self.message}"
-
-
-class ConfigError(Exception):
-    """Bad configuration. Every problem names the key, the value given and what was expected."""
-
-    def __init__(self, problems: Sequence[Problem], source: str = "") -> None:
-        self.problems = tuple(problems)
-        self.source = source
-        where = f" in {source}" if source else ""
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid configuration{where}:\n{lines}")
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "(missing)"
-
-
-_MISSING: Any = _Missing()
-_DEFAULT: Any = _Missing()
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-# --------------------------------------------------------------------------------------------------
-# Parsing
-
-# Top-level keys of the project namespace and the model field each maps to.
-_TOP_LEVEL = {
-    f"{PROJECT}:kubernetesVersion": "kubernetes_version",
-    f"{PROJECT}:network": "network",
-    f"{PROJECT}:clusters": "clusters",
-    f"{PROJECT}:mesh": "mesh",
-    f"{PROJECT}:workloads": "workloads",
-    f"{PROJECT}:deletionProtection": "deletion_protection",
-    f"{PROJECT}:tags": "tags",
-    f"{PROJECT}:policy": "policy",
-}
-_STRING_KEYS = frozenset({"kubernetes_version"})
-_REGION_KEY = "aws:region"
-
-
-def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> StackConfig:
-    """Validate Pulumi's flat configuration map for ``stack``.
-
-    ``raw`` is what Pulumi gives a program: every value a string, structured ones JSON-encoded.
-    Raises :class:`ConfigError` with every problem found; never returns a half-valid model.
-    """
-    problems: list[Problem] = []
-    data: dict[str, Any] = {"stack": stack}
-
-    region = raw.get(_REGION_KEY)
-    if region is None:
-        problems.append(Problem(_REGION_KEY, _MISSING, "expected the AWS region, e.g. us-east-1"))
-    else:
-        region_problem = _check_region(region)
-        if region_problem:
-            problems.append(Problem(_REGION_KEY, region, region_problem))
-        data["region"] = region
-
-    for key, text in raw.items():
-        namespace, _, _name = key.partition(":")
-        if namespace != PROJECT:
-            continue
-        field = _TOP_LEVEL.get(key)
-        if field is None:
-            problems.append(Problem(key, _decode(text), _unknown_key_message(key, _TOP_LEVEL)))
-            continue
-        # Scalars arrive as strings; keep string-typed keys verbatim so "1.30" stays "1.30".
-        data[field] = text if field in _STRING_KEYS else _decode(text)
-
-    if "clusters" not in data:
-        problems.append(
-            Problem(f"{PROJECT}:clusters", _MISSING, "expected a list of clusters, each with at least a name")
-        )
-
-    problems.extend(_unknown_nested_keys(StackConfig, data, path=""))
-    if problems:
-        raise ConfigError(problems, source)
-
-    try:
-        return StackConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_problems_from(exc, data), source) from None
-
-
-def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "") -> StackConfig:
-    """Validate a parsed ``Pulumi.<stack>.yaml`` document (its ``config:`` block)."""
-    config = as_mapping(document.get("config") or {})
-    if config is None:
-        raise ConfigError([Problem("config", document.get("config"), "expected a mapping of keys")], source)
-    return parse_config(flatten_config(config), stack, source=source)
-
-
-def flatten_config(config: Mapping[str, Any]) -> dict[str, str]:
-    """A stack file's ``config:`` block as Pulumi passes it to a program: structured values as JSON."""
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-
-
-def _decode(text: str) -> Any:
-    """Pulumi passes structured values as JSON and plain ones as strings; accept both."""
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
-
-
-@cache
-def _known_regions() -> frozenset[str]:
-    import botocore.session  # noqa: PLC0415 - only needed when validating, keeps `import infra` light
-
-    session: Any = botocore.session.get_session()
-    regions: set[str] = set()
-    for partition in session.get_available_partitions():
-        regions.update(str(r) for r in session.get_available_regions("eks", partition_name=partition))
-    return frozenset(regions)
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """Optimal-string-alignment distance: typos, including swapped neighbours, cost 1."""
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cost = min(cost, previous2[j - 2] + 1)
-            current.append(cost)
-        previous2, previous = previous, current
-    return previous[-1]
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate if it is a plausible typo of ``word`` (ties go to the alphabetically first)."""
-    scored = sorted((_edit_distance(word.lower(), c.lower()), c) for c in candidates)
-    if not scored:
-        return None
-    distance, best = scored[0]
-    return best if distance <= max(2, len(word) // 3) else None
-
-
-def _check_region(region: str) -> str | None:
-    if region in _known_regions():
-        return None
-    close = did_you_mean(region, _known_regions())
-    hint = f" (did you mean {close!r}?)" if close else ""
-    return f"expected an AWS region where EKS is available, as botocore knows them{hint}"
-
-
-def _unknown_key_message(key: str, allowed: Iterable[str]) -> str:
-    close = did_you_mean(key, allowed)
-    hint = f"did you mean {close!r}? " if close else ""
-    return f"unknown key; {hint}expected one of {', '.join(sorted(allowed))}"
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation like ``Foo``, ``Foo | None`` or ``tuple[Foo, ...]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _model_of(get_args(annotation)[0])
-    if origin in (Union, UnionType, tuple, list):
-        for arg in get_args(annotation):
-            found = _model_of(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _unknown_nested_keys(model: type[BaseModel], data: Any, path: str) -> list[Problem]:
-    """Unknown keys anywhere in ``data``, each with a did-you-mean from the model's own keys."""
-    mapping = as_mapping(data)
-    if mapping is None:
-        return []
-    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
-    accepted = {**fields, **model.model_fields}
-    problems: list[Problem] = []
-    for key, value in mapping.items():
-        full = _join(path, key)
-        info = accepted.get(key)
-        if info is None:
-            problems.append(Problem(_full_key(full), value, _unknown_key_message(key, fields)))
-            continue
-        inner = _model_of(info.annotation)
-        if inner is None:
-            continue
-        items = as_list(value)
-        if items is not None:
-            for index, item in enumerate(items):
-                problems.extend(_unknown_nested_keys(inner, item, f"{full}[{index}]"))
-        else:
-            problems.extend(_unknown_nested_keys(inner, value, full))
-    return problems
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _full_key(path: str) -> str:
-    """``clusters[0].name`` -> ``crossmesh:clusters[0].name``; ``region`` -> ``aws:region``."""
-    if path == "region":
-        return _REGION_KEY
-    match = re.match(r"[^.\[]*", path)
-    head = match.group(0) if match else path
-    rest = path[len(head) :]
-    for key, field in _TOP_LEVEL.items():
-        if head in (field, to_camel(field)):
-            return key + rest
-    return f"{PROJECT}:{path}"
-
-
-def _loc_to_path(loc: Sequence[int | str], data: Any) -> tuple[str, Any]:
-    """Turn a pydantic error location into a config path and pick the offending value out of ``data``."""
-    path = ""
-    value: Any = data
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-            items = as_list(value)
-            value = items[part] if items is not None and part < len(items) else _MISSING
-            continue
-        if part.startswith("function-") or part in {"tagged-union", "literal"}:
-            continue
-        key = to_camel(part) if "_" in part else part
-        path = _join(path, key)
-        found = as_mapping(value)
-        value = found.get(key, found.get(part, _MISSING)) if found is not None else _MISSING
-    return path, value
-
-
-def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
-    errors = exc.errors(include_url=False)
-    failed = [tuple(e["loc"]) for e in errors if e["type"] != "too_short"]
-    problems: list[Problem] = []
-    for error in errors:
-        # A list whose items failed is also reported as too short by pydantic: say it once.
-        if error["type"] == "too_short" and any(f[: len(error["loc"])] == error["loc"] for f in failed):
-            continue
-        loc: tuple[int | str, ...] = tuple(error["loc"])
-        context: dict[str, Any] = dict(error.get("ctx") or {})
-        cause = context.get("error")
-        if isinstance(cause, _KeyedError):
-            base, _ = _loc_to_path(loc, data)
-            path = _join(base, cause.key)
-            _, value = _loc_to_path(_path_to_loc(path), data)
-            # A cross-field check can fail on a key the user never set: its default is what was "given".
-            problems.append(Problem(_full_key(path), _DEFAULT if value is _MISSING else value, cause.message))
-            continue
-        path, value = _loc_to_path(loc, data)
-        if value is _MISSING and error["type"] != "missing":
-            value = error.get("input", _MISSING)
-        message = (
-            str(cause) if isinstance(cause, ValueError) else _expected(error["type"], error["msg"], context)
-        )
-        problems.append(Problem(_full_key(path) if path else PROJECT, value, message))
-    return problems
-
-
-def _path_to_loc(path: str) -> tuple[int | str, ...]:
-    loc: list[int | str] = []
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
-        loc.append(int(index) if index else name)
-    return tuple(loc)
-
-
-def _expected(kind: str, msg: str, context: Mapping[str, Any]) -> str:
-    """Pydantic's wording, rephrased as 'expected ...' where we know better."""
-    if kind == "missing":
-        return "required key is missing"
-    if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return "expected a whole number"
-    if kind in {"bool_type", "bool_parsing"}:
-        return "expected true or false"
-    if kind == "greater_than_equal":
-        return f"expected a number >= {context.get('ge')}"
-    if kind == "less_than_equal":
-        return f"expected a number <= {context.get('le')}"
-    if kind == "literal_error":
-        return f"expected {context.get('expected')}"
-    if kind == "enum":
-        return f"expected {context.get('expected')}"
-    if kind == "too_short":
-        return f"expected at least {context.get('min_length')} item(s)"
-    if kind in {"string_type", "tuple_type", "list_type", "dict_type", "model_type", "model_attributes_type"}:
-        return msg[0].lower() + msg[1:] if msg else kind
-    return msg[0].lower() + msg[1:] if msg else kind
-
-
-def from_pulumi() -> StackConfig:
-    """Read and validate the running program's configuration (inside ``pulumi up`` or the recorder).
-
-    A bad configuration stops the program before any resource is registered, with every problem
-    listed and no Python traceback (``pulumi.RunError``).
-    """
-    import pulumi  # noqa: PLC0415 - the CLI validates config without loading the Pulumi SDK
-    from pulumi.runtime.config import CONFIG, get_config_env  # noqa: PLC0415
-
-    raw = {**get_config_env(), **CONFIG.get()}
-    stack = pulumi.get_stack()
-    try:
-        return parse_config({k: str(v) for k, v in raw.items()}, stack, source=f"Pulumi.{stack}.yaml")
-    except ConfigError as exc:
-        raise pulumi.RunError(str(exc)) from exc

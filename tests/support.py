@@ -7,11 +7,14 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from automation.recorder import Recording, Registration, record_project
+
+if TYPE_CHECKING:
+    from automation.render import RenderResult
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_DIR.parent / "shared" / "reference"
@@ -62,3 +65,13 @@ def inputs(recording: Recording, type_: str, name: str) -> dict[str, Any]:
 def only(items: list[Registration]) -> Registration:
     assert len(items) == 1, [r.name for r in items]
     return items[0]
+
+
+def render_written(env: str, out_dir: Path, document: dict[str, Any] | None = None) -> RenderResult:
+    """Render ``env`` (or ``document`` in its place) and write the artefacts to ``out_dir``."""
+    from automation.render import render
+    from automation.render_output import write_render
+
+    result = render(env, PROJECT_DIR, document=document)
+    write_render(result, out_dir)
+    return result

@@ -13,7 +13,7 @@ from automation.render import UnknownEnvironmentError
 from automation.scan.allowlist import AllowListError
 from automation.scan.run import DEFAULT_OUT, TOOLS, ScanExit, environments, scan
 from automation.scan.tools import ScanError
-from infra.config import ConfigError
+from infra.config_parse import ConfigError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 

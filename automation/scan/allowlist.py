@@ -9,7 +9,7 @@
         reason: why this is accepted rather than fixed
     bandit:
       - check: B104
-        object: workloads/common/config.py
+        object: workloads/runtime/common/config.py
         match: '"0.0.0.0"'                # optional: the flagged line must contain this
         reason: ...
 

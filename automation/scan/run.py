@@ -126,7 +126,7 @@ def render_for_scan(env: str, out: Path) -> list[str]:
     """
     from automation.render import render  # noqa: PLC0415 - heavy (Pulumi SDK); only needed here
 
-    result = render(env, PROJECT_DIR, write=False)
+    result = render(env, PROJECT_DIR)
     folder = out / env
     (folder / "manifests").mkdir(parents=True, exist_ok=True)
     for cluster, objects in result.manifests.items():

@@ -30,15 +30,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 
-from automation.verify.model import CheckResult, HttpStats
+from automation.verify.model import CheckResult, HttpStats, VerifyReport, weights_problems
 from automation.verify.poll import PollResult, poll_until
+from automation.verify.settings import (
+    DEFAULT_ALPHA,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_HTTP_CHECK,
+    DEFAULT_MAX_ERROR_RATE,
+    DEFAULT_REQUESTS,
+    DEFAULT_TIMEOUT_S,
+    HttpCheckSettings,
+)
 from automation.verify.stats import evaluate_shares, percentile_nearest_rank
 
-DEFAULT_REQUESTS = 200
-DEFAULT_CONCURRENCY = 20
-DEFAULT_TIMEOUT_S = 5.0
-DEFAULT_ALPHA = 0.001
-DEFAULT_MAX_ERROR_RATE = 0.01
 COLOR_PATH = "/color"
 
 # A color is a short token; anything longer is an error page or a misrouted answer, not a color.
@@ -249,45 +253,27 @@ def _ms(value: float | None) -> str:
 
 
 async def check_http_async(
-    front_url: str,
-    weights: Mapping[str, int],
-    *,
-    requests: int = DEFAULT_REQUESTS,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    alpha: float = DEFAULT_ALPHA,
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    front_url: str, weights: Mapping[str, int], settings: HttpCheckSettings = DEFAULT_HTTP_CHECK
 ) -> tuple[CheckResult, HttpStats]:
     """Run the burst against ``front_url`` + ``/color`` and judge it against ``weights``."""
     url = color_url(front_url)
-    samples = await sample_colors(url, requests=requests, concurrency=concurrency, timeout_s=timeout_s)
-    return judge_samples(samples, weights, alpha=alpha, max_error_rate=max_error_rate, name=f"http {url}")
+    samples = await sample_colors(
+        url, requests=settings.requests, concurrency=settings.concurrency, timeout_s=settings.timeout_s
+    )
+    return judge_samples(
+        samples, weights, alpha=settings.alpha, max_error_rate=settings.max_error_rate, name=f"http {url}"
+    )
 
 
 def check_http(
-    front_url: str,
-    weights: Mapping[str, int],
-    *,
-    requests: int = DEFAULT_REQUESTS,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    alpha: float = DEFAULT_ALPHA,
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    front_url: str, weights: Mapping[str, int], settings: HttpCheckSettings = DEFAULT_HTTP_CHECK
 ) -> tuple[CheckResult, HttpStats]:
     """Synchronous :func:`check_http_async` for callers without an event loop (the CLI).
 
     Runs on uvloop when it is installed (it is a dependency except on Windows): the burst is
     client-CPU-bound on small machines and uvloop trims the event loop's share of that.
     """
-    coroutine = check_http_async(
-        front_url,
-        weights,
-        requests=requests,
-        concurrency=concurrency,
-        timeout_s=timeout_s,
-        alpha=alpha,
-        max_error_rate=max_error_rate,
-    )
+    coroutine = check_http_async(front_url, weights, settings)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(coroutine)
 
@@ -335,3 +321,30 @@ def wait_until_reachable(
         clock=clock,
         sleep=sleep,
     )
+
+
+def run_http_only(
+    front_url: str,
+    weights: Mapping[str, int],
+    settings: HttpCheckSettings = DEFAULT_HTTP_CHECK,
+    *,
+    reachable_deadline_s: float | None = None,
+) -> VerifyReport:
+    """Only the HTTP check, against ``front_url`` (``--front-url`` mode for local and smoke runs).
+
+    With ``reachable_deadline_s`` set, first waits up to that long for the URL to answer at all.
+    Raises ``ValueError`` for unusable weights (a usage error, not a verification failure).
+    It lives here, not beside the full verification, so that mode imports no AWS or Kubernetes client.
+    """
+    problems = weights_problems(weights)
+    if problems:
+        raise ValueError("; ".join(problems))
+    if reachable_deadline_s is not None:
+        reachable = wait_until_reachable(
+            front_url, deadline_s=reachable_deadline_s, timeout_s=settings.timeout_s
+        )
+        if not reachable.done:
+            detail = f"front never answered within {reachable_deadline_s:g}s (last: {reachable.value})"
+            return VerifyReport(checks=(CheckResult(f"http {color_url(front_url)}", False, detail),))
+    result, stats = check_http(front_url, weights, settings)
+    return VerifyReport(checks=(result,), http=stats)

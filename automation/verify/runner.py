@@ -10,21 +10,13 @@ from automation.verify import backends
 from automation.verify.backends.appmesh import AppMeshClient, ServiceDiscoveryClient
 from automation.verify.backends.lattice import LatticeClient
 from automation.verify.clients import AwsClients, make_aws_clients, make_kube_client
-from automation.verify.httpcheck import (
-    DEFAULT_ALPHA,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ERROR_RATE,
-    DEFAULT_REQUESTS,
-    DEFAULT_TIMEOUT_S,
-    check_http,
-    color_url,
-    wait_until_reachable,
-)
+from automation.verify.httpcheck import check_http, color_url, run_http_only, wait_until_reachable
 from automation.verify.kube import PodLister, kube_checks
-from automation.verify.model import CheckResult, HttpStats, VerifyPlan, VerifyReport, weights_problems
+from automation.verify.model import CheckResult, HttpStats, VerifyPlan, VerifyReport
 from automation.verify.poll import PollSettings
+from automation.verify.settings import DEFAULT_DEADLINE_S, DEFAULT_HTTP_CHECK, HttpCheckSettings
 
-DEFAULT_DEADLINE_S = 600.0
+__all__ = ["DEFAULT_DEADLINE_S", "run_http_only", "run_verification", "verify_plan"]
 
 
 def run_verification(
@@ -35,11 +27,7 @@ def run_verification(
     kube_clients: Mapping[str, PodLister],
     lattice_client: LatticeClient | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
-    requests: int = DEFAULT_REQUESTS,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    request_timeout_s: float = DEFAULT_TIMEOUT_S,
-    alpha: float = DEFAULT_ALPHA,
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    http: HttpCheckSettings = DEFAULT_HTTP_CHECK,
     initial_backoff_s: float = 1.0,
     max_backoff_s: float = 10.0,
     clock: Callable[[], float] = time.monotonic,
@@ -52,7 +40,7 @@ def run_verification(
     that is still failing when the budget is spent ends the wait for every later check, but each
     later check still gets one attempt so the report shows the state of everything. The HTTP burst
     starts once front is reachable (any HTTP answer) or the budget is spent; the burst itself is
-    bounded by ``ceil(requests / concurrency) * request_timeout_s`` on top.
+    bounded by ``ceil(http.requests / http.concurrency) * http.timeout_s`` on top.
     ``clock``/``sleep`` drive the polling and exist for tests.
     """
     settings = PollSettings.starting_now(
@@ -73,7 +61,7 @@ def run_verification(
         settings=settings,
         sidecars=backend.sidecars,
     )
-    http: HttpStats | None = None
+    stats: HttpStats | None = None
     if plan.front_url is None:
         checks.append(
             CheckResult(
@@ -84,22 +72,14 @@ def run_verification(
         reachable = wait_until_reachable(
             plan.front_url,
             deadline_s=settings.remaining_s(),
-            timeout_s=request_timeout_s,
+            timeout_s=http.timeout_s,
             initial_backoff_s=initial_backoff_s,
             max_backoff_s=max_backoff_s,
             clock=clock,
             sleep=sleep,
         )
         if reachable.done:
-            result, http = check_http(
-                plan.front_url,
-                plan.weights,
-                requests=requests,
-                concurrency=concurrency,
-                timeout_s=request_timeout_s,
-                alpha=alpha,
-                max_error_rate=max_error_rate,
-            )
+            result, stats = check_http(plan.front_url, plan.weights, http)
             checks.append(result)
         else:
             checks.append(
@@ -110,14 +90,14 @@ def run_verification(
                     f"last: {reachable.value})",
                 )
             )
-    return VerifyReport(checks=tuple(checks), http=http)
+    return VerifyReport(checks=tuple(checks), http=stats)
 
 
 def verify_plan(
     plan: VerifyPlan,
     *,
     deadline_s: float = DEFAULT_DEADLINE_S,
-    requests: int = DEFAULT_REQUESTS,
+    http: HttpCheckSettings = DEFAULT_HTTP_CHECK,
     aws_endpoint_url: str | None = None,
     **options: Any,
 ) -> VerifyReport:
@@ -141,43 +121,7 @@ def verify_plan(
         kube_clients=kube_clients,
         lattice_client=aws.lattice,
         deadline_s=deadline_s,
-        requests=requests,
+        http=http,
         **options,
     )
     return VerifyReport(checks=(*client_errors, *report.checks), http=report.http)
-
-
-def run_http_only(
-    front_url: str,
-    weights: Mapping[str, int],
-    requests: int = DEFAULT_REQUESTS,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    alpha: float = DEFAULT_ALPHA,
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
-    reachable_deadline_s: float | None = None,
-) -> VerifyReport:
-    """Only the HTTP check, against ``front_url`` (``--front-url`` mode for local and smoke runs).
-
-    With ``reachable_deadline_s`` set, first waits up to that long for the URL to answer at all.
-    Raises ``ValueError`` for unusable weights (a usage error, not a verification failure).
-    """
-    problems = weights_problems(weights)
-    if problems:
-        raise ValueError("; ".join(problems))
-    if reachable_deadline_s is not None:
-        reachable = wait_until_reachable(front_url, deadline_s=reachable_deadline_s, timeout_s=timeout_s)
-        if not reachable.done:
-            detail = f"front never answered within {reachable_deadline_s:g}s (last: {reachable.value})"
-            return VerifyReport(checks=(CheckResult(f"http {color_url(front_url)}", False, detail),))
-    result, stats = check_http(
-        front_url,
-        weights,
-        requests=requests,
-        concurrency=concurrency,
-        timeout_s=timeout_s,
-        alpha=alpha,
-        max_error_rate=max_error_rate,
-    )
-    return VerifyReport(checks=(result,), http=stats)

@@ -192,13 +192,13 @@ def bench_ours(args: argparse.Namespace, sink: str, results: list[Result]) -> No
     color_port, front_port = free_port(), free_port()
     try:
         procs.start(
-            [args.python, "-m", "workloads.colorapp"],
+            [args.python, "-m", "workloads.runtime.colorapp"],
             {**base, "COLOR": "blue", "PORT": str(color_port)},
             REPO,
             f"http://127.0.0.1:{color_port}/healthz",
         )
         procs.start(
-            [args.python, "-m", "workloads.front"],
+            [args.python, "-m", "workloads.runtime.front"],
             {**base, "COLOR_HOST": f"127.0.0.1:{color_port}", "PORT": str(front_port)},
             REPO,
             f"http://127.0.0.1:{front_port}/healthz",

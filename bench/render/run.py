@@ -38,12 +38,15 @@ def cold(env: str, runs: int) -> list[float]:
 def warm(env: str, runs: int) -> list[dict[str, float]]:
     sys.path.insert(0, str(PROJECT_DIR))
     from automation.render import render  # noqa: PLC0415 - measured after the path is set
+    from automation.render_output import write_render  # noqa: PLC0415
 
     phases: list[dict[str, float]] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as out:
-            result = render(env, PROJECT_DIR, out_dir=Path(out))
-            phases.append(result.timings)
+            result = render(env, PROJECT_DIR)
+            started = time.perf_counter()
+            write_render(result, Path(out))
+            phases.append({**result.timings, "write": time.perf_counter() - started})
     return phases
 
 

@@ -2,8 +2,8 @@
 
     python bench/verify/run.py [--requests 1000] [--concurrency 20] [--server auto|real|fake] [--json]
 
-Starts a front on 127.0.0.1 - this repository's real apps (``python -m workloads.colorapp`` with
-COLOR=blue behind ``python -m workloads.front``) when they are importable, otherwise (or with
+Starts a front on 127.0.0.1 - this repository's real apps (``python -m workloads.runtime.colorapp`` with
+COLOR=blue behind ``python -m workloads.runtime.front``) when they are importable, otherwise (or with
 ``--server fake``) the built-in fast fake in ``fakefront.py`` that alternates blue and red - then, in
 the same run and against the same URL:
 
@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from automation.verify.httpcheck import check_http  # noqa: E402 - needs the repo on sys.path first
+from automation.verify.settings import HttpCheckSettings  # noqa: E402
 
 TARGET_WALL_S = 2.0
 TARGET_SPEEDUP = 10.0
@@ -107,17 +108,17 @@ def start_real(servers: Servers, python: str) -> Front:
         "LOG_LEVEL": "warning",
     }
     colorapp = servers.start(
-        [python, "-m", "workloads.colorapp"], {**base, "COLOR": "blue", "PORT": str(color_port)}
+        [python, "-m", "workloads.runtime.colorapp"], {**base, "COLOR": "blue", "PORT": str(color_port)}
     )
     wait_ready(f"http://127.0.0.1:{color_port}/color", colorapp)
     front = servers.start(
-        [python, "-m", "workloads.front"],
+        [python, "-m", "workloads.runtime.front"],
         {**base, "COLOR_HOST": f"127.0.0.1:{color_port}", "PORT": str(front_port)},
     )
     wait_ready(f"http://127.0.0.1:{front_port}/color", front)
     return Front(
         f"http://127.0.0.1:{front_port}",
-        "real apps (workloads.front -> workloads.colorapp COLOR=blue)",
+        "real apps (workloads.runtime.front -> workloads.runtime.colorapp COLOR=blue)",
         {"blue": 100, "red": 0},
     )
 
@@ -140,7 +141,8 @@ def running_front(mode: str, python: str) -> Iterator[Front]:
     servers = Servers()
     try:
         real_available = all(
-            importlib.util.find_spec(m) is not None for m in ("workloads.colorapp", "workloads.front")
+            importlib.util.find_spec(m) is not None
+            for m in ("workloads.runtime.colorapp", "workloads.runtime.front")
         )
         front: Front | None = None
         if mode in ("auto", "real") and real_available:
@@ -153,7 +155,7 @@ def running_front(mode: str, python: str) -> Iterator[Front]:
                 servers.stop()
                 servers = Servers()
         elif mode == "real":
-            raise SystemExit("workloads.colorapp / workloads.front are not importable")
+            raise SystemExit("workloads.runtime.colorapp / workloads.runtime.front are not importable")
         yield front or start_fake(servers, python)
     finally:
         servers.stop()
@@ -183,12 +185,12 @@ def main() -> int:
     with running_front(args.server, args.python) as front:
         color_url = front.url + "/color"
         # Warm both paths once (imports, first connections) so neither side pays start-up costs.
-        check_http(front.url, front.weights, requests=20, concurrency=args.concurrency, timeout_s=5)
+        check_http(front.url, front.weights, HttpCheckSettings(requests=20, concurrency=args.concurrency))
         curl_loop(color_url, 5)
 
         started = time.perf_counter()
         result, stats = check_http(
-            front.url, front.weights, requests=args.requests, concurrency=args.concurrency, timeout_s=5
+            front.url, front.weights, HttpCheckSettings(requests=args.requests, concurrency=args.concurrency)
         )
         check_wall = time.perf_counter() - started
         curl_wall, curl_answers = curl_loop(color_url, args.requests)

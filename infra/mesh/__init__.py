@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import cast
 
-from infra.config import ConfigError, StackConfig
+from infra.config import StackConfig
+from infra.config_parse import ConfigError
 from infra.mesh.backend import MeshBackend, MeshContext
 
 

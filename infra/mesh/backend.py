@@ -21,9 +21,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import iam
-from infra.config import MeshBackendKind, Problem, StackConfig
+from infra.config import MeshBackendKind, StackConfig
+from infra.config_parse import Problem
 from infra.cross_cluster import AccessRule
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
 
 
 @dataclass(frozen=True)

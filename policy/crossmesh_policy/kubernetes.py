@@ -150,7 +150,7 @@ NO_PRIVILEGE_ESCALATION = Rule(
     level=Level.MANDATORY,
     title="Every container sets allowPrivilegeEscalation: false.",
     remediation="set securityContext.allowPrivilegeEscalation: false on each container "
-    "(workloads/manifests.py container_security_context)",
+    "(workloads/deploy/manifests.py container_security_context)",
     types=WORKLOAD_TYPES,
     resource_check=no_privilege_escalation,
 )
@@ -299,7 +299,7 @@ PROBES = Rule(
     cis=None,
     level=Level.MANDATORY,
     title="Every app container has a readiness and a liveness probe.",
-    remediation="add readinessProbe and livenessProbe (workloads/manifests.py deployment)",
+    remediation="add readinessProbe and livenessProbe (workloads/deploy/manifests.py deployment)",
     types=WORKLOAD_TYPES,
     resource_check=probes,
 )
@@ -323,7 +323,7 @@ IMAGES_BY_DIGEST = Rule(
     cis=None,
     level=Level.MANDATORY,
     title="Every container image is referenced by digest, so what runs is exactly what was scanned.",
-    remediation="use <repository>@sha256:<digest> (workloads/images.py builds and pins them)",
+    remediation="use <repository>@sha256:<digest> (workloads/deploy/images.py builds and pins them)",
     types=WORKLOAD_TYPES,
     resource_check=images_by_digest,
 )
@@ -387,7 +387,7 @@ NETWORK_POLICY_PER_NAMESPACE = Rule(
     level=Level.MANDATORY,
     title="Every namespace the program creates has at least one NetworkPolicy (default deny, then the "
     "flows the apps need).",
-    remediation="add a NetworkPolicy to the namespace (workloads/manifests.py network_policies)",
+    remediation="add a NetworkPolicy to the namespace (workloads/deploy/manifests.py network_policies)",
     types=frozenset({K8S_NAMESPACE}),
     stack_check=network_policy_per_namespace,
 )

@@ -21,7 +21,7 @@ ECR_SCAN_ON_PUSH = Rule(
     cis="5.1.1",
     level=Level.MANDATORY,
     title="Every ECR repository scans images for vulnerabilities on push.",
-    remediation="set imageScanningConfiguration.scanOnPush: true (workloads/images.py)",
+    remediation="set imageScanningConfiguration.scanOnPush: true (workloads/deploy/images.py)",
     types=frozenset({ECR_REPOSITORY}),
     resource_check=scan_on_push,
 )
@@ -37,7 +37,7 @@ ECR_IMMUTABLE_TAGS = Rule(
     cis=None,
     level=Level.MANDATORY,
     title="Every ECR repository has immutable tags.",
-    remediation="set imageTagMutability: IMMUTABLE (workloads/images.py)",
+    remediation="set imageTagMutability: IMMUTABLE (workloads/deploy/images.py)",
     types=frozenset({ECR_REPOSITORY}),
     resource_check=immutable_tags,
 )

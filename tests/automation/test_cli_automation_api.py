@@ -10,6 +10,7 @@ for real.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -23,7 +24,8 @@ from typer.testing import CliRunner, Result
 import automation.cli as cli
 from automation.exit_codes import ExitCode
 from automation.preflight import PreflightClients
-from automation.verify import CheckResult, VerifyPlan, VerifyReport
+from automation.session import Dependencies
+from automation.verify import CheckResult, HttpCheckSettings, VerifyPlan, VerifyReport
 from tests.support import PROJECT_DIR
 
 FAKE_PULUMI = r"""
@@ -118,6 +120,16 @@ class AppMesh:
 
 
 @pytest.fixture
+def deps(tmp_path: Path) -> Dependencies:
+    """The real stack factory (the Automation API over the fake `pulumi`), fake AWS and verifier."""
+    return Dependencies(
+        preflight_clients=lambda region: PreflightClients(Sts(), AppMesh()),
+        verifier=lambda plan, http, deadline_s: VerifyReport(checks=()),
+        log_dir=tmp_path / "logs",
+    )
+
+
+@pytest.fixture
 def fake_pulumi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Puts the fake `pulumi` first on PATH; returns the file its calls are recorded in."""
     bin_dir = tmp_path / "bin"
@@ -130,8 +142,6 @@ def fake_pulumi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FAKE_PULUMI_CALLS", str(calls))
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
-    monkeypatch.setattr(cli, "LOG_DIR", tmp_path / "logs")
-    monkeypatch.setattr(cli, "preflight_clients", lambda region: PreflightClients(Sts(), AppMesh()))
     return calls
 
 
@@ -143,19 +153,28 @@ def commands(path: Path) -> list[str]:
     return [next(a for a in c["argv"] if a != "--non-interactive") for c in calls_of(path)]
 
 
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(cli.app, list(args))
+def invoke(deps: Dependencies, *args: str) -> Result:
+    return CliRunner().invoke(cli.app, list(args), obj=deps)
 
 
-def test_deploy_through_the_automation_api(fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_through_the_automation_api(fake_pulumi: Path, deps: Dependencies) -> None:
     plans: list[VerifyPlan] = []
 
-    def verify(plan: VerifyPlan, **_: Any) -> VerifyReport:
+    def verify(plan: VerifyPlan, http: HttpCheckSettings, deadline_s: float) -> VerifyReport:
         plans.append(plan)
         return VerifyReport(checks=(CheckResult("appmesh mesh global", True, "ACTIVE"),))
 
-    monkeypatch.setattr(cli, "verify_deployment", verify)
-    outcome = invoke("deploy", "dev", "--yes", "--json", "--parallel", "3", "--backend", "file:///state")
+    outcome = invoke(
+        dataclasses.replace(deps, verifier=verify),
+        "deploy",
+        "dev",
+        "--yes",
+        "--json",
+        "--parallel",
+        "3",
+        "--backend",
+        "file:///state",
+    )
     assert outcome.exit_code == 0, outcome.output
     document = json.loads(outcome.stdout)
     assert document["changes"] == {"create": 1}
@@ -179,19 +198,21 @@ def test_deploy_through_the_automation_api(fake_pulumi: Path, monkeypatch: pytes
     assert "current-context" not in outcome.stdout
 
 
-def test_a_locked_stack_is_exit_7(fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_locked_stack_is_exit_7(
+    fake_pulumi: Path, deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_PULUMI_SCENARIO", "locked")
-    outcome = invoke("deploy", "dev", "--yes", "--skip-verify")
+    outcome = invoke(deps, "deploy", "dev", "--yes", "--skip-verify")
     assert outcome.exit_code == ExitCode.STACK_LOCKED
     assert "pulumi cancel --stack dev --yes" in outcome.stderr
     assert "cancel" not in commands(fake_pulumi)  # someone else's update: never cancelled by us
 
 
 def test_a_helm_timeout_is_exit_8_naming_the_release(
-    fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch
+    fake_pulumi: Path, deps: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_PULUMI_SCENARIO", "helm-timeout")
-    outcome = invoke("deploy", "dev", "--yes", "--json")
+    outcome = invoke(deps, "deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == ExitCode.DEPLOY_FAILED
     error = json.loads(outcome.stdout)["error"]
     assert error["kind"] == "helm_timeout"
@@ -200,24 +221,26 @@ def test_a_helm_timeout_is_exit_8_naming_the_release(
 
 
 def test_verify_of_a_stack_that_does_not_exist_is_exit_9_and_creates_nothing(
-    fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch
+    fake_pulumi: Path, deps: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_PULUMI_SCENARIO", "no-stack")
-    outcome = invoke("verify", "dev")
+    outcome = invoke(deps, "verify", "dev")
     assert outcome.exit_code == ExitCode.NOT_DEPLOYED
     assert "stack" in commands(fake_pulumi)
     assert not any(c["argv"][1:3] == ["stack", "init"] for c in calls_of(fake_pulumi))
 
 
-def test_deploy_creates_a_missing_stack(fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_creates_a_missing_stack(
+    fake_pulumi: Path, deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_PULUMI_SCENARIO", "no-stack")
-    outcome = invoke("preview", "dev", "--json")
+    outcome = invoke(deps, "preview", "dev", "--json")
     assert outcome.exit_code == 0, outcome.output
     assert any("init" in c["argv"] for c in calls_of(fake_pulumi))
 
 
-def test_outputs_and_resource_count_through_the_sdk(fake_pulumi: Path) -> None:
-    outcome = invoke("outputs", "dev", "--json", "--show-secrets")
+def test_outputs_and_resource_count_through_the_sdk(fake_pulumi: Path, deps: Dependencies) -> None:
+    outcome = invoke(deps, "outputs", "dev", "--json", "--show-secrets")
     assert outcome.exit_code == 0, outcome.output
     outputs = json.loads(outcome.stdout)["outputs"]
     assert json.loads(outputs["clusters"]["eksc1"]["kubeconfig"])["current-context"] == "eksc1"
@@ -235,10 +258,10 @@ def test_outputs_and_resource_count_through_the_sdk(fake_pulumi: Path) -> None:
     ],
 )
 def test_a_broken_or_too_old_cli_is_exit_4(
-    fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch, scenario: str, message: str
+    fake_pulumi: Path, deps: Dependencies, monkeypatch: pytest.MonkeyPatch, scenario: str, message: str
 ) -> None:
     monkeypatch.setenv("FAKE_PULUMI_SCENARIO", scenario)
-    outcome = invoke("outputs", "dev")
+    outcome = invoke(deps, "outputs", "dev")
     assert outcome.exit_code == ExitCode.PULUMI_CLI_MISSING
     assert message in outcome.stderr
     assert "get.pulumi.com" in outcome.stderr

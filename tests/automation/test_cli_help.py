@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import typer
@@ -28,8 +27,9 @@ def _clean_env() -> dict[str, str]:
     }
 
 
-def test_help_answers_in_under_a_second() -> None:
-    started = time.perf_counter()
+def test_help_lists_every_command() -> None:
+    # Speed is the import test's business below (no heavy SDK on this path); a wall-clock bound
+    # here only measured how busy the machine was. bench/ holds the timings.
     done = subprocess.run(
         [sys.executable, "-m", "automation", "--help"],
         cwd=PROJECT_DIR,
@@ -39,11 +39,9 @@ def test_help_answers_in_under_a_second() -> None:
         timeout=30,
         check=False,
     )
-    wall = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     for command in COMMANDS:
         assert command in done.stdout
-    assert wall < 1.0, f"--help took {wall:.2f}s"
 
 
 def test_the_cli_module_imports_no_heavy_sdk() -> None:

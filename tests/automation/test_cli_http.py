@@ -1,6 +1,6 @@
 """`verify ENV --front-url` against the real apps on 127.0.0.1, healthy and broken.
 
-The apps run as subprocesses (`python -m workloads.colorapp`, `python -m workloads.front`) on ports
+The apps run as subprocesses (`python -m workloads.runtime.colorapp`, `python -m workloads.runtime.front`) on ports
 the kernel picks (PORT=0; each logs the port it got), so parallel test workers never collide. A
 round-robin balancer on a thread stands in for Envoy's weighted route between blue and red. Broken
 meshes must fail: only blue answering while the weights say 50/50, colorapp down, a front slower
@@ -175,8 +175,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     refusing.bind(("127.0.0.1", 0))
     refused_port = refusing.getsockname()[1]
     try:
-        blue = spawn("workloads.colorapp", {"COLOR": "blue"}, directory, "blue")
-        red = spawn("workloads.colorapp", {"COLOR": "red"}, directory, "red")
+        blue = spawn("workloads.runtime.colorapp", {"COLOR": "blue"}, directory, "blue")
+        red = spawn("workloads.runtime.colorapp", {"COLOR": "red"}, directory, "red")
         apps += [blue, red]
         wait_listening(blue)
         wait_listening(red)
@@ -184,10 +184,17 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         servers.append(split)
         fronts = {
             "split": spawn(
-                "workloads.front", {"COLOR_HOST": f"127.0.0.1:{split.server_address[1]}"}, directory, "f1"
+                "workloads.runtime.front",
+                {"COLOR_HOST": f"127.0.0.1:{split.server_address[1]}"},
+                directory,
+                "f1",
             ),
-            "blue": spawn("workloads.front", {"COLOR_HOST": f"127.0.0.1:{blue.port}"}, directory, "f2"),
-            "down": spawn("workloads.front", {"COLOR_HOST": f"127.0.0.1:{refused_port}"}, directory, "f3"),
+            "blue": spawn(
+                "workloads.runtime.front", {"COLOR_HOST": f"127.0.0.1:{blue.port}"}, directory, "f2"
+            ),
+            "down": spawn(
+                "workloads.runtime.front", {"COLOR_HOST": f"127.0.0.1:{refused_port}"}, directory, "f3"
+            ),
         }
         apps += fronts.values()
         for front in fronts.values():

@@ -1,7 +1,7 @@
 """Ctrl-C as a real SIGINT to a real `python -m automation`-style process.
 
-The process runs the CLI's own main() with its seams pointed at an in-process fake engine (a script
-written here), so the signal arrives exactly as a user's Ctrl-C would: asynchronously, in the main
+The process runs the CLI's own main() with a deploy session over an in-process fake engine (a script
+written here, passing its fakes as the session's dependencies), so the signal arrives exactly as a user's Ctrl-C would: asynchronously, in the main
 thread, while the operation runs in the CLI's worker thread.
 """
 
@@ -27,8 +27,9 @@ from pathlib import Path
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import automation.cli as cli
-import automation.stack as stack
+from automation.interrupt import InterruptTiming
 from automation.preflight import PreflightClients
+from automation.session import Dependencies
 
 
 class Sts:
@@ -64,12 +65,14 @@ class Engine:
         return None
 
 
-stack.CANCEL_GRACE_S = float(sys.argv[1])
-cli.LOG_DIR = Path(sys.argv[2])
-cli.stack_factory = lambda request: Engine()
-cli.preflight_clients = lambda region: PreflightClients(Sts(), AppMesh())
+deps = Dependencies(
+    stack_factory=lambda request: Engine(),
+    preflight_clients=lambda region: PreflightClients(Sts(), AppMesh()),
+    log_dir=Path(sys.argv[2]),
+    interrupt=InterruptTiming(grace_s=float(sys.argv[1])),
+)
 sys.argv = ["crossmesh", *sys.argv[3:]]
-cli.main()
+cli.main(deps)
 """
 
 

@@ -4,8 +4,10 @@ nothing reaches Pulumi after a failed check."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.stub import Stubber
@@ -16,6 +18,7 @@ import automation.cli as cli
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
 from automation.preflight import PreflightClients, make_clients
+from automation.session import Dependencies
 from automation.stack import StackRequest
 
 AWS_VARIABLES = (
@@ -34,65 +37,74 @@ AWS_VARIABLES = (
 REACHED_PULUMI = Failure(ExitCode.NOT_DEPLOYED, "reached_pulumi", "the stack factory was reached")
 
 
-@pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[StackRequest]:
-    requests: list[StackRequest] = []
+@dataclass
+class Opened:
+    """The session's dependencies: the real preflight clients (boto3, under moto), and a stack factory
+    that records each request and stops there."""
 
-    def factory(request: StackRequest) -> object:
-        requests.append(request)
+    tmp_path: Path
+    requests: list[StackRequest] = field(default_factory=list[StackRequest])
+    preflight_clients: Callable[[str], PreflightClients] = make_clients
+
+    def factory(self, request: StackRequest) -> Any:
+        self.requests.append(request)
         raise CrossmeshError(REACHED_PULUMI)
+
+    def run(self, *args: str) -> tuple[int, dict[str, object], str]:
+        deps = Dependencies(
+            stack_factory=self.factory,
+            preflight_clients=self.preflight_clients,
+            log_dir=self.tmp_path / "logs",
+        )
+        outcome = CliRunner().invoke(cli.app, [*args, "--json"], obj=deps)
+        return outcome.exit_code, json.loads(outcome.stdout.strip().splitlines()[-1]), outcome.stderr
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Opened:
 
     for name in AWS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setattr(cli, "stack_factory", factory)
-    monkeypatch.setattr(cli, "LOG_DIR", tmp_path / "logs")
-    return requests
+    return Opened(tmp_path)
 
 
 @pytest.fixture
-def with_credentials(monkeypatch: pytest.MonkeyPatch, opened: list[StackRequest]) -> Iterator[None]:
+def with_credentials(monkeypatch: pytest.MonkeyPatch, opened: Opened) -> Iterator[None]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     with mock_aws():
         yield
 
 
-def run(*args: str) -> tuple[int, dict[str, object], str]:
-    outcome = CliRunner().invoke(cli.app, [*args, "--json"])
-    return outcome.exit_code, json.loads(outcome.stdout.strip().splitlines()[-1]), outcome.stderr
-
-
 @pytest.mark.usefixtures("with_credentials")
-def test_credentials_present_and_app_mesh_answering_pass_on_to_pulumi(opened: list[StackRequest]) -> None:
-    code, document, stderr = run("preview", "dev")
+def test_credentials_present_and_app_mesh_answering_pass_on_to_pulumi(opened: Opened) -> None:
+    code, document, stderr = opened.run("preview", "dev")
     assert code == ExitCode.NOT_DEPLOYED
     assert document["error"] == REACHED_PULUMI.to_dict() | {"exit_code": 9}
-    assert [r.env for r in opened] == ["dev"]
+    assert [r.env for r in opened.requests] == ["dev"]
     assert "AWS account 123456789012" in stderr
 
 
-def test_no_credentials_is_exit_5_and_pulumi_is_never_reached(opened: list[StackRequest]) -> None:
+def test_no_credentials_is_exit_5_and_pulumi_is_never_reached(opened: Opened) -> None:
     with mock_aws(config={"core": {"mock_credentials": False}}):
-        code, document, stderr = run("deploy", "dev", "--yes")
+        code, document, stderr = opened.run("deploy", "dev", "--yes")
     assert code == ExitCode.AWS_CREDENTIALS == 5
     error = document["error"]
     assert isinstance(error, dict)
     assert error["kind"] == "aws_credentials_missing"
     assert "no AWS credentials found" in stderr
-    assert opened == []
+    assert opened.requests == []
 
 
 @pytest.mark.usefixtures("with_credentials")
 def test_app_mesh_refused_after_end_of_support_is_exit_6(
-    opened: list[StackRequest], monkeypatch: pytest.MonkeyPatch
+    opened: Opened,
 ) -> None:
     clients = make_clients("us-east-1")
-    monkeypatch.setattr(
-        cli, "preflight_clients", lambda region: PreflightClients(clients.sts, clients.appmesh)
-    )
+    opened.preflight_clients = lambda region: PreflightClients(clients.sts, clients.appmesh)
     with Stubber(clients.appmesh) as stub:
         stub.add_client_error(
             "list_meshes",
@@ -100,7 +112,7 @@ def test_app_mesh_refused_after_end_of_support_is_exit_6(
             service_message="App Mesh is not available to this account",
             http_status_code=403,
         )
-        code, document, stderr = run("deploy", "dev", "--yes")
+        code, document, stderr = opened.run("deploy", "dev", "--yes")
     assert code == ExitCode.MESH_UNAVAILABLE == 6
     assert "AWS App Mesh support ended on 2026-09-30" in stderr
     assert "crossmesh:mesh" in stderr
@@ -108,20 +120,18 @@ def test_app_mesh_refused_after_end_of_support_is_exit_6(
     error = document["error"]
     assert isinstance(error, dict)
     assert error["kind"] == "mesh_unavailable"
-    assert opened == []
+    assert opened.requests == []
 
 
 @pytest.mark.usefixtures("with_credentials")
 def test_app_mesh_refused_does_not_block_destroy(
-    opened: list[StackRequest], monkeypatch: pytest.MonkeyPatch
+    opened: Opened,
 ) -> None:
     clients = make_clients("us-east-1")
-    monkeypatch.setattr(
-        cli, "preflight_clients", lambda region: PreflightClients(clients.sts, clients.appmesh)
-    )
+    opened.preflight_clients = lambda region: PreflightClients(clients.sts, clients.appmesh)
     with Stubber(clients.appmesh) as stub:
         stub.add_client_error("list_meshes", service_error_code="ForbiddenException", http_status_code=403)
-        code, _, stderr = run("destroy", "dev", "--yes")
+        code, _, stderr = opened.run("destroy", "dev", "--yes")
     assert code == ExitCode.NOT_DEPLOYED  # went on to Pulumi
     assert "warning: App Mesh is not available" in stderr
-    assert [r.create for r in opened] == [False]
+    assert [r.create for r in opened.requests] == [False]

@@ -1,8 +1,9 @@
 """The stack commands through typer's CliRunner, with a fake StackRunner in place of Pulumi.
 
-Every seam the CLI has (``stack_factory``, ``preflight_clients``, ``verify_deployment``,
-``is_interactive``) is replaced here; the CLI's own logic (config validation, order of checks,
-confirmation, progress, error classification, JSON shapes, exit codes, Ctrl-C) runs for real.
+Every dependency of the deploy session (``stack_factory``, ``preflight_clients``, ``verifier``,
+``is_interactive``) is a fake passed in as :class:`automation.session.Dependencies`; the CLI's and the
+session's own logic (config validation, order of checks, confirmation, progress, error
+classification, JSON shapes, exit codes, Ctrl-C) runs for real.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from typer.testing import CliRunner, Result
 import automation.cli as cli
 import automation.stack as stack_module
 from automation.exit_codes import ExitCode
+from automation.interrupt import DEFAULT_TIMING, InterruptTiming
+from automation.preflight import PreflightClients
 from automation.progress import EventSink
-from automation.stack import OperationResult, StackOutput, StackRequest
-from automation.verify import CheckResult, HttpStats, VerifyPlan, VerifyReport
+from automation.session import Dependencies, open_pulumi_stack
+from automation.stack import OperationResult, StackOutput, StackRequest, StackRunner
+from automation.verify import CheckResult, HttpCheckSettings, HttpStats, VerifyPlan, VerifyReport
 from tests.support import PROJECT_DIR
 
 RELEASE_URN = (
@@ -154,6 +158,8 @@ class FakeAppMesh:
 
 @dataclass
 class World:
+    """The fakes a session gets, and what they saw."""
+
     runner: FakeRunner
     journal: list[str]
     requests: list[StackRequest]
@@ -164,43 +170,48 @@ class World:
     appmesh_error: BaseException | None = None
     factory_error: BaseException | None = None
     interactive: bool = False
+    project_dir: Path = PROJECT_DIR
+    interrupt: InterruptTiming = DEFAULT_TIMING
+    real_stack_factory: bool = False
+    """Use the real Automation API stack factory instead of the fake runner."""
+
+    def factory(self, request: StackRequest) -> StackRunner:
+        if self.real_stack_factory:
+            return open_pulumi_stack(request)
+        self.journal.append("stack")
+        self.requests.append(request)
+        if self.factory_error is not None:
+            raise self.factory_error
+        return self.runner
+
+    def clients(self, region: str) -> PreflightClients:
+        return PreflightClients(
+            sts=FakeSts(self.journal, self.sts_error), appmesh=FakeAppMesh(self.journal, self.appmesh_error)
+        )
+
+    def verify(self, plan: VerifyPlan, http: HttpCheckSettings, deadline_s: float) -> VerifyReport:
+        self.journal.append(f"verify requests={http.requests} deadline={deadline_s}")
+        self.plans.append(plan)
+        return self.report
+
+    def deps(self) -> Dependencies:
+        return Dependencies(
+            stack_factory=self.factory,
+            preflight_clients=self.clients,
+            verifier=self.verify,
+            is_interactive=lambda: self.interactive,
+            project_dir=self.project_dir,
+            log_dir=self.log_dir,
+            interrupt=self.interrupt,
+        )
+
+    def invoke(self, *args: str, stdin: str | None = None) -> Result:
+        return CliRunner().invoke(cli.app, list(args), input=stdin, obj=self.deps())
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> World:
-    from automation.preflight import PreflightClients
-
-    state = World(FakeRunner(), [], [], [], tmp_path / "logs")
-
-    def factory(request: StackRequest) -> FakeRunner:
-        state.journal.append("stack")
-        state.requests.append(request)
-        if state.factory_error is not None:
-            raise state.factory_error
-        return state.runner
-
-    def verify(plan: VerifyPlan, **options: Any) -> VerifyReport:
-        state.journal.append(f"verify requests={options['requests']} deadline={options['deadline_s']}")
-        state.plans.append(plan)
-        return state.report
-
-    monkeypatch.setattr(cli, "LOG_DIR", state.log_dir)
-    monkeypatch.setattr(cli, "stack_factory", factory)
-    monkeypatch.setattr(
-        cli,
-        "preflight_clients",
-        lambda region: PreflightClients(
-            sts=FakeSts(state.journal, state.sts_error),
-            appmesh=FakeAppMesh(state.journal, state.appmesh_error),
-        ),
-    )
-    monkeypatch.setattr(cli, "verify_deployment", verify)
-    monkeypatch.setattr(cli, "is_interactive", lambda: state.interactive)
-    return state
-
-
-def invoke(*args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli.app, list(args), input=stdin)
+def world(tmp_path: Path) -> World:
+    return World(FakeRunner(), [], [], [], tmp_path / "logs")
 
 
 def json_result(outcome: Result) -> dict[str, Any]:
@@ -213,7 +224,7 @@ def json_result(outcome: Result) -> dict[str, Any]:
 
 
 def test_deploy_yes_json_runs_checks_in_order_and_reports_one_document(world: World) -> None:
-    outcome = invoke("deploy", "dev", "--yes", "--json")
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == 0, outcome.output
     assert world.journal == ["sts", "appmesh", "stack", "verify requests=200 deadline=600.0"]
     assert world.requests == [
@@ -277,7 +288,7 @@ def test_deploy_yes_json_runs_checks_in_order_and_reports_one_document(world: Wo
 
 
 def test_deploy_passes_backend_and_parallel_and_can_skip_verification(world: World) -> None:
-    outcome = invoke(
+    outcome = world.invoke(
         "deploy",
         "dev",
         "--yes",
@@ -296,7 +307,7 @@ def test_deploy_passes_backend_and_parallel_and_can_skip_verification(world: Wor
 
 
 def test_deploy_verification_options_reach_the_verifier(world: World) -> None:
-    outcome = invoke("deploy", "dev", "--yes", "--requests", "50", "--deadline", "30")
+    outcome = world.invoke("deploy", "dev", "--yes", "--requests", "50", "--deadline", "30")
     assert outcome.exit_code == 0, outcome.output
     assert world.journal[-1] == "verify requests=50 deadline=30.0"
     assert "verification passed" in outcome.stdout
@@ -304,7 +315,7 @@ def test_deploy_verification_options_reach_the_verifier(world: World) -> None:
 
 def test_deploy_with_failed_verification_exits_3(world: World) -> None:
     world.report = FAILED
-    outcome = invoke("deploy", "dev", "--yes", "--json")
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == ExitCode.VERIFY_FAILED == 3
     document = json_result(outcome)
     assert (document["ok"], document["exit_code"]) == (False, 3)
@@ -315,7 +326,7 @@ def test_deploy_with_failed_verification_exits_3(world: World) -> None:
 
 
 def test_deploy_without_yes_off_a_terminal_is_refused_before_anything(world: World) -> None:
-    outcome = invoke("deploy", "dev")
+    outcome = world.invoke("deploy", "dev")
     assert outcome.exit_code == ExitCode.BAD_INPUT
     assert "pass --yes" in outcome.stderr.lower()
     assert world.journal == []
@@ -323,7 +334,7 @@ def test_deploy_without_yes_off_a_terminal_is_refused_before_anything(world: Wor
 
 def test_interactive_deploy_previews_then_asks(world: World) -> None:
     world.interactive = True
-    outcome = invoke("deploy", "dev", "--skip-verify", stdin="y\n")
+    outcome = world.invoke("deploy", "dev", "--skip-verify", stdin="y\n")
     assert outcome.exit_code == 0, outcome.output
     assert world.runner.calls == ["preview", "up", "outputs"]
     assert "Deploy these changes to dev?" in outcome.stderr
@@ -331,7 +342,7 @@ def test_interactive_deploy_previews_then_asks(world: World) -> None:
 
 def test_interactive_deploy_declined_changes_nothing(world: World) -> None:
     world.interactive = True
-    outcome = invoke("deploy", "dev", "--json", stdin="n\n")
+    outcome = world.invoke("deploy", "dev", "--json", stdin="n\n")
     assert outcome.exit_code == 0
     assert world.runner.calls == ["preview"]
     # CliRunner echoes the typed answer to stdout (a terminal would show it on the tty): skip it.
@@ -342,14 +353,16 @@ def test_interactive_deploy_declined_changes_nothing(world: World) -> None:
 
 def test_ctrl_c_at_the_confirmation_prompt_is_exit_130_and_changes_nothing(world: World) -> None:
     world.interactive = True
-    outcome = invoke("deploy", "dev", stdin="")  # end of input: what click reports for Ctrl-C at a prompt
+    outcome = world.invoke(
+        "deploy", "dev", stdin=""
+    )  # end of input: what click reports for Ctrl-C at a prompt
     assert outcome.exit_code == ExitCode.INTERRUPTED
     assert world.runner.calls == ["preview"]
     assert "nothing was changed" in outcome.stderr
 
 
 def test_unknown_environment_is_exit_2_listing_known_ones(world: World) -> None:
-    outcome = invoke("deploy", "qa", "--yes", "--json")
+    outcome = world.invoke("deploy", "qa", "--yes", "--json")
     assert outcome.exit_code == 2
     assert "expected one of dev, lattice, prod, staging" in outcome.stderr
     assert json_result(outcome)["error"]["kind"] == "bad_input"
@@ -364,14 +377,14 @@ def test_bad_config_is_exit_2_and_nothing_is_called(
     document = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     document["config"]["crossmesh:clusters"][0]["nodes"]["min"] = 9
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
-    monkeypatch.setattr(cli, "PROJECT_DIR", project)
+    world.project_dir = project
     for command in (
         ["deploy", "dev", "--yes"],
         ["verify", "dev"],
         ["destroy", "dev", "--yes"],
         ["outputs", "dev"],
     ):
-        outcome = invoke(*command)
+        outcome = world.invoke(*command)
         assert outcome.exit_code == 2, command
         assert "crossmesh:clusters[0].nodes.min: got 9; expected min <= max (3)" in outcome.stderr
     assert world.journal == []
@@ -381,7 +394,7 @@ def test_stack_locked_is_exit_7_and_says_how_to_cancel(world: World) -> None:
     world.runner.errors["up"] = command_error(
         stderr="error: [409] Conflict: Another update is currently in progress."
     )
-    outcome = invoke("deploy", "dev", "--yes", "--json")
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == ExitCode.STACK_LOCKED == 7
     assert "this deploy changed nothing" in outcome.stderr
     assert "pulumi cancel --stack dev --yes" in outcome.stderr
@@ -408,7 +421,7 @@ def test_helm_timeout_from_the_event_stream_names_release_and_what_to_check(worl
         ),
     ]
     world.runner.errors["up"] = command_error(stdout="error: update failed")
-    outcome = invoke("deploy", "dev", "--yes", "--json")
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == ExitCode.DEPLOY_FAILED == 8
     error = json_result(outcome)["error"]
     assert error["kind"] == "helm_timeout"
@@ -423,7 +436,7 @@ def test_other_engine_errors_are_exit_8_with_the_engine_lines(world: World) -> N
     world.runner.errors["up"] = command_error(
         stdout="Diagnostics:\n  aws:iam/role:Role (x):\n    error: creating IAM Role: EntityAlreadyExists\n"
     )
-    outcome = invoke("deploy", "dev", "--yes")
+    outcome = world.invoke("deploy", "dev", "--yes")
     assert outcome.exit_code == 8
     assert "error: creating IAM Role: EntityAlreadyExists" in outcome.stderr
 
@@ -432,7 +445,7 @@ def test_missing_passphrase_is_exit_2(world: World) -> None:
     world.runner.errors["up"] = command_error(
         stderr="error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE"
     )
-    outcome = invoke("deploy", "dev", "--yes")
+    outcome = world.invoke("deploy", "dev", "--yes")
     assert outcome.exit_code == 2
     assert "PULUMI_CONFIG_PASSPHRASE" in outcome.stderr
 
@@ -441,7 +454,7 @@ def test_credentials_failure_stops_before_the_mesh_and_pulumi(world: World) -> N
     from botocore.exceptions import NoCredentialsError
 
     world.sts_error = NoCredentialsError()
-    outcome = invoke("deploy", "dev", "--yes", "--json")
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == 5
     assert world.journal == ["sts"]
     assert json_result(outcome)["error"]["kind"] == "aws_credentials_missing"
@@ -454,11 +467,11 @@ def test_mesh_unavailable_stops_deploy_but_only_warns_on_destroy(world: World) -
         {"Error": {"Code": "AccessDeniedException", "Message": "App Mesh is no longer available"}},
         "ListMeshes",
     )
-    outcome = invoke("deploy", "dev", "--yes")
+    outcome = world.invoke("deploy", "dev", "--yes")
     assert outcome.exit_code == 6
     assert "stack" not in world.journal
     world.journal.clear()
-    outcome = invoke("destroy", "dev", "--yes")
+    outcome = world.invoke("destroy", "dev", "--yes")
     assert outcome.exit_code == 0, outcome.output
     assert "warning: App Mesh is not available" in outcome.stderr
     assert world.runner.calls == ["destroy"]
@@ -479,8 +492,8 @@ def no_pulumi_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_missing_pulumi_cli_is_exit_4_with_install_hint(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "stack_factory", cli._open_pulumi_stack)
-    outcome = invoke("outputs", "dev", "--json")
+    world.real_stack_factory = True
+    outcome = world.invoke("outputs", "dev", "--json")
     assert outcome.exit_code == ExitCode.PULUMI_CLI_MISSING == 4
     error = json_result(outcome)["error"]
     assert error["message"] == "the Pulumi CLI (`pulumi`) is not installed or not on PATH"
@@ -495,9 +508,9 @@ def test_install_cli_that_cannot_download_is_exit_4(world: World, monkeypatch: p
     def offline(**_: Any) -> Any:
         raise URLError("[Errno -2] Name or service not known")
 
-    monkeypatch.setattr(cli, "stack_factory", cli._open_pulumi_stack)
+    world.real_stack_factory = True
     monkeypatch.setattr(stack_module.PulumiCommand, "install", offline)
-    outcome = invoke("deploy", "dev", "--yes", "--install-cli")
+    outcome = world.invoke("deploy", "dev", "--yes", "--install-cli")
     assert outcome.exit_code == 4
     assert "--install-cli could not download the Pulumi CLI from get.pulumi.com" in outcome.stderr
     assert "Name or service not known" in outcome.stderr
@@ -535,9 +548,9 @@ def interrupt_and_stop(runner: FakeRunner) -> None:
 def test_ctrl_c_cancels_an_update_that_does_not_stop_by_itself(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stack_module, "CANCEL_GRACE_S", 0.2)
+    world.interrupt = InterruptTiming(grace_s=0.2)
     world.runner.during["up"] = interrupt_and_wait_for_cancel
-    outcome = invoke("deploy", "dev", "--yes", "--json")
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == ExitCode.INTERRUPTED == 130
     assert world.runner.calls == ["up", "cancel"]
     error = json_result(outcome)["error"]
@@ -551,9 +564,9 @@ def test_ctrl_c_cancels_an_update_that_does_not_stop_by_itself(
 def test_ctrl_c_waits_for_an_engine_that_stops_and_does_not_cancel(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stack_module, "CANCEL_GRACE_S", 10.0)
+    world.interrupt = InterruptTiming(grace_s=10.0)
     world.runner.during["destroy"] = interrupt_and_stop
-    outcome = invoke("destroy", "dev", "--yes")
+    outcome = world.invoke("destroy", "dev", "--yes")
     assert outcome.exit_code == 130
     assert world.runner.calls == ["destroy"]
     assert "Pulumi stopped and released the stack" in outcome.stderr
@@ -561,8 +574,7 @@ def test_ctrl_c_waits_for_an_engine_that_stops_and_does_not_cancel(
 
 @pytest.mark.usefixtures("sigint_raises")
 def test_ctrl_c_when_cancel_fails_says_how_to_unlock(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stack_module, "CANCEL_GRACE_S", 0.2)
-    monkeypatch.setattr(stack_module, "AFTER_CANCEL_WAIT_S", 0.2)
+    world.interrupt = InterruptTiming(grace_s=0.2, after_cancel_wait_s=0.2)
 
     def interrupt_and_hang(runner: FakeRunner) -> None:
         _thread.interrupt_main()
@@ -570,7 +582,7 @@ def test_ctrl_c_when_cancel_fails_says_how_to_unlock(world: World, monkeypatch: 
 
     world.runner.during["refresh"] = interrupt_and_hang
     world.runner.cancel_error = command_error(stderr="error: failed to cancel: 403 Forbidden")
-    outcome = invoke("refresh", "dev", "--yes")
+    outcome = world.invoke("refresh", "dev", "--yes")
     assert outcome.exit_code == 130
     assert "cancelling it failed" in outcome.stderr
     assert "403 Forbidden" in outcome.stderr
@@ -579,7 +591,7 @@ def test_ctrl_c_when_cancel_fails_says_how_to_unlock(world: World, monkeypatch: 
 
 def test_ctrl_c_before_pulumi_changed_nothing(world: World) -> None:
     world.sts_error = KeyboardInterrupt()
-    outcome = invoke("deploy", "dev", "--yes")
+    outcome = world.invoke("deploy", "dev", "--yes")
     assert outcome.exit_code == 130
     assert "nothing was changed" in outcome.stderr
     assert world.journal == ["sts"]
@@ -589,7 +601,7 @@ def test_ctrl_c_before_pulumi_changed_nothing(world: World) -> None:
 
 
 def test_preview_json(world: World) -> None:
-    outcome = invoke("preview", "dev", "--json", "--parallel", "2")
+    outcome = world.invoke("preview", "dev", "--json", "--parallel", "2")
     assert outcome.exit_code == 0, outcome.output
     assert world.runner.calls == ["preview(parallel=2)"]
     assert world.requests[0].create is True
@@ -599,8 +611,8 @@ def test_preview_json(world: World) -> None:
 
 def test_destroy_and_refresh_require_an_existing_stack_and_yes(world: World) -> None:
     for command in ("destroy", "refresh"):
-        assert invoke(command, "dev").exit_code == 2
-        outcome = invoke(command, "dev", "--yes", "--json")
+        assert world.invoke(command, "dev").exit_code == 2
+        outcome = world.invoke(command, "dev", "--yes", "--json")
         assert outcome.exit_code == 0, outcome.output
         assert json_result(outcome)["operation"] == command
     assert [r.create for r in world.requests] == [False, False]
@@ -609,22 +621,22 @@ def test_destroy_and_refresh_require_an_existing_stack_and_yes(world: World) -> 
 
 def test_interactive_destroy_declined(world: World) -> None:
     world.interactive = True
-    outcome = invoke("destroy", "dev", stdin="n\n")
+    outcome = world.invoke("destroy", "dev", stdin="n\n")
     assert outcome.exit_code == 0
     assert world.runner.calls == []
     assert "This cannot be undone" in outcome.stderr
 
 
 def test_outputs_mask_secrets_unless_asked_and_need_no_aws(world: World) -> None:
-    outcome = invoke("outputs", "dev", "--json")
+    outcome = world.invoke("outputs", "dev", "--json")
     assert outcome.exit_code == 0, outcome.output
     document = json_result(outcome)
     assert document["outputs"]["clusters"] == "[secret]"
     assert document["outputs"]["frontUrl"] == FRONT_URL
     assert world.journal == ["stack"]  # no STS, no App Mesh
-    shown = json_result(invoke("outputs", "dev", "--json", "--show-secrets"))
+    shown = json_result(world.invoke("outputs", "dev", "--json", "--show-secrets"))
     assert shown["outputs"]["clusters"]["eksc2"]["kubeconfig"] == KUBECONFIGS["eksc2"]
-    table = invoke("outputs", "dev")
+    table = world.invoke("outputs", "dev")
     assert "frontUrl" in table.stdout
     assert "[secret]" in table.stdout
     assert "current-context" not in table.stdout
@@ -634,7 +646,7 @@ def test_outputs_mask_secrets_unless_asked_and_need_no_aws(world: World) -> None
 
 
 def test_verify_prints_exactly_the_report_shape(world: World) -> None:
-    outcome = invoke("verify", "dev", "--json", "--requests", "40")
+    outcome = world.invoke("verify", "dev", "--json", "--requests", "40")
     assert outcome.exit_code == 0, outcome.output
     assert world.journal == ["sts", "appmesh", "stack", "verify requests=40 deadline=600.0"]
     assert world.requests[0].create is False
@@ -644,7 +656,7 @@ def test_verify_prints_exactly_the_report_shape(world: World) -> None:
 
 def test_verify_failure_is_exit_3_with_a_table(world: World) -> None:
     world.report = FAILED
-    outcome = invoke("verify", "dev")
+    outcome = world.invoke("verify", "dev")
     assert outcome.exit_code == 3
     assert "crossmesh verification" in outcome.stdout
     assert "no red answers" in outcome.stdout
@@ -652,25 +664,25 @@ def test_verify_failure_is_exit_3_with_a_table(world: World) -> None:
 
 def test_verify_of_a_stack_without_outputs_is_exit_9(world: World) -> None:
     world.runner.outputs_value = {}
-    outcome = invoke("verify", "dev", "--json")
+    outcome = world.invoke("verify", "dev", "--json")
     assert outcome.exit_code == ExitCode.NOT_DEPLOYED == 9
     assert "has no outputs" in json_result(outcome)["error"]["message"]
     world.runner.outputs_value = {"region": StackOutput("us-east-1", False)}
-    outcome = invoke("verify", "dev")
+    outcome = world.invoke("verify", "dev")
     assert outcome.exit_code == 9
     assert "stack output clusters is missing" in outcome.stderr
 
 
 def test_verify_of_a_stack_the_backend_does_not_have_is_exit_9(world: World) -> None:
     world.factory_error = command_error(stderr="error: no stack named 'dev' found")
-    outcome = invoke("verify", "dev")
+    outcome = world.invoke("verify", "dev")
     assert outcome.exit_code == 9
     assert "there is no stack 'dev' in this Pulumi backend" in outcome.stderr
 
 
 def test_verify_and_destroy_do_not_carry_the_policy_pack(world: World) -> None:
-    invoke("destroy", "dev", "--yes")
-    invoke("verify", "dev")
+    world.invoke("destroy", "dev", "--yes")
+    world.invoke("verify", "dev")
     assert [r.policy_packs for r in world.requests] == [(), ()]
 
 

@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from automation.environment import load_environment
 from automation.errors import CrossmeshError
 from automation.exit_codes import ExitCode
 from automation.preflight import (
@@ -20,7 +21,6 @@ from automation.preflight import (
     check_mesh_backend,
     make_clients,
 )
-from automation.render import load_environment
 from automation.verify.backends.appmesh import check_appmesh
 from infra.config import StackConfig
 from tests.support import PROJECT_DIR
@@ -206,7 +206,7 @@ def test_lattice_backend_checks_vpc_lattice_not_app_mesh() -> None:
     import yaml
 
     from automation.preflight import check_mesh_backend
-    from infra.config import parse_stack_file
+    from infra.config_parse import parse_stack_file
     from tests.support import PROJECT_DIR
 
     config = parse_stack_file(yaml.safe_load((PROJECT_DIR / "Pulumi.lattice.yaml").read_text()), "lattice")

@@ -12,15 +12,15 @@ from typer.testing import CliRunner
 
 import automation.render as render_module
 from automation.cli import app
-from automation.render import render
-from tests.support import PROJECT_DIR, REFERENCE_DIR, three_clusters, variant
+from automation.session import Dependencies
+from tests.support import PROJECT_DIR, REFERENCE_DIR, render_written, three_clusters, variant
 
 runner = CliRunner()
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod", "lattice"])
 def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Path) -> None:
-    result = render(env, PROJECT_DIR, out_dir=tmp_path)
+    result = render_written(env, tmp_path)
     assert result.problems == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifests", "report.md", "resources.json"]
     assert sorted(p.name for p in (tmp_path / "manifests").iterdir()) == ["eksc1.yaml", "eksc2.yaml"]
@@ -50,7 +50,7 @@ def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Pat
 
 
 def test_three_cluster_variant_renders_a_manifest_per_cluster(tmp_path: Path) -> None:
-    result = render("dev", PROJECT_DIR, out_dir=tmp_path, document=variant("dev", three_clusters))
+    result = render_written("dev", tmp_path, document=variant("dev", three_clusters))
     assert result.problems == []
     assert sorted(p.name for p in (tmp_path / "manifests").iterdir()) == [
         "eksc1.yaml",
@@ -74,7 +74,7 @@ def test_three_cluster_variant_renders_a_manifest_per_cluster(tmp_path: Path) ->
 
 
 def test_report_diagram_shows_the_path_across_clusters(tmp_path: Path) -> None:
-    render("dev", PROJECT_DIR, out_dir=tmp_path)
+    render_written("dev", tmp_path)
     report = (tmp_path / "report.md").read_text()
     diagram = report.split("```mermaid", 1)[1].split("```", 1)[0]
     # front (eksc1) -> the stable name -> router -> blue and red (eksc2)
@@ -90,7 +90,7 @@ def test_report_diagram_shows_the_path_across_clusters(tmp_path: Path) -> None:
 
 
 def test_helm_releases_are_listed_not_expanded(tmp_path: Path) -> None:
-    result = render("dev", PROJECT_DIR, out_dir=tmp_path)
+    result = render_written("dev", tmp_path)
     assert [r.inputs["chart"] for r in result.helm_releases["eksc1"]] == ["appmesh-controller"]
     # what the chart contains (the controller Deployment, its CRDs, the webhook) is not in the manifests
     objects = [o for items in result.manifests.values() for o in items]
@@ -136,8 +136,7 @@ def test_cli_bad_config_exits_2_before_anything_is_registered(
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
     recorded: list[str] = []
     monkeypatch.setattr(render_module, "record_project", lambda *a, **k: recorded.append("ran"))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", project)
-    outcome = runner.invoke(app, ["render", "dev"])
+    outcome = runner.invoke(app, ["render", "dev"], obj=Dependencies(project_dir=project))
     assert outcome.exit_code == 2
     assert (
         "crossmesh:workloads.colorapp.versions[0].weight: got 150; expected a number <= 100" in outcome.output

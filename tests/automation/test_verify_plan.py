@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from automation.render import load_environment
+from automation.environment import load_environment
 from automation.verify_plan import PlanError, build_verify_plan
-from infra.config import StackConfig, parse_stack_file
+from infra.config import StackConfig
+from infra.config_parse import parse_stack_file
 from tests.support import PROJECT_DIR, stack_document, three_clusters, variant
 
 KUBECONFIG = json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []})

@@ -7,14 +7,8 @@ from typing import Any
 
 import pytest
 
-from infra.config import (
-    ConfigError,
-    NatGatewayMode,
-    StackConfig,
-    Tracing,
-    parse_config,
-    parse_stack_file,
-)
+from infra.config import NatGatewayMode, StackConfig, Tracing
+from infra.config_parse import ConfigError, parse_config, parse_stack_file
 from tests.support import stack_document, variant
 
 Change = Callable[[dict[str, Any]], None]

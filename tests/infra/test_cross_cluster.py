@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from infra.config import StackConfig, parse_stack_file
+from infra.config import StackConfig
+from infra.config_parse import parse_stack_file
 from infra.cross_cluster import AccessRule
 from infra.mesh import backend_for
+from infra.topology import topology_of
 from tests.support import inputs, record_document, record_env, stack_document, three_clusters, variant
-from workloads.topology import topology_of
 
 RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 

@@ -14,13 +14,14 @@ import yaml
 from typer.testing import CliRunner
 
 from automation.cli import app
+from automation.environment import load_environment
 from automation.guardrails import evaluate_recording, markdown, policy_pack_args, summary_line
-from automation.render import load_environment, render
-from infra.config import ConfigError
+from automation.session import Dependencies
+from infra.config_parse import ConfigError
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import RULES, Status
 from policy.crossmesh_policy.pack_config import settings_from
-from tests.support import PROJECT_DIR, REFERENCE_DIR, record_env, variant
+from tests.support import PROJECT_DIR, REFERENCE_DIR, record_env, render_written, variant
 
 PUBLIC_ENDPOINT = "eks-endpoint-public-access-restricted"
 runner = CliRunner()
@@ -48,7 +49,7 @@ def test_staging_and_prod_pass_every_policy(env: str) -> None:
 
 
 def test_render_report_has_a_guardrails_table(tmp_path: Path) -> None:
-    result = render("dev", PROJECT_DIR, out_dir=tmp_path)
+    result = render_written("dev", tmp_path)
     assert result.ok
     assert result.guardrails is not None
     text = (tmp_path / "report.md").read_text()
@@ -84,10 +85,11 @@ def test_a_mandatory_violation_fails_the_render_naming_resource_policy_and_fix(
         clusters[0]["endpoint"] = {"privateAccess": False}
 
     project = _project_with(tmp_path, variant("dev", private_endpoint_off))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", project)
     if REFERENCE_DIR.is_dir():
         monkeypatch.setenv("CROSSMESH_REFERENCE_DIR", str(REFERENCE_DIR))
-    outcome = runner.invoke(app, ["render", "dev", "--out", str(tmp_path / "out")])
+    outcome = runner.invoke(
+        app, ["render", "dev", "--out", str(tmp_path / "out")], obj=Dependencies(project_dir=project)
+    )
     assert outcome.exit_code == 1, outcome.output
     flat = " ".join(outcome.output.split())
     assert "1 mandatory violation(s)" in flat
@@ -117,10 +119,10 @@ def test_relaxing_a_mandatory_or_unknown_policy_is_a_config_error(policy: str, e
     assert "expected an advisory policy: eks-endpoint-public-access-restricted" in message
 
 
-def test_cli_bad_relaxation_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_bad_relaxation_exits_2(tmp_path: Path) -> None:
     document = variant("dev", lambda c: c["crossmesh:policy"]["relax"][0].update(policy="k8s-probes"))
-    monkeypatch.setattr("automation.cli.PROJECT_DIR", _project_with(tmp_path, document))
-    outcome = runner.invoke(app, ["render", "dev"])
+    project = _project_with(tmp_path, document)
+    outcome = runner.invoke(app, ["render", "dev"], obj=Dependencies(project_dir=project))
     assert outcome.exit_code == 2
     assert "crossmesh:policy.relax[0].policy: got 'k8s-probes'; k8s-probes is mandatory" in outcome.output
 

@@ -133,7 +133,7 @@ def test_stack_policy_sees_every_resource_and_blames_one() -> None:
     assert reported == [
         (
             f"{t.K8S_NAMESPACE} ops-ns: namespace ops has no NetworkPolicy: every pod in it accepts any traffic. "
-            "Fix: add a NetworkPolicy to the namespace (workloads/manifests.py network_policies)",
+            "Fix: add a NetworkPolicy to the namespace (workloads/deploy/manifests.py network_policies)",
             f"urn:pulumi:dev::crossmesh::{t.K8S_NAMESPACE}::ops-ns",
         )
     ]

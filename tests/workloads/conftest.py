@@ -27,8 +27,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, App]]:
     """One colorapp and one front in front of it, shared by the read-only tests of a module."""
     launcher = Launcher(tmp_path_factory.mktemp("pair"))
     try:
-        color = launcher.start("workloads.colorapp", {"COLOR": "blue"})
-        front = launcher.start("workloads.front", {"COLOR_HOST": f"127.0.0.1:{color.port}"})
+        color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue"})
+        front = launcher.start("workloads.runtime.front", {"COLOR_HOST": f"127.0.0.1:{color.port}"})
         yield color, front
     finally:
         launcher.stop_all()

@@ -1,4 +1,5 @@
-"""Static checks of the two Dockerfiles, the pinned requirements and .dockerignore (no Docker here)."""
+"""Static checks of the one Dockerfile (per app, as built with APP=<app>), the pinned requirements and
+.dockerignore (no Docker here), and of what workloads/deploy/images.py hands docker-build."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = ["colorapp", "front"]
+DOCKERFILE = REPO / "workloads" / "Dockerfile"
+RUNTIME = REPO / "workloads" / "runtime"
 # The image's interpreter; environment markers in dependency metadata are evaluated for it.
 IMAGE_PYTHON = {
     "python_version": "3.12",
@@ -41,7 +44,8 @@ class Stage:
         return [args for key, args in self.instructions if key == keyword]
 
 
-def parse_dockerfile(path: Path) -> list[Stage]:
+def parse_dockerfile(path: Path, build_args: dict[str, str] | None = None) -> list[Stage]:
+    """The stages, with ``${ARG}`` references expanded as ``docker build --build-arg`` would."""
     logical: list[str] = []
     pending = ""
     for raw in path.read_text().splitlines():
@@ -51,7 +55,10 @@ def parse_dockerfile(path: Path) -> list[Stage]:
         if line.endswith("\\"):
             pending += line[:-1] + " "
             continue
-        logical.append(pending + line)
+        full = pending + line
+        for name, value in (build_args or {}).items():
+            full = full.replace("${" + name + "}", value)
+        logical.append(full)
         pending = ""
     assert not pending, "dangling line continuation"
     stages: list[Stage] = []
@@ -100,7 +107,14 @@ def app(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def stages(app: str) -> list[Stage]:
-    return parse_dockerfile(REPO / "workloads" / app / "Dockerfile")
+    return parse_dockerfile(DOCKERFILE, {"APP": app})
+
+
+def test_one_dockerfile_takes_the_app_as_a_build_argument() -> None:
+    assert not list((REPO / "workloads").glob("*/**/Dockerfile")), "one Dockerfile, not one per app"
+    final = parse_dockerfile(DOCKERFILE)[-1]
+    assert final.all("ARG") == ["APP"]
+    assert env_values(final)["APP"] == "${APP}"
 
 
 def test_multi_stage_on_a_pinned_slim_python(stages: list[Stage]) -> None:
@@ -119,7 +133,7 @@ def test_build_stage_installs_the_pinned_requirements_from_wheels(stages: list[S
     for flag in ("--no-cache-dir", "--no-deps", "--only-binary=:all:", "-r "):
         assert flag in install
     copied = [copy_sources(args)[1] for args in build.all("COPY")]
-    assert ["workloads/requirements.txt"] in copied
+    assert ["workloads/runtime/requirements.txt"] in copied
 
 
 def test_final_stage_runs_as_non_root_numeric_user(stages: list[Stage]) -> None:
@@ -140,7 +154,9 @@ def test_final_stage_settings_and_command(app: str, stages: list[Stage]) -> None
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["PYTHONUNBUFFERED"] == "1"
     assert final.all("EXPOSE") == ["8080"]
-    assert [json.loads(cmd) for cmd in final.all("CMD")] == [["python", "-m", f"workloads.{app}"]]
+    # The image runs the app it was built for: APP is baked in, and the entry point dispatches on it.
+    assert env["APP"] == app
+    assert [json.loads(cmd) for cmd in final.all("CMD")] == [["python", "-m", "workloads.runtime"]]
     (healthcheck,) = final.all("HEALTHCHECK")
     command = json.loads(healthcheck[healthcheck.index("CMD") + 3 :])
     assert command[:2] == ["python", "-c"]
@@ -152,7 +168,9 @@ def test_final_stage_settings_and_command(app: str, stages: list[Stage]) -> None
 def test_final_stage_carries_nothing_of_the_build(stages: list[Stage]) -> None:
     final = stages[-1]
     for run in final.all("RUN"):
-        assert re.fullmatch(r"python -m compileall -q workloads", run), run
+        assert re.fullmatch(
+            r'test -f "workloads/runtime/[a-z]+/app\.py" && python -m compileall -q workloads', run
+        ), run
     for args in final.all("COPY") + final.all("ADD"):
         source_stage, sources, _ = copy_sources(args)
         if source_stage is not None:
@@ -169,10 +187,12 @@ def test_final_stage_copies_exactly_the_app_code(app: str, stages: list[Stage]) 
             files = context_files(source)
             assert files, f"COPY source {source} matches nothing in the repository"
             copied.update(files)
-    allowed = {REPO / "workloads" / "__init__.py"}
+    allowed = {REPO / "workloads" / "__init__.py", RUNTIME / "__init__.py", RUNTIME / "__main__.py"}
     for package in ("common", app):
-        allowed.update((REPO / "workloads" / package).glob("*.py"))
+        allowed.update((RUNTIME / package).glob("*.py"))
     assert copied == allowed
+    # The image holds only the runtime room: nothing of the Pulumi components that deploy it.
+    assert not [p for p in copied if "deploy" in p.relative_to(REPO).parts]
     # Everything the copied code imports from workloads.* is in the image too.
     for path in copied:
         for module in _imports(path):
@@ -193,7 +213,7 @@ def _imports(path: Path) -> set[str]:
 
 def _pins() -> dict[str, str]:
     pins: dict[str, str] = {}
-    for raw in (REPO / "workloads" / "requirements.txt").read_text().splitlines():
+    for raw in (RUNTIME / "requirements.txt").read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -214,9 +234,7 @@ def test_requirements_are_exact_pins_of_runtime_packages_only() -> None:
 def test_requirements_cover_every_third_party_import_of_the_apps() -> None:
     pins = _pins()
     owners = metadata.packages_distributions()
-    for path in (REPO / "workloads").glob("*/*.py"):
-        if path.parent.name not in {"common", *APPS}:
-            continue
+    for path in RUNTIME.glob("**/*.py"):
         for module in _imports(path):
             top = module.split(".")[0]
             if top in sys.stdlib_module_names or top == "workloads":
@@ -266,7 +284,7 @@ def test_dockerignore_sends_only_what_the_images_copy() -> None:
     rules = _dockerignore()
     assert rules[0] == (False, "*"), "start by excluding everything"
     for app in APPS:
-        for stage in parse_dockerfile(REPO / "workloads" / app / "Dockerfile"):
+        for stage in parse_dockerfile(DOCKERFILE, {"APP": app}):
             for args in stage.all("COPY"):
                 source_stage, sources, _ = copy_sources(args)
                 if source_stage is None:
@@ -279,8 +297,40 @@ def test_dockerignore_sends_only_what_the_images_copy() -> None:
         "infra/__init__.py",
         ".git/config",
         "tests/workloads/conftest.py",
-        "workloads/common/__pycache__/web.cpython-312.pyc",
+        "workloads/runtime/common/__pycache__/web.cpython-312.pyc",
+        "workloads/deploy/images.py",
+        "workloads/topology.py",
         ".venv/bin/python",
         "Pulumi.dev.yaml",
     ):
         assert not _sent_to_docker(kept_out, rules), kept_out
+
+
+def test_image_build_inputs_name_the_one_dockerfile_and_the_app() -> None:
+    from infra.topology import AppKind
+    from workloads.deploy import images
+
+    assert images.DOCKERFILE == "workloads/Dockerfile"
+    assert (REPO / images.DOCKERFILE).is_file()
+    for kind in AppKind:
+        assert images.build_args(kind) == {"APP": kind.value}
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_source_tag_covers_exactly_what_the_image_copies(app: str) -> None:
+    from infra.topology import AppKind
+    from workloads.deploy import images
+
+    kind = AppKind(app)
+    files = set(images.build_files(REPO, kind))
+    copied: set[Path] = {DOCKERFILE, RUNTIME / "requirements.txt"}
+    for stage in parse_dockerfile(DOCKERFILE, {"APP": app}):
+        for args in stage.all("COPY"):
+            source_stage, sources, _ = copy_sources(args)
+            if source_stage is None:
+                for source in sources:
+                    copied.update(context_files(source))
+    assert files == copied
+    other = next(k for k in AppKind if k is not kind)
+    assert images.source_tag(REPO, kind) != images.source_tag(REPO, other)
+    assert re.fullmatch(r"src-[0-9a-f]{16}", images.source_tag(REPO, kind))

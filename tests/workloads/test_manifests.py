@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from automation.validate import CrdSchemas, validate_objects
-from infra.config import parse_stack_file
+from infra.config_parse import parse_stack_file
+from infra.topology import AppKind, topology_of
 from tests.support import stack_document
-from workloads import manifests
-from workloads.topology import AppKind, topology_of
+from workloads.deploy import manifests
 
 TOPOLOGY = topology_of(parse_stack_file(stack_document("dev"), "dev"))
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/crossmesh-dev/colorapp@sha256:" + "a" * 64

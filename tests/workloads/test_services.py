@@ -95,7 +95,7 @@ def test_access_logs_are_one_json_object_per_line(pair: tuple[App, App]) -> None
 
 
 def test_colorapp_without_color_fails_fast(launcher: Launcher) -> None:
-    proc, stdout, stderr = launcher.spawn("workloads.colorapp", {"COLOR": "  "})
+    proc, stdout, stderr = launcher.spawn("workloads.runtime.colorapp", {"COLOR": "  "})
     assert proc.wait(timeout=10) == 2
     records = [json.loads(line) for line in stdout.read_text().splitlines()]
     assert records[-1]["level"] == "error"
@@ -106,11 +106,15 @@ def test_colorapp_without_color_fails_fast(launcher: Launcher) -> None:
 @pytest.mark.parametrize(
     ("module", "env", "message"),
     [
-        ("workloads.front", {"COLOR_HOST": "http://colorapp:8080"}, "COLOR_HOST must be host:port"),
-        ("workloads.front", {"UPSTREAM_READ_TIMEOUT_SECONDS": "soon"}, "UPSTREAM_READ_TIMEOUT_SECONDS"),
-        ("workloads.colorapp", {"COLOR": "red", "PORT": "eighty"}, "PORT must be a whole number"),
+        ("workloads.runtime.front", {"COLOR_HOST": "http://colorapp:8080"}, "COLOR_HOST must be host:port"),
         (
-            "workloads.colorapp",
+            "workloads.runtime.front",
+            {"UPSTREAM_READ_TIMEOUT_SECONDS": "soon"},
+            "UPSTREAM_READ_TIMEOUT_SECONDS",
+        ),
+        ("workloads.runtime.colorapp", {"COLOR": "red", "PORT": "eighty"}, "PORT must be a whole number"),
+        (
+            "workloads.runtime.colorapp",
             {"COLOR": "red", "XRAY_ENABLED": "maybe"},
             "XRAY_ENABLED must be true or false",
         ),
@@ -139,7 +143,7 @@ def test_front_passes_colorapp_answer_through(pair: tuple[App, App]) -> None:
 
 def test_front_answers_502_quickly_when_colorapp_is_down(launcher: Launcher) -> None:
     host = f"127.0.0.1:{unused_port()}"
-    front = launcher.start("workloads.front", {"COLOR_HOST": host})
+    front = launcher.start("workloads.runtime.front", {"COLOR_HOST": host})
     started = time.monotonic()
     response = get(front.url("/color"))
     elapsed = time.monotonic() - started
@@ -155,7 +159,7 @@ def test_front_answers_502_when_upstream_is_slower_than_read_timeout(
 ) -> None:
     slow = fake_upstream(delay=5.0)
     front = launcher.start(
-        "workloads.front", {"COLOR_HOST": slow.host, "UPSTREAM_READ_TIMEOUT_SECONDS": "0.5"}
+        "workloads.runtime.front", {"COLOR_HOST": slow.host, "UPSTREAM_READ_TIMEOUT_SECONDS": "0.5"}
     )
     started = time.monotonic()
     response = get(front.url("/color"))
@@ -170,7 +174,7 @@ def test_front_answers_502_on_upstream_error_status(
     launcher: Launcher, fake_upstream: Callable[..., Upstream]
 ) -> None:
     failing = fake_upstream(status=503, body=b"unavailable")
-    front = launcher.start("workloads.front", {"COLOR_HOST": failing.host})
+    front = launcher.start("workloads.runtime.front", {"COLOR_HOST": failing.host})
     response = get(front.url("/color"))
     assert response.status_code == 502
     assert response.json() == {"error": "upstream answered 503", "upstream": failing.host, "status": 503}
@@ -180,7 +184,7 @@ def test_front_forwards_accept_and_trace_header_and_returns_upstream_content_typ
     launcher: Launcher, fake_upstream: Callable[..., Upstream]
 ) -> None:
     upstream = fake_upstream(body=b'{"color":"green"}', content_type="application/vnd.demo+json")
-    front = launcher.start("workloads.front", {"COLOR_HOST": upstream.host})
+    front = launcher.start("workloads.runtime.front", {"COLOR_HOST": upstream.host})
     header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
     response = get(front.url("/color"), {"Accept": "application/json", "X-Amzn-Trace-Id": header})
     assert response.status_code == 200
@@ -200,7 +204,9 @@ def test_sigterm_lets_the_request_in_flight_complete(
     launcher: Launcher, fake_upstream: Callable[..., Upstream]
 ) -> None:
     slow = fake_upstream(delay=1.5, body=b"slow-but-complete")
-    front = launcher.start("workloads.front", {"COLOR_HOST": slow.host, "UPSTREAM_READ_TIMEOUT_SECONDS": "5"})
+    front = launcher.start(
+        "workloads.runtime.front", {"COLOR_HOST": slow.host, "UPSTREAM_READ_TIMEOUT_SECONDS": "5"}
+    )
     result: dict[str, object] = {}
 
     def call() -> None:
@@ -231,7 +237,9 @@ def test_sigterm_lets_the_request_in_flight_complete(
 
 def test_shutdown_delay_fails_healthz_but_keeps_serving(launcher: Launcher) -> None:
     delay = 2.0
-    color = launcher.start("workloads.colorapp", {"COLOR": "blue", "SHUTDOWN_DELAY_SECONDS": str(delay)})
+    color = launcher.start(
+        "workloads.runtime.colorapp", {"COLOR": "blue", "SHUTDOWN_DELAY_SECONDS": str(delay)}
+    )
     assert get(color.url("/healthz")).status_code == 200
     signalled = time.monotonic()
     color.terminate()
@@ -257,7 +265,7 @@ def test_shutdown_delay_fails_healthz_but_keeps_serving(launcher: Launcher) -> N
 
 
 def test_two_workers_serve_and_drain(launcher: Launcher) -> None:
-    color = launcher.start("workloads.colorapp", {"COLOR": "teal", "WEB_CONCURRENCY": "2"})
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "teal", "WEB_CONCURRENCY": "2"})
     for _ in range(4):
         assert get(color.url("/color")).text == "teal"
     color.terminate()
@@ -274,7 +282,7 @@ def test_two_workers_serve_and_drain(launcher: Launcher) -> None:
 
 
 def test_workers_do_not_outlive_a_killed_supervisor(launcher: Launcher) -> None:
-    color = launcher.start("workloads.colorapp", {"COLOR": "teal", "WEB_CONCURRENCY": "2"})
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "teal", "WEB_CONCURRENCY": "2"})
     assert get(color.url("/color")).text == "teal"
     color.proc.kill()
     color.wait(timeout=5)
@@ -317,7 +325,7 @@ def _xray_env(sink: socket.socket) -> dict[str, str]:
 
 def test_colorapp_sends_a_segment_per_request(launcher: Launcher) -> None:
     with _udp_sink() as sink:
-        color = launcher.start("workloads.colorapp", {"COLOR": "blue", **_xray_env(sink)})
+        color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue", **_xray_env(sink)})
         root, parent = "1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
         response = get(color.url("/color"), {"X-Amzn-Trace-Id": f"Root={root};Parent={parent};Sampled=1"})
         assert response.text == "blue"
@@ -360,7 +368,7 @@ def test_front_traces_the_call_and_links_colorapp_to_it(
 ) -> None:
     upstream = fake_upstream()
     with _udp_sink() as sink:
-        front = launcher.start("workloads.front", {"COLOR_HOST": upstream.host, **_xray_env(sink)})
+        front = launcher.start("workloads.runtime.front", {"COLOR_HOST": upstream.host, **_xray_env(sink)})
         root, parent = "1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
         response = get(front.url("/color"), {"X-Amzn-Trace-Id": f"Root={root};Parent={parent};Sampled=1"})
         assert response.status_code == 200
@@ -385,7 +393,7 @@ def test_front_traces_the_call_and_links_colorapp_to_it(
 def test_front_segment_records_a_failed_call_as_fault(launcher: Launcher) -> None:
     with _udp_sink() as sink:
         front = launcher.start(
-            "workloads.front",
+            "workloads.runtime.front",
             {"COLOR_HOST": f"127.0.0.1:{unused_port()}", "XRAY_SAMPLE_RATE": "1", **_xray_env(sink)},
         )
         assert get(front.url("/color")).status_code == 502
@@ -415,9 +423,9 @@ def test_both_apps_run_on_a_read_only_root_filesystem(launcher: Launcher, tmp_pa
     ]
     with _udp_sink() as sink:
         env = {**_xray_env(sink), "XRAY_SAMPLE_RATE": "1", "PYTHONDONTWRITEBYTECODE": ""}
-        color = launcher.start("workloads.colorapp", {"COLOR": "blue", **env}, prefix=read_only)
+        color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue", **env}, prefix=read_only)
         front = launcher.start(
-            "workloads.front", {"COLOR_HOST": f"127.0.0.1:{color.port}", **env}, prefix=read_only
+            "workloads.runtime.front", {"COLOR_HOST": f"127.0.0.1:{color.port}", **env}, prefix=read_only
         )
         assert get(front.url("/color"), JSON_ACCEPT).json() == {"color": "blue"}
         assert len(_segments(sink, 2)) == 2

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from workloads.common.config import (
+from workloads.runtime.common.config import (
     ConfigError,
     env_bool,
     env_float,
@@ -19,9 +19,9 @@ from workloads.common.config import (
     split_host_port,
     xray_settings,
 )
-from workloads.common.logs import JsonLog
-from workloads.common.web import Request, Response, Service, prefers_json, text
-from workloads.common.xray import Sampler, Trace, Tracer, new_id, new_trace_id, parse_trace_header
+from workloads.runtime.common.logs import JsonLog
+from workloads.runtime.common.web import Request, Response, Service, prefers_json, text
+from workloads.runtime.common.xray import Sampler, Trace, Tracer, new_id, new_trace_id, parse_trace_header
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from infra.mesh.backend import (
     mermaid_id,
 )
 from infra.naming import physical
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
 
 # The eks-charts appmesh-controller pod template sets no seccomp profile, runAsNonRoot or dropped
 # capabilities; the injected proxyinit container needs NET_ADMIN.

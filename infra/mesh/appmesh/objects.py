@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import RouteConfig
-from workloads.topology import AppKind, AppSpec, Topology
+from infra.topology import AppKind, AppSpec, Topology
 
 API_VERSION = "appmesh.k8s.aws/v1beta2"
 ROUTE_NAME = "color-route"

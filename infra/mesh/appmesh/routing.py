@@ -17,7 +17,7 @@ from infra import kube
 from infra.config import RouteConfig
 from infra.mesh.appmesh import objects
 from infra.naming import TYPE_PREFIX
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
 
 # The controller creates the AWS object, then writes its ARN back; Pulumi waits for that (WAIT_FOR).
 CREATE_TIMEOUT = "10m"

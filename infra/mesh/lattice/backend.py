@@ -12,7 +12,8 @@ from typing import ClassVar
 import pulumi
 
 from infra import iam
-from infra.config import MeshBackendKind, Problem, Tracing
+from infra.config import MeshBackendKind, Tracing
+from infra.config_parse import Problem
 from infra.cross_cluster import AccessRule
 from infra.mesh.backend import (
     ClusterHandle,
@@ -27,7 +28,7 @@ from infra.mesh.lattice import objects
 from infra.mesh.lattice.controller import LatticeController, LatticeControllerArgs
 from infra.mesh.lattice.routing import LatticeRouting, LatticeRoutingArgs
 from infra.naming import physical
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
 
 
 class LatticeBackend(MeshBackend):

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.data import as_mapping, mapping_or_empty
-from workloads.manifests import COMMON_LABELS, HTTP_PORT_NAME
-from workloads.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology
+from workloads.deploy.manifests import COMMON_LABELS, HTTP_PORT_NAME
 
 Manifest = dict[str, Any]
 Deferred = Any

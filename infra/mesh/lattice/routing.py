@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from infra import kube
 from infra.mesh.lattice import objects
 from infra.naming import TYPE_PREFIX, child
-from workloads.topology import Topology
+from infra.topology import Topology
 
 DNS_TTL_SECONDS = 300
 CREATE_TIMEOUT = "10m"

@@ -85,11 +85,15 @@ def test_an_environment_scoped_entry_must_be_needed_in_each_of_its_environments(
 
 
 def test_bandit_entries_match_on_the_flagged_line() -> None:
-    entries = [Entry("bandit", "B104", "workloads/common/config.py", REASON, match='"0.0.0.0"')]
+    entries = [Entry("bandit", "B104", "workloads/runtime/common/config.py", REASON, match='"0.0.0.0"')]
     hit = Finding(
-        "bandit", "B104", "workloads/common/config.py", "binds", line='host=env_str(env, "HOST", "0.0.0.0"),'
+        "bandit",
+        "B104",
+        "workloads/runtime/common/config.py",
+        "binds",
+        line='host=env_str(env, "HOST", "0.0.0.0"),',
     )
-    miss = Finding("bandit", "B104", "workloads/common/config.py", "binds", line="host=ANY,")
+    miss = Finding("bandit", "B104", "workloads/runtime/common/config.py", "binds", line="host=ANY,")
     outcome = allowlist.apply(entries, [hit, miss], {"bandit": [None]})
     assert [f.line for f, _ in outcome.accepted] == [hit.line]
     assert outcome.failures == [miss]

@@ -74,7 +74,7 @@ def test_parse_bandit_report_keeps_the_flagged_line() -> None:
                 "issue_text": "Possible binding to all interfaces.",
                 "issue_severity": "MEDIUM",
                 "issue_confidence": "MEDIUM",
-                "filename": "workloads/common/config.py",
+                "filename": "workloads/runtime/common/config.py",
                 "line_number": 129,
                 "code": '128     return ServerSettings(\n129         host=env_str(env, "HOST", "0.0.0.0"),\n',
             }
@@ -83,7 +83,7 @@ def test_parse_bandit_report_keeps_the_flagged_line() -> None:
     result = bandit.parse_report(json.dumps(report), PROJECT_DIR)
     assert (result.files, result.lines, result.nosec) == (1, 10, 1)
     [finding] = result.findings
-    assert finding.object == "workloads/common/config.py"
+    assert finding.object == "workloads/runtime/common/config.py"
     assert finding.line.strip() == 'host=env_str(env, "HOST", "0.0.0.0"),'
 
 

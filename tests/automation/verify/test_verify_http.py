@@ -17,9 +17,10 @@ from automation.verify.httpcheck import (
     check_http,
     color_url,
     parse_color,
+    run_http_only,
     wait_until_reachable,
 )
-from automation.verify.runner import run_http_only
+from automation.verify.settings import HttpCheckSettings
 
 pytestmark = pytest.mark.network
 
@@ -29,7 +30,7 @@ NINETY_TEN = {"blue": 90, "red": 10}
 
 def test_happy_path_fifty_fifty_passes(fake_front: Callable[..., Any]) -> None:
     front = fake_front(schedule=["blue", "red"])
-    report = run_http_only(front.url, FIFTY_FIFTY, 200)
+    report = run_http_only(front.url, FIFTY_FIFTY, HttpCheckSettings(requests=200))
     assert report.ok, report.checks
     assert report.http is not None
     assert report.http.requests == 200
@@ -48,7 +49,7 @@ def test_happy_path_fifty_fifty_passes(fake_front: Callable[..., Any]) -> None:
 
 def test_only_blue_answering_fails_when_weights_are_fifty_fifty(fake_front: Callable[..., Any]) -> None:
     front = fake_front(schedule=["blue"])
-    report = run_http_only(front.url, FIFTY_FIFTY, 200)
+    report = run_http_only(front.url, FIFTY_FIFTY, HttpCheckSettings(requests=200))
     assert not report.ok
     assert report.http is not None
     assert report.http.shares == {"blue": 1.0, "red": 0.0}
@@ -57,7 +58,7 @@ def test_only_blue_answering_fails_when_weights_are_fifty_fifty(fake_front: Call
 
 def test_colorapp_down_counts_502s_as_errors(fake_front: Callable[..., Any]) -> None:
     front = fake_front(status=502)
-    report = run_http_only(front.url, FIFTY_FIFTY, 100)
+    report = run_http_only(front.url, FIFTY_FIFTY, HttpCheckSettings(requests=100))
     assert not report.ok
     assert report.http is not None
     assert report.http.errors == 100
@@ -71,7 +72,9 @@ def test_colorapp_down_counts_502s_as_errors(fake_front: Callable[..., Any]) -> 
 def test_slow_front_times_out_within_a_bounded_time(fake_front: Callable[..., Any]) -> None:
     front = fake_front(delay_s=5.0)
     started = time.perf_counter()
-    result, stats = check_http(front.url, FIFTY_FIFTY, requests=40, concurrency=20, timeout_s=0.2)
+    result, stats = check_http(
+        front.url, FIFTY_FIFTY, HttpCheckSettings(requests=40, concurrency=20, timeout_s=0.2)
+    )
     elapsed = time.perf_counter() - started
     assert not result.ok
     assert stats.errors == 40
@@ -82,7 +85,7 @@ def test_slow_front_times_out_within_a_bounded_time(fake_front: Callable[..., An
 
 def test_ninety_ten_served_ninety_ten_passes(fake_front: Callable[..., Any]) -> None:
     front = fake_front(schedule=["blue"] * 9 + ["red"])
-    report = run_http_only(front.url, NINETY_TEN, 200)
+    report = run_http_only(front.url, NINETY_TEN, HttpCheckSettings(requests=200))
     assert report.ok, report.checks[0].detail
     assert report.http is not None
     assert report.http.shares == {"blue": 0.9, "red": 0.1}
@@ -90,7 +93,7 @@ def test_ninety_ten_served_ninety_ten_passes(fake_front: Callable[..., Any]) -> 
 
 def test_ninety_ten_served_fifty_fifty_fails(fake_front: Callable[..., Any]) -> None:
     front = fake_front(schedule=["blue", "red"])
-    report = run_http_only(front.url, NINETY_TEN, 200)
+    report = run_http_only(front.url, NINETY_TEN, HttpCheckSettings(requests=200))
     assert not report.ok
     assert "blue share 0.500 is inconsistent with weight share 0.900" in report.checks[0].detail
 
@@ -99,28 +102,28 @@ def test_error_budget_allows_one_percent(fake_front: Callable[..., Any]) -> None
     assert allowed_errors(200, 0.01) == 2
     assert allowed_errors(100, 0.01) == 1
     within = fake_front(schedule=["blue", "red"], fail_hits=frozenset({7, 150}))
-    report = run_http_only(within.url, FIFTY_FIFTY, 200)
+    report = run_http_only(within.url, FIFTY_FIFTY, HttpCheckSettings(requests=200))
     assert report.ok, report.checks[0].detail
     assert report.http is not None
     assert report.http.errors == 2
     beyond = fake_front(schedule=["blue", "red"], fail_hits=frozenset({7, 80, 150}))
-    failed = run_http_only(beyond.url, FIFTY_FIFTY, 200)
+    failed = run_http_only(beyond.url, FIFTY_FIFTY, HttpCheckSettings(requests=200))
     assert not failed.ok
     assert "3 errors exceed the budget of 2 (HTTP 502 x3)" in failed.checks[0].detail
     # The same two failures with no budget at all (a fresh server: failures are keyed to hit numbers).
     again = fake_front(schedule=["blue", "red"], fail_hits=frozenset({7, 150}))
-    strict = run_http_only(again.url, FIFTY_FIFTY, 200, max_error_rate=0.0)
+    strict = run_http_only(again.url, FIFTY_FIFTY, HttpCheckSettings(requests=200, max_error_rate=0.0))
     assert not strict.ok
     assert "2 errors exceed the budget of 0" in strict.checks[0].detail
 
 
 def test_zero_weight_or_unknown_colors_fail(fake_front: Callable[..., Any]) -> None:
     front = fake_front(schedule=["blue", "red"])
-    zero = run_http_only(front.url, {"blue": 100, "red": 0}, 100)
+    zero = run_http_only(front.url, {"blue": 100, "red": 0}, HttpCheckSettings(requests=100))
     assert not zero.ok
     assert "red has weight 0 but answered 50 times" in zero.checks[0].detail
     green = fake_front(schedule=["blue", "red", "blue", "red", "green"])
-    unknown = run_http_only(green.url, FIFTY_FIFTY, 100)
+    unknown = run_http_only(green.url, FIFTY_FIFTY, HttpCheckSettings(requests=100))
     assert not unknown.ok
     assert unknown.http is not None
     assert unknown.http.shares == {"blue": 0.4, "red": 0.4, "green": 0.2}
@@ -130,16 +133,16 @@ def test_zero_weight_or_unknown_colors_fail(fake_front: Callable[..., Any]) -> N
 def test_three_colors_exact_thirds_pass_and_skew_fails(fake_front: Callable[..., Any]) -> None:
     weights = {"blue": 1, "red": 1, "green": 1}
     even = fake_front(schedule=["blue", "red", "green"])
-    report = run_http_only(even.url, weights, 300)
+    report = run_http_only(even.url, weights, HttpCheckSettings(requests=300))
     assert report.ok, report.checks[0].detail
     assert "at alpha 0.000333" in report.checks[0].detail
     skewed = fake_front(schedule=["blue", "blue", "red", "green"])
-    assert not run_http_only(skewed.url, weights, 300).ok
+    assert not run_http_only(skewed.url, weights, HttpCheckSettings(requests=300)).ok
 
 
 def test_json_answers_are_understood(fake_front: Callable[..., Any]) -> None:
     front = fake_front(schedule=["blue", "red"], json_body=True)
-    report = run_http_only(front.url, FIFTY_FIFTY, 50)
+    report = run_http_only(front.url, FIFTY_FIFTY, HttpCheckSettings(requests=50))
     assert report.http is not None
     assert report.http.shares == {"blue": 0.5, "red": 0.5}
     assert report.ok
@@ -147,13 +150,13 @@ def test_json_answers_are_understood(fake_front: Callable[..., Any]) -> None:
 
 def test_concurrency_is_bounded_and_real(fake_front: Callable[..., Any]) -> None:
     front = fake_front(schedule=["blue", "red"], delay_s=0.03)
-    result, _ = check_http(front.url, FIFTY_FIFTY, requests=60, concurrency=5, timeout_s=2)
+    result, _ = check_http(front.url, FIFTY_FIFTY, HttpCheckSettings(requests=60, concurrency=5, timeout_s=2))
     assert result.ok, result.detail
     assert 2 <= front.max_in_flight <= 5
 
 
 def test_unreachable_front_counts_connect_errors(closed_port_url: str) -> None:
-    report = run_http_only(closed_port_url, FIFTY_FIFTY, 20, timeout_s=1)
+    report = run_http_only(closed_port_url, FIFTY_FIFTY, HttpCheckSettings(requests=20, timeout_s=1))
     assert not report.ok
     assert report.http is not None
     assert report.http.errors == 20
@@ -176,7 +179,9 @@ def test_wait_until_reachable(fake_front: Callable[..., Any], closed_port_url: s
 
 
 def test_run_http_only_reachability_wait_gives_up_cleanly(closed_port_url: str) -> None:
-    report = run_http_only(closed_port_url, FIFTY_FIFTY, 10, reachable_deadline_s=0)
+    report = run_http_only(
+        closed_port_url, FIFTY_FIFTY, HttpCheckSettings(requests=10), reachable_deadline_s=0
+    )
     assert not report.ok
     assert report.http is None
     assert "front never answered within 0s" in report.checks[0].detail
@@ -189,7 +194,7 @@ def test_rejects_non_http_urls() -> None:
 
 def test_rejects_unusable_weights() -> None:
     with pytest.raises(ValueError, match="at least one weight must be positive"):
-        run_http_only("http://127.0.0.1:9", {"blue": 0}, 10)
+        run_http_only("http://127.0.0.1:9", {"blue": 0}, HttpCheckSettings(requests=10))
 
 
 @pytest.mark.parametrize(

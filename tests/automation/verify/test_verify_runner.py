@@ -25,6 +25,7 @@ from automation.verify.clients import make_aws_clients, make_kube_client, make_k
 from automation.verify.model import CLOUDMAP_READINESS_GATE, CheckResult, HttpStats, VerifyPlan, VerifyReport
 from automation.verify.render import render_report
 from automation.verify.runner import run_verification, verify_plan
+from automation.verify.settings import HttpCheckSettings
 
 NAMESPACE = "appmesh-demo.pvt.aws.local"
 KUBECONFIG = {
@@ -178,7 +179,7 @@ def test_healthy_environment_passes_end_to_end(
         servicediscovery_client=deployed.servicediscovery,
         kube_clients=kube_clients(tracing=True),
         deadline_s=60,
-        requests=200,
+        http=HttpCheckSettings(requests=200),
         clock=fake_clock,
         sleep=fake_clock.sleep,
     )
@@ -203,7 +204,7 @@ def test_broken_environment_reports_every_failure(
         servicediscovery_client=deployed.servicediscovery,
         kube_clients=kube_clients(tracing=False),  # pods lack xray-daemon although tracing is on
         deadline_s=4,
-        requests=100,
+        http=HttpCheckSettings(requests=100),
         initial_backoff_s=1,
         clock=fake_clock,
         sleep=fake_clock.sleep,
@@ -227,7 +228,7 @@ def test_missing_front_url_fails_the_http_check(deployed: Any, fake_clock: Any) 
         servicediscovery_client=deployed.servicediscovery,
         kube_clients=kube_clients(tracing=False),
         deadline_s=0,
-        requests=10,
+        http=HttpCheckSettings(requests=10),
         clock=fake_clock,
         sleep=fake_clock.sleep,
     )
@@ -244,8 +245,7 @@ def test_unreachable_front_is_waited_for_then_reported(
         servicediscovery_client=deployed.servicediscovery,
         kube_clients=kube_clients(tracing=False),
         deadline_s=30,
-        requests=10,
-        request_timeout_s=1,
+        http=HttpCheckSettings(requests=10, timeout_s=1),
         initial_backoff_s=2,
         clock=fake_clock,
         sleep=fake_clock.sleep,
@@ -264,7 +264,7 @@ def test_verify_plan_builds_clients_and_reports_bad_kubeconfigs(
     front = fake_front(schedule=["blue", "red"])
     plan = make_plan(front.url)
     broken = VerifyPlan(**{**plan.__dict__, "kubeconfigs": {"eksc1": "{not a kubeconfig", "eksc2": "[]"}})
-    report = verify_plan(broken, deadline_s=0, requests=20)
+    report = verify_plan(broken, deadline_s=0, http=HttpCheckSettings(requests=20))
     names = [c.name for c in report.failed]
     assert names[:2] == ["k8s eksc1 client", "k8s eksc2 client"]
     assert "k8s eksc1 appmesh-demo/app=front" in names
@@ -374,7 +374,7 @@ def test_lattice_plan_runs_lattice_checks_and_expects_no_sidecars(monkeypatch: p
             kube_clients=kube,
             lattice_client=clients.lattice,
             deadline_s=0,
-            requests=10,
+            http=HttpCheckSettings(requests=10),
         )
     by_name = {c.name: c for c in report.checks}
     assert not any(name.startswith(("appmesh", "cloudmap")) for name in by_name)

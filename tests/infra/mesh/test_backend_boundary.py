@@ -66,6 +66,7 @@ def backend_decisions(source: str, *, defines_the_enum: bool = False) -> list[st
     # The enum's own module may name a member as the field's default: that chooses, not compares.
     defaults = (
         {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.AnnAssign) and n.value is not None}
+        | {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.keyword) and n.arg == "default"}
         if defines_the_enum
         else set[int]()
     )

@@ -149,7 +149,9 @@ def test_images_are_built_into_scanned_immutable_repositories_and_used_by_digest
         image = inputs(recording, "docker-build:index:Image", f"images-{app}")
         assert image["push"] is True
         assert image["context"] == {"location": "."}
-        assert image["dockerfile"] == {"location": f"workloads/{app}/Dockerfile"}
+        # One Dockerfile for both apps; the app is its build argument.
+        assert image["dockerfile"] == {"location": "workloads/Dockerfile"}
+        assert image["buildArgs"] == {"APP": app}
         assert image["platforms"] == ["linux/amd64"]
         assert image["tags"][0].startswith(
             f"123456789012.dkr.ecr.us-east-1.amazonaws.com/crossmesh-dev/{app}:src-"

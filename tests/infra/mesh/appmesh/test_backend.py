@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config import StackConfig, parse_stack_file
+from infra.config import StackConfig
+from infra.config_parse import parse_stack_file
 from infra.mesh import backend_for
 from infra.mesh.appmesh import AppMeshBackend
+from infra.topology import topology_of
 from tests.support import stack_document, variant
-from workloads.topology import topology_of
 
 
 def config(change: Any = None) -> StackConfig:

@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 
 from automation.validate import CrdSchemas, validate_objects
-from infra.config import RouteConfig, StackConfig, parse_stack_file
+from infra.config import RouteConfig, StackConfig
+from infra.config_parse import parse_stack_file
 from infra.iam import Arns
 from infra.mesh.appmesh import objects
 from infra.mesh.appmesh.iam import object_arn
+from infra.topology import Topology, topology_of
 from tests.support import REFERENCE_DIR, stack_document, three_clusters, variant
-from workloads.topology import Topology, topology_of
 
 ARNS = Arns("aws", "us-east-1", "123456789012")
 

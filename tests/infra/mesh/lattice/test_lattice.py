@@ -11,10 +11,11 @@ from automation.recorder import Recording
 from automation.render import load_environment
 from automation.validate import CrdSchemas, validate_objects
 from infra import iam
-from infra.config import ConfigError, parse_stack_file
+from infra.config_parse import ConfigError, parse_stack_file
 from infra.mesh import backend_for
 from infra.mesh.lattice import iam as lattice_iam
 from infra.mesh.lattice import objects
+from infra.topology import topology_of
 from tests.support import (
     PROJECT_DIR,
     REFERENCE_DIR,
@@ -25,7 +26,6 @@ from tests.support import (
     three_clusters,
     variant,
 )
-from workloads.topology import topology_of
 
 LATTICE = topology_of(parse_stack_file(stack_document("lattice"), "lattice"))
 ARNS = iam.Arns("aws", "us-east-1", "123456789012")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from workloads.common.config import (
+from workloads.runtime.common.config import (
     ServerSettings,
     XRaySettings,
     env_float,
@@ -22,11 +22,11 @@ from workloads.common.config import (
     env_str,
     split_host_port,
 )
-from workloads.common.logs import JsonLog
-from workloads.common.server import main as serve_main
-from workloads.common.web import TEXT, Request, Response, Service, json_response
-from workloads.common.xray import HEADER_NAME as TRACE_HEADER
-from workloads.common.xray import Tracer, new_id
+from workloads.runtime.common.logs import JsonLog
+from workloads.runtime.common.server import main as serve_main
+from workloads.runtime.common.web import TEXT, Request, Response, Service, json_response
+from workloads.runtime.common.xray import HEADER_NAME as TRACE_HEADER
+from workloads.runtime.common.xray import Tracer, new_id
 
 NAME = "front"
 DEFAULT_COLOR_HOST = "colorapp.appmesh-demo.pvt.aws.local:8080"

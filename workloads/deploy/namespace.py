@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from infra import kube
 from infra.naming import TYPE_PREFIX, child
-from workloads import manifests
+from workloads.deploy import manifests
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import pulumi_kubernetes as k8s
 from infra import kube
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.naming import TYPE_PREFIX, child
-from workloads import manifests
-from workloads.topology import AppKind, AppSpec, Topology
+from infra.topology import AppKind, AppSpec, Topology
+from workloads.deploy import manifests
 
 
 @dataclass(frozen=True)

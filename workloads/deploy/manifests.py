@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workloads.topology import AppKind, AppSpec, Topology
+from infra.topology import AppKind, AppSpec, Topology
 
 Manifest = dict[str, Any]
 Deferred = Any
 """A string, or a value known only at deploy time (a Pulumi Output); builders place it as is."""
 
-# The UID the images run as (USER 10001:10001 in workloads/*/Dockerfile).
+# The UID the images run as (USER 10001:10001 in workloads/Dockerfile).
 APP_UID = 10001
 HTTP_PORT_NAME = "http"
 SHUTDOWN_DELAY_SECONDS = 5
@@ -65,7 +65,7 @@ def service_account(app: AppSpec, topology: Topology, role_arn: Deferred | None)
 def app_env(
     app: AppSpec, topology: Topology, *, route_timeout_ms: int, mesh_env: Mapping[str, str]
 ) -> list[dict[str, str]]:
-    """Environment of an app container; names are those workloads/common/config.py reads.
+    """Environment of an app container; names are those workloads/runtime/common/config.py reads.
 
     ``mesh_env`` is what the mesh backend adds (``MeshBackend.app_environment``), e.g. tracing."""
     env: dict[str, str] = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from workloads.common.config import ServerSettings, XRaySettings, env_required
-from workloads.common.logs import JsonLog
-from workloads.common.server import main as serve_main
-from workloads.common.web import JSON, TEXT, Request, Response, Service
-from workloads.common.xray import Tracer
+from workloads.runtime.common.config import ServerSettings, XRaySettings, env_required
+from workloads.runtime.common.logs import JsonLog
+from workloads.runtime.common.server import main as serve_main
+from workloads.runtime.common.web import JSON, TEXT, Request, Response, Service
+from workloads.runtime.common.xray import Tracer
 
 NAME = "colorapp"
 

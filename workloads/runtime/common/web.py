@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workloads.common.logs import JsonLog
-from workloads.common.xray import HEADER_NAME as TRACE_HEADER
-from workloads.common.xray import Trace, Tracer
+from workloads.runtime.common.logs import JsonLog
+from workloads.runtime.common.xray import HEADER_NAME as TRACE_HEADER
+from workloads.runtime.common.xray import Trace, Tracer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -1,4 +1,4 @@
-"""AppImages: an ECR repository per app, and the images built from workloads/ and pushed there.
+"""AppImages: an ECR repository per app, and the images built from workloads/runtime and pushed there.
 
 Deployments reference images by digest, never by tag. Tags are immutable in ECR and derived from the
 content of the files the image is built from, so the same source always gets the same tag and a
@@ -20,20 +20,31 @@ import pulumi_docker_build as docker_build
 
 from infra.config import StackConfig, architecture_of
 from infra.naming import TYPE_PREFIX, child
-from workloads.topology import AppKind, Topology
+from infra.topology import AppKind, Topology
 
 KEEP_IMAGES = 30
 
 
+DOCKERFILE = "workloads/Dockerfile"
+"""The one Dockerfile of both apps, relative to the build context (the repository root)."""
+
+
+def build_args(app: AppKind) -> dict[str, str]:
+    """The Dockerfile's build arguments for one app: which app's code goes in and runs."""
+    return {"APP": app.value}
+
+
 def build_files(repo_root: Path, app: AppKind) -> list[Path]:
-    """The files an app image is made of (what its Dockerfile copies), sorted."""
-    workloads = repo_root / "workloads"
+    """The files an app image is made of (what the Dockerfile copies for this app), sorted."""
+    runtime = repo_root / "workloads" / "runtime"
     files = [
-        workloads / "__init__.py",
-        workloads / "requirements.txt",
-        workloads / app.value / "Dockerfile",
-        *sorted((workloads / "common").glob("*.py")),
-        *sorted((workloads / app.value).glob("*.py")),
+        repo_root / DOCKERFILE,
+        repo_root / "workloads" / "__init__.py",
+        runtime / "__init__.py",
+        runtime / "__main__.py",
+        runtime / "requirements.txt",
+        *sorted((runtime / "common").glob("*.py")),
+        *sorted((runtime / app.value).glob("*.py")),
     ]
     return sorted(files)
 
@@ -129,7 +140,8 @@ class AppImages(pulumi.ComponentResource):
         image = docker_build.Image(
             child(name, app.value),
             context=docker_build.BuildContextArgs(location="."),
-            dockerfile=docker_build.DockerfileArgs(location=f"workloads/{app.value}/Dockerfile"),
+            dockerfile=docker_build.DockerfileArgs(location=DOCKERFILE),
+            build_args=build_args(app),
             platforms=[docker_build.Platform(p) for p in args.platforms.get(app, ("linux/amd64",))],
             tags=[pulumi.Output.concat(repository.repository_url, ":", tag)],
             labels={

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from workloads.common.config import XRaySettings
-from workloads.common.logs import JsonLog
+from workloads.runtime.common.config import XRaySettings
+from workloads.runtime.common.logs import JsonLog
 
 DAEMON_HEADER = b'{"format": "json", "version": 1}\n'
 HEADER_NAME = b"x-amzn-trace-id"

@@ -22,9 +22,15 @@ from types import FrameType
 
 import uvicorn
 
-from workloads.common.config import ConfigError, ServerSettings, XRaySettings, server_settings, xray_settings
-from workloads.common.logs import JsonLog, install_stdlib_bridge
-from workloads.common.web import Lifecycle, Service
+from workloads.runtime.common.config import (
+    ConfigError,
+    ServerSettings,
+    XRaySettings,
+    server_settings,
+    xray_settings,
+)
+from workloads.runtime.common.logs import JsonLog, install_stdlib_bridge
+from workloads.runtime.common.web import Lifecycle, Service
 
 
 class DrainingServer(uvicorn.Server):

@@ -1,0 +1,635 @@
+"""One run of a command against an environment: the deploy pipeline, with its dependencies passed in.
+
+Every command that changes or reads a stack runs the same steps, each able to stop the run with its
+own exit code (docs/cli.md): validate ``Pulumi.ENV.yaml`` (2) -> AWS credentials with STS (5) ->
+the mesh backend's availability (6) -> open the stack with the Automation API (4, 9) -> the Pulumi
+operation (7, 8, 130) -> verification (3).
+
+:class:`DeploySession` holds those steps as methods (``load``, ``preflight``, ``open_stack``,
+``operate``, ``verify_outputs``) and the pipelines built from them (``deploy``, ``preview``,
+``destroy``, ``refresh``, ``outputs``, ``verify``, ``render``). Everything that reaches Pulumi, AWS
+or the terminal comes in through :class:`Dependencies`, so a test builds a session over fakes
+instead of patching module globals; :meth:`Dependencies.real` wires the real ones.
+
+:meth:`DeploySession.run` is the one place failures become a message on stderr, one JSON document
+on stdout (with ``--json``) and an exit code; the pipelines return that code.
+
+Heavy SDKs (Pulumi, boto3, kubernetes, rich) are imported inside the methods that need them: the
+CLI imports this module for every command, ``--help`` and ``verify --front-url`` included.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from automation.errors import CrossmeshError, EngineContext, Failure, classify_engine_error, is_command_error
+from automation.exit_codes import ExitCode
+from automation.interrupt import (
+    DEFAULT_TIMING,
+    Interrupted,
+    InterruptTiming,
+    interrupted_failure,
+    interrupted_outside_pulumi,
+    render_interrupted,
+    run_interruptible,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from automation.preflight import CallerIdentity, PreflightClients
+    from automation.stack import OperationResult, StackOutput, StackRequest, StackRunner
+    from automation.verify.model import VerifyPlan, VerifyReport
+    from automation.verify.settings import HttpCheckSettings
+    from infra.config import StackConfig
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+LOG_DIR = PROJECT_DIR / "build" / "logs"
+"""Where each Pulumi operation's JSON-lines event log goes (``<env>-<op>-<UTC time>.jsonl``)."""
+
+Operation = Literal["deploy", "preview", "destroy", "refresh"]
+Verifier = Callable[["VerifyPlan", "HttpCheckSettings", float], "VerifyReport"]
+"""``(plan, http settings, deadline in seconds) -> report``: the full post-deploy verification."""
+
+
+# --------------------------------------------------------------------------------------------------
+# What a session needs from the world
+
+
+def open_pulumi_stack(request: StackRequest) -> StackRunner:
+    from automation.stack import open_stack
+
+    return open_stack(request)
+
+
+def make_preflight_clients(region: str) -> PreflightClients:
+    from automation.preflight import make_clients
+
+    return make_clients(region)
+
+
+def verify_with_real_clients(plan: VerifyPlan, http: HttpCheckSettings, deadline_s: float) -> VerifyReport:
+    from automation.verify.runner import verify_plan
+
+    return verify_plan(plan, deadline_s=deadline_s, http=http)
+
+
+def stdin_is_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """Everything a session reaches outside itself. Tests pass fakes; the CLI uses :meth:`real`."""
+
+    stack_factory: Callable[[StackRequest], StackRunner] = open_pulumi_stack
+    """Opens (or creates) the Pulumi stack a request names."""
+    preflight_clients: Callable[[str], PreflightClients] = make_preflight_clients
+    """boto3 clients for STS and the mesh backend's availability check, for a region."""
+    verifier: Verifier = verify_with_real_clients
+    """The full verification of a deployed environment."""
+    is_interactive: Callable[[], bool] = stdin_is_a_terminal
+    """Whether a confirmation can be asked (stdin is a terminal)."""
+    project_dir: Path = PROJECT_DIR
+    """Where ``Pulumi.yaml`` and the ``Pulumi.<env>.yaml`` files are."""
+    log_dir: Path = LOG_DIR
+    """Where the event log of each Pulumi operation is written."""
+    interrupt: InterruptTiming = DEFAULT_TIMING
+    """How long Ctrl-C waits for the engine before `pulumi cancel`, and after it."""
+
+    @classmethod
+    def real(cls) -> Dependencies:
+        """Pulumi's Automation API, boto3, the real verification and the process's stdin."""
+        return cls()
+
+
+# --------------------------------------------------------------------------------------------------
+# Where output goes
+
+
+class Output:
+    """Results on stdout (or stderr with ``--json``, where stdout carries exactly one JSON document);
+    progress, warnings and errors on stderr."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    @property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=self.as_json, soft_wrap=False)
+
+    @property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+
+    def say(self, text: str, *, out: bool = False, label: str = "", style: str = "") -> None:
+        """Print ``text`` as is: never as rich markup, because messages carry URLs and paths with
+        brackets ("[/path]", "[secret]") that markup would swallow or reject."""
+        from rich.text import Text
+
+        line = Text.assemble((label, style or "bold"), text) if label else Text(text, style=style)
+        (self.out if out else self.err).print(line)
+
+    def emit(self, document: Mapping[str, Any]) -> None:
+        """The one JSON document of this run (only with ``--json``)."""
+        if self.as_json:
+            sys.stdout.write(json.dumps(document, default=str) + "\n")
+            sys.stdout.flush()
+
+    def confirm(self, question: str) -> bool:
+        """Ask on stderr; Ctrl-C or end of input at the prompt is an interrupt before any change."""
+        import typer
+
+        try:
+            return typer.confirm(question, default=False, err=True)
+        except typer.Abort:
+            # click turns Ctrl-C (and end of input) at a prompt into Abort, which would exit 1: this
+            # is an interrupt before any change, so it ends like one (130, "nothing was changed").
+            raise KeyboardInterrupt from None
+
+
+# --------------------------------------------------------------------------------------------------
+# The session
+
+
+class _Declined(Exception):
+    """The user answered no: nothing was changed, exit 0."""
+
+
+def failure(code: ExitCode, kind: str, message: str, hint: str = "") -> Failure:
+    return Failure(code, kind, message, hint)
+
+
+def changes_text(changes: Mapping[str, int]) -> str:
+    shown = {op: n for op, n in changes.items() if n}
+    return ", ".join(f"{op} {n}" for op, n in sorted(shown.items())) or "no changes"
+
+
+def masked(outputs: Mapping[str, StackOutput], show_secrets: bool = False) -> dict[str, Any]:
+    return {
+        name: out.value if show_secrets or not out.secret else "[secret]" for name, out in outputs.items()
+    }
+
+
+def plain(outputs: Mapping[str, StackOutput]) -> dict[str, Any]:
+    return {name: out.value for name, out in outputs.items()}
+
+
+@dataclass
+class DeploySession:
+    """One command against one environment: its steps, its state, and how it ends."""
+
+    env: str
+    operation: str
+    """The command (``deploy``, ``verify``, ...): named in messages and the JSON result."""
+    deps: Dependencies = field(default_factory=Dependencies.real)
+    output: Output = field(default_factory=lambda: Output(as_json=False))
+    config: StackConfig | None = None
+    """The validated configuration, once :meth:`load` ran."""
+    changed: bool = False
+    """A Pulumi operation that changes resources completed (an interrupt after it changed something)."""
+    log: Path | None = None
+    """The event log of the last Pulumi operation."""
+    current: str = ""
+    """The Pulumi operation running now (a deploy runs a preview first when it has to ask)."""
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
+    """Fields the final JSON result carries whatever the outcome (changes, outputs)."""
+
+    # ---- the result document and the failure boundary -------------------------------------------
+
+    def result(self, ok: bool, code: ExitCode, **fields: Any) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "ok": ok,
+            "env": self.env,
+            "operation": self.operation,
+            "exit_code": int(code),
+        }
+        if self.log is not None:
+            document["log"] = str(self.log)
+        return document | self.extra | fields
+
+    def fail(self, problem: Failure) -> int:
+        """Print ``problem``, emit its JSON result; returns its exit code."""
+        say = self.output.say
+        say(problem.message, label="error: ", style="bold red")
+        for line in problem.details:
+            say(f"  {line}")
+        if problem.hint:
+            say(problem.hint, label="hint: ")
+        if self.log is not None:
+            say(f"log: {self.log}")
+        self.output.emit(self.result(False, problem.code, error=problem.to_dict()))
+        return int(problem.code)
+
+    def run(self, body: Callable[[], int]) -> int:
+        """Run ``body`` (a pipeline) and turn every known failure into its message and exit code."""
+        from automation.environment import UnknownEnvironmentError
+        from infra.config_parse import ConfigError
+
+        try:
+            return body()
+        except _Declined:
+            self.output.say("declined: nothing was changed")
+            self.output.emit(self.result(True, ExitCode.OK, changes={}, declined=True))
+            return int(ExitCode.OK)
+        except (ConfigError, UnknownEnvironmentError) as exc:
+            return self.fail(
+                failure(ExitCode.BAD_INPUT, "bad_input", str(exc), "Nothing was called or changed.")
+            )
+        except CrossmeshError as exc:
+            return self.fail(exc.failure)
+        except Interrupted as exc:
+            return self.fail(interrupted_failure(self.env, exc, self.current or self.operation))
+        except KeyboardInterrupt:
+            return self.fail(interrupted_outside_pulumi(self.operation, changed=self.changed))
+        except Exception as exc:
+            if not is_command_error(exc):
+                raise
+            return self.fail(classify_engine_error(exc, self.engine_context()))
+
+    def engine_context(self) -> EngineContext:
+        """What the error classifier needs to make its hints concrete (cluster names, region, log)."""
+        from infra.mesh import backend_for
+
+        config = self.config
+        return EngineContext(
+            env=self.env,
+            operation=self.current or self.operation,
+            clusters=[c.name for c in config.clusters] if config else [],
+            eks_names={c.name: config.eks_name(c.name) for c in config.clusters} if config else {},
+            region=config.region if config else "",
+            log_path=str(self.log or ""),
+            controller_release=backend_for(config).controller_release() if config else "",
+        )
+
+    # ---- the steps ---------------------------------------------------------------------------------
+
+    def load(self) -> StackConfig:
+        """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs."""
+        from automation.environment import load_environment
+
+        self.config, _ = load_environment(self.deps.project_dir, self.env)
+        return self.config
+
+    def require_confirmation_possible(self, yes: bool) -> None:
+
+        if not yes and not self.deps.is_interactive():
+            raise CrossmeshError(
+                failure(
+                    ExitCode.BAD_INPUT,
+                    "confirmation_required",
+                    f"{self.operation} changes infrastructure and stdin is not a terminal to confirm on",
+                    f"Pass --yes: `python -m automation {self.operation} {self.env} --yes`. "
+                    "Nothing was changed.",
+                )
+            )
+
+    def confirm(self, question: str) -> None:
+        """Ask; a no ends the run with "declined" (exit 0, nothing changed)."""
+        if not self.output.confirm(question):
+            raise _Declined
+
+    def preflight(self, config: StackConfig, *, mesh: Literal["require", "warn"]) -> CallerIdentity:
+        """STS first, then the mesh backend; with ``mesh="warn"`` an unavailable mesh only warns (destroy
+        and refresh must still be able to clean up what is left)."""
+        from automation import preflight
+
+        clients = self.deps.preflight_clients(config.region)
+        identity = preflight.check_aws_credentials(clients.sts)
+        self.output.say(f"AWS account {identity.account} as {identity.arn}")
+        try:
+            preflight.check_mesh_backend(config, clients)
+        except CrossmeshError as exc:
+            if mesh == "require":
+                raise
+            self.output.say(exc.failure.message, label="warning: ", style="yellow")
+        return identity
+
+    def open_stack(
+        self, *, backend: str | None, install_cli: bool, create: bool, guard: StackConfig | None = None
+    ) -> StackRunner:
+        """Open the stack; with ``guard`` (deploy, preview), ``up`` and ``preview`` run the guardrails too."""
+        from automation.stack import StackRequest
+
+        packs: dict[str, list[str]] = {}
+        if guard is not None:
+            from automation.guardrails import policy_pack_args
+
+            packs = policy_pack_args(guard, self.deps.project_dir / "build" / "guardrails")
+        return self.deps.stack_factory(
+            StackRequest(
+                env=self.env,
+                project_dir=self.deps.project_dir,
+                backend_url=backend,
+                install_cli=install_cli,
+                create=create,
+                policy_packs=tuple(packs.get("policy_packs", ())),
+                policy_pack_configs=tuple(packs.get("policy_pack_configs", ())),
+            )
+        )
+
+    def operate(
+        self, runner: StackRunner, config: StackConfig, operation: Operation, parallel: int | None
+    ) -> OperationResult:
+        """One Pulumi operation with progress, a JSON-lines log, Ctrl-C handling and error classification."""
+        from automation.progress import EventLog, OperationProgress, ProgressTracker
+
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        self.current = operation
+        self.log = self.deps.log_dir / f"{self.env}-{operation}-{stamp}.jsonl"
+        tracker = ProgressTracker(expected_total=runner.resource_count())
+        methods = {
+            "deploy": runner.up,
+            "preview": runner.preview,
+            "destroy": runner.destroy,
+            "refresh": runner.refresh,
+        }
+        method = methods[operation]
+        try:
+            with OperationProgress(
+                f"{operation} {self.env}", console=self.output.err, log=EventLog(self.log), tracker=tracker
+            ) as progress:
+                result = run_interruptible(
+                    lambda: method(sink=progress, parallel=parallel),
+                    cancel=runner.cancel,
+                    notify=lambda message: self.output.say(message, style="yellow"),
+                    timing=self.deps.interrupt,
+                )
+        except Exception as exc:
+            if not is_command_error(exc):
+                raise
+            problem = classify_engine_error(exc, self.engine_context(), tracker.errors())
+            raise CrossmeshError(problem) from exc
+        self.current = ""
+        if operation != "preview":
+            self.changed = True
+        return result
+
+    def verify_outputs(
+        self,
+        config: StackConfig,
+        outputs: Mapping[str, StackOutput],
+        http: HttpCheckSettings,
+        *,
+        deadline_s: float | None,
+        after_deploy: bool,
+    ) -> VerifyReport:
+        """Build the verification plan from the configuration and the stack outputs, and verify."""
+        from automation.verify.settings import DEFAULT_DEADLINE_S
+        from automation.verify_plan import PlanError, build_verify_plan
+
+        try:
+            if not outputs:
+                raise PlanError(f"stack {self.env!r} has no outputs")
+            plan = build_verify_plan(config, plain(outputs))
+        except PlanError as exc:
+            code = ExitCode.VERIFY_FAILED if after_deploy else ExitCode.NOT_DEPLOYED
+            raise CrossmeshError(
+                failure(
+                    code,
+                    "verify_failed" if after_deploy else "not_deployed",
+                    f"cannot verify {self.env}: {exc}",
+                    f"Deploy it first: `python -m automation deploy {self.env}`."
+                    if not after_deploy
+                    else "The deploy finished but its outputs are incomplete; see the log.",
+                )
+            ) from exc
+        self.output.say(f"verifying {self.env} (front {plan.front_url or 'unknown'})")
+        return self.deps.verifier(plan, http, DEFAULT_DEADLINE_S if deadline_s is None else deadline_s)
+
+    def finish_verification(self, report: VerifyReport, *, embed: bool) -> int:
+        """Print the report; 3 when it failed. ``embed``: inside a deploy result, else the report itself."""
+        from automation.verify.render import render_report
+
+        render_report(report, console=self.output.out)
+        code = ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED
+        if embed:
+            error: dict[str, Any] | None = None
+            if not report.ok:
+                failed = ", ".join(check.name for check in report.failed)
+                error = {
+                    "kind": "verify_failed",
+                    "exit_code": int(code),
+                    "message": f"verification failed: {failed}",
+                    "hint": "",
+                    "details": [],
+                }
+            self.output.emit(self.result(report.ok, code, verification=report.to_dict(), error=error))
+        else:
+            self.output.emit(report.to_dict())
+        return int(code)
+
+    # ---- the pipelines -------------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        *,
+        backend: str | None,
+        yes: bool,
+        parallel: int | None,
+        install_cli: bool,
+        http: HttpCheckSettings | None,
+        deadline_s: float | None = None,
+    ) -> int:
+        """``pulumi up`` (after a preview and a question unless ``yes``); verify unless ``http`` is None."""
+
+        def body() -> int:
+            config = self.load()
+            self.require_confirmation_possible(yes)
+            self.preflight(config, mesh="require")
+            runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
+            if not yes:
+                planned = self.operate(runner, config, "preview", parallel)
+                self.output.say(f"preview of {self.env}: {changes_text(planned.changes)}")
+                self.confirm(f"Deploy these changes to {self.env}?")
+            result = self.operate(runner, config, "deploy", parallel)
+            outputs = runner.outputs()
+            self.output.say(f"deploy of {self.env} done: {changes_text(result.changes)}")
+            front = outputs.get("frontUrl")
+            if front is not None and not front.secret:
+                self.output.say(f"front: {front.value}", out=True)
+            self.extra = {"changes": dict(result.changes), "outputs": masked(outputs)}
+            if http is None:
+                self.output.emit(self.result(True, ExitCode.OK, verification=None))
+                return int(ExitCode.OK)
+            report = self.verify_outputs(config, outputs, http, deadline_s=deadline_s, after_deploy=True)
+            return self.finish_verification(report, embed=True)
+
+        return self.run(body)
+
+    def preview(self, *, backend: str | None, parallel: int | None, install_cli: bool) -> int:
+        """``pulumi preview``: what a deploy would change; changes nothing."""
+
+        def body() -> int:
+            config = self.load()
+            self.preflight(config, mesh="require")
+            runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
+            result = self.operate(runner, config, "preview", parallel)
+            self.output.say(f"preview of {self.env}: {changes_text(result.changes)}", out=True)
+            self.output.emit(self.result(True, ExitCode.OK, changes=dict(result.changes)))
+            return int(ExitCode.OK)
+
+        return self.run(body)
+
+    def destroy(self, *, backend: str | None, yes: bool, parallel: int | None, install_cli: bool) -> int:
+        """``pulumi destroy`` of every resource; the stack and its history stay."""
+
+        def warn(config: StackConfig) -> None:
+            if config.deletion_protection:
+                self.output.say(
+                    f"crossmesh:deletionProtection is true for {self.env}: Pulumi will refuse to delete the "
+                    "protected clusters, keys and VPC",
+                    label="warning: ",
+                    style="yellow",
+                )
+
+        return self.clean_up(
+            "destroy",
+            f"Destroy every resource of {self.env}? This cannot be undone.",
+            backend=backend,
+            yes=yes,
+            parallel=parallel,
+            install_cli=install_cli,
+            before_confirm=warn,
+        )
+
+    def refresh(self, *, backend: str | None, yes: bool, parallel: int | None, install_cli: bool) -> int:
+        """``pulumi refresh``: read the real state of the resources into the stack."""
+        return self.clean_up(
+            "refresh",
+            f"Refresh the state of {self.env} from the cloud?",
+            backend=backend,
+            yes=yes,
+            parallel=parallel,
+            install_cli=install_cli,
+        )
+
+    def clean_up(
+        self,
+        operation: Literal["destroy", "refresh"],
+        question: str,
+        *,
+        backend: str | None,
+        yes: bool,
+        parallel: int | None,
+        install_cli: bool,
+        before_confirm: Callable[[StackConfig], None] | None = None,
+    ) -> int:
+        """destroy and refresh: an existing stack, confirmation, and an unavailable mesh only warns
+        (cleaning up must stay possible)."""
+
+        def body() -> int:
+            config = self.load()
+            self.require_confirmation_possible(yes)
+            self.preflight(config, mesh="warn")
+            runner = self.open_stack(backend=backend, install_cli=install_cli, create=False)
+            if before_confirm is not None:
+                before_confirm(config)
+            if not yes:
+                self.confirm(question)
+            result = self.operate(runner, config, operation, parallel)
+            self.output.say(f"{operation} of {self.env} done: {changes_text(result.changes)}", out=True)
+            self.output.emit(self.result(True, ExitCode.OK, changes=dict(result.changes)))
+            return int(ExitCode.OK)
+
+        return self.run(body)
+
+    def outputs(self, *, backend: str | None, install_cli: bool, show_secrets: bool) -> int:
+        """The stack outputs as a table (secrets masked unless ``show_secrets``); needs no AWS."""
+        from rich.table import Table
+        from rich.text import Text
+
+        def body() -> int:
+            self.load()
+            runner = self.open_stack(backend=backend, install_cli=install_cli, create=False)
+            values = masked(runner.outputs(), show_secrets)
+            table = Table(title=f"outputs of {self.env}")
+            table.add_column("name", style="cyan", no_wrap=True)
+            table.add_column("value", overflow="fold")
+            for name, value in sorted(values.items()):
+                # Text, not a markup string: "[secret]" would otherwise be read as a style tag and vanish.
+                table.add_row(name, Text(value if isinstance(value, str) else json.dumps(value)))
+            self.output.out.print(table)
+            self.output.emit(self.result(True, ExitCode.OK, outputs=values))
+            return int(ExitCode.OK)
+
+        return self.run(body)
+
+    def verify(
+        self, *, backend: str | None, install_cli: bool, http: HttpCheckSettings, deadline_s: float | None
+    ) -> int:
+        """The full verification of the deployed environment (mesh, Cloud Map, pods, HTTP)."""
+
+        def body() -> int:
+            config = self.load()
+            self.preflight(config, mesh="require")
+            runner = self.open_stack(backend=backend, install_cli=install_cli, create=False)
+            report = self.verify_outputs(
+                config, runner.outputs(), http, deadline_s=deadline_s, after_deploy=False
+            )
+            return self.finish_verification(report, embed=False)
+
+        return self.run(body)
+
+    def verify_front_url(self, front_url: str, http: HttpCheckSettings, *, deadline_s: float | None) -> int:
+        """Only the HTTP check, against ``front_url``, with the environment's weights: no Pulumi, no AWS."""
+        from automation.verify.httpcheck import color_url, run_http_only
+        from infra.topology import topology_of
+
+        def body() -> int:
+            config = self.load()
+            try:
+                url = color_url(front_url)
+            except ValueError as exc:
+                raise CrossmeshError(
+                    failure(ExitCode.BAD_INPUT, "bad_input", f"--front-url: {exc}", "Nothing was called.")
+                ) from exc
+            weights = topology_of(config).weights
+            self.output.say(f"HTTP check of {url}: {http.requests} requests, weights {weights}")
+            report = run_http_only(front_url, weights, http, reachable_deadline_s=deadline_s)
+            return self.finish_verification(report, embed=False)
+
+        return self.run(body)
+
+    def render(self, *, out_dir: Path | None) -> int:
+        """The offline render: no cloud, no Pulumi CLI. 1 when an object is invalid or a guardrail fails."""
+        from automation.render import render as do_render
+        from automation.render_output import default_out_dir, write_render
+        from automation.render_view import render_summary
+
+        target = out_dir or default_out_dir(self.deps.project_dir, self.env)
+
+        def body() -> int:
+            # On stderr, so a user (and a pipeline log) sees the run start; the render takes seconds.
+            self.output.say(f"rendering {self.env} offline into {target}")
+            try:
+                result = do_render(self.env, self.deps.project_dir)
+                written = write_render(result, target)
+            except KeyboardInterrupt:
+                raise CrossmeshError(render_interrupted(self.env, str(target))) from None
+            render_summary(result, self.output.out, written)
+            code = ExitCode.OK if result.ok else ExitCode.INVALID_RENDER
+            self.output.emit(
+                {
+                    "ok": result.ok,
+                    "env": self.env,
+                    "out": str(written),
+                    "resources": len(result.recording.resources),
+                    "objects": {k: len(v) for k, v in result.manifests.items()},
+                    "problems": [str(p) for p in result.problems],
+                    "seconds": round(result.timings["total"], 3),
+                }
+            )
+            return int(code)
+
+        return self.run(body)

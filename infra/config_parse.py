@@ -1,0 +1,345 @@
+"""Pulumi's flat configuration map -> the validated :class:`infra.config.StackConfig`.
+
+Pulumi hands a program its configuration as a flat map of ``namespace:key`` to string, where
+structured values are JSON-encoded (``crossmesh:clusters`` -> ``'[{"name": "eksc1", ...}]'``).
+:func:`parse_config` turns that map into the model or raises :class:`ConfigError` listing every
+problem with the key, the value that was given and what was expected. Nothing downstream reads raw
+configuration again. The model itself (fields, descriptions, cross-field rules) is :mod:`infra.config`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
+
+from infra.config import PROJECT, KeyedError, StackConfig
+from infra.data import as_list, as_mapping
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    """Full configuration key, e.g. ``crossmesh:clusters[1].nodes.min``."""
+    value: Any
+    message: str
+
+    def __str__(self) -> str:
+        shown = (
+            "(missing)"
+            if self.value is _MISSING
+            else "(the default)"
+            if self.value is _DEFAULT
+            else _show(self.value)
+        )
+        return f"{self.key}: got {shown}; {self.message}"
+
+
+class ConfigError(Exception):
+    """Bad configuration. Every problem names the key, the value given and what was expected."""
+
+    def __init__(self, problems: Sequence[Problem], source: str = "") -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid configuration{where}:\n{lines}")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING: Any = _Missing()
+_DEFAULT: Any = _Missing()
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+
+# Top-level keys of the project namespace and the model field each maps to.
+_TOP_LEVEL = {
+    f"{PROJECT}:kubernetesVersion": "kubernetes_version",
+    f"{PROJECT}:network": "network",
+    f"{PROJECT}:clusters": "clusters",
+    f"{PROJECT}:mesh": "mesh",
+    f"{PROJECT}:workloads": "workloads",
+    f"{PROJECT}:deletionProtection": "deletion_protection",
+    f"{PROJECT}:tags": "tags",
+    f"{PROJECT}:policy": "policy",
+}
+_STRING_KEYS = frozenset({"kubernetes_version"})
+_REGION_KEY = "aws:region"
+
+
+def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> StackConfig:
+    """Validate Pulumi's flat configuration map for ``stack``.
+
+    ``raw`` is what Pulumi gives a program: every value a string, structured ones JSON-encoded.
+    Raises :class:`ConfigError` with every problem found; never returns a half-valid model.
+    """
+    problems: list[Problem] = []
+    data: dict[str, Any] = {"stack": stack}
+
+    region = raw.get(_REGION_KEY)
+    if region is None:
+        problems.append(Problem(_REGION_KEY, _MISSING, "expected the AWS region, e.g. us-east-1"))
+    else:
+        region_problem = _check_region(region)
+        if region_problem:
+            problems.append(Problem(_REGION_KEY, region, region_problem))
+        data["region"] = region
+
+    for key, text in raw.items():
+        namespace, _, _name = key.partition(":")
+        if namespace != PROJECT:
+            continue
+        field = _TOP_LEVEL.get(key)
+        if field is None:
+            problems.append(Problem(key, _decode(text), _unknown_key_message(key, _TOP_LEVEL)))
+            continue
+        # Scalars arrive as strings; keep string-typed keys verbatim so "1.30" stays "1.30".
+        data[field] = text if field in _STRING_KEYS else _decode(text)
+
+    if "clusters" not in data:
+        problems.append(
+            Problem(f"{PROJECT}:clusters", _MISSING, "expected a list of clusters, each with at least a name")
+        )
+
+    problems.extend(_unknown_nested_keys(StackConfig, data, path=""))
+    if problems:
+        raise ConfigError(problems, source)
+
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems_from(exc, data), source) from None
+
+
+def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "") -> StackConfig:
+    """Validate a parsed ``Pulumi.<stack>.yaml`` document (its ``config:`` block)."""
+    config = as_mapping(document.get("config") or {})
+    if config is None:
+        raise ConfigError([Problem("config", document.get("config"), "expected a mapping of keys")], source)
+    return parse_config(flatten_config(config), stack, source=source)
+
+
+def flatten_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """A stack file's ``config:`` block as Pulumi passes it to a program: structured values as JSON."""
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def _decode(text: str) -> Any:
+    """Pulumi passes structured values as JSON and plain ones as strings; accept both."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+@cache
+def _known_regions() -> frozenset[str]:
+    import botocore.session  # noqa: PLC0415 - only needed when validating, keeps `import infra` light
+
+    session: Any = botocore.session.get_session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(str(r) for r in session.get_available_regions("eks", partition_name=partition))
+    return frozenset(regions)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate ``word`` is most plausibly a typo of (compared case-insensitively), or None."""
+    by_lower: dict[str, str] = {}
+    for candidate in sorted(candidates):
+        by_lower.setdefault(candidate.lower(), candidate)
+    wanted = word.lower()
+    close = difflib.get_close_matches(wanted, by_lower, n=5, cutoff=0.6)
+    # difflib scores swapped neighbours ("us-esat-1") no better than a changed letter; a candidate
+    # made of exactly the same letters is the likelier typo.
+    same_letters = [c for c in close if sorted(c) == sorted(wanted)]
+    best = (same_letters or close or [None])[0]
+    return by_lower[best] if best is not None else None
+
+
+def _check_region(region: str) -> str | None:
+    if region in _known_regions():
+        return None
+    close = did_you_mean(region, _known_regions())
+    hint = f" (did you mean {close!r}?)" if close else ""
+    return f"expected an AWS region where EKS is available, as botocore knows them{hint}"
+
+
+def _unknown_key_message(key: str, allowed: Iterable[str]) -> str:
+    close = did_you_mean(key, allowed)
+    hint = f"did you mean {close!r}? " if close else ""
+    return f"unknown key; {hint}expected one of {', '.join(sorted(allowed))}"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation like ``Foo``, ``Foo | None`` or ``tuple[Foo, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _model_of(get_args(annotation)[0])
+    if origin in (Union, UnionType, tuple, list):
+        for arg in get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _unknown_nested_keys(model: type[BaseModel], data: Any, path: str) -> list[Problem]:
+    """Unknown keys anywhere in ``data``, each with a did-you-mean from the model's own keys."""
+    mapping = as_mapping(data)
+    if mapping is None:
+        return []
+    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    accepted = {**fields, **model.model_fields}
+    problems: list[Problem] = []
+    for key, value in mapping.items():
+        full = _join(path, key)
+        info = accepted.get(key)
+        if info is None:
+            problems.append(Problem(_full_key(full), value, _unknown_key_message(key, fields)))
+            continue
+        inner = _model_of(info.annotation)
+        if inner is None:
+            continue
+        items = as_list(value)
+        if items is not None:
+            for index, item in enumerate(items):
+                problems.extend(_unknown_nested_keys(inner, item, f"{full}[{index}]"))
+        else:
+            problems.extend(_unknown_nested_keys(inner, value, full))
+    return problems
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _full_key(path: str) -> str:
+    """``clusters[0].name`` -> ``crossmesh:clusters[0].name``; ``region`` -> ``aws:region``."""
+    if path == "region":
+        return _REGION_KEY
+    match = re.match(r"[^.\[]*", path)
+    head = match.group(0) if match else path
+    rest = path[len(head) :]
+    for key, field in _TOP_LEVEL.items():
+        if head in (field, to_camel(field)):
+            return key + rest
+    return f"{PROJECT}:{path}"
+
+
+def _loc_to_path(loc: Sequence[int | str], data: Any) -> tuple[str, Any]:
+    """Turn a pydantic error location into a config path and pick the offending value out of ``data``."""
+    path = ""
+    value: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            items = as_list(value)
+            value = items[part] if items is not None and part < len(items) else _MISSING
+            continue
+        if part.startswith("function-") or part in {"tagged-union", "literal"}:
+            continue
+        key = to_camel(part) if "_" in part else part
+        path = _join(path, key)
+        found = as_mapping(value)
+        value = found.get(key, found.get(part, _MISSING)) if found is not None else _MISSING
+    return path, value
+
+
+def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
+    errors = exc.errors(include_url=False)
+    failed = [tuple(e["loc"]) for e in errors if e["type"] != "too_short"]
+    problems: list[Problem] = []
+    for error in errors:
+        # A list whose items failed is also reported as too short by pydantic: say it once.
+        if error["type"] == "too_short" and any(f[: len(error["loc"])] == error["loc"] for f in failed):
+            continue
+        loc: tuple[int | str, ...] = tuple(error["loc"])
+        context: dict[str, Any] = dict(error.get("ctx") or {})
+        cause = context.get("error")
+        if isinstance(cause, KeyedError):
+            base, _ = _loc_to_path(loc, data)
+            path = _join(base, cause.key)
+            _, value = _loc_to_path(_path_to_loc(path), data)
+            # A cross-field check can fail on a key the user never set: its default is what was "given".
+            problems.append(Problem(_full_key(path), _DEFAULT if value is _MISSING else value, cause.message))
+            continue
+        path, value = _loc_to_path(loc, data)
+        if value is _MISSING and error["type"] != "missing":
+            value = error.get("input", _MISSING)
+        message = (
+            str(cause) if isinstance(cause, ValueError) else _expected(error["type"], error["msg"], context)
+        )
+        problems.append(Problem(_full_key(path) if path else PROJECT, value, message))
+    return problems
+
+
+def _path_to_loc(path: str) -> tuple[int | str, ...]:
+    loc: list[int | str] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        loc.append(int(index) if index else name)
+    return tuple(loc)
+
+
+def _expected(kind: str, msg: str, context: Mapping[str, Any]) -> str:
+    """Pydantic's wording, rephrased as 'expected ...' where we know better."""
+    if kind == "missing":
+        return "required key is missing"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return "expected a whole number"
+    if kind in {"bool_type", "bool_parsing"}:
+        return "expected true or false"
+    if kind == "greater_than_equal":
+        return f"expected a number >= {context.get('ge')}"
+    if kind == "less_than_equal":
+        return f"expected a number <= {context.get('le')}"
+    if kind == "literal_error":
+        return f"expected {context.get('expected')}"
+    if kind == "enum":
+        return f"expected {context.get('expected')}"
+    if kind == "too_short":
+        return f"expected at least {context.get('min_length')} item(s)"
+    if kind in {"string_type", "tuple_type", "list_type", "dict_type", "model_type", "model_attributes_type"}:
+        return msg[0].lower() + msg[1:] if msg else kind
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def from_pulumi() -> StackConfig:
+    """Read and validate the running program's configuration (inside ``pulumi up`` or the recorder).
+
+    A bad configuration stops the program before any resource is registered, with every problem
+    listed and no Python traceback (``pulumi.RunError``).
+    """
+    import pulumi  # noqa: PLC0415 - the CLI validates config without loading the Pulumi SDK
+    from pulumi.runtime.config import CONFIG, get_config_env  # noqa: PLC0415
+
+    raw = {**get_config_env(), **CONFIG.get()}
+    stack = pulumi.get_stack()
+    try:
+        return parse_config({k: str(v) for k, v in raw.items()}, stack, source=f"Pulumi.{stack}.yaml")
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from exc

@@ -1,0 +1,93 @@
+"""The config model describes itself: every field has a description, and the JSON Schema of stack
+files and the README's key table generated from it are committed and current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from pydantic import BaseModel
+
+from automation import config_docs
+from infra import config as model
+from tests.support import PROJECT_DIR, stack_document
+
+
+def _models() -> list[type[BaseModel]]:
+    return [
+        value
+        for value in vars(model).values()
+        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == model.__name__
+    ]
+
+
+def test_every_field_of_the_model_has_a_description() -> None:
+    missing = [
+        f"{m.__name__}.{name}"
+        for m in _models()
+        for name, info in m.model_fields.items()
+        if not (info.description or "").strip()
+    ]
+    assert len(_models()) >= 10
+    assert missing == []
+
+
+def test_generated_schema_and_readme_table_are_current() -> None:
+    assert config_docs.stale(PROJECT_DIR) == [], "run ./run config-docs and commit the result"
+
+
+def test_a_stale_readme_or_schema_is_detected(tmp_path: Path) -> None:
+    (tmp_path / "schema").mkdir()
+    (tmp_path / config_docs.SCHEMA_PATH).write_text("{}\n")
+    readme = (PROJECT_DIR / "README.md").read_text()
+    (tmp_path / "README.md").write_text(readme.replace("| `crossmesh:workloads.port` |", "| `port` |"))
+    assert config_docs.stale(tmp_path) == [config_docs.SCHEMA_PATH, config_docs.README_PATH]
+    assert config_docs.write(tmp_path) == [config_docs.SCHEMA_PATH, config_docs.README_PATH]
+    assert config_docs.stale(tmp_path) == []
+
+
+def _schema() -> dict[str, Any]:
+    return json.loads((PROJECT_DIR / config_docs.SCHEMA_PATH).read_text())
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "lattice"])
+def test_committed_stack_files_satisfy_the_schema_and_point_editors_at_it(env: str) -> None:
+    jsonschema.Draft202012Validator(_schema()).validate(stack_document(env))
+    first = (PROJECT_DIR / f"Pulumi.{env}.yaml").read_text().splitlines()[0]
+    assert first == f"# yaml-language-server: $schema={config_docs.SCHEMA_PATH.as_posix()}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "where"),
+    [
+        ("crossmesh:netwrok", {}, "crossmesh:netwrok"),
+        ("crossmesh:workloads", {"port": 0}, "port"),
+        ("crossmesh:network", {"natGateways": "perZone"}, "perZone"),
+        ("crossmesh:kubernetesVersion", "1.20", "1.20"),
+    ],
+)
+def test_the_schema_refuses_what_the_model_refuses(key: str, value: Any, where: str) -> None:
+    document = stack_document("dev")
+    document["config"][key] = value
+    errors = list(jsonschema.Draft202012Validator(_schema()).iter_errors(document))
+    assert errors, f"{key}={value!r} passed the schema"
+    assert any(where in (e.message + json.dumps(list(e.absolute_path))) for e in errors)
+
+
+def test_other_namespaces_pass_the_schema() -> None:
+    document = stack_document("dev")
+    document["config"]["aws:profile"] = "ops"
+    jsonschema.Draft202012Validator(_schema()).validate(document)
+
+
+def test_readme_table_lists_every_nested_key_with_its_default() -> None:
+    table = config_docs.key_table()
+    assert "| `crossmesh:clusters[].nodes.instanceTypes` | EC2 instance types" in table
+    assert (
+        "| `crossmesh:workloads.port` | Port both apps listen on and colorapp is called on. | `8080` |"
+        in table
+    )
+    assert "| `aws:region` | AWS region of the stack (one where EKS is available). | required |" in table

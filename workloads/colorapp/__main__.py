@@ -1,3 +1,0 @@
-from workloads.colorapp.app import main
-
-raise SystemExit(main())

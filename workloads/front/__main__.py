@@ -1,3 +1,0 @@
-from workloads.front.app import main
-
-raise SystemExit(main())

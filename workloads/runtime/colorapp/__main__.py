@@ -1,0 +1,3 @@
+from workloads.runtime.colorapp.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from workloads.runtime.front.app import main
+
+raise SystemExit(main())
