@@ -12,7 +12,7 @@ from infra.cloudmap import CloudMapNamespace, CloudMapNamespaceArgs
 from infra.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
 from infra.config import Tracing
 from infra.config_parse import from_pulumi
-from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs, cross_cluster_rules
+from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs
 from infra.mesh import MeshContext, backend_for
 from infra.mesh.backend import ClusterHandle, DiscoveryHandle
 from infra.naming import cluster_prefix, flow_logs_group, physical
@@ -26,6 +26,8 @@ from workloads.deploy.namespace import AppNamespace, AppNamespaceArgs
 
 config = from_pulumi()
 stack = config.stack
+mesh = backend_for(config)
+topology = topology_of(config)
 tags = {"project": "crossmesh", "environment": stack, "managed-by": "pulumi", **config.tags}
 
 aws_provider = aws.Provider("aws", region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
@@ -103,27 +105,24 @@ clusters = {
 CrossClusterAccess(
     "cross-cluster",
     CrossClusterAccessArgs(
-        rules=cross_cluster_rules(config),
+        rules=mesh.cross_cluster_rules(topology),
         node_security_groups={key: cluster.node_security_group_id for key, cluster in clusters.items()},
         tags=tags,
     ),
     with_aws,
 )
 
-mesh = backend_for(
-    MeshContext(
-        config=config,
-        arns=arns,
-        discovery=DiscoveryHandle(
-            name=discovery.name,
-            id=discovery.id,
-            arn=discovery.arn,
-            hosted_zone_id=discovery.hosted_zone_id,
-            resource=discovery,
-        ),
-        vpc_id=vpc.vpc_id,
-        tags=tags,
-    )
+mesh_context = MeshContext(
+    arns=arns,
+    discovery=DiscoveryHandle(
+        name=discovery.name,
+        id=discovery.id,
+        arn=discovery.arn,
+        hosted_zone_id=discovery.hosted_zone_id,
+        resource=discovery,
+    ),
+    vpc_id=vpc.vpc_id,
+    tags=tags,
 )
 handles = {
     key: ClusterHandle(
@@ -137,9 +136,9 @@ handles = {
     )
     for key, cluster in clusters.items()
 }
-topology = topology_of(config)
 controllers = {
-    key: mesh.install(f"{key}-mesh-controller", handles[key], with_aws) for key in topology.clusters
+    key: mesh.install(f"{key}-mesh-controller", handles[key], mesh_context, with_aws)
+    for key in topology.clusters
 }
 
 images = AppImages(
@@ -194,6 +193,7 @@ pods_wait_for = mesh.connect(
         key: [controllers[key], namespaces[key].namespace, clusters[key].node_group]
         for key in topology.clusters
     },
+    context=mesh_context,
     opts=with_aws,
 )
 apps = {
@@ -208,11 +208,12 @@ apps = {
             images=images.refs,
             role_prefix=cluster_prefix(stack, key),
             namespace=namespaces[key].namespace,
-            pod_policies={app.name: mesh.pod_policy(app) for app in topology.apps_in(key)},
+            pod_policies={app.name: mesh.pod_policy(app, mesh_context) for app in topology.apps_in(key)},
             after={app: [*after, clusters[key].node_group] for app, after in pods_wait_for.items()},
             front_service_after=vpc.internet_path,
             route_timeout_ms=config.mesh.route.timeout_ms,
             tracing=config.mesh.tracing is Tracing.XRAY,
+            mesh_env={app.name: mesh.app_environment(app, topology) for app in topology.apps_in(key)},
             load_balancer_source_ranges=config.workloads.front.load_balancer_source_ranges,
             mesh_cidrs=mesh.traffic_cidrs(),
             tags=tags,

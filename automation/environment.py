@@ -69,8 +69,13 @@ def read_stack_document(path: Path) -> Mapping[str, Any]:
         raise ConfigError([Problem(where, exc.found, exc.expected)], path.name) from None
 
 
-def environment(project_dir: Path, env: str, document: Mapping[str, Any] | None = None) -> Environment:
+def environment(
+    project_dir: Path, env: str, document: Mapping[str, Any] | None = None, *, backend: bool = True
+) -> Environment:
     """Read and validate ``Pulumi.<env>.yaml`` (or the given parsed ``document`` in its place).
+
+    ``backend=False`` skips the mesh backend's own checks, which load the Pulumi SDKs: for commands
+    that only read the apps' topology (``verify --front-url``).
 
     Raises :class:`infra.config_parse.ConfigError` or :class:`UnknownEnvironmentError`.
     """
@@ -81,6 +86,10 @@ def environment(project_dir: Path, env: str, document: Mapping[str, Any] | None 
         document = read_stack_document(stack_file(project_dir, env))
     config = parse_stack_file(document, env, source=source)
     check_relaxations(config, source)
+    if backend:
+        from infra.mesh import backend_for  # noqa: PLC0415 - loads the Pulumi SDKs, only here
+
+        backend_for(config, source=source)  # the mesh backend refuses settings it cannot honour
     block = mapping_or_empty(document.get("config"))
     return Environment(env, config, flatten_config(block), source, block)
 
@@ -97,8 +106,8 @@ def load_for_deploy(project_dir: Path, env: str) -> StackConfig:
 
 
 def load_environment(
-    project_dir: Path, env: str, document: Mapping[str, Any] | None = None
+    project_dir: Path, env: str, document: Mapping[str, Any] | None = None, *, backend: bool = True
 ) -> tuple[StackConfig, dict[str, str]]:
     """The model and the flat map Pulumi would pass to the program (see :func:`environment`)."""
-    loaded = environment(project_dir, env, document)
+    loaded = environment(project_dir, env, document, backend=backend)
     return loaded.config, loaded.flat

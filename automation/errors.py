@@ -19,8 +19,6 @@ from typing import Any
 from automation.exit_codes import ExitCode
 
 HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
-CONTROLLER_NAMESPACE = "appmesh-system"
-CONTROLLER_NAME = "appmesh-controller"
 # The Helm SDK's wording when a release does not become ready within its timeout.
 _TIMEOUT_MARKERS = ("context deadline exceeded", "timed out waiting")
 
@@ -113,9 +111,10 @@ _HELM_RELEASE_IN_TEXT = re.compile(r'[Hh]elm [Rr]elease "?(?P<release>[\w.-]+/[\
 _DIAGNOSTIC_HEADING = re.compile(r"^(?P<indent>\s*)(?P<type>[\w-]+:[\w./-]*:[\w]+) \((?P<name>[^()]+)\):\s*$")
 
 
-def _release_named_in(text: str) -> str:
+def _release_named_in(text: str, fallback: str) -> str:
+    """The release the text names, else ``fallback`` (the mesh controller's, from the backend)."""
     match = _HELM_RELEASE_IN_TEXT.search(text)
-    return match.group("release") if match else f"{CONTROLLER_NAMESPACE}/{CONTROLLER_NAME}"
+    return match.group("release") if match else fallback or "the mesh controller release"
 
 
 def _timeout_line(text: str) -> str | None:
@@ -125,7 +124,9 @@ def _timeout_line(text: str) -> str | None:
     return None
 
 
-def helm_timeouts(text: str, diagnostics: Iterable[Diagnostic] = ()) -> list[HelmTimeout]:
+def helm_timeouts(
+    text: str, diagnostics: Iterable[Diagnostic] = (), controller_release: str = ""
+) -> list[HelmTimeout]:
     """Helm releases that timed out, from event diagnostics and from the CLI's own error text.
 
     Only a timeout *next to a Helm release* counts: "context deadline exceeded" on, say, an EKS
@@ -139,7 +140,9 @@ def helm_timeouts(text: str, diagnostics: Iterable[Diagnostic] = ()) -> list[Hel
         line = _timeout_line(diagnostic.message)
         if line is not None:
             name = urn_name(diagnostic.urn)
-            found.setdefault(name, HelmTimeout(name, _release_named_in(diagnostic.message), line))
+            found.setdefault(
+                name, HelmTimeout(name, _release_named_in(diagnostic.message, controller_release), line)
+            )
     heading: tuple[str, str, int] | None = None
     block: list[str] = []
 
@@ -149,7 +152,9 @@ def helm_timeouts(text: str, diagnostics: Iterable[Diagnostic] = ()) -> list[Hel
         body = "\n".join(block)
         line = _timeout_line(body)
         if line is not None:
-            found.setdefault(heading[1], HelmTimeout(heading[1], _release_named_in(body), line))
+            found.setdefault(
+                heading[1], HelmTimeout(heading[1], _release_named_in(body, controller_release), line)
+            )
 
     for raw in text.splitlines():
         match = _DIAGNOSTIC_HEADING.match(raw)
@@ -202,6 +207,9 @@ class EngineContext:
     """cluster key -> physical EKS cluster name."""
     region: str = ""
     log_path: str = ""
+    controller_release: str = ""
+    """``namespace/name`` of the mesh controller's Helm release (``MeshBackend.controller_release``),
+    named when the engine's text names no release."""
 
 
 def stack_locked(context: EngineContext, text: str) -> Failure:
@@ -303,7 +311,7 @@ def classify_engine_error(
             "Set PULUMI_ACCESS_TOKEN for Pulumi Cloud, or choose a self-managed backend with --backend "
             "(e.g. s3://bucket/prefix or file://~/.pulumi-state) or PULUMI_BACKEND_URL.",
         )
-    timeouts = helm_timeouts(text, diagnostics)
+    timeouts = helm_timeouts(text, diagnostics, context.controller_release)
     others = error_lines(text, [d for d in diagnostics if urn_type(d.urn) != HELM_RELEASE_TYPE])
     if timeouts:
         return helm_timeout(context, timeouts, others)

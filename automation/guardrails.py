@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from infra.config import StackConfig
 from infra.config_parse import ConfigError, Problem, did_you_mean
+from infra.topology import topology_of
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import (
     ADVISORY_IDS,
@@ -31,10 +32,10 @@ from policy.crossmesh_policy import (
     Status,
     evaluate,
 )
+from policy.crossmesh_policy.pack_config import pack_config
 
 if TYPE_CHECKING:
     from automation.recorder import Recording
-from policy.crossmesh_policy.pack_config import pack_config
 
 __all__ = [
     "POLICY_PACK_DIR",
@@ -99,7 +100,17 @@ def check_relaxations(config: StackConfig, source: str = "") -> None:
 
 
 def settings_of(config: StackConfig) -> Settings:
-    return Settings(app_port=config.workloads.port)
+    # Imported here: the backends load the Pulumi SDKs, which check_relaxations' callers may not need.
+    from infra.mesh import backend_for  # noqa: PLC0415
+
+    exceptions = backend_for(config).pod_security_exceptions(topology_of(config))
+    return Settings(
+        app_port=config.workloads.port,
+        pod_security_exceptions={
+            namespace: {"level": allowed.level, "reason": allowed.reason}
+            for namespace, allowed in exceptions.items()
+        },
+    )
 
 
 def evaluate_recording(recording: Recording, config: StackConfig) -> PolicyReport:

@@ -2,9 +2,10 @@
 
 1. AWS credentials, with STS ``GetCallerIdentity`` (needs no permission, so it tests exactly the
    credentials): missing, expired and rejected credentials each get their own message.
-2. The mesh backend: for ``crossmesh:mesh.backend: appmesh``, App Mesh ``ListMeshes``. AWS ended
-   App Mesh support on 2026-09-30; an account that can no longer use it must learn that here, with
-   what to do, rather than from a controller timing out twenty minutes into a deploy.
+2. The mesh backend's availability, asked of the backend (``automation/verify/backends/<kind>.py``):
+   e.g. App Mesh ``ListMeshes``. AWS ended App Mesh support on 2026-09-30; an account that can no
+   longer use it must learn that here, with what to do, rather than from a controller timing out
+   twenty minutes into a deploy.
 
 Both raise :class:`automation.errors.CrossmeshError` with exit code 5 or 6. Clients are injected
 (:class:`PreflightClients`), so tests use moto and botocore's Stubber.
@@ -38,7 +39,8 @@ from botocore.exceptions import (
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
-from infra.config import MeshBackendKind, StackConfig
+from automation.verify.backends import checks_for
+from infra.config import StackConfig
 from infra.endpoint import PIPELINE_HINT, Endpoint
 from infra.endpoint import probe as probe_endpoint
 from infra.naming import (
@@ -50,9 +52,6 @@ from infra.naming import (
     physical,
 )
 
-APPMESH_END_OF_SUPPORT = date(2026, 9, 30)
-APPMESH_NO_NEW_CUSTOMERS = date(2024, 9, 24)
-
 _EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 _REJECTED_CODES = frozenset(
     {
@@ -62,17 +61,6 @@ _REJECTED_CODES = frozenset(
         "InvalidAccessKeyId",
         "AuthFailure",
         "AccessDenied",
-    }
-)
-# What App Mesh answers an account that may not use it: no access, or a service that is gone.
-_MESH_DENIED_CODES = frozenset(
-    {
-        "AccessDeniedException",
-        "AccessDenied",
-        "ForbiddenException",
-        "UnauthorizedOperation",
-        "SubscriptionRequiredException",
-        "OptInRequired",
     }
 )
 
@@ -259,89 +247,12 @@ def check_aws_credentials(sts: Any) -> CallerIdentity:
     return CallerIdentity(account=str(answer.get("Account", "")), arn=str(answer.get("Arn", "")))
 
 
-def backend_hint(env: str) -> str:
-    """How to choose the other mesh backend."""
-    return (
-        f"The mesh backend is chosen by `crossmesh:mesh` -> `backend` in Pulumi.{env}.yaml. Switch to "
-        f"`lattice` (Amazon VPC Lattice with the AWS Gateway API controller, AWS's stated path off App "
-        f"Mesh for EKS): `pulumi config set --path crossmesh:mesh.backend lattice --stack {env}` and drop "
-        "`crossmesh:mesh.tracing` if it is set. The apps, their Deployments and the name front calls stay "
-        "the same; Pulumi.lattice.yaml is a complete example. Render it first, offline: "
-        f"`python -m automation render {env}`."
-    )
-
-
-def _eol_sentence(today: date) -> str:
-    verb = "ended" if today >= APPMESH_END_OF_SUPPORT else "ends"
-    return (
-        f"AWS App Mesh support {verb} on {APPMESH_END_OF_SUPPORT.isoformat()}: after that date the App Mesh "
-        "API and its resources are no longer accessible (new customers could not onboard since "
-        f"{APPMESH_NO_NEW_CUSTOMERS.isoformat()})."
-    )
-
-
-def check_appmesh(appmesh: Any, *, env: str, region: str, today: date | None = None) -> int:
-    """``ListMeshes`` (one page); returns how many meshes it listed, or raises (exit 6)."""
-    today = today or date.today()
-    try:
-        answer: dict[str, Any] = appmesh.list_meshes(limit=1)
-    except ClientError as exc:
-        code, message = _code_and_message(exc)
-        if code in _MESH_DENIED_CODES:
-            reason = (
-                f"App Mesh is not available to this account in {region} ({code}: {message}). "
-                + _eol_sentence(today)
-                + " (If only this role lacks appmesh:ListMeshes, grant it; the account itself may still "
-                "have App Mesh.)"
-            )
-        else:
-            reason = (
-                f"App Mesh ListMeshes failed in {region} ({code}: {message}); the mesh cannot be managed. "
-                + _eol_sentence(today)
-            )
-        raise CrossmeshError(
-            Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, backend_hint(env))
-        ) from exc
-    except (EndpointConnectionError, BotoCoreError) as exc:
-        reason = f"the App Mesh endpoint in {region} did not answer ({exc}). " + _eol_sentence(today)
-        raise CrossmeshError(
-            Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, backend_hint(env))
-        ) from exc
-    meshes: list[Any] = list(answer.get("meshes") or [])
-    return len(meshes)
-
-
-def check_lattice(lattice: Any, *, env: str, region: str) -> int:
-    """``ListServiceNetworks`` (one page): VPC Lattice answers in this region for these credentials."""
-    try:
-        answer: dict[str, Any] = lattice.list_service_networks(maxResults=1)
-    except ClientError as exc:
-        code, message = _code_and_message(exc)
-        reason = (
-            f"VPC Lattice ListServiceNetworks failed in {region} ({code}: {message}); "
-            "the mesh cannot be built."
-        )
-        hint = (
-            "Grant the deploying role vpc-lattice:ListServiceNetworks (and the rest of what Pulumi creates), "
-            f"or check that VPC Lattice is offered in {region}."
-        )
-        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint)) from exc
-    except (EndpointConnectionError, BotoCoreError) as exc:
-        reason = f"the VPC Lattice endpoint in {region} did not answer ({exc})."
-        hint = f"Check network access to vpc-lattice.{region}.amazonaws.com and that the region offers it."
-        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint)) from exc
-    return len(list(answer.get("items") or []))
-
-
 def check_mesh_backend(config: StackConfig, clients: PreflightClients, *, today: date | None = None) -> bool:
     """Run the availability check of the configured backend; ``False`` when there is nothing to check."""
-    if config.mesh.backend is MeshBackendKind.APPMESH:
-        check_appmesh(clients.appmesh, env=config.stack, region=config.region, today=today)
-        return True
-    if config.mesh.backend is MeshBackendKind.LATTICE and clients.lattice is not None:
-        check_lattice(clients.lattice, env=config.stack, region=config.region)
-        return True
-    return False
+    checks = checks_for(config.mesh.backend)
+    if checks is None:
+        return False
+    return checks.check_available(clients, env=config.stack, region=config.region, today=today)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -472,13 +383,9 @@ def names_taken(
             tags = _log_group_tags(clients.logs, group)
             if tags is not None:
                 found.append(Owned("log group", group, tags))
-    if clients.lattice is not None and config.mesh.backend is MeshBackendKind.LATTICE:
-        for network in clients.lattice.list_service_networks().get("items") or ():
-            if network.get("name") == config.service_network_name:
-                network_tags: Mapping[str, str] = (
-                    clients.lattice.list_tags_for_resource(resourceArn=network["arn"]).get("tags") or {}
-                )
-                found.append(Owned("VPC Lattice service network", str(network["name"]), network_tags))
+    checks = checks_for(config.mesh.backend)
+    if checks is not None:
+        found.extend(Owned(kind, name, tags) for kind, name, tags in checks.existing_names(config, clients))
     return [o for o in found if owner_of(o.tags) != stack]
 
 
@@ -533,7 +440,8 @@ def check_cloud_map_namespace(config: StackConfig, clients: PreflightClients) ->
             if owner == config.stack:
                 continue
             who = f"stack {owner}" if owner else "something not made by crossmesh"
-            if config.mesh.backend is MeshBackendKind.APPMESH:
+            checks = checks_for(config.mesh.backend)
+            if checks is not None and checks.discovers_by_namespace_name:
                 raise CrossmeshError(
                     Failure(
                         ExitCode.NAME_TAKEN,

@@ -7,7 +7,9 @@ from collections import Counter
 from automation import guardrails
 from automation.recorder import Recording, Registration
 from automation.render import RenderResult, cluster_of_providers
-from infra.config import MeshBackendKind, StackConfig
+from infra.config import StackConfig
+from infra.mesh import backend_for
+from infra.topology import topology_of
 
 SHARED = "(shared)"
 
@@ -48,79 +50,9 @@ def _is_stack(reg: Registration) -> bool:
     return reg.type == "pulumi:pulumi:Stack"
 
 
-def _id(name: str) -> str:
-    """Mermaid node ids: letters, digits and underscores only."""
-    return "".join(c if c.isalnum() else "_" for c in name)
-
-
 def mermaid(config: StackConfig) -> str:
-    """The architecture as a Mermaid flowchart, drawn from the configuration and its mesh backend."""
-    if config.mesh.backend is MeshBackendKind.LATTICE:
-        return _mermaid_lattice(config)
-    w = config.workloads
-    front, colorapp = w.front, w.colorapp
-    host = f"{colorapp.name}.{config.mesh.cloud_map_namespace}"
-    router_cluster = colorapp.router_cluster_name
-    lines = _header(config)
-    for cluster in config.clusters:
-        lines.append(f'    subgraph {_id(cluster.name)}["EKS {config.eks_name(cluster.name)}"]')
-        if cluster.name == front.cluster:
-            lines.append(f'      {_id(front.name)}["{front.name}<br/>VirtualNode {front.name}"]')
-        if cluster.name == router_cluster:
-            lines.append(f'      vs[["VirtualService<br/>{host}"]]')
-            lines.append('      router{{"VirtualRouter colorapp-router<br/>route color-route"}}')
-        for version in colorapp.versions:
-            if version.cluster == cluster.name:
-                node = f"{colorapp.name}-{version.color}"
-                lines.append(f'      {_id(node)}["{node}<br/>VirtualNode, COLOR={version.color}"]')
-        lines.append("    end")
-    lines.append(f'    cloudmap[("Cloud Map {config.mesh.cloud_map_namespace}")]')
-    lines.append("  end")
-    lines.append(f"  lb --> {_id(front.name)}")
-    lines.append(f'  {_id(front.name)} -->|"{host}:{w.port}"| vs')
-    lines.append("  vs --> router")
-    for version in colorapp.versions:
-        node = _id(f"{colorapp.name}-{version.color}")
-        lines.append(f'  router -->|"{version.weight}%"| {node}')
-        lines.append(f"  {node} -. registers .-> cloudmap")
-    lines.append(f"  {_id(front.name)} -. registers .-> cloudmap")
-    return "\n".join(lines)
-
-
-def _header(config: StackConfig) -> list[str]:
-    return [
-        "flowchart LR",
-        '  internet(["Internet"]) -->|"HTTP :80"| lb["front load balancer"]',
-        f'  subgraph vpc["Shared VPC {config.network.cidr}"]',
-        "    direction LR",
-    ]
-
-
-def _mermaid_lattice(config: StackConfig) -> str:
-    w = config.workloads
-    front, colorapp = w.front, w.colorapp
-    host = f"{colorapp.name}.{config.mesh.cloud_map_namespace}"
-    lines = _header(config)
-    for cluster in config.clusters:
-        lines.append(f'    subgraph {_id(cluster.name)}["EKS {config.eks_name(cluster.name)}"]')
-        if cluster.name == front.cluster:
-            lines.append(f'      {_id(front.name)}["{front.name}"]')
-            lines.append(f'      route{{{{"HTTPRoute {colorapp.name}<br/>host {host}"}}}}')
-        for version in colorapp.versions:
-            if version.cluster == cluster.name:
-                node = f"{colorapp.name}-{version.color}"
-                lines.append(f'      {_id(node)}["{node}<br/>ServiceExport, COLOR={version.color}"]')
-        lines.append("    end")
-    lines.append(f'    lattice[["VPC Lattice service network {config.service_network_name}"]]')
-    lines.append(f'    dns[("DNS {host} CNAME")]')
-    lines.append("  end")
-    lines.append(f"  lb --> {_id(front.name)}")
-    lines.append(f'  {_id(front.name)} -->|"{host}:{w.port}"| dns')
-    lines.append("  dns --> lattice")
-    lines.append("  route -. configures .-> lattice")
-    for version in colorapp.versions:
-        lines.append(f'  lattice -->|"{version.weight}%"| {_id(f"{colorapp.name}-{version.color}")}')
-    return "\n".join(lines)
+    """The architecture as a Mermaid flowchart, drawn by the configured mesh backend."""
+    return backend_for(config).diagram(topology_of(config))
 
 
 def report_markdown(result: RenderResult) -> str:

@@ -287,6 +287,7 @@ class DeploySession:
 
     def engine_context(self) -> EngineContext:
         """What the error classifier needs to make its hints concrete (cluster names, region, log)."""
+        from infra.mesh import backend_for
 
         config = self.config
         return EngineContext(
@@ -296,11 +297,12 @@ class DeploySession:
             eks_names={c.name: config.eks_name(c.name) for c in config.clusters} if config else {},
             region=config.region if config else "",
             log_path=str(self.log or ""),
+            controller_release=backend_for(config).controller_release() if config else "",
         )
 
     # ---- the steps ---------------------------------------------------------------------------------
 
-    def load(self, *, deploying: bool = False) -> StackConfig:
+    def load(self, *, deploying: bool = False, backend: bool = True) -> StackConfig:
         """Validate ``Pulumi.<env>.yaml`` with the project's model before anything else runs;
         ``deploying`` (deploy, preview) also refuses documentation values still in it, before any
         credential is looked at."""
@@ -309,7 +311,7 @@ class DeploySession:
         if deploying:
             self.config = load_for_deploy(self.deps.project_dir, self.env)
         else:
-            self.config, _ = load_environment(self.deps.project_dir, self.env)
+            self.config, _ = load_environment(self.deps.project_dir, self.env, backend=backend)
         return self.config
 
     def require_confirmation_possible(self, yes: bool) -> None:
@@ -640,7 +642,7 @@ class DeploySession:
         from infra.topology import topology_of
 
         def body() -> int:
-            config = self.load()
+            config = self.load(backend=False)  # the weights only: no Pulumi SDK on this path
             try:
                 url = color_url(front_url)
             except ValueError as exc:

@@ -1,8 +1,8 @@
 """What to verify, from the stack's configuration and its outputs: a pure function, no I/O.
 
-The configuration says what *should* exist: colors and weights, mesh and Cloud Map names, the AWS
-names the App Mesh objects are given (``infra.mesh.appmesh_objects``), which app runs in which
-cluster. The stack outputs say *where* it is: the region, front's URL and one kubeconfig per cluster.
+The configuration says what *should* exist: colors and weights, mesh and Cloud Map names, the names
+the mesh backend gives its objects (``MeshBackend.verify_targets``), which app runs in which cluster.
+The stack outputs say *where* it is: the region, front's URL and one kubeconfig per cluster.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from automation.verify import VerifyPlan
-from infra.config import MeshBackendKind, StackConfig, Tracing
-from infra.mesh.appmesh_objects import ROUTE_NAME, aws_name, router_name
+from infra.config import StackConfig
+from infra.mesh import backend_for
 from infra.topology import topology_of
 
 
@@ -52,7 +52,8 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
     """The :class:`VerifyPlan` for a deployed environment; ``outputs`` are plain values by output name."""
     topology = topology_of(config)
     namespace = topology.namespace
-    lattice = config.mesh.backend is MeshBackendKind.LATTICE
+    backend = backend_for(config)
+    targets = backend.verify_targets(topology)
     region = outputs.get("region")
     if region is not None and not isinstance(region, str):
         raise PlanError(f"stack output region must be a string, got {region!r}")
@@ -76,17 +77,14 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         service_name=topology.service,
         k8s_namespace=namespace,
         weights={app.version or app.name: app.weight or 0 for app in topology.colors},
-        # App Mesh names; the lattice backend has no virtual nodes (the route targets Services).
-        virtual_node_names={}
-        if lattice
-        else {app.version or app.name: aws_name(app.name, namespace) for app in topology.colors},
-        router_name=aws_name(router_name(topology), namespace),
-        route_name=ROUTE_NAME,
+        virtual_node_names=targets.virtual_node_names,
+        router_name=targets.router_name,
+        route_name=targets.route_name,
         virtual_service_name=topology.service_host,
-        front_node_name=None if lattice else aws_name(topology.front.name, namespace),
-        backend=config.mesh.backend.value,
-        service_network=config.service_network_name if lattice else None,
-        tracing=config.mesh.tracing is Tracing.XRAY,
+        front_node_name=targets.front_node_name,
+        backend=backend.kind.value,
+        service_network=targets.service_network,
+        tracing=targets.tracing,
         front_url=_front_url(outputs.get("frontUrl")),
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},
         kubeconfigs={cluster: _kubeconfig(clusters, cluster) for cluster in topology.clusters},

@@ -193,12 +193,6 @@ RESERVED_NAMESPACES = (
 MAX_TAGS_PER_RESOURCE = 50
 _TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
 
-# Weighted targets per App Mesh route (App Mesh service quotas), and backendRefs per rule of a Gateway
-# API HTTPRoute (maxItems in the HTTPRoute CRD, v1.5.0).
-# https://docs.aws.amazon.com/app-mesh/latest/userguide/service-quotas.html
-APPMESH_MAX_WEIGHTED_TARGETS = 10
-HTTPROUTE_MAX_BACKEND_REFS = 16
-
 
 class _Model(BaseModel):
     """Frozen, camelCase in YAML, and no unknown keys."""
@@ -484,15 +478,8 @@ class MeshConfig(_Model):
         description="Settings of the VPC Lattice backend.",
     )
 
-
-# Each backend's limit on the targets one route splits traffic across: data, not a comparison.
-MAX_WEIGHTED_TARGETS: dict[MeshBackendKind, tuple[int, str]] = {
-    MeshBackendKind.APPMESH: (
-        APPMESH_MAX_WEIGHTED_TARGETS,
-        "App Mesh takes at most 10 weighted targets per route",
-    ),
-    MeshBackendKind.LATTICE: (HTTPROUTE_MAX_BACKEND_REFS, "an HTTPRoute rule takes at most 16 backendRefs"),
-}
+    # Whether the backend supports the other settings is the backend's to say
+    # (MeshBackend.config_problems, checked by infra.mesh.backend_for).
 
 
 class ColorVersion(_Model):
@@ -716,7 +703,6 @@ class StackConfig(_Model):
     def _topology_is_consistent(self) -> StackConfig:
         self._check_tags()
         self._check_zones()
-        self._check_backend_limits()
         names = [c.name for c in self.clusters]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -784,14 +770,6 @@ class StackConfig(_Model):
                     f"network.availabilityZones[{index}]",
                     f"{zone!r} is not a zone of {self.region}; expected a zone name like {self.region}a",
                 )
-
-    def _check_backend_limits(self) -> None:
-        versions = len(self.workloads.colorapp.versions)
-        limit, what = MAX_WEIGHTED_TARGETS[self.mesh.backend]
-        if versions > limit:
-            raise KeyedError(
-                "workloads.colorapp.versions", f"{versions} versions; expected at most {limit}: {what}"
-            )
 
     # Derived views used by the components --------------------------------------------------------
 

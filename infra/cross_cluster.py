@@ -1,4 +1,7 @@
-"""CrossClusterAccess: the only doors between clusters, one ingress rule per caller/callee pair."""
+"""CrossClusterAccess: the only doors between clusters, one ingress rule per caller/callee pair.
+
+Which doors a mesh needs is its backend's decision (``MeshBackend.cross_cluster_rules``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StackConfig
 from infra.naming import TYPE_PREFIX, child
 
 
@@ -24,28 +26,6 @@ class AccessRule:
     @property
     def key(self) -> str:
         return f"{self.source}-to-{self.target}-{self.port}"
-
-
-def cross_cluster_rules(config: StackConfig) -> tuple[AccessRule, ...]:
-    """Which cluster must reach which, derived from where each workload runs.
-
-    front's Envoy connects straight to colorapp pod IPs (found in Cloud Map) on the app port, so every
-    cluster running a colorapp version must accept that port from front's cluster. Same-cluster traffic
-    is already allowed by the cluster security group's self rule.
-    """
-    front = config.workloads.front
-    colorapp = config.workloads.colorapp
-    rules = {
-        AccessRule(
-            front.cluster,
-            version.cluster,
-            config.workloads.port,
-            f"{front.name} to {colorapp.name}-{version.color} mesh traffic",
-        )
-        for version in colorapp.versions
-        if version.cluster != front.cluster
-    }
-    return tuple(sorted(rules))
 
 
 @dataclass(frozen=True)

@@ -162,15 +162,17 @@ class ShiftRun:
 
     def _body(self, lock: FileLock, holder: list[ShiftStack]) -> int:
         from automation.environment import load_environment  # noqa: PLC0415
-        from infra.config import MeshBackendKind  # noqa: PLC0415
+        from automation.verify.backends import checks_for  # noqa: PLC0415
         from infra.topology import topology_of  # noqa: PLC0415
 
         opts = self.options
         config, flat = load_environment(self.deps.session.project_dir, self.env)
         self.session.config = config
-        if config.mesh.backend is not MeshBackendKind.LATTICE:
+        checks = checks_for(config.mesh.backend)
+        if checks is None or not checks.traffic_shift:
             raise self._bad(
-                f"shift needs crossmesh:mesh.backend lattice; {self.env} uses {config.mesh.backend.value}",
+                f"shift cannot move traffic on crossmesh:mesh.backend {config.mesh.backend.value} ({self.env}); "
+                "it works on lattice",
                 "App Mesh environments are out of scope: their route weights change with a deploy.",
             )
         configured = topology_of(config).weights

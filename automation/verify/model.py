@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from automation.verify import backends
+
 # The App Mesh controller's readiness gate: True once the pod is registered in Cloud Map.
 CLOUDMAP_READINESS_GATE = "conditions.appmesh.k8s.aws/aws-cloudmap-healthy"
 
@@ -52,8 +54,8 @@ class VerifyPlan:
     front_node_name: str | None = None
     """AWS name of front's virtual node; when set, it must be ACTIVE with the virtual service as backend."""
     backend: str = "appmesh"
-    """``appmesh`` (App Mesh and Cloud Map checks, Envoy in every pod) or ``lattice`` (VPC Lattice
-    checks, no sidecars)."""
+    """The mesh backend's kind (``MeshBackendKind`` value): picks its checks in
+    ``automation/verify/backends/<backend>.py``."""
     service_network: str | None = None
     """The VPC Lattice service network (lattice backend)."""
 
@@ -67,16 +69,11 @@ def plan_problems(plan: VerifyPlan) -> list[str]:
     """Return human-readable reasons why ``plan`` cannot be verified (empty when it is usable)."""
     problems: list[str] = []
     problems.extend(weights_problems(plan.weights))
-    if plan.backend not in ("appmesh", "lattice"):
-        problems.append(f"backend {plan.backend!r} is neither appmesh nor lattice")
-    if plan.backend == "lattice":
-        if not plan.service_network:
-            problems.append("the lattice backend needs service_network")
-    elif set(plan.weights) != set(plan.virtual_node_names):
-        problems.append(
-            f"weights colors {sorted(plan.weights)} differ from virtual_node_names colors "
-            f"{sorted(plan.virtual_node_names)}"
-        )
+    checks = backends.checks_for(plan.backend)
+    if checks is None:
+        problems.append(f"backend {plan.backend!r} is not one of {', '.join(backends.KINDS)}")
+    else:
+        problems.extend(checks.plan_problems(plan))
     missing_kube = sorted(set(plan.pod_selectors) - set(plan.kubeconfigs))
     if missing_kube:
         problems.append(f"no kubeconfig for clusters {missing_kube}")

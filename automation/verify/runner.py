@@ -6,11 +6,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from automation.verify.aws import AppMeshClient, ServiceDiscoveryClient, aws_checks
-from automation.verify.clients import make_aws_clients, make_kube_client
+from automation.verify import backends
+from automation.verify.backends.appmesh import AppMeshClient, ServiceDiscoveryClient
+from automation.verify.backends.lattice import LatticeClient
+from automation.verify.clients import AwsClients, make_aws_clients, make_kube_client
 from automation.verify.httpcheck import check_http, color_url, run_http_only, wait_until_reachable
 from automation.verify.kube import PodLister, kube_checks
-from automation.verify.lattice import LatticeClient, lattice_checks
 from automation.verify.model import CheckResult, HttpStats, VerifyPlan, VerifyReport
 from automation.verify.poll import PollSettings
 from automation.verify.settings import DEFAULT_DEADLINE_S, DEFAULT_HTTP_CHECK, HttpCheckSettings
@@ -32,7 +33,8 @@ def run_verification(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> VerifyReport:
-    """Verify a deployed environment: App Mesh, Cloud Map, both clusters' pods, then HTTP via front.
+    """Verify a deployed environment: the mesh backend's AWS objects, every cluster's pods, then HTTP
+    via front.
 
     ``deadline_s`` is one budget for the whole run, shared by all polled checks in order; a check
     that is still failing when the budget is spent ends the wait for every later check, but each
@@ -44,41 +46,20 @@ def run_verification(
     settings = PollSettings.starting_now(
         deadline_s, initial_backoff_s=initial_backoff_s, max_backoff_s=max_backoff_s, clock=clock, sleep=sleep
     )
-    lattice = plan.backend == "lattice"
-    if lattice:
-        if lattice_client is None:
-            checks = [
-                CheckResult("lattice", False, "no vpc-lattice client to check the service network with")
-            ]
-        else:
-            checks = lattice_checks(
-                client=lattice_client,
-                network=plan.service_network or "",
-                host=plan.virtual_service_name,
-                settings=settings,
-            )
-    else:
-        checks = aws_checks(
-            appmesh=appmesh_client,
-            servicediscovery=servicediscovery_client,
-            mesh=plan.mesh_name,
-            cloudmap_namespace=plan.cloudmap_namespace,
-            service_name=plan.service_name,
-            virtual_node_names=plan.virtual_node_names,
-            weights=plan.weights,
-            router=plan.router_name,
-            route=plan.route_name,
-            virtual_service=plan.virtual_service_name,
-            settings=settings,
-            front_node=plan.front_node_name,
-        )
+    backend = backends.checks_for(plan.backend)
+    if backend is None:  # VerifyPlan refuses unknown backends; this keeps the type checker honest
+        raise ValueError(f"unknown mesh backend {plan.backend!r}")
+    clients = AwsClients(
+        appmesh=appmesh_client, servicediscovery=servicediscovery_client, lattice=lattice_client
+    )
+    checks = backend.aws_checks(plan, clients, settings)
     checks += kube_checks(
         kube_clients=kube_clients,
         pod_selectors=plan.pod_selectors,
         namespace=plan.k8s_namespace,
         tracing=plan.tracing,
         settings=settings,
-        sidecars=not lattice,
+        sidecars=backend.sidecars,
     )
     stats: HttpStats | None = None
     if plan.front_url is None:

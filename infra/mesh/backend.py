@@ -1,10 +1,13 @@
 """The mesh backend interface: what the rest of the program asks of a service mesh.
 
 The apps, their Deployments and Services, and the name clients call
-(``colorapp.appmesh-demo.pvt.aws.local:8080`` by default) do not depend on the backend. A backend
-decides only how clusters are joined: which controller runs in each cluster, which labels the app
-namespace needs, which IAM the app pods need, and which objects describe the routing. App Mesh is
-the first backend; VPC Lattice (AWS Gateway API controller) is the second, behind this same interface.
+(``colorapp.appmesh-demo.pvt.aws.local:8080`` by default) do not depend on the backend. Everything
+that does is a method here, and each backend answers it from its own folder (``infra/mesh/<kind>/``):
+which controller runs in each cluster, which labels the app namespace needs, which IAM the app pods
+need, which objects describe the routing, which doors between clusters it needs, what the apps'
+containers must be told, how the architecture is drawn, what verification checks, and which Pod
+Security exceptions its pods require. Nothing outside a backend's folder asks which backend is
+configured (tests/infra/mesh/test_backend_boundary.py enforces it).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import pulumi_kubernetes as k8s
 
 from infra import iam
 from infra.config import MeshBackendKind, StackConfig
+from infra.config_parse import Problem
+from infra.cross_cluster import AccessRule
 from infra.topology import AppSpec, Topology
 
 
@@ -51,35 +56,112 @@ class DiscoveryHandle:
 
 @dataclass(frozen=True)
 class MeshContext:
-    """Stack-wide facts a backend needs."""
+    """Stack-wide facts a backend needs at deploy time."""
 
-    config: StackConfig
     arns: pulumi.Output[iam.Arns]
     discovery: DiscoveryHandle
     vpc_id: pulumi.Output[str]
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
+@dataclass(frozen=True)
+class PodSecurityException:
+    """A namespace that may enforce a laxer Pod Security level than ``restricted``, and why."""
+
+    level: str
+    """``privileged`` or ``baseline``."""
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyTargets:
+    """The backend's part of the verification plan: which AWS objects to look for, by name."""
+
+    virtual_node_names: Mapping[str, str] = field(default_factory=dict[str, str])
+    """color -> AWS virtual node name (App Mesh)."""
+    router_name: str = ""
+    route_name: str = ""
+    front_node_name: str | None = None
+    service_network: str | None = None
+    """The VPC Lattice service network (Lattice)."""
+    tracing: bool = False
+    """Pods carry a tracing sidecar to check for."""
+
+
 class MeshBackend(ABC):
-    """One way of joining the clusters into a mesh."""
+    """One way of joining the clusters into a mesh.
+
+    The configuration-only methods are pure (render, report, verification and preflight call them
+    without any engine); the deploy-time ones take a :class:`MeshContext` and create resources.
+    """
 
     kind: ClassVar[MeshBackendKind]
 
-    def __init__(self, context: MeshContext) -> None:
-        self.context = context
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
 
-    @abstractmethod
-    def install(
-        self, name: str, cluster: ClusterHandle, opts: pulumi.ResourceOptions
-    ) -> pulumi.ComponentResource:
-        """Install the backend's controller in ``cluster``; mesh objects there must wait for it."""
+    # --- decisions from the configuration alone ---------------------------------------------------
+
+    max_weighted_targets: ClassVar[tuple[int, str]]
+    """How many versions one route can split traffic across, and the backend's reason."""
+
+    def config_problems(self) -> list[Problem]:
+        """Settings of the configuration this backend cannot honour (checked before anything runs)."""
+        colors = [version.color for version in self.config.workloads.colorapp.versions]
+        limit, why = self.max_weighted_targets
+        if len(colors) > limit:
+            return [
+                Problem(
+                    "crossmesh:workloads.colorapp.versions",
+                    colors,
+                    f"{len(colors)} versions; expected at most {limit}: {why}",
+                )
+            ]
+        return []
 
     @abstractmethod
     def namespace_labels(self) -> Mapping[str, str]:
         """Labels the apps' namespace needs (mesh membership, injection, Pod Security level)."""
 
     @abstractmethod
-    def pod_policy(self, app: AppSpec) -> pulumi.Output[iam.PolicyDocument] | None:
+    def traffic_cidrs(self) -> Sequence[str]:
+        """Where mesh traffic to the apps comes from, for NetworkPolicies (which take CIDRs only)."""
+
+    @abstractmethod
+    def cross_cluster_rules(self, topology: Topology) -> tuple[AccessRule, ...]:
+        """Node-to-node security group rules this backend's data plane needs between clusters."""
+
+    @abstractmethod
+    def app_environment(self, app: AppSpec, topology: Topology) -> Mapping[str, str]:
+        """Backend-specific environment of an app's container (merged over the common one)."""
+
+    @abstractmethod
+    def pod_security_exceptions(self, topology: Topology) -> Mapping[str, PodSecurityException]:
+        """Namespaces (by name) that may enforce less than ``restricted``, with the reason."""
+
+    @abstractmethod
+    def controller_release(self) -> str:
+        """``namespace/name`` of the controller's Helm release, for messages about it."""
+
+    @abstractmethod
+    def diagram(self, topology: Topology) -> str:
+        """The architecture as a Mermaid flowchart."""
+
+    @abstractmethod
+    def verify_targets(self, topology: Topology) -> VerifyTargets:
+        """What verification looks for; the checks themselves live in
+        ``automation/verify/backends/<kind>.py``."""
+
+    # --- deploy time ---------------------------------------------------------------------------------
+
+    @abstractmethod
+    def install(
+        self, name: str, cluster: ClusterHandle, context: MeshContext, opts: pulumi.ResourceOptions
+    ) -> pulumi.ComponentResource:
+        """Install the backend's controller in ``cluster``; mesh objects there must wait for it."""
+
+    @abstractmethod
+    def pod_policy(self, app: AppSpec, context: MeshContext) -> pulumi.Output[iam.PolicyDocument] | None:
         """IAM policy for an app's pods (what the mesh's sidecars call), or None when none is needed."""
 
     @abstractmethod
@@ -89,6 +171,8 @@ class MeshBackend(ABC):
         topology: Topology,
         clusters: Mapping[str, ClusterHandle],
         prerequisites: Mapping[str, Sequence[pulumi.Resource]],
+        *,
+        context: MeshContext,
         opts: pulumi.ResourceOptions,
     ) -> Mapping[str, Sequence[pulumi.Resource]]:
         """Create the routing objects that join the clusters.
@@ -97,6 +181,17 @@ class MeshBackend(ABC):
         Returns, per app name, what the app's pods must wait for.
         """
 
-    @abstractmethod
-    def traffic_cidrs(self) -> Sequence[str]:
-        """Where mesh traffic to the apps comes from, for NetworkPolicies (which take CIDRs only)."""
+
+def mermaid_id(name: str) -> str:
+    """Mermaid node ids: letters, digits and underscores only."""
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def mermaid_header(config: StackConfig) -> list[str]:
+    """The part of every backend's diagram that does not depend on the backend."""
+    return [
+        "flowchart LR",
+        '  internet(["Internet"]) -->|"HTTP :80"| lb["front load balancer"]',
+        f'  subgraph vpc["Shared VPC {config.network.cidr}"]',
+        "    direction LR",
+    ]

@@ -31,22 +31,8 @@ from .types import (
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 API_ACCESS_ANNOTATION = "crossmesh.dev/kubernetes-api-access"
 """Pod-template annotation that states why a pod needs its service-account token (CIS EKS 4.1.6)."""
-APPMESH_INJECTION_LABEL = "appmesh.k8s.aws/sidecarInjectorWebhook"
 
 PSA_LEVELS = ("privileged", "baseline", "restricted")
-# The laxest Pod Security level a namespace may enforce, and why; every other namespace enforces
-# "restricted". Audit and warn are "restricted" everywhere, so anything beyond the need shows up.
-PSA_EXCEPTIONS_BY_NAME: Mapping[str, tuple[str, str]] = {
-    "appmesh-system": (
-        "baseline",
-        "the eks-charts appmesh-controller pod template sets no seccomp profile, runAsNonRoot or "
-        "dropped capabilities, which restricted requires",
-    ),
-}
-PSA_INJECTED_NAMESPACE = (
-    "privileged",
-    "App Mesh injects proxyinit, which needs NET_ADMIN; baseline and restricted forbid that capability",
-)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -410,17 +396,20 @@ NETWORK_POLICY_PER_NAMESPACE = Rule(
 # --- 4.2 Pod Security Admission labels --------------------------------------------------------------
 
 
-def allowed_enforce_level(props: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The laxest level this namespace may enforce, and the documented reason when not restricted."""
-    if labels_of(props).get(APPMESH_INJECTION_LABEL) == "enabled":
-        return PSA_INJECTED_NAMESPACE
+def allowed_enforce_level(props: Mapping[str, Any], settings: Settings) -> tuple[str, str | None]:
+    """The laxest level this namespace may enforce, and the documented reason when not restricted.
+
+    Every namespace enforces restricted unless the environment's settings name it: the mesh backend
+    says which of its namespaces need less (e.g. an injected proxy that needs NET_ADMIN) and why.
+    """
     name = get(props, "metadata", "name")
-    if isinstance(name, str) and name in PSA_EXCEPTIONS_BY_NAME:
-        return PSA_EXCEPTIONS_BY_NAME[name]
+    exception = settings.pod_security_exceptions.get(name) if isinstance(name, str) else None
+    if exception is not None:
+        return exception["level"], exception["reason"]
     return "restricted", None
 
 
-def pod_security_labels(resource: Resource, _settings: Settings) -> Iterator[str]:
+def pod_security_labels(resource: Resource, settings: Settings) -> Iterator[str]:
     found = labels_of(resource.props)
     for mode in ("enforce", "audit", "warn"):
         if found.get(f"pod-security.kubernetes.io/{mode}") not in PSA_LEVELS:
@@ -430,7 +419,7 @@ def pod_security_labels(resource: Resource, _settings: Settings) -> Iterator[str
         if value in PSA_LEVELS and value != "restricted":
             yield f"{mode}s at {value}; audit and warn at restricted so every deviation shows"
     enforce = found.get("pod-security.kubernetes.io/enforce")
-    allowed, _why = allowed_enforce_level(resource.props)
+    allowed, _why = allowed_enforce_level(resource.props, settings)
     if enforce in PSA_LEVELS and PSA_LEVELS.index(str(enforce)) < PSA_LEVELS.index(allowed):
         yield f"enforces {enforce}; the strictest level its pods allow is {allowed}"
 
@@ -440,12 +429,13 @@ POD_SECURITY_LABELS = Rule(
     cis="4.2",
     level=Level.MANDATORY,
     title="Every namespace carries Pod Security Admission enforce/audit/warn labels: enforce at the "
-    "strictest level its pods allow (restricted; privileged where App Mesh injects proxyinit), audit "
-    "and warn at restricted.",
-    remediation="label the namespace pod-security.kubernetes.io/{enforce,audit,warn} (infra/mesh/"
-    "appmesh_objects.py namespace_labels)",
+    "strictest level its pods allow (restricted, unless the mesh backend names the namespace with its "
+    "reason), audit and warn at restricted.",
+    remediation="label the namespace pod-security.kubernetes.io/{enforce,audit,warn} (the mesh "
+    "backend's namespace_labels in infra/mesh/<backend>/)",
     types=frozenset({K8S_NAMESPACE}),
     resource_check=pod_security_labels,
+    settings=frozenset({"pod_security_exceptions"}),
 )
 
 RULES = (

@@ -27,11 +27,17 @@ class Settings:
     """The few facts about an environment that rules need and cannot read from one resource.
 
     The render fills them from the stack configuration; the policy pack from its policy config
-    (``appPort``), defaulting to the values below.
+    (``appPort``, ``podSecurityExceptions``), defaulting to the values below.
     """
 
     app_port: int = DEFAULT_APP_PORT
     """The port the apps serve on: the only port one cluster's nodes may open to another's."""
+    pod_security_exceptions: Mapping[str, Mapping[str, str]] = field(
+        default_factory=dict[str, Mapping[str, str]]
+    )
+    """Namespace name -> ``{"level": "privileged"|"baseline", "reason": ...}``: the laxest Pod Security
+    level that namespace may enforce, and why. Every other namespace enforces ``restricted``. The mesh
+    backend decides them (``MeshBackend.pod_security_exceptions``)."""
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from automation.errors import CrossmeshError
 from automation.exit_codes import ExitCode
 from automation.preflight import (
     PreflightClients,
-    check_appmesh,
     check_aws_credentials,
     check_mesh_backend,
     make_clients,
 )
+from automation.verify.backends.appmesh import check_appmesh
 from infra.config import StackConfig
 from tests.support import PROJECT_DIR
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import re
 
+from infra.config import StackConfig
 from infra.config_parse import parse_stack_file
-from infra.cross_cluster import AccessRule, cross_cluster_rules
+from infra.cross_cluster import AccessRule
+from infra.mesh import backend_for
+from infra.topology import topology_of
 from tests.support import inputs, record_document, record_env, stack_document, three_clusters, variant
 
 RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def cross_cluster_rules(config: StackConfig) -> tuple[AccessRule, ...]:
+    """The doors the configured backend (App Mesh in these environments) asks for."""
+    return backend_for(config).cross_cluster_rules(topology_of(config))
+
+
 # EC2 allows only these characters in a security group rule description
 # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpPermission.html, IpRange.Description).
 DESCRIPTION = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}$")

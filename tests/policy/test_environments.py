@@ -20,6 +20,7 @@ from automation.session import Dependencies
 from infra.config_parse import ConfigError
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import RULES, Status
+from policy.crossmesh_policy.pack_config import settings_from
 from tests.support import PROJECT_DIR, REFERENCE_DIR, record_env, render_written, variant
 
 PUBLIC_ENDPOINT = "eks-endpoint-public-access-restricted"
@@ -140,4 +141,13 @@ def test_policy_pack_args_for_stack_up(tmp_path: Path) -> None:
     args = policy_pack_args(config, tmp_path)
     assert args["policy_packs"] == [str(POLICY_PACK_DIR)]
     [path] = args["policy_pack_configs"]
-    assert yaml.safe_load(Path(path).read_text()) == {"network-cross-cluster-app-port": {"appPort": 8080}}
+    written = yaml.safe_load(Path(path).read_text())
+    assert written["network-cross-cluster-app-port"] == {"appPort": 8080}
+    # The mesh backend's Pod Security exceptions reach the pack, which reads them back as settings.
+    exceptions = written["k8s-pod-security-labels"]["podSecurityExceptions"]
+    assert {name: e["level"] for name, e in exceptions.items()} == {
+        "appmesh-system": "baseline",
+        "appmesh-demo": "privileged",
+    }
+    assert set(written) == {"network-cross-cluster-app-port", "k8s-pod-security-labels"}
+    assert settings_from(written["k8s-pod-security-labels"]).pod_security_exceptions == exceptions

@@ -202,7 +202,10 @@ def test_the_sdks_own_analyzer_serves_the_pack() -> None:
     servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.1.0", policies(), EnforcementLevel.ADVISORY)
     info = servicer.GetAnalyzerInfo(None, None)
     assert [p.name for p in info.policies] == [r.id for r in RULES]
-    assert [p.name for p in info.policies if p.HasField("configSchema")] == ["network-cross-cluster-app-port"]
+    assert [p.name for p in info.policies if p.HasField("configSchema")] == [
+        "network-cross-cluster-app-port",
+        "k8s-pod-security-labels",
+    ]
 
     urn = "urn:pulumi:dev::crossmesh::aws:ecr/repository:Repository::repo"
     request = proto.AnalyzeRequest(

@@ -43,6 +43,8 @@ class Bad:
 class Case:
     good: list[list[Resource]]
     bad: list[Bad] = field(default_factory=list[Bad])
+    settings: Settings | None = None
+    """The environment's settings both the good and the bad cases are judged with."""
 
 
 def violations(rule: Rule, resources: list[Resource], settings: Settings | None = None) -> list[Violation]:
@@ -644,7 +646,24 @@ CASES: dict[str, Case] = {
             Bad(
                 one(namespace("appmesh-system", psa("privileged"))), "ns-appmesh-system", "allow is baseline"
             ),
+            # An exception belongs to the namespace the backend names, not to a look-alike label.
+            Bad(
+                one(
+                    namespace(
+                        "apps", {**psa("privileged"), "appmesh.k8s.aws/sidecarInjectorWebhook": "enabled"}
+                    )
+                ),
+                "ns-apps",
+                "allow is restricted",
+            ),
         ],
+        # What the App Mesh backend declares (infra/mesh/appmesh/backend.py pod_security_exceptions).
+        settings=Settings(
+            pod_security_exceptions={
+                "mesh-apps": {"level": "privileged", "reason": "App Mesh injects proxyinit (NET_ADMIN)"},
+                "appmesh-system": {"level": "baseline", "reason": "the chart's pod template"},
+            }
+        ),
     ),
     "k8s-no-privileged-or-host-namespaces": Case(
         good=[one(deployment())],
@@ -792,14 +811,14 @@ def test_every_rule_has_good_and_bad_cases() -> None:
 def test_good_resources_pass(rule_id: str) -> None:
     rule = BY_ID[rule_id]
     for resources in CASES[rule_id].good:
-        assert violations(rule, resources) == [], [r.props for r in resources]
+        assert violations(rule, resources, CASES[rule_id].settings) == [], [r.props for r in resources]
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))
 def test_bad_resources_are_named_with_the_policy_and_the_fix(rule_id: str) -> None:
     rule = BY_ID[rule_id]
     for bad in CASES[rule_id].bad:
-        found = violations(rule, bad.resources)
+        found = violations(rule, bad.resources, CASES[rule_id].settings)
         assert found, f"{rule_id} let {[r.props for r in bad.resources]} through"
         blamed = [v for v in found if v.resource_name == bad.blamed and bad.says in v.message]
         assert blamed, [str(v) for v in found]

@@ -35,6 +35,10 @@ class ClusterAppsArgs:
     """Per app: what must exist before its pods start (its mesh node, the mesh controller)."""
     route_timeout_ms: int = 3000
     tracing: bool = False
+    """Export spans to the cluster's trace collector (OTLP)."""
+    mesh_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
+    """Per app: the mesh backend's environment for its container (MeshBackend.app_environment); it
+    wins over the defaults."""
     load_balancer_source_ranges: Sequence[str] = ("0.0.0.0/0",)
     front_service_after: Sequence[pulumi.Resource] = ()
     """What front's LoadBalancer Service waits for: the internet gateway and the public subnets' routes,
@@ -42,8 +46,6 @@ class ClusterAppsArgs:
     mesh_cidrs: Sequence[str] = ()
     """Where mesh traffic comes from (the shared VPC): NetworkPolicies admit the app port from there."""
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
-    app_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
-    """Per app name: the mesh backend's environment for its container (it wins over the defaults)."""
 
 
 def _load_balancer_hostname(status: k8s.core.v1.outputs.ServiceStatus | None) -> str:
@@ -114,7 +116,7 @@ class ClusterApps(pulumi.ComponentResource):
             topology,
             route_timeout_ms=args.route_timeout_ms,
             tracing=args.tracing,
-            backend_env=args.app_env.get(app.name),
+            backend_env=args.mesh_env.get(app.name),
         )
         deployment = kube.apply(
             child(name, app.name),

@@ -9,11 +9,21 @@ controllers create the Lattice service, and associate it, a minute or so after t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, cast
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from automation.verify.aws import ACTIVE, describe_aws_error
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from automation.errors import CrossmeshError, Failure
+from automation.exit_codes import ExitCode
+from automation.verify.aws import ACTIVE, describe_aws_error, error_code_and_message
 from automation.verify.model import CheckResult
 from automation.verify.poll import PollSettings, Probe, polled_check
+
+if TYPE_CHECKING:
+    from automation.verify.clients import AwsClients
+    from automation.verify.model import VerifyPlan
+    from infra.config import StackConfig
 
 
 class LatticeClient(Protocol):
@@ -116,3 +126,76 @@ def lattice_checks(
             f"lattice service {host}", lambda: probe_service(client, network=network, host=host), settings
         ),
     ]
+
+
+# --- availability (deploy preflight) ------------------------------------------------------------------
+
+
+def check_lattice(lattice: Any, *, env: str, region: str) -> int:
+    """``ListServiceNetworks`` (one page): VPC Lattice answers in this region for these credentials."""
+    try:
+        answer: dict[str, Any] = lattice.list_service_networks(maxResults=1)
+    except ClientError as exc:
+        code, message = error_code_and_message(exc)
+        reason = (
+            f"VPC Lattice ListServiceNetworks failed in {region} ({code}: {message}); "
+            "the mesh cannot be built."
+        )
+        hint = (
+            "Grant the deploying role vpc-lattice:ListServiceNetworks (and the rest of what Pulumi creates), "
+            f"or check that VPC Lattice is offered in {region}."
+        )
+        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint)) from exc
+    except (EndpointConnectionError, BotoCoreError) as exc:
+        reason = f"the VPC Lattice endpoint in {region} did not answer ({exc})."
+        hint = f"Check network access to vpc-lattice.{region}.amazonaws.com and that the region offers it."
+        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint)) from exc
+    return len(list(answer.get("items") or []))
+
+
+class LatticeChecks:
+    """The service network and the Lattice service; pods carry no sidecars."""
+
+    sidecars = False
+
+    def plan_problems(self, plan: VerifyPlan) -> list[str]:
+        return [] if plan.service_network else ["the lattice backend needs service_network"]
+
+    def aws_checks(self, plan: VerifyPlan, clients: AwsClients, settings: PollSettings) -> list[CheckResult]:
+        if clients.lattice is None:
+            return [CheckResult("lattice", False, "no vpc-lattice client to check the service network with")]
+        return lattice_checks(
+            client=clients.lattice,
+            network=plan.service_network or "",
+            host=plan.virtual_service_name,
+            settings=settings,
+        )
+
+    def check_available(self, clients: Any, *, env: str, region: str, today: date | None = None) -> bool:
+        if clients.lattice is None:
+            return False
+        check_lattice(clients.lattice, env=env, region=region)
+        return True
+
+    # The listener rule's target-group weights show when Lattice applied a step.
+    traffic_shift = True
+
+    # Lattice reaches colorapp through the private zone's CNAME (DNS only): the namespace name may
+    # repeat across VPCs.
+    discovers_by_namespace_name = False
+
+    def existing_names(self, config: StackConfig, clients: Any) -> list[tuple[str, str, Mapping[str, str]]]:
+        """The service network of this stack's name, if it exists (names are unique per account)."""
+        if clients.lattice is None:
+            return []
+        found: list[tuple[str, str, Mapping[str, str]]] = []
+        for network in clients.lattice.list_service_networks().get("items") or ():
+            if network.get("name") == config.service_network_name:
+                tags: Mapping[str, str] = (
+                    clients.lattice.list_tags_for_resource(resourceArn=network["arn"]).get("tags") or {}
+                )
+                found.append(("VPC Lattice service network", str(network["name"]), tags))
+        return found
+
+
+CHECKS = LatticeChecks()

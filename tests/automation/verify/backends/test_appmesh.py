@@ -1,7 +1,7 @@
 """Cloud Map and App Mesh checks against moto's in-process AWS (mock_aws).
 
 moto does not implement App Mesh virtual services, so the virtual-service check here is expected
-to fail with a "not implemented" reason; test_verify_virtual_service.py covers its real logic.
+to fail with a "not implemented" reason; test_appmesh_virtual_service.py covers its real logic.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from automation.verify.aws import aws_checks, probe_client_node, probe_cloudmap, probe_route, route_weights
+from automation.verify.backends.appmesh import (
+    aws_checks,
+    probe_client_node,
+    probe_cloudmap,
+    probe_route,
+    route_weights,
+)
 from automation.verify.clients import AwsClients, make_aws_clients
 from automation.verify.poll import PollSettings
 

@@ -11,7 +11,9 @@ from automation.recorder import Recording
 from automation.validate import CrdSchemas, validate_objects
 from infra import iam
 from infra.config_parse import parse_stack_file
-from infra.mesh import lattice_objects as objects
+from infra.mesh import backend_for
+from infra.mesh.lattice import iam as lattice_iam
+from infra.mesh.lattice import objects
 from infra.topology import topology_of
 from tests.support import (
     REFERENCE_DIR,
@@ -142,7 +144,7 @@ def test_controller_values_are_explicit_because_pods_cannot_reach_imds() -> None
 
 
 def test_controller_policy_is_narrowed_and_scoped_to_the_account() -> None:
-    document = iam.lattice_controller_policy(ARNS)
+    document = lattice_iam.controller_policy(ARNS)
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     scoped = by_sid["LatticeObjectsInThisAccount"]
     assert scoped["Resource"] == "arn:aws:vpc-lattice:us-east-1:123456789012:*"
@@ -248,6 +250,17 @@ def test_lattice_reaches_pods_through_its_prefix_list_on_the_app_port_only() -> 
     ) in [(token, dict(args)) for token, args in recording.invokes]
 
 
+def test_no_node_to_node_rule_on_lattice() -> None:
+    # Calls cross clusters through Lattice: the App Mesh rule from front's nodes has no use here, and
+    # the prefix-list rule is the only ingress rule of the whole stack.
+    recording = record_env("lattice")
+    rules = recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert [r.name for r in rules] == ["mesh-eksc2-from-lattice-8080"]
+    assert not any("referencedSecurityGroupId" in r.inputs for r in rules)
+    config = parse_stack_file(stack_document("lattice"), "lattice")
+    assert backend_for(config).cross_cluster_rules(topology_of(config)) == ()
+
+
 def _placement(recording: Recording) -> set[tuple[str, str, str]]:
     def cluster(provider: str | None) -> str:
         return recording.by_urn(provider or "").name.removesuffix("-k8s")
@@ -336,4 +349,4 @@ def test_controller_role_policy_is_the_narrowed_document() -> None:
     policy = json.loads(
         inputs(recording, "aws:iam/rolePolicy:RolePolicy", "eksc1-mesh-controller-irsa-policy")["policy"]
     )
-    assert policy == iam.lattice_controller_policy(ARNS)
+    assert policy == lattice_iam.controller_policy(ARNS)

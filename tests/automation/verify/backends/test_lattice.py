@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from automation.verify.backends.lattice import lattice_checks, probe_service, probe_vpc_association
 from automation.verify.kube import evaluate_pods
-from automation.verify.lattice import lattice_checks, probe_service, probe_vpc_association
 from automation.verify.poll import PollSettings
 
 REGION = "us-east-1"

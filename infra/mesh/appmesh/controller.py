@@ -16,17 +16,17 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import iam, kube
+from infra import iam as account_iam
 from infra.config import Tracing
-from infra.irsa import IrsaRole, IrsaRoleArgs
+from infra.irsa import IrsaRole
 from infra.mesh import common
-from infra.naming import TYPE_PREFIX, child
+from infra.mesh.appmesh import iam
+from infra.naming import TYPE_PREFIX
 
 CHART = "appmesh-controller"
 CHART_REPOSITORY = "https://aws.github.io/eks-charts"
 NAMESPACE = "appmesh-system"
 SERVICE_ACCOUNT = "appmesh-controller"
-RELEASE_TIMEOUT_SECONDS = 600
 
 
 def controller_values(
@@ -78,7 +78,7 @@ class AppMeshControllerArgs:
     """This cluster's Kubernetes provider."""
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
-    arns: pulumi.Output[iam.Arns]
+    arns: pulumi.Output[account_iam.Arns]
     mesh_name: str
     cloud_map_namespace_arn: pulumi.Input[str]
     cloud_map_hosted_zone_id: pulumi.Input[str]
@@ -102,65 +102,44 @@ class AppMeshController(pulumi.ComponentResource):
         self, name: str, args: AppMeshControllerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}:AppMeshController", name, None, opts)
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-
-        # The controller pod runs as non-root without privileges: baseline holds, restricted warns.
-        namespace = kube.apply(
-            child(name, "namespace"), common.controller_namespace(NAMESPACE, enforce="baseline"), on_cluster
-        )
-        if args.vpc_cidr:
-            kube.apply(
-                child(name, "netpol"),
-                common.vpc_only_ingress(NAMESPACE, args.vpc_cidr),
-                pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
-            )
         policy = pulumi.Output.all(
             args.arns, args.cloud_map_namespace_arn, args.cloud_map_hosted_zone_id
         ).apply(
-            lambda v: iam.appmesh_controller_policy(
+            lambda v: iam.controller_policy(
                 v[0], mesh=args.mesh_name, cloud_map_namespace_arn=str(v[1]), hosted_zone_id=str(v[2])
             )
         )
-        self.role = IrsaRole(
-            child(name, "irsa"),
-            IrsaRoleArgs(
-                role_name=args.role_name,
-                oidc_provider_arn=args.oidc_provider_arn,
-                oidc_issuer=args.oidc_issuer,
+        parts = common.install_controller(
+            self,
+            name,
+            common.ControllerSpec(
                 namespace=NAMESPACE,
+                # The controller pod runs as non-root without privileges: baseline holds, restricted warns.
+                enforce="baseline",
                 service_account=SERVICE_ACCOUNT,
+                role_name=args.role_name,
                 policy=policy,
-                tags=args.tags,
+                release_name=CHART,
+                chart=CHART,
+                version=args.chart_version,
+                repository=CHART_REPOSITORY,
+                values=lambda role_arn: pulumi.Output.all(args.arns, role_arn).apply(
+                    lambda v: controller_values(
+                        region=v[0].region,
+                        account_id=v[0].account_id,
+                        cluster_name=args.cluster_name,
+                        role_arn=str(v[1]),
+                        tracing=args.tracing,
+                        replicas=args.replicas,
+                    )
+                ),
+                vpc_cidr=args.vpc_cidr,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            provider=args.provider,
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            tags=args.tags,
         )
-        values = pulumi.Output.all(args.arns, self.role.arn).apply(
-            lambda v: controller_values(
-                region=v[0].region,
-                account_id=v[0].account_id,
-                cluster_name=args.cluster_name,
-                role_arn=str(v[1]),
-                tracing=args.tracing,
-                replicas=args.replicas,
-            )
-        )
-        self.release = k8s.helm.v3.Release(
-            child(name, "release"),
-            name=CHART,
-            chart=CHART,
-            version=args.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-            namespace=NAMESPACE,
-            values=values,
-            # CRDs ship in the chart's crds/ folder and are installed with the release.
-            skip_crds=False,
-            # A failed install rolls back instead of leaving a half-configured controller.
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=RELEASE_TIMEOUT_SECONDS,
-            max_history=10,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[namespace, self.role]
-            ),
-        )
+        self.role = parts.role
+        self.release = parts.release
         self.register_outputs({"release": self.release.name, "roleArn": self.role.arn})

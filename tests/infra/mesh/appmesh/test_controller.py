@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.config import Tracing
-from infra.mesh.appmesh_controller import controller_values
+from infra.mesh.appmesh.controller import controller_values
 from tests.support import inputs, record_env
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from automation.verify.aws import probe_virtual_service
+from automation.verify.backends.appmesh import probe_virtual_service
 from automation.verify.poll import PollSettings, polled_check
 
 MESH = "crossmesh"

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra import kube
-from infra.mesh import lattice_objects as objects
+from infra.mesh.lattice import objects
 from infra.naming import TYPE_PREFIX, child
 from infra.topology import Topology
 

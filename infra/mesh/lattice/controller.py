@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import iam, kube
-from infra.irsa import IrsaRole, IrsaRoleArgs
+from infra import iam as account_iam
+from infra import kube
 from infra.mesh import common
-from infra.mesh import lattice_objects as objects
-from infra.mesh.appmesh_controller import RELEASE_TIMEOUT_SECONDS
+from infra.mesh.lattice import iam, objects
 from infra.naming import TYPE_PREFIX, child
 
 
@@ -29,7 +28,7 @@ class LatticeControllerArgs:
     provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
-    arns: pulumi.Output[iam.Arns]
+    arns: pulumi.Output[account_iam.Arns]
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     role_name: str
@@ -48,60 +47,45 @@ class LatticeController(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}:LatticeController", name, None, opts)
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        # The chart's pods run non-root, read-only, without capabilities: restricted holds.
-        ns = kube.apply(
-            child(name, "namespace"),
-            common.controller_namespace(objects.CONTROLLER_NAMESPACE, enforce="restricted"),
-            on_cluster,
-        )
-        kube.apply(
-            child(name, "netpol"),
-            common.vpc_only_ingress(objects.CONTROLLER_NAMESPACE, args.vpc_cidr),
-            pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns]),
-        )
         crds = k8s.yaml.v2.ConfigFile(
             child(name, "gateway-api-crds"),
             file=objects.gateway_api_crds_url(args.gateway_api_version),
             opts=on_cluster,
         )
-        role = IrsaRole(
-            child(name, "irsa"),
-            IrsaRoleArgs(
-                role_name=args.role_name,
-                oidc_provider_arn=args.oidc_provider_arn,
-                oidc_issuer=args.oidc_issuer,
+        parts = common.install_controller(
+            self,
+            name,
+            common.ControllerSpec(
                 namespace=objects.CONTROLLER_NAMESPACE,
+                # The chart's pods run non-root, read-only, without capabilities: restricted holds.
+                enforce="restricted",
                 service_account=objects.CONTROLLER_SERVICE_ACCOUNT,
-                policy=args.arns.apply(iam.lattice_controller_policy),
-                tags=args.tags,
+                role_name=args.role_name,
+                policy=args.arns.apply(iam.controller_policy),
+                release_name=objects.CONTROLLER_RELEASE,
+                # The Lattice CRDs ship in the chart's crds/ folder; the Gateway API ones come from `crds`.
+                chart=objects.CONTROLLER_CHART,
+                version=args.chart_version,
+                values=lambda role_arn: pulumi.Output.all(args.arns, args.vpc_id, role_arn).apply(
+                    lambda v: objects.controller_values(
+                        region=v[0].region,
+                        account_id=v[0].account_id,
+                        vpc_id=str(v[1]),
+                        cluster_name=args.cluster_name,
+                        role_arn=str(v[2]),
+                        replicas=args.replicas,
+                    )
+                ),
+                vpc_cidr=args.vpc_cidr,
+                before_release=[crds],
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            provider=args.provider,
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            tags=args.tags,
         )
-        values = pulumi.Output.all(args.arns, args.vpc_id, role.arn).apply(
-            lambda v: objects.controller_values(
-                region=v[0].region,
-                account_id=v[0].account_id,
-                vpc_id=str(v[1]),
-                cluster_name=args.cluster_name,
-                role_arn=str(v[2]),
-                replicas=args.replicas,
-            )
-        )
-        self.release = k8s.helm.v3.Release(
-            child(name, "release"),
-            name="gateway-api-controller",
-            chart=objects.CONTROLLER_CHART,
-            version=args.chart_version,
-            namespace=objects.CONTROLLER_NAMESPACE,
-            values=values,
-            # The Lattice CRDs ship in the chart's crds/ folder; the Gateway API ones come from `crds`.
-            skip_crds=False,
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=RELEASE_TIMEOUT_SECONDS,
-            max_history=10,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns, crds, role]),
-        )
+        role = parts.role
+        self.release = parts.release
         # Keep the class until the end: deleting it first leaves Gateways and routes stuck finalizing.
         self.gateway_class = kube.apply(
             child(name, "gateway-class"),

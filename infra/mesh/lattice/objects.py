@@ -35,6 +35,7 @@ WAIT_FOR = "pulumi.com/waitFor"
 CONTROLLER_CHART = "oci://public.ecr.aws/aws-application-networking-k8s/aws-gateway-controller-chart"
 CONTROLLER_NAMESPACE = "aws-application-networking-system"
 CONTROLLER_SERVICE_ACCOUNT = "gateway-api-controller"
+CONTROLLER_RELEASE = "gateway-api-controller"
 
 
 def gateway_api_crds_url(version: str) -> str:

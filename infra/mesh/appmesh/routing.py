@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from infra import kube
 from infra.config import RouteConfig
-from infra.mesh import appmesh_objects as objects
+from infra.mesh.appmesh import objects
 from infra.naming import TYPE_PREFIX
 from infra.topology import AppSpec, Topology
 

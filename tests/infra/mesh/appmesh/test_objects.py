@@ -10,7 +10,8 @@ from automation.validate import CrdSchemas, validate_objects
 from infra.config import RouteConfig, StackConfig
 from infra.config_parse import parse_stack_file
 from infra.iam import Arns
-from infra.mesh import appmesh_objects as objects
+from infra.mesh.appmesh import objects
+from infra.mesh.appmesh.iam import object_arn
 from infra.topology import Topology, topology_of
 from tests.support import REFERENCE_DIR, stack_document, three_clusters, variant
 
@@ -18,7 +19,7 @@ ARNS = Arns("aws", "us-east-1", "123456789012")
 
 
 def arn_of(kind: str, name: str) -> str:
-    return ARNS.appmesh("global", kind, name)
+    return object_arn(ARNS, "global", kind, name)
 
 
 def config(env: str = "dev", change: Any = None) -> StackConfig:

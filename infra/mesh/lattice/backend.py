@@ -1,0 +1,148 @@
+"""The VPC Lattice backend: the AWS Gateway API controller per cluster, one service network.
+
+Same apps, same Deployments, same name for front to call; no sidecars, so no per-pod IAM and the
+strictest Pod Security level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import pulumi
+
+from infra import iam
+from infra.config import MeshBackendKind
+from infra.cross_cluster import AccessRule
+from infra.mesh.backend import (
+    ClusterHandle,
+    MeshBackend,
+    MeshContext,
+    PodSecurityException,
+    VerifyTargets,
+    mermaid_header,
+    mermaid_id,
+)
+from infra.mesh.lattice import objects
+from infra.mesh.lattice.controller import LatticeController, LatticeControllerArgs
+from infra.mesh.lattice.routing import LatticeRouting, LatticeRoutingArgs
+from infra.naming import physical
+from infra.topology import AppSpec, Topology
+
+
+class LatticeBackend(MeshBackend):
+    kind: ClassVar[MeshBackendKind] = MeshBackendKind.LATTICE
+
+    # --- decisions from the configuration alone ---------------------------------------------------
+
+    # backendRefs per rule of a Gateway API HTTPRoute: maxItems 16 in the HTTPRoute CRD (v1.5.0).
+    max_weighted_targets = (16, "an HTTPRoute rule takes at most 16 backendRefs")
+
+    def namespace_labels(self) -> Mapping[str, str]:
+        return objects.namespace_labels()
+
+    def traffic_cidrs(self) -> Sequence[str]:
+        # Lattice's data plane (link-local), plus the VPC for kubelet probes.
+        return [self.config.network.cidr, objects.LATTICE_DATA_PLANE_CIDR]
+
+    def cross_cluster_rules(self, topology: Topology) -> tuple[AccessRule, ...]:
+        # Calls cross clusters through Lattice, never node to node: the only door onto the colorapp
+        # nodes is the one from Lattice's managed prefix list (LatticeRouting).
+        return ()
+
+    def app_environment(self, app: AppSpec, topology: Topology) -> Mapping[str, str]:
+        return {}
+
+    def pod_security_exceptions(self, topology: Topology) -> Mapping[str, PodSecurityException]:
+        return {}
+
+    def controller_release(self) -> str:
+        return f"{objects.CONTROLLER_NAMESPACE}/{objects.CONTROLLER_RELEASE}"
+
+    def verify_targets(self, topology: Topology) -> VerifyTargets:
+        return VerifyTargets(service_network=self.config.service_network_name)
+
+    def diagram(self, topology: Topology) -> str:
+        config = self.config
+        front = topology.front
+        host = topology.service_host
+        lines = mermaid_header(config)
+        for cluster in config.clusters:
+            lines.append(f'    subgraph {mermaid_id(cluster.name)}["EKS {config.eks_name(cluster.name)}"]')
+            if cluster.name == front.cluster:
+                lines.append(f'      {mermaid_id(front.name)}["{front.name}"]')
+                lines.append(f'      route{{{{"HTTPRoute {topology.service}<br/>host {host}"}}}}')
+            for app in topology.colors:
+                if app.cluster == cluster.name:
+                    lines.append(
+                        f'      {mermaid_id(app.name)}["{app.name}<br/>ServiceExport, COLOR={app.version}"]'
+                    )
+            lines.append("    end")
+        lines.append(f'    lattice[["VPC Lattice service network {config.service_network_name}"]]')
+        lines.append(f'    dns[("DNS {host} CNAME")]')
+        lines.append("  end")
+        lines.append(f"  lb --> {mermaid_id(front.name)}")
+        lines.append(f'  {mermaid_id(front.name)} -->|"{host}:{topology.port}"| dns')
+        lines.append("  dns --> lattice")
+        lines.append("  route -. configures .-> lattice")
+        for app in topology.colors:
+            lines.append(f'  lattice -->|"{app.weight}%"| {mermaid_id(app.name)}')
+        return "\n".join(lines)
+
+    # --- deploy time ---------------------------------------------------------------------------------
+
+    def install(
+        self, name: str, cluster: ClusterHandle, context: MeshContext, opts: pulumi.ResourceOptions
+    ) -> LatticeController:
+        config = self.config
+        return LatticeController(
+            name,
+            LatticeControllerArgs(
+                cluster_name=cluster.eks_name,
+                provider=cluster.provider,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
+                arns=context.arns,
+                vpc_id=context.vpc_id,
+                vpc_cidr=config.network.cidr,
+                role_name=physical(config.stack, cluster.key, "lattice-controller"),
+                chart_version=config.mesh.lattice.controller_chart_version,
+                gateway_api_version=config.mesh.lattice.gateway_api_version,
+                replicas=config.mesh.lattice.controller_replicas,
+                tags=context.tags,
+            ),
+            opts,
+        )
+
+    def pod_policy(self, app: AppSpec, context: MeshContext) -> pulumi.Output[iam.PolicyDocument] | None:
+        return None  # no sidecar calls AWS on the pods' behalf
+
+    def connect(
+        self,
+        name: str,
+        topology: Topology,
+        clusters: Mapping[str, ClusterHandle],
+        prerequisites: Mapping[str, Sequence[pulumi.Resource]],
+        *,
+        context: MeshContext,
+        opts: pulumi.ResourceOptions,
+    ) -> Mapping[str, Sequence[pulumi.Resource]]:
+        config = self.config
+        LatticeRouting(
+            name,
+            LatticeRoutingArgs(
+                topology=topology,
+                service_network=config.service_network_name,
+                region=config.region,
+                vpc_id=context.vpc_id,
+                hosted_zone_id=context.discovery.hosted_zone_id,
+                providers={key: clusters[key].provider for key in topology.clusters},
+                eks_names={key: clusters[key].eks_name for key in topology.clusters},
+                node_security_groups={key: clusters[key].node_security_group_id for key in topology.clusters},
+                prerequisites=prerequisites,
+                tags=context.tags,
+            ),
+            opts,
+        )
+        # Pods wait for the controller: its webhook adds the Lattice readiness gate at pod creation.
+        return {app.name: list(prerequisites.get(app.cluster, ())) for app in topology.apps}
