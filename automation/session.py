@@ -251,6 +251,7 @@ class DeploySession:
         """Run ``body`` (a pipeline) and turn every known failure into its message and exit code."""
         from automation.environment import UnknownEnvironmentError
         from infra.config_parse import ConfigError
+        from infra.naming import NameTooLongError
 
         try:
             return body()
@@ -261,6 +262,17 @@ class DeploySession:
         except (ConfigError, UnknownEnvironmentError) as exc:
             return self.fail(
                 failure(ExitCode.BAD_INPUT, "bad_input", str(exc), "Nothing was called or changed.")
+            )
+        except NameTooLongError as exc:
+            # The config model checks every composed name it knows of (infra/config_limits.py); a
+            # name it missed still stops here as bad input, not as a traceback.
+            return self.fail(
+                failure(
+                    ExitCode.BAD_INPUT,
+                    "bad_input",
+                    str(exc),
+                    "Shorten the stack name or the configured names.",
+                )
             )
         except CrossmeshError as exc:
             return self.fail(exc.failure)

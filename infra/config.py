@@ -148,7 +148,7 @@ IamRoleArn = Annotated[
 ClusterKey = Annotated[
     str,
     AfterValidator(_cluster_key),
-    WithJsonSchema({"type": "string", "pattern": "^[a-z][a-z0-9]{0,62}$", "maxLength": 63}),
+    WithJsonSchema({"type": "string", "pattern": "^[a-z][a-z0-9]{0,30}$", "maxLength": 31}),
 ]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 Weight = Annotated[StrictInt, Field(ge=0, le=100)]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from infra.config import PROJECT, StackConfig
-from infra.naming import compose
+from infra.naming import compose, service_network_name
 
 # Limits, each from its service's API reference:
 # IAM CreateRole RoleName, 1-64: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
@@ -99,7 +99,7 @@ def composed_names(config: StackConfig) -> Iterator[ComposedName]:
         yield ComposedName(app, KUBERNETES_LABEL, "Kubernetes Service name", key, version.color)
     network = config.mesh.lattice.service_network
     yield ComposedName(
-        config.service_network_name,
+        network or service_network_name(stack),
         LATTICE_SERVICE_NETWORK,
         "VPC Lattice service network name",
         f"{PROJECT}:mesh.lattice.serviceNetwork" if network else STACK_KEY,

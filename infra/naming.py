@@ -18,7 +18,7 @@ TYPE_PREFIX = "crossmesh:infra"
 
 IAM_ROLE_MAX = 64
 EKS_CLUSTER_MAX = 100
-_CLUSTER_KEY = re.compile(r"[a-z][a-z0-9]{0,62}")
+_CLUSTER_KEY = re.compile(r"[a-z][a-z0-9]{0,30}")
 
 
 def child(parent: str, key: str) -> str:
@@ -31,7 +31,7 @@ def cluster_key_problem(key: str) -> str | None:
     if _CLUSTER_KEY.fullmatch(key):
         return None
     return (
-        "expected 1-63 lowercase letters and digits starting with a letter, without '-' (physical AWS "
+        "expected 1-31 lowercase letters and digits starting with a letter, without '-' (physical AWS "
         "names join the stack and the cluster key with '-', so a '-' in the key could make two stacks "
         "ask for the same name)"
     )
@@ -69,7 +69,7 @@ def cluster_prefix(stack: str, cluster: str) -> str:
 
 def eks_cluster_name(stack: str, cluster: str) -> str:
     """The EKS cluster name, ``<cluster>-<stack>`` (the blog's ``eksc1``, made unique per stack)."""
-    return f"{cluster}-{stack}"  # its length is checked with the configuration (infra/config_limits.py)
+    return _checked(f"{cluster}-{stack}", EKS_CLUSTER_MAX)
 
 
 def ecr_repository(stack: str, app: str) -> str:
@@ -86,9 +86,14 @@ def control_plane_log_group(eks_name: str) -> str:
     return f"/aws/eks/{eks_name}/cluster"
 
 
+def service_network_name(stack: str) -> str:
+    """Default VPC Lattice service network name, ``crossmesh-<stack>``, whatever its length."""
+    return f"{PROJECT}-{stack}"
+
+
 def service_network(stack: str) -> str:
     """Default VPC Lattice service network name (Lattice: lowercase letters, digits, '-', 3-63)."""
-    return f"{PROJECT}-{stack}"  # its length is checked with the configuration (infra/config_limits.py)
+    return _checked(service_network_name(stack), 63)
 
 
 _ROLE_ARN = re.compile(

@@ -180,12 +180,12 @@ CASES: list[tuple[str, Change, str]] = [
     (
         "cluster-name-not-dns",
         _cluster(0, name="EKS_1"),
-        "crossmesh:clusters[0].name: got 'EKS_1'; expected 1-63 lowercase letters and digits",
+        "crossmesh:clusters[0].name: got 'EKS_1'; expected 1-31 lowercase letters and digits",
     ),
     (
         "cluster-name-with-hyphen",
         _cluster(0, name="eks-1"),
-        "crossmesh:clusters[0].name: got 'eks-1'; expected 1-63 lowercase letters and digits starting with "
+        "crossmesh:clusters[0].name: got 'eks-1'; expected 1-31 lowercase letters and digits starting with "
         "a letter, without '-'",
     ),
     (

@@ -73,5 +73,7 @@ def test_stack_level_names_differ_per_stack() -> None:
 def test_names_over_their_limit_are_refused_not_cut() -> None:
     with pytest.raises(NameTooLongError):
         physical("x" * 70, "eksc1", "nodes")
+    with pytest.raises(NameTooLongError):
+        eks_cluster_name("s" * 120, "eksc1")
     assert service_network("dev") == "crossmesh-dev"
     assert eks_cluster_name("dev", "eksc1") == "eksc1-dev"
