@@ -15,9 +15,13 @@ def workflow() -> dict[Any, Any]:
     return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
 
 
+def deploy_job() -> dict[str, Any]:
+    # jobs: tests -> preview -> deploy (the deploy waits for both)
+    return workflow()["jobs"]["deploy"]
+
+
 def steps() -> list[dict[str, Any]]:
-    (job,) = workflow()["jobs"].values()
-    return job["steps"]
+    return deploy_job()["steps"]
 
 
 def step_using(action: str) -> dict[str, Any]:
@@ -27,7 +31,7 @@ def step_using(action: str) -> dict[str, Any]:
 
 
 def test_oidc_role_and_no_stored_aws_keys() -> None:
-    assert workflow()["permissions"]["id-token"] == "write"
+    assert deploy_job()["permissions"]["id-token"] == "write"
     aws = step_using("aws-actions/configure-aws-credentials")
     assert aws["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"
     text = WORKFLOW.read_text(encoding="utf-8")
@@ -36,14 +40,14 @@ def test_oidc_role_and_no_stored_aws_keys() -> None:
 
 
 def test_backend_and_passphrase_come_from_secrets() -> None:
-    (job,) = workflow()["jobs"].values()
+    job = deploy_job()
     assert job["env"]["PULUMI_BACKEND_URL"] == "${{ secrets.PULUMI_BACKEND_URL }}"
     assert job["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
 
 
 def test_tools_are_installed_before_the_deploy_which_writes_the_report() -> None:
     names = [s.get("uses", s.get("run", "")) for s in steps()]
-    pulumi = next(i for i, s in enumerate(names) if s.startswith("pulumi/actions@"))
+    pulumi = next(i for i, s in enumerate(names) if "get.pulumi.com" in s)
     aws_cli = next(i for i, s in enumerate(names) if "awscli-exe-linux" in s)
     credentials = next(
         i for i, s in enumerate(names) if s.startswith("aws-actions/configure-aws-credentials@")
@@ -51,7 +55,7 @@ def test_tools_are_installed_before_the_deploy_which_writes_the_report() -> None
     deploy = next(i for i, s in enumerate(names) if "python -m automation deploy" in s)
     assert max(pulumi, aws_cli, credentials) < deploy
     assert names[deploy] == 'python -m automation deploy "$STACK" --yes --json > verify-report.json'
-    (job,) = workflow()["jobs"].values()
+    job = deploy_job()
     assert job["env"]["STACK"] == "${{ inputs.environment || 'dev' }}"
 
 

@@ -195,3 +195,27 @@ def test_ecr_repositories_are_deleted_with_their_images() -> None:
     repositories = recording.of_type("aws:ecr/repository:Repository")
     assert {r.inputs["name"] for r in repositories} == {"crossmesh-dev/front", "crossmesh-dev/colorapp"}
     assert all(r.inputs["forceDelete"] is True for r in repositories)
+
+
+def test_image_tags_change_with_the_target_platforms() -> None:
+    from infra.topology import AppKind
+    from tests.support import PROJECT_DIR
+    from workloads.deploy.images import source_tag
+
+    amd = source_tag(PROJECT_DIR, AppKind.FRONT, ["linux/amd64"])
+    both = source_tag(PROJECT_DIR, AppKind.FRONT, ["linux/arm64", "linux/amd64"])
+    assert amd != both
+    assert both == source_tag(PROJECT_DIR, AppKind.FRONT, ["linux/amd64", "linux/arm64"])
+    assert amd == source_tag(PROJECT_DIR, AppKind.FRONT)
+
+
+def test_access_entries_are_keyed_by_principal_not_position() -> None:
+    from infra.cluster import admin_principals
+
+    ops, oncall = "arn:aws:iam::111122223333:role/ops", "arn:aws:iam::111122223333:role/team/oncall"
+    before = admin_principals([ops], [oncall])
+    after = admin_principals([], [oncall])  # the first admin removed
+    assert after == {k: v for k, v in before.items() if v == oncall}
+    assert [k.rsplit("-", 1)[0] for k in sorted(before)] == ["role-oncall", "role-ops"]
+    # The same role written with or without its path is one entry (EKS allows one per principal).
+    assert len(admin_principals(["arn:aws:iam::111122223333:role/oncall"], [oncall])) == 1
