@@ -171,8 +171,8 @@ class ShiftRun:
         checks = checks_for(config.mesh.backend)
         if checks is None or not checks.traffic_shift:
             raise self._bad(
-                f"shift cannot move traffic on crossmesh:mesh.backend {config.mesh.backend.value} ({self.env}); "
-                "it works on lattice",
+                f"shift cannot move traffic on crossmesh:mesh.backend {config.mesh.backend.value} "
+                f"({self.env}); it works on lattice",
                 "App Mesh environments are out of scope: their route weights change with a deploy.",
             )
         configured = topology_of(config).weights

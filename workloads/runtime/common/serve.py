@@ -13,6 +13,11 @@ One process serves (``workers=1``): Kubernetes scales with replicas, and the dra
 
 from __future__ import annotations
 
+# The announcing thread below connects while granian forks its worker; a connect to a host given as
+# text imports the idna codec on first use, and a fork taken while that import holds its module lock
+# leaves the worker's own first upstream connect blocked forever on that lock. Imported here, before
+# any thread starts, so no import is in flight at the fork.
+import encodings.idna  # noqa: F401
 import ipaddress
 import logging
 import socket
