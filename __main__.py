@@ -13,7 +13,7 @@ from infra.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
 from infra.config import Tracing
 from infra.config_parse import from_pulumi
 from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs
-from infra.mesh import MeshContext, backend_for
+from infra.mesh import MeshContext, backend_for, refuse_undeployable_unless_offline
 from infra.mesh.backend import ClusterHandle, DiscoveryHandle
 from infra.naming import cluster_prefix, flow_logs_group, physical
 from infra.paths import PROJECT_DIR
@@ -25,6 +25,8 @@ from workloads.deploy.images import AppImages, AppImagesArgs, image_platforms
 from workloads.deploy.namespace import AppNamespace, AppNamespaceArgs
 
 config = from_pulumi()
+# Before the first registration: a backend that cannot be deployed stops the run with nothing built.
+refuse_undeployable_unless_offline(config)
 stack = config.stack
 mesh = backend_for(config)
 topology = topology_of(config)
@@ -222,6 +224,17 @@ apps = {
     )
     for key in topology.clusters
 }
+
+# Where the mesh authenticates callers (Lattice with IAM auth), the apps' own roles are named in its
+# auth policies: after the apps, whose roles must exist first.
+mesh.authorize(
+    "mesh-auth",
+    topology,
+    handles,
+    {name: arn for cluster_apps in apps.values() for name, arn in cluster_apps.role_arns.items()},
+    context=mesh_context,
+    opts=with_aws,
+)
 
 front_hostname = apps[topology.front.cluster].front_hostname
 pulumi.export("region", config.region)

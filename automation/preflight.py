@@ -508,3 +508,45 @@ def check_for_deploy(
     note = check_cloud_map_namespace(config, clients)
     check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)
     return [note] if note else []
+
+
+def check_deployable(config: StackConfig) -> None:
+    """Refuse (exit 6) a backend that cannot be deployed at all, before anything else: the same check
+    the program makes before its first registration (``infra.mesh.refuse_undeployable``)."""
+    from infra.mesh import BackendUnavailable, refuse_undeployable  # noqa: PLC0415 - loads the Pulumi SDKs
+
+    try:
+        refuse_undeployable(config)
+    except BackendUnavailable as exc:
+        raise CrossmeshError(
+            Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", exc.message, exc.hint)
+        ) from exc
+
+
+def check_no_backend_switch(config: StackConfig, state_types: list[str] | None) -> None:
+    """Refuse (exit 2) a deploy that would turn a stack deployed with one mesh backend into another in
+    place: the two claim the same DNS name and the old one's objects cannot be deleted by the new one's
+    controller. The way across is a new stack (docs/migration.md)."""
+    from infra.config import MeshBackendKind  # noqa: PLC0415
+    from infra.mesh import backend_class, backend_for  # noqa: PLC0415 - loads the Pulumi SDKs
+
+    if not state_types:
+        return
+    present = set(state_types)
+    configured = backend_for(config)
+    for kind in MeshBackendKind:
+        if kind.value == configured.kind.value:
+            continue
+        found = sorted(present & backend_class(kind.value)(config).state_markers())
+        if found:
+            raise CrossmeshError(
+                Failure(
+                    ExitCode.BAD_INPUT,
+                    "backend_switch_refused",
+                    f"stack {config.stack!r} holds {kind.value} resources ({', '.join(found)}) but its "
+                    f"configuration now asks for {configured.kind.value}; a stack is not converted from one "
+                    "mesh backend to another in place. Nothing was changed.",
+                    "Follow docs/migration.md: deploy the new backend as a new stack, move traffic, "
+                    "then tear the old stack down.",
+                )
+            )

@@ -7,7 +7,7 @@ from collections import Counter
 from automation import guardrails
 from automation.recorder import Recording, Registration
 from automation.render import RenderResult, cluster_of_providers
-from infra.config import StackConfig
+from infra.config import StackConfig, Tracing
 from infra.mesh import backend_for
 from infra.topology import topology_of
 
@@ -50,6 +50,13 @@ def _is_stack(reg: Registration) -> bool:
     return reg.type == "pulumi:pulumi:Stack"
 
 
+def tracing_note(config: StackConfig) -> str:
+    """Whether this environment traces requests, and why not when it does not."""
+    if config.mesh.tracing is Tracing.NONE:
+        return "none (VPC Lattice has no tracing until the apps' OpenTelemetry tracing lands)"
+    return f"{config.mesh.tracing.value}"
+
+
 def mermaid(config: StackConfig) -> str:
     """The architecture as a Mermaid flowchart, drawn by the configured mesh backend."""
     return backend_for(config).diagram(topology_of(config))
@@ -68,7 +75,7 @@ def report_markdown(result: RenderResult) -> str:
         "",
         f"Region `{config.region}`, Kubernetes {config.kubernetes_version}, "
         f"mesh backend `{config.mesh.backend}` (mesh `{config.mesh.name}`), "
-        f"Cloud Map namespace `{config.mesh.cloud_map_namespace}`.",
+        f"Cloud Map namespace `{config.mesh.cloud_map_namespace}`, tracing: {tracing_note(config)}.",
         "Values the cloud assigns at deploy time are placeholders "
         "(`<name.attribute>`, account `123456789012`).",
         "",

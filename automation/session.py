@@ -357,6 +357,18 @@ class DeploySession:
                 self.output.say(note, label="note: ")
         return identity
 
+    def refuse_undeployable(self, config: StackConfig) -> None:
+        """A backend that cannot be deployed (App Mesh) stops deploy and preview before anything runs."""
+        from automation import preflight
+
+        preflight.check_deployable(config)
+
+    def refuse_backend_switch(self, config: StackConfig, runner: StackRunner) -> None:
+        """A stack deployed with another mesh backend is not converted in place."""
+        from automation import preflight
+
+        preflight.check_no_backend_switch(config, runner.resource_types())
+
     def open_stack(
         self, *, backend: str | None, install_cli: bool, create: bool, guard: StackConfig | None = None
     ) -> StackRunner:
@@ -496,10 +508,12 @@ class DeploySession:
 
         def body() -> int:
             config = self.load(deploying=True)
+            self.refuse_undeployable(config)
             self.require_confirmation_possible(yes)
             self.preflight(config, mesh="require", deploying=True)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_stale_weights(config, runner)
+            self.refuse_backend_switch(config, runner)
             if not yes:
                 planned = self.operate(runner, config, "preview", parallel)
                 self.output.say(f"preview of {self.env}: {changes_text(planned.changes)}")
@@ -524,8 +538,10 @@ class DeploySession:
 
         def body() -> int:
             config = self.load(deploying=True)
+            self.refuse_undeployable(config)
             self.preflight(config, mesh="require", deploying=True)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
+            self.refuse_backend_switch(config, runner)
             result = self.operate(runner, config, "preview", parallel)
             self.output.say(f"preview of {self.env}: {changes_text(result.changes)}", out=True)
             self.output.emit(self.result(True, ExitCode.OK, changes=dict(result.changes)))

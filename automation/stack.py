@@ -67,6 +67,10 @@ class StackRunner(Protocol):
         """Resources in the stack's current state (a progress estimate); ``None`` when unknown."""
         ...
 
+    def resource_types(self) -> list[str] | None:
+        """Type tokens of the resources in the stack's current state; ``None`` when unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class StackRequest:
@@ -152,6 +156,23 @@ class PulumiStackRunner:
         )
         resources = state.get("resources")
         return len(cast("list[object]", resources)) if isinstance(resources, list) else 0
+
+    def resource_types(self) -> list[str] | None:
+        try:
+            deployment = self._stack.export_stack().deployment
+        except CommandError:
+            return None
+        state: Mapping[str, object] = (
+            cast("Mapping[str, object]", deployment) if isinstance(deployment, Mapping) else {}
+        )
+        resources = state.get("resources")
+        if not isinstance(resources, list):
+            return []
+        return [
+            str(cast("Mapping[str, object]", r).get("type", ""))
+            for r in cast("list[object]", resources)
+            if isinstance(r, Mapping)
+        ]
 
 
 def cli_missing_failure(reason: str, *, tried_install: bool = False) -> Failure:

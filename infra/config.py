@@ -409,12 +409,65 @@ class RouteConfig(_Model):
     per_retry_timeout_ms: Annotated[StrictInt, Field(ge=50, le=60_000)] = Field(
         default=1000, description="Deadline of each attempt in milliseconds; at most timeoutMs."
     )
+    retry_budget_percent: Annotated[StrictInt, Field(ge=0, le=100)] = Field(
+        default=20,
+        description="Where the caller retries (Lattice): retries allowed as a share of requests, so retries "
+        "cannot multiply the load on a failing version.",
+    )
 
     @model_validator(mode="after")
     def _retries_fit_the_deadline(self) -> RouteConfig:
         if self.per_retry_timeout_ms > self.timeout_ms:
             raise KeyedError("perRetryTimeoutMs", f"expected at most timeoutMs ({self.timeout_ms})")
         return self
+
+
+class LatticeAuth(StrEnum):
+    IAM = "iam"
+    """The service network's authType is AWS_IAM: every call must be SigV4-signed and allowed by the
+    auth policies (front's role only)."""
+    NONE = "none"
+    """No authentication between services (authType NONE)."""
+
+
+class LatticeHealthCheckConfig(_Model):
+    """How VPC Lattice health-checks each colorapp pod (a TargetGroupPolicy per version)."""
+
+    path: Annotated[str, Field(pattern=r"^/[\x21-\x7e]*$", max_length=2048)] = Field(
+        default="/healthz", description="HTTP path Lattice requests on each pod."
+    )
+    interval_seconds: Annotated[StrictInt, Field(ge=5, le=300)] = Field(
+        default=10, description="Seconds between health checks of one target."
+    )
+    timeout_seconds: Annotated[StrictInt, Field(ge=1, le=120)] = Field(
+        default=5, description="Seconds to wait for an answer; less than intervalSeconds."
+    )
+    healthy_threshold: Annotated[StrictInt, Field(ge=2, le=10)] = Field(
+        default=2, description="Consecutive successes before a target receives traffic."
+    )
+    unhealthy_threshold: Annotated[StrictInt, Field(ge=2, le=10)] = Field(
+        default=3, description="Consecutive failures before a target stops receiving traffic."
+    )
+    status_match: Annotated[str, Field(pattern=r"^[2-4][0-9]{2}(-[2-4][0-9]{2})?$")] = Field(
+        default="200", description="HTTP codes that count as healthy, e.g. `200` or `200-299`."
+    )
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> LatticeHealthCheckConfig:
+        if self.timeout_seconds >= self.interval_seconds:
+            raise KeyedError(
+                "timeoutSeconds", f"expected less than intervalSeconds ({self.interval_seconds})"
+            )
+        return self
+
+
+class LatticeAccessLogsConfig(_Model):
+    """Access logs of the service network: every request, to an encrypted CloudWatch log group."""
+
+    enabled: StrictBool = Field(default=True, description="Log every request through the service network.")
+    retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = Field(
+        default=30, description="Days CloudWatch Logs keeps the access log."
+    )
 
 
 class LatticeConfig(_Model):
@@ -436,13 +489,29 @@ class LatticeConfig(_Model):
     controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = Field(
         default=2, description="Replicas of the Gateway API controller."
     )
+    resync_seconds: Annotated[StrictInt, Field(ge=30, le=3600)] = Field(
+        default=300,
+        description="The controller's periodic resync (chart value reconcileDefaultResyncSeconds): a "
+        "readiness gate set before its route existed is re-evaluated instead of waiting forever.",
+    )
+    auth: LatticeAuth = Field(
+        default=LatticeAuth.IAM,
+        description="`iam`: the service network requires SigV4-signed calls allowed by auth policies "
+        "(front's role only); `none`: no authentication between services.",
+    )
+    health_check: LatticeHealthCheckConfig = Field(
+        default=LatticeHealthCheckConfig(), description="Lattice health checks of the colorapp pods."
+    )
+    access_logs: LatticeAccessLogsConfig = Field(
+        default=LatticeAccessLogsConfig(), description="Access logs of the service network."
+    )
 
 
 class MeshConfig(_Model):
     """The service mesh that joins the clusters."""
 
     backend: MeshBackendKind = Field(
-        default=MeshBackendKind.APPMESH,
+        default=MeshBackendKind.LATTICE,
         description="`appmesh`: AWS App Mesh with Cloud Map discovery (support ended 2026-09-30); "
         "`lattice`: Amazon VPC Lattice through the AWS Gateway API controller.",
     )

@@ -64,6 +64,8 @@ TYPE_MAP: Mapping[str, str] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "aws_vpc_security_group_egress_rule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "aws_vpc_security_group_ingress_rule",
     "aws:vpclattice/serviceNetwork:ServiceNetwork": "aws_vpclattice_service_network",
+    "aws:vpclattice/authPolicy:AuthPolicy": "aws_vpclattice_auth_policy",
+    "aws:vpclattice/accessLogSubscription:AccessLogSubscription": "aws_vpclattice_access_log_subscription",
     "aws:vpclattice/serviceNetworkVpcAssociation:ServiceNetworkVpcAssociation": (
         "aws_vpclattice_service_network_vpc_association"
     ),

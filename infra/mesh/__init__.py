@@ -35,4 +35,50 @@ def backend_for(config: StackConfig, *, source: str = "") -> MeshBackend:
     return backend
 
 
-__all__ = ["MeshBackend", "MeshContext", "backend_class", "backend_for"]
+class BackendUnavailable(Exception):
+    """The configured backend cannot be deployed (its AWS service is gone); nothing was registered."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(f"{message} {hint}")
+        self.message = message
+        self.hint = hint
+
+
+def refuse_undeployable(config: StackConfig) -> None:
+    """Raise :class:`BackendUnavailable` when the configured backend cannot be deployed.
+
+    ``python -m automation deploy|preview`` calls this before opening the stack; the program calls
+    :func:`refuse_undeployable_unless_offline` before registering its first resource, so a plain
+    ``pulumi up``/``preview`` stops there too instead of building a VPC and clusters first.
+    """
+    refusal = backend_class(config.mesh.backend.value)(config).unavailable()
+    if refusal is not None:
+        raise BackendUnavailable(*refusal)
+
+
+def running_offline() -> bool:
+    """Whether the program runs against Pulumi's mock monitor (the offline render and the tests)
+    rather than a Pulumi engine."""
+    from pulumi.runtime.mocks import MockMonitor  # noqa: PLC0415 - only the program asks
+    from pulumi.runtime.settings import get_monitor  # noqa: PLC0415
+
+    return isinstance(get_monitor(), MockMonitor)
+
+
+def refuse_undeployable_unless_offline(config: StackConfig) -> None:
+    """The program's guard: an offline render of any backend works; a real run of one that cannot be
+    deployed stops before anything is registered."""
+    if not running_offline():
+        refuse_undeployable(config)
+
+
+__all__ = [
+    "BackendUnavailable",
+    "MeshBackend",
+    "MeshContext",
+    "backend_class",
+    "backend_for",
+    "refuse_undeployable",
+    "refuse_undeployable_unless_offline",
+    "running_offline",
+]

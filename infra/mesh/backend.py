@@ -119,6 +119,14 @@ class MeshBackend(ABC):
             ]
         return []
 
+    def unavailable(self) -> tuple[str, str] | None:
+        """(why, what to do) when this backend cannot be deployed at all; None when it can."""
+        return None
+
+    def state_markers(self) -> frozenset[str]:
+        """Resource types whose presence in a stack's state shows this backend was deployed there."""
+        return frozenset()
+
     @abstractmethod
     def namespace_labels(self) -> Mapping[str, str]:
         """Labels the apps' namespace needs (mesh membership, injection, Pod Security level)."""
@@ -180,6 +188,20 @@ class MeshBackend(ABC):
         ``prerequisites`` lists, per cluster, what must exist before the backend's objects there.
         Returns, per app name, what the app's pods must wait for.
         """
+
+    def authorize(
+        self,
+        name: str,
+        topology: Topology,
+        clusters: Mapping[str, ClusterHandle],
+        callers: Mapping[str, pulumi.Output[str]],
+        *,
+        context: MeshContext,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """After the apps: let the apps' own IAM roles (``callers``, by app name) call through the
+        mesh, where the mesh authenticates callers. Nothing to do by default."""
+        return
 
 
 def mermaid_id(name: str) -> str:

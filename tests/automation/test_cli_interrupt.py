@@ -64,6 +64,9 @@ class Engine:
     def resource_count(self):
         return None
 
+    def resource_types(self):
+        return None
+
 
 deps = Dependencies(
     stack_factory=lambda request: Engine(),

@@ -114,10 +114,12 @@ def test_app_mesh_refused_after_end_of_support_is_exit_6(
             service_message="App Mesh is not available to this account",
             http_status_code=403,
         )
-        code, document, stderr = opened.run("deploy", "dev", "--yes")
+        code, document, stderr = opened.run("deploy", "appmesh", "--yes")
+        # refused before any AWS call: the stubbed answer is never asked for
+        assert stub._queue  # pyright: ignore[reportPrivateUsage]  # Stubber keeps unused responses here
     assert code == ExitCode.MESH_UNAVAILABLE == 6
-    assert "AWS App Mesh support ended on 2026-09-30" in stderr
-    assert "crossmesh:mesh" in stderr
+    assert "AWS App Mesh ended on 2026-09-30" in stderr
+    assert "docs/migration.md" in stderr
     assert "VPC Lattice" in stderr
     error = document["error"]
     assert isinstance(error, dict)
@@ -133,7 +135,7 @@ def test_app_mesh_refused_does_not_block_destroy(
     opened.preflight_clients = lambda region: PreflightClients(clients.sts, clients.appmesh)
     with Stubber(clients.appmesh) as stub:
         stub.add_client_error("list_meshes", service_error_code="ForbiddenException", http_status_code=403)
-        code, _, stderr = opened.run("destroy", "dev", "--yes")
+        code, _, stderr = opened.run("destroy", "appmesh", "--yes")
     assert code == ExitCode.NOT_DEPLOYED  # went on to Pulumi
     assert "warning: App Mesh is not available" in stderr
     assert [r.create for r in opened.requests] == [False]

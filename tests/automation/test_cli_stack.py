@@ -93,6 +93,8 @@ class FakeRunner:
         default_factory=dict[str, Callable[["FakeRunner"], None]]
     )
     cancel_error: BaseException | None = None
+    state_types: list[str] | None = None
+    """Resource types in the stack's state (for the backend-switch refusal)."""
     calls: list[str] = field(default_factory=list[str])
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -132,6 +134,9 @@ class FakeRunner:
     def resource_count(self) -> int | None:
         return 1
 
+    def resource_types(self) -> list[str] | None:
+        return self.state_types
+
 
 class FakeSts:
     def __init__(self, journal: list[str], error: BaseException | None = None) -> None:
@@ -155,6 +160,15 @@ class FakeAppMesh:
         if self.error is not None:
             raise self.error
         return {"meshes": []}
+
+
+class FakeLattice:
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+
+    def list_service_networks(self, **_: Any) -> dict[str, Any]:
+        self.journal.append("lattice")
+        return {"items": []}
 
 
 @dataclass
@@ -187,7 +201,9 @@ class World:
 
     def clients(self, region: str) -> PreflightClients:
         return PreflightClients(
-            sts=FakeSts(self.journal, self.sts_error), appmesh=FakeAppMesh(self.journal, self.appmesh_error)
+            sts=FakeSts(self.journal, self.sts_error),
+            appmesh=FakeAppMesh(self.journal, self.appmesh_error),
+            lattice=FakeLattice(self.journal),
         )
 
     def verify(self, plan: VerifyPlan, http: HttpCheckSettings, deadline_s: float) -> VerifyReport:
@@ -229,7 +245,7 @@ def json_result(outcome: Result) -> dict[str, Any]:
 def test_deploy_yes_json_runs_checks_in_order_and_reports_one_document(world: World) -> None:
     outcome = world.invoke("deploy", "dev", "--yes", "--json")
     assert outcome.exit_code == 0, outcome.output
-    assert world.journal == ["sts", "appmesh", "stack", "verify requests=200 deadline=600.0"]
+    assert world.journal == ["sts", "lattice", "stack", "verify requests=200 deadline=600.0"]
     assert world.requests == [
         StackRequest(
             env="dev",
@@ -284,7 +300,7 @@ def test_deploy_yes_json_runs_checks_in_order_and_reports_one_document(world: Wo
     (plan,) = world.plans
     assert plan.front_url == FRONT_URL
     assert dict(plan.kubeconfigs) == KUBECONFIGS
-    assert plan.router_name == "colorapp-router_appmesh-demo"
+    assert (plan.backend, plan.service_network) == ("lattice", "crossmesh-dev")
     # progress and logs on stderr; the event log is complete JSON lines
     assert "created aws:ec2/vpc:Vpc network-vpc" in outcome.stderr
     log = Path(document["log"])
@@ -386,7 +402,7 @@ def test_ctrl_c_at_the_confirmation_prompt_is_exit_130_and_changes_nothing(world
 def test_unknown_environment_is_exit_2_listing_known_ones(world: World) -> None:
     outcome = world.invoke("deploy", "qa", "--yes", "--json")
     assert outcome.exit_code == 2
-    assert "expected one of dev, lattice, prod, staging" in outcome.stderr
+    assert "expected one of appmesh, dev, prod, staging" in outcome.stderr
     assert json_result(outcome)["error"]["kind"] == "bad_input"
     assert world.journal == []
 
@@ -489,11 +505,16 @@ def test_mesh_unavailable_stops_deploy_but_only_warns_on_destroy(world: World) -
         {"Error": {"Code": "AccessDeniedException", "Message": "App Mesh is no longer available"}},
         "ListMeshes",
     )
-    outcome = world.invoke("deploy", "dev", "--yes")
+    outcome = world.invoke("deploy", "appmesh", "--yes")
     assert outcome.exit_code == 6
-    assert "stack" not in world.journal
-    world.journal.clear()
-    outcome = world.invoke("destroy", "dev", "--yes")
+    # refused before anything: no AWS call, no stack
+    assert world.journal == []
+    assert "AWS App Mesh ended on 2026-09-30" in outcome.stderr
+    assert "docs/migration.md" in outcome.stderr
+    outcome = world.invoke("preview", "appmesh")
+    assert outcome.exit_code == 6
+    assert world.journal == []
+    outcome = world.invoke("destroy", "appmesh", "--yes")
     assert outcome.exit_code == 0, outcome.output
     assert "warning: App Mesh is not available" in outcome.stderr
     assert world.runner.calls == ["destroy"]
@@ -536,7 +557,7 @@ def test_install_cli_that_cannot_download_is_exit_4(world: World, monkeypatch: p
     assert outcome.exit_code == 4
     assert "--install-cli could not download the Pulumi CLI from get.pulumi.com" in outcome.stderr
     assert "Name or service not known" in outcome.stderr
-    assert world.journal == ["sts", "appmesh"]  # the checks before Pulumi ran, then nothing else
+    assert world.journal == ["sts", "lattice"]  # the checks before Pulumi ran, then nothing else
 
 
 # --- Ctrl-C ------------------------------------------------------------------------------------------
@@ -693,7 +714,7 @@ def test_outputs_mask_secrets_unless_asked_and_need_no_aws(world: World) -> None
 def test_verify_prints_exactly_the_report_shape(world: World) -> None:
     outcome = world.invoke("verify", "dev", "--json", "--requests", "40")
     assert outcome.exit_code == 0, outcome.output
-    assert world.journal == ["sts", "appmesh", "stack", "verify requests=40 deadline=600.0"]
+    assert world.journal == ["sts", "lattice", "stack", "verify requests=40 deadline=600.0"]
     assert world.requests[0].create is False
     assert json_result(outcome) == PASSED.to_dict()
     assert set(json_result(outcome)) == {"ok", "checks", "http"}
@@ -776,3 +797,14 @@ def test_deploy_refuses_a_stack_file_that_would_undo_a_shift(world: World) -> No
     assert "holds colorapp weights blue=50,red=50, but the stack runs blue=0,red=100" in error["message"]
     assert "crossmesh:trafficWeights" in error["hint"]
     assert world.runner.calls == ["outputs"]  # nothing was updated
+
+
+def test_deploy_refuses_to_turn_an_app_mesh_stack_into_lattice_in_place(world: World) -> None:
+    world.runner.state_types = ["pulumi:pulumi:Stack", "crossmesh:infra:AppMeshController"]
+    outcome = world.invoke("deploy", "dev", "--yes")
+    assert outcome.exit_code == 2, outcome.output
+    assert "holds appmesh resources (crossmesh:infra:AppMeshController)" in outcome.stderr
+    assert "docs/migration.md" in outcome.stderr
+    assert world.runner.calls == ["outputs"]  # neither up nor preview ran
+    world.runner.state_types = ["pulumi:pulumi:Stack", "crossmesh:infra:LatticeController"]
+    assert world.invoke("deploy", "dev", "--yes").exit_code == 0

@@ -53,7 +53,7 @@ def _schema() -> dict[str, Any]:
     return json.loads((PROJECT_DIR / config_docs.SCHEMA_PATH).read_text())
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod", "lattice"])
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "appmesh"])
 def test_committed_stack_files_satisfy_the_schema_and_point_editors_at_it(env: str) -> None:
     jsonschema.Draft202012Validator(_schema()).validate(stack_document(env))
     first = (PROJECT_DIR / f"Pulumi.{env}.yaml").read_text().splitlines()[0]

@@ -250,9 +250,10 @@ def test_more_weighted_targets_than_app_mesh_takes(tmp_path: Path, monkeypatch: 
     _refused(
         tmp_path,
         monkeypatch,
-        _changed(change),
+        _changed(change, "appmesh"),
         "crossmesh:workloads.colorapp.versions: got",
         "11 versions; expected at most 10: App Mesh takes at most 10 weighted targets per route",
+        env="appmesh",
     )
 
 

@@ -134,14 +134,14 @@ def test_locate_uses_the_user_cache_when_no_reference_folder(
 @needs_reference
 def test_render_with_fetched_crds_validates_every_custom_resource(server: _Server, tmp_path: Path) -> None:
     paths = fetch_pinned(tmp_path, base_url=server.url, timeout=5)
-    result = render("lattice", PROJECT_DIR, crd_files=CrdFiles(paths, "user cache"))
+    result = render("dev", PROJECT_DIR, crd_files=CrdFiles(paths, "user cache"))
     assert result.problems == []
     assert result.unvalidated == []
     assert result.fully_validated
 
 
 def test_render_without_crds_says_which_custom_resources_went_unvalidated(tmp_path: Path) -> None:
-    result = render("dev", PROJECT_DIR, crd_files=CrdFiles((), "nowhere", "offline"))
+    result = render("appmesh", PROJECT_DIR, crd_files=CrdFiles((), "nowhere", "offline"))
     assert result.ok
     assert not result.fully_validated
     assert "eksc2: VirtualRouter/colorapp-router" in result.unvalidated
@@ -155,20 +155,20 @@ def test_cli_crds_dir_and_strict(tmp_path: Path) -> None:
     empty = tmp_path / "crds"
     empty.mkdir()
     out = tmp_path / "out"
-    loose = runner.invoke(app, ["render", "dev", "--crds", str(empty), "--out", str(out), "--json"])
+    loose = runner.invoke(app, ["render", "appmesh", "--crds", str(empty), "--out", str(out), "--json"])
     assert loose.exit_code == 0, loose.output
     payload = json.loads(loose.stdout.strip().splitlines()[-1])
     assert payload["fully_validated"] is False
     assert "eksc1: Mesh/global" in payload["unvalidated"]
     assert "not validated" in loose.output
-    strict = runner.invoke(app, ["render", "dev", "--crds", str(empty), "--out", str(out), "--strict"])
+    strict = runner.invoke(app, ["render", "appmesh", "--crds", str(empty), "--out", str(out), "--strict"])
     assert strict.exit_code == 1
 
 
 @needs_reference
 def test_cli_crds_dir_offline_validates_everything(tmp_path: Path) -> None:
     outcome = runner.invoke(
-        app, ["render", "dev", "--crds", str(REFERENCE_DIR), "--out", str(tmp_path), "--strict", "--json"]
+        app, ["render", "appmesh", "--crds", str(REFERENCE_DIR), "--out", str(tmp_path), "--strict", "--json"]
     )
     assert outcome.exit_code == 0, outcome.output
     assert json.loads(outcome.stdout.strip().splitlines()[-1])["fully_validated"] is True

@@ -23,8 +23,8 @@ def test_staging_and_prod_hold_documentation_values_dev_does_not() -> None:
     assert ("crossmesh:clusters[0].endpoint.publicAccessCidrs[0]", "203.0.113.0/24") in staging
     prod = [(v.key, v.why) for v in documentation_values(stack_document("prod")["config"])]
     assert ("crossmesh:clusters[0].adminPrincipalArns[0]", "the example account 111122223333") in prod
+    assert documentation_values(stack_document("appmesh")["config"]) == []
     assert documentation_values(stack_document("dev")["config"]) == []
-    assert documentation_values(stack_document("lattice")["config"]) == []
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
 
 
 def dev() -> StackConfig:
-    config, _ = load_environment(PROJECT_DIR, "dev")
+    config, _ = load_environment(PROJECT_DIR, "appmesh")
     return config
 
 
@@ -164,8 +164,9 @@ def test_app_mesh_after_end_of_support_is_exit_6_with_the_way_out(code: str, sta
     assert code in failure.message
     assert "crossmesh:mesh" in failure.hint
     assert "VPC Lattice" in failure.hint
-    assert "`pulumi config set --path crossmesh:mesh.backend lattice --stack dev`" in failure.hint
-    assert "Pulumi.lattice.yaml" in failure.hint
+    assert "docs/migration.md" in failure.hint
+    # no hint suggests flipping the backend of a deployed stack
+    assert "config set" not in failure.hint
 
 
 @pytest.mark.usefixtures("credentials")
@@ -209,7 +210,7 @@ def test_lattice_backend_checks_vpc_lattice_not_app_mesh() -> None:
     from infra.config_parse import parse_stack_file
     from tests.support import PROJECT_DIR
 
-    config = parse_stack_file(yaml.safe_load((PROJECT_DIR / "Pulumi.lattice.yaml").read_text()), "lattice")
+    config = parse_stack_file(yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text()), "dev")
     clients = make_clients(REGION)
     with Stubber(clients.lattice) as lattice, Stubber(clients.appmesh) as appmesh:
         lattice.add_response("list_service_networks", {"items": []}, {"maxResults": 1})

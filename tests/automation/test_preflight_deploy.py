@@ -144,10 +144,10 @@ def test_a_cloud_map_namespace_of_the_same_name_refused_for_appmesh_noted_for_la
         Name="appmesh-demo.pvt.aws.local", Vpc=vpc, Tags=_tags("other")
     )
     with pytest.raises(CrossmeshError) as caught:
-        check_for_deploy(_config("dev"), CALLER, clients, probe=_never)
+        check_for_deploy(_config("appmesh"), CALLER, clients, probe=_never)
     assert caught.value.failure.code is ExitCode.NAME_TAKEN
     assert "Cloud Map namespace appmesh-demo.pvt.aws.local" in caught.value.failure.message
-    notes = check_for_deploy(_config("lattice"), CALLER, clients, probe=_never)
+    notes = check_for_deploy(_config("dev"), CALLER, clients, probe=_never)
     assert notes == [
         "Cloud Map namespace appmesh-demo.pvt.aws.local also exists for stack other (allowed: another VPC, DNS only)"
     ]

@@ -18,7 +18,7 @@ from tests.support import PROJECT_DIR, REFERENCE_DIR, render_written, three_clus
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod", "lattice"])
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "appmesh"])
 def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Path) -> None:
     result = render_written(env, tmp_path)
     assert result.problems == []
@@ -50,7 +50,7 @@ def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Pat
 
 
 def test_three_cluster_variant_renders_a_manifest_per_cluster(tmp_path: Path) -> None:
-    result = render_written("dev", tmp_path, document=variant("dev", three_clusters))
+    result = render_written("appmesh", tmp_path, document=variant("appmesh", three_clusters))
     assert result.problems == []
     assert sorted(p.name for p in (tmp_path / "manifests").iterdir()) == [
         "eksc1.yaml",
@@ -70,11 +70,11 @@ def test_three_cluster_variant_renders_a_manifest_per_cluster(tmp_path: Path) ->
     assert "VirtualRouter" in kinds["eksc2"]
     assert "VirtualRouter" not in kinds["eksc3"]
     report = (tmp_path / "report.md").read_text()
-    assert 'subgraph eksc3["EKS eksc3-dev"]' in report
+    assert 'subgraph eksc3["EKS eksc3-appmesh"]' in report
 
 
-def test_report_diagram_shows_the_path_across_clusters(tmp_path: Path) -> None:
-    render_written("dev", tmp_path)
+def test_report_diagram_shows_the_app_mesh_path_across_clusters(tmp_path: Path) -> None:
+    render_written("appmesh", tmp_path)
     report = (tmp_path / "report.md").read_text()
     diagram = report.split("```mermaid", 1)[1].split("```", 1)[0]
     # front (eksc1) -> the stable name -> router -> blue and red (eksc2)
@@ -82,15 +82,15 @@ def test_report_diagram_shows_the_path_across_clusters(tmp_path: Path) -> None:
     assert "vs --> router" in diagram
     assert 'router -->|"50%"| colorapp_blue' in diagram
     assert 'router -->|"50%"| colorapp_red' in diagram
-    eksc1 = diagram.split('subgraph eksc1["EKS eksc1-dev"]', 1)[1].split("end", 1)[0]
-    eksc2 = diagram.split('subgraph eksc2["EKS eksc2-dev"]', 1)[1].split("end", 1)[0]
+    eksc1 = diagram.split('subgraph eksc1["EKS eksc1-appmesh"]', 1)[1].split("end", 1)[0]
+    eksc2 = diagram.split('subgraph eksc2["EKS eksc2-appmesh"]', 1)[1].split("end", 1)[0]
     assert "front[" in eksc1
     assert "colorapp_blue[" in eksc2
     assert "router{{" in eksc2
 
 
 def test_helm_releases_are_listed_not_expanded(tmp_path: Path) -> None:
-    result = render_written("dev", tmp_path)
+    result = render_written("appmesh", tmp_path)
     assert [r.inputs["chart"] for r in result.helm_releases["eksc1"]] == ["appmesh-controller"]
     # what the chart contains (the controller Deployment, its CRDs, the webhook) is not in the manifests
     objects = [o for items in result.manifests.values() for o in items]
@@ -99,6 +99,16 @@ def test_helm_releases_are_listed_not_expanded(tmp_path: Path) -> None:
     assert not [
         o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "appmesh-controller"
     ]
+
+
+def test_report_diagram_shows_the_lattice_path_and_says_tracing_is_off(tmp_path: Path) -> None:
+    render_written("dev", tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    diagram = report.split("```mermaid", 1)[1].split("```", 1)[0]
+    assert 'front -->|"colorapp.appmesh-demo.pvt.aws.local:8080"| dns' in diagram
+    assert 'lattice -->|"50%"| colorapp_blue' in diagram
+    assert "VirtualRouter" not in diagram
+    assert "tracing: none" in report
 
 
 def test_cli_render_prints_a_table_and_exits_zero(tmp_path: Path) -> None:
@@ -122,7 +132,7 @@ def test_cli_unknown_environment_exits_2() -> None:
     outcome = runner.invoke(app, ["render", "qa"])
     assert outcome.exit_code == 2
     assert "unknown environment 'qa': no Pulumi.qa.yaml" in outcome.output
-    assert "expected one of dev, lattice, prod, staging" in outcome.output
+    assert "expected one of appmesh, dev, prod, staging" in outcome.output
 
 
 def test_cli_bad_config_exits_2_before_anything_is_registered(

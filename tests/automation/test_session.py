@@ -13,7 +13,7 @@ from automation.preflight import PreflightClients
 from automation.session import Dependencies, DeploySession, Output
 from automation.stack import StackRequest, StackRunner
 from automation.verify import HttpCheckSettings, VerifyPlan, VerifyReport
-from tests.automation.test_cli_stack import OUTPUTS, PASSED, FakeAppMesh, FakeRunner, FakeSts
+from tests.automation.test_cli_stack import OUTPUTS, PASSED, FakeAppMesh, FakeLattice, FakeRunner, FakeSts
 
 
 def session_over(
@@ -31,7 +31,9 @@ def session_over(
 
     deps = Dependencies(
         stack_factory=factory,
-        preflight_clients=lambda region: PreflightClients(FakeSts(journal), FakeAppMesh(journal)),
+        preflight_clients=lambda region: PreflightClients(
+            FakeSts(journal), FakeAppMesh(journal), FakeLattice(journal)
+        ),
         verifier=verifier,
         leak_check=lambda config: journal.append("leak check"),
         machine_check=lambda config: ["fake tools"],
@@ -64,7 +66,7 @@ def test_the_steps_one_by_one(tmp_path: Path) -> None:
     assert report is PASSED
     assert journal == [
         "sts",
-        "appmesh",
+        "lattice",  # dev runs on VPC Lattice: its availability check, not App Mesh's
         "stack dev create=True",
         f"verify {OUTPUTS['frontUrl'].value} requests=30 timeout=2 in 600.0",
     ]

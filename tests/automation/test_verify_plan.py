@@ -17,7 +17,7 @@ KUBECONFIG = json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [], "
 
 
 def dev() -> StackConfig:
-    config, _ = load_environment(PROJECT_DIR, "dev")
+    config, _ = load_environment(PROJECT_DIR, "appmesh")
     return config
 
 
@@ -62,8 +62,8 @@ def test_dev_plan_has_the_exact_aws_names_selectors_and_places() -> None:
 
 
 def test_three_clusters_front_blue_red_each_in_their_own() -> None:
-    document = variant("dev", three_clusters)
-    config = parse_stack_file(document, "dev")
+    document = variant("appmesh", three_clusters)
+    config = parse_stack_file(document, "appmesh")
     plan = build_verify_plan(config, outputs_for("eksc1", "eksc2", "eksc3"))
     assert {k: list(v) for k, v in plan.pod_selectors.items()} == {
         "eksc1": ["app=front"],
@@ -91,7 +91,9 @@ def test_names_follow_the_configuration() -> None:
             {"color": "gray", "cluster": "eksc2", "weight": 10},
         ]
 
-    plan = build_verify_plan(parse_stack_file(variant("dev", rename), "dev"), outputs_for("eksc1", "eksc2"))
+    plan = build_verify_plan(
+        parse_stack_file(variant("appmesh", rename), "appmesh"), outputs_for("eksc1", "eksc2")
+    )
     assert plan.mesh_name == "shop"
     assert plan.tracing is True
     assert dict(plan.weights) == {"green": 90, "gray": 10}
@@ -139,20 +141,20 @@ def test_missing_clusters_output_is_explained() -> None:
 
 
 def test_the_committed_environments_all_build_a_plan() -> None:
-    for env in ("dev", "staging", "prod"):
+    for env in ("appmesh", "staging", "prod"):
         config, _ = load_environment(PROJECT_DIR, env)
         clusters = [c.name for c in config.clusters]
         plan = build_verify_plan(config, outputs_for(*clusters))
         assert set(plan.pod_selectors) <= set(clusters)
         assert sum(plan.weights.values()) > 0
-        assert stack_document(env)["config"]["crossmesh:mesh"]["name"] == plan.mesh_name
+        assert stack_document(env)["config"]["crossmesh:mesh"].get("name", "global") == plan.mesh_name
 
 
 def test_lattice_plan_checks_the_service_network_and_no_app_mesh_names() -> None:
-    config, _ = load_environment(PROJECT_DIR, "lattice")
+    config, _ = load_environment(PROJECT_DIR, "dev")
     plan = build_verify_plan(config, outputs_for("eksc1", "eksc2"))
     assert plan.backend == "lattice"
-    assert plan.service_network == "crossmesh-lattice"
+    assert plan.service_network == "crossmesh-dev"
     assert plan.virtual_node_names == {}
     assert plan.front_node_name is None
     # the name front calls is the same for both backends

@@ -7,7 +7,7 @@ from tests.support import inputs, record_env
 
 def test_private_dns_namespace_on_the_shared_vpc() -> None:
     namespace = inputs(
-        record_env("dev"),
+        record_env("appmesh"),
         "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
         "discovery-namespace",
     )
@@ -25,7 +25,7 @@ def test_staging_uses_its_own_namespace() -> None:
 
 
 def test_controllers_wait_for_the_namespace() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     namespace = recording.named(
         "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace", "discovery-namespace"
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.config import NatGatewayMode, StackConfig, Tracing
+from infra.config import LatticeAuth, MeshBackendKind, NatGatewayMode, StackConfig, Tracing
 from infra.config_parse import ConfigError, parse_config, parse_stack_file
 from tests.support import stack_document, variant
 
@@ -51,8 +51,11 @@ def test_staging_and_prod_are_hardened_like_a_real_team_would(env: str) -> None:
     assert config.network.az_count == 3
     assert config.network.nat_gateways is NatGatewayMode.PER_AZ
     assert config.deletion_protection is True
-    assert config.mesh.tracing is Tracing.XRAY
-    assert config.mesh.controller_replicas == 2
+    # on Lattice, without tracing until OpenTelemetry lands (X-Ray came from App Mesh's daemon)
+    assert config.mesh.backend is MeshBackendKind.LATTICE
+    assert config.mesh.tracing is Tracing.NONE
+    assert config.mesh.lattice.controller_replicas == 2
+    assert config.mesh.lattice.auth is LatticeAuth.IAM
     dev = parse("dev")
     for cluster in config.clusters:
         assert cluster.nodes.desired >= 3

@@ -40,7 +40,7 @@ def _listed(config: StackConfig) -> dict[str, dict[str, int]]:
     return out
 
 
-@pytest.mark.parametrize("env", ["dev", "lattice"])
+@pytest.mark.parametrize("env", ["appmesh", "dev"])
 def test_every_recorded_physical_name_is_checked(env: str) -> None:
     config = parse_stack_file(stack_document(env), env)
     listed = _listed(config)

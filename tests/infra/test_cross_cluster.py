@@ -25,7 +25,7 @@ DESCRIPTION = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
 
 
 def test_dev_opens_8080_on_colorapp_nodes_from_front_nodes_only() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     rules = recording.of_type(RULE)
     assert [r.name for r in rules] == ["cross-cluster-eksc1-to-eksc2-8080"]
     rule = dict(rules[0].inputs)
@@ -45,7 +45,7 @@ def test_dev_opens_8080_on_colorapp_nodes_from_front_nodes_only() -> None:
 
 
 def test_no_security_group_rule_anywhere_opens_a_cidr() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     for rule in recording.of_type(RULE):
         assert "cidrIpv4" not in rule.inputs
         assert "cidrIpv6" not in rule.inputs
@@ -53,13 +53,13 @@ def test_no_security_group_rule_anywhere_opens_a_cidr() -> None:
 
 
 def test_rule_follows_the_configured_port() -> None:
-    recording = record_document(variant("dev", lambda c: c["crossmesh:workloads"].update(port=9090)))
+    recording = record_document(variant("appmesh", lambda c: c["crossmesh:workloads"].update(port=9090)))
     rule = inputs(recording, RULE, "cross-cluster-eksc1-to-eksc2-9090")
     assert (rule["fromPort"], rule["toPort"]) == (9090, 9090)
 
 
 def test_three_clusters_get_one_rule_per_colorapp_cluster() -> None:
-    config = parse_stack_file(variant("dev", three_clusters), "dev")
+    config = parse_stack_file(variant("appmesh", three_clusters), "appmesh")
     assert [(r.source, r.target, r.port) for r in cross_cluster_rules(config)] == [
         ("eksc1", "eksc2", 8080),
         ("eksc1", "eksc3", 8080),
@@ -72,10 +72,10 @@ def test_same_cluster_needs_no_rule() -> None:
         assert isinstance(workloads, dict)
         workloads["front"]["cluster"] = "eksc2"
 
-    assert cross_cluster_rules(parse_stack_file(variant("dev", together), "dev")) == ()
+    assert cross_cluster_rules(parse_stack_file(variant("appmesh", together), "appmesh")) == ()
 
 
 def test_rules_are_deduplicated() -> None:
-    config = parse_stack_file(stack_document("dev"), "dev")
+    config = parse_stack_file(stack_document("appmesh"), "appmesh")
     rules = cross_cluster_rules(config)
     assert rules == (AccessRule("eksc1", "eksc2", 8080, "front to colorapp-blue mesh traffic"),)

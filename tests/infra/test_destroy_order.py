@@ -98,7 +98,7 @@ def _kubernetes_objects(recording: Recording) -> list[Registration]:
     return [r for r in recording if r.type.startswith("kubernetes:") and r.provider]
 
 
-@pytest.mark.parametrize("env", ["dev", "lattice"])
+@pytest.mark.parametrize("env", ["appmesh", "dev"])
 def test_every_kubernetes_object_and_release_waits_for_its_nodes_and_the_endpoint_gate(env: str) -> None:
     recording = record_env(env)
     objects = _kubernetes_objects(recording)
@@ -125,7 +125,7 @@ def test_the_gate_waits_for_the_cluster_and_reads_its_endpoint_from_the_kubeconf
 
 
 def test_destroy_removes_objects_then_releases_then_nodes() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")  # App Mesh's custom resources carry the controller's finalizers
     order = destroy_order(recording)
     position = {urn: index for index, urn in enumerate(order)}
     for cluster in ("eksc1", "eksc2"):
@@ -142,7 +142,7 @@ def test_destroy_removes_objects_then_releases_then_nodes() -> None:
 
 
 def test_appmesh_nodes_routers_and_services_go_before_every_mesh_of_the_stack() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     meshes = recording.of_type(f"{APPMESH}:Mesh")
     assert len(meshes) == 2
     others = [r for r in recording if r.type.startswith(APPMESH) and not r.type.endswith(":Mesh")]
@@ -155,7 +155,7 @@ def test_appmesh_nodes_routers_and_services_go_before_every_mesh_of_the_stack() 
 
 
 def test_lattice_route_exports_imports_and_policies_go_before_every_controller() -> None:
-    recording = record_env("lattice")
+    recording = record_env("dev")
     releases = recording.of_type(RELEASE)
     assert len(releases) == 2
     objects = [r for r in recording if r.type in LATTICE_KINDS]

@@ -20,7 +20,7 @@ CREDENTIALS = [
 ]
 
 
-@pytest.mark.parametrize("env", ["dev", "prod", "lattice"])
+@pytest.mark.parametrize("env", ["appmesh", "prod", "dev"])
 def test_kubeconfigs_are_secret_and_authenticate_with_the_aws_cli_only(env: str) -> None:
     recording = record_env(env)
     providers = recording.of_type("pulumi:providers:kubernetes")
@@ -35,7 +35,7 @@ def test_kubeconfigs_are_secret_and_authenticate_with_the_aws_cli_only(env: str)
         assert "kubeconfig" in gate.secret_paths
 
 
-@pytest.mark.parametrize("env", ["dev", "prod", "lattice"])
+@pytest.mark.parametrize("env", ["appmesh", "prod", "dev"])
 def test_no_credential_in_the_recording_the_outputs_or_the_logs(env: str) -> None:
     recording = record_env(env)
     text = "\n".join(

@@ -137,7 +137,8 @@ def test_summary_line() -> None:
 
 
 def test_policy_pack_args_for_stack_up(tmp_path: Path) -> None:
-    config, _ = load_environment(PROJECT_DIR, "prod")
+    # the App Mesh reference: its backend's Pod Security exceptions travel with the pack config
+    config, _ = load_environment(PROJECT_DIR, "appmesh")
     args = policy_pack_args(config, tmp_path)
     assert args["policy_packs"] == [str(POLICY_PACK_DIR)]
     [path] = args["policy_pack_configs"]

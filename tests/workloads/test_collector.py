@@ -14,7 +14,7 @@ from workloads.deploy import collector
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
-@pytest.mark.parametrize("env", ["lattice", "dev"])
+@pytest.mark.parametrize("env", ["dev", "appmesh"])
 def test_tracing_on_adds_a_collector_per_cluster_with_xray_write_only(env: str) -> None:
     recording = record_document(variant(env, lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), env)
     for cluster in ("eksc1", "eksc2"):
@@ -51,9 +51,7 @@ def test_tracing_on_adds_a_collector_per_cluster_with_xray_write_only(env: str) 
 
 
 def test_no_collector_and_no_export_without_tracing() -> None:
-    recording = record_document(
-        variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="none")), "lattice"
-    )
+    recording = record_document(variant("dev", lambda c: c["crossmesh:mesh"].update(tracing="none")), "dev")
     assert not [r for r in recording.resources if "trace-collector" in r.name]
     front = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
     env_vars = {e["name"] for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}

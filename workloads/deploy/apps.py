@@ -62,6 +62,8 @@ class ClusterApps(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:ClusterApps", name, None, opts)
         topology = args.topology
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.namespace])
+        self.role_arns: dict[str, pulumi.Output[str]] = {}
+        """IRSA role ARN of each app that has one, by app name (resolves once its policy is attached)."""
         self.deployments = {
             app.name: self._app(name, app, args, on_cluster) for app in topology.apps_in(args.cluster)
         }
@@ -108,6 +110,7 @@ class ClusterApps(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             role_arn = role.arn
+            self.role_arns[app.name] = role.arn
         account = kube.apply(
             child(name, f"{app.name}-sa"), manifests.service_account(app, topology, role_arn), on_cluster
         )

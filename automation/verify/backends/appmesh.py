@@ -329,14 +329,13 @@ _MESH_DENIED_CODES = frozenset(
 
 
 def backend_hint(env: str) -> str:
-    """How to choose the other mesh backend."""
+    """Where to go instead. Never "flip the backend of this stack": a deployed App Mesh stack is not
+    converted in place (the deploy refuses it); a new VPC Lattice stack takes over."""
     return (
-        f"The mesh backend is chosen by `crossmesh:mesh` -> `backend` in Pulumi.{env}.yaml. Switch to "
-        f"`lattice` (Amazon VPC Lattice with the AWS Gateway API controller, AWS's stated path off App "
-        f"Mesh for EKS): `pulumi config set --path crossmesh:mesh.backend lattice --stack {env}` and drop "
-        "`crossmesh:mesh.tracing` if it is set. The apps, their Deployments and the name front calls stay "
-        "the same; Pulumi.lattice.yaml is a complete example. Render it first, offline: "
-        f"`python -m automation render {env}`."
+        "Deploy a VPC Lattice environment instead (Amazon VPC Lattice with the AWS Gateway API "
+        "controller, AWS's stated path off App Mesh for EKS; crossmesh:mesh -> backend: lattice, as in "
+        "dev, staging and prod) as a new stack, and follow docs/migration.md to move traffic and tear "
+        f"down stack {env}. The apps and the name front calls stay the same."
     )
 
 

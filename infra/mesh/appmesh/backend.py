@@ -38,11 +38,29 @@ INJECTED_POD_SECURITY = PodSecurityException(
 )
 
 
+MIGRATION_GUIDE = "docs/migration.md"
+END_OF_SUPPORT = "2026-09-30"
+
+
 class AppMeshBackend(MeshBackend):
     kind: ClassVar[MeshBackendKind] = MeshBackendKind.APPMESH
     # Weighted targets per route: App Mesh service quotas
     # (https://docs.aws.amazon.com/app-mesh/latest/userguide/service-quotas.html).
     max_weighted_targets = (10, "App Mesh takes at most 10 weighted targets per route")
+
+    def unavailable(self) -> tuple[str, str]:
+        return (
+            f"AWS App Mesh ended on {END_OF_SUPPORT}: no account can reach its API or resources any more, so "
+            f"stack {self.config.stack!r} (crossmesh:mesh.backend: appmesh) cannot be deployed; nothing was "
+            "created.",
+            "Deploy an environment on VPC Lattice instead (dev, staging and prod use it: "
+            f"`python -m automation deploy dev`). {MIGRATION_GUIDE} says how to tear down a stack "
+            "deployed before that date and move to a new Lattice stack. `python -m automation render "
+            "appmesh` still renders this topology offline.",
+        )
+
+    def state_markers(self) -> frozenset[str]:
+        return frozenset({"crossmesh:infra:AppMeshController", "crossmesh:infra:AppMeshObjects"})
 
     @property
     def tracing(self) -> bool:

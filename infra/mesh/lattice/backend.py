@@ -11,8 +11,8 @@ from typing import ClassVar
 
 import pulumi
 
-from infra import iam
-from infra.config import MeshBackendKind
+from infra import iam as account_iam
+from infra.config import LatticeAuth, MeshBackendKind
 from infra.cross_cluster import AccessRule
 from infra.mesh.backend import (
     ClusterHandle,
@@ -23,15 +23,20 @@ from infra.mesh.backend import (
     mermaid_header,
     mermaid_id,
 )
-from infra.mesh.lattice import objects
+from infra.mesh.lattice import iam, objects
+from infra.mesh.lattice.auth import LatticeAuthPolicies, LatticeAuthPoliciesArgs, caller_names
 from infra.mesh.lattice.controller import LatticeController, LatticeControllerArgs
 from infra.mesh.lattice.routing import LatticeRouting, LatticeRoutingArgs
 from infra.naming import physical
-from infra.topology import AppSpec, Topology
+from infra.topology import AppKind, AppSpec, Topology
 
 
 class LatticeBackend(MeshBackend):
     kind: ClassVar[MeshBackendKind] = MeshBackendKind.LATTICE
+    _routing: LatticeRouting
+
+    def state_markers(self) -> frozenset[str]:
+        return frozenset({"crossmesh:infra:LatticeController", "crossmesh:infra:LatticeRouting"})
 
     # --- decisions from the configuration alone ---------------------------------------------------
 
@@ -42,16 +47,34 @@ class LatticeBackend(MeshBackend):
         return objects.namespace_labels()
 
     def traffic_cidrs(self) -> Sequence[str]:
-        # Lattice's data plane (link-local), plus the VPC for kubelet probes.
-        return [self.config.network.cidr, objects.LATTICE_DATA_PLANE_CIDR]
+        # Calls between the apps go through Lattice, whose data plane reaches pods (and front reaches
+        # the Lattice service) at link-local addresses of this one range; nothing else is mesh traffic.
+        return [objects.LATTICE_DATA_PLANE_CIDR]
 
     def cross_cluster_rules(self, topology: Topology) -> tuple[AccessRule, ...]:
         # Calls cross clusters through Lattice, never node to node: the only door onto the colorapp
         # nodes is the one from Lattice's managed prefix list (LatticeRouting).
         return ()
 
+    @property
+    def iam_auth(self) -> bool:
+        return self.config.mesh.lattice.auth is LatticeAuth.IAM
+
     def app_environment(self, app: AppSpec, topology: Topology) -> Mapping[str, str]:
-        return {}
+        """What front's upstream client needs: Lattice has no retries or per-route timeouts, so front
+        applies ``mesh.route`` itself, and with IAM auth signs every call with SigV4."""
+        if app.kind is not AppKind.FRONT:
+            return {}
+        route = self.config.mesh.route
+        return {
+            "UPSTREAM_AUTH": "sigv4" if self.iam_auth else "none",
+            "UPSTREAM_SIGV4_SERVICE": iam.INVOKE.split(":", 1)[0],
+            "AWS_REGION": self.config.region,
+            "UPSTREAM_TIMEOUT_MS": str(route.timeout_ms),
+            "UPSTREAM_PER_TRY_TIMEOUT_MS": str(route.per_retry_timeout_ms),
+            "UPSTREAM_MAX_RETRIES": str(route.max_retries),
+            "UPSTREAM_RETRY_BUDGET_PERCENT": str(route.retry_budget_percent),
+        }
 
     def pod_security_exceptions(self, topology: Topology) -> Mapping[str, PodSecurityException]:
         return {}
@@ -109,13 +132,20 @@ class LatticeBackend(MeshBackend):
                 chart_version=config.mesh.lattice.controller_chart_version,
                 gateway_api_version=config.mesh.lattice.gateway_api_version,
                 replicas=config.mesh.lattice.controller_replicas,
+                resync_seconds=config.mesh.lattice.resync_seconds,
                 tags=context.tags,
             ),
             opts,
         )
 
-    def pod_policy(self, app: AppSpec, context: MeshContext) -> pulumi.Output[iam.PolicyDocument] | None:
-        return None  # no sidecar calls AWS on the pods' behalf
+    def pod_policy(
+        self, app: AppSpec, context: MeshContext
+    ) -> pulumi.Output[account_iam.PolicyDocument] | None:
+        # No sidecar calls AWS on the pods' behalf; with IAM auth, front signs its calls itself and its
+        # own role must allow the Invoke the auth policies grant it.
+        if app.kind is not AppKind.FRONT or not self.iam_auth:
+            return None
+        return context.arns.apply(iam.invoke_policy)
 
     def connect(
         self,
@@ -128,7 +158,7 @@ class LatticeBackend(MeshBackend):
         opts: pulumi.ResourceOptions,
     ) -> Mapping[str, Sequence[pulumi.Resource]]:
         config = self.config
-        LatticeRouting(
+        self._routing = LatticeRouting(
             name,
             LatticeRoutingArgs(
                 topology=topology,
@@ -140,9 +170,44 @@ class LatticeBackend(MeshBackend):
                 eks_names={key: clusters[key].eks_name for key in topology.clusters},
                 node_security_groups={key: clusters[key].node_security_group_id for key in topology.clusters},
                 prerequisites=prerequisites,
+                iam_auth=self.iam_auth,
+                health=config.mesh.lattice.health_check,
+                access_logs=config.mesh.lattice.access_logs,
+                log_group_name=f"/crossmesh/{config.stack}/vpc-lattice-access",
                 tags=context.tags,
             ),
             opts,
         )
-        # Pods wait for the controller: its webhook adds the Lattice readiness gate at pod creation.
-        return {app.name: list(prerequisites.get(app.cluster, ())) for app in topology.apps}
+        # Pods wait for the controller (its webhook adds the Lattice readiness gate at pod creation);
+        # colorapp's pods also for their Service, export, health check policy and the route, so the
+        # gate they get is one the controller can resolve.
+        return {
+            app.name: [*prerequisites.get(app.cluster, ()), *self._routing.colors.get(app.name, ())]
+            for app in topology.apps
+        }
+
+    def authorize(
+        self,
+        name: str,
+        topology: Topology,
+        clusters: Mapping[str, ClusterHandle],
+        callers: Mapping[str, pulumi.Output[str]],
+        *,
+        context: MeshContext,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        if not self.iam_auth:
+            return
+        routing = self._routing
+        front = topology.front
+        LatticeAuthPolicies(
+            name,
+            LatticeAuthPoliciesArgs(
+                topology=topology,
+                service_network=routing.network.id,
+                callers=[callers[app] for app in caller_names(topology).values()],
+                provider=clusters[front.cluster].provider,
+                after=[routing.route],
+            ),
+            opts,
+        )

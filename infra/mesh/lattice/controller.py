@@ -35,6 +35,7 @@ class LatticeControllerArgs:
     chart_version: str = "v2.1.3"
     gateway_api_version: str = "v1.5.0"
     replicas: int = 2
+    resync_seconds: int = 300
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
@@ -74,6 +75,7 @@ class LatticeController(pulumi.ComponentResource):
                         cluster_name=args.cluster_name,
                         role_arn=str(v[2]),
                         replicas=args.replicas,
+                        resync_seconds=args.resync_seconds,
                     )
                 ),
                 vpc_cidr=args.vpc_cidr,

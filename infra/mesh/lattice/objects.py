@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from infra.config import LatticeHealthCheckConfig
 from infra.data import as_mapping, mapping_or_empty
 from infra.topology import AppSpec, Topology
 from workloads.deploy.manifests import COMMON_LABELS, HTTP_PORT_NAME
@@ -23,6 +24,7 @@ Deferred = Any
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 LATTICE_API = "application-networking.k8s.aws/v1alpha1"
 LATTICE_GROUP = "application-networking.k8s.aws"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
 GATEWAY_CLASS = "amazon-vpc-lattice"
 CONTROLLER_NAME = "application-networking.k8s.aws/gateway-api-controller"
 LISTENER = "http"
@@ -52,6 +54,7 @@ def controller_values(
     cluster_name: str,
     role_arn: str,
     replicas: int,
+    resync_seconds: int = 300,
 ) -> dict[str, Any]:
     """Helm values for aws-gateway-controller-chart v2.1.3.
 
@@ -73,6 +76,9 @@ def controller_values(
         },
         "deployment": {"replicas": replicas},
         "log": {"level": "info"},
+        # Periodic resync (off unless set): a pod's readiness gate that was injected before its
+        # export was wired to a route is re-evaluated, instead of leaving the pod unready for good.
+        "reconcileDefaultResyncSeconds": resync_seconds,
     }
 
 
@@ -139,8 +145,12 @@ def service_export(app: AppSpec, topology: Topology) -> Manifest:
     }
 
 
-def target_group_policy(app: AppSpec, topology: Topology) -> Manifest:
-    """HTTP health checks on the pods' own port and path; Lattice stops sending to a failing target."""
+def target_group_policy(
+    app: AppSpec, topology: Topology, health: LatticeHealthCheckConfig | None = None
+) -> Manifest:
+    """HTTP health checks on the pods' own port (path and thresholds from ``mesh.lattice.healthCheck``);
+    Lattice stops sending to a failing target."""
+    health = health or LatticeHealthCheckConfig()
     return {
         "apiVersion": LATTICE_API,
         "kind": "TargetGroupPolicy",
@@ -151,15 +161,15 @@ def target_group_policy(app: AppSpec, topology: Topology) -> Manifest:
             "protocolVersion": "HTTP1",
             "healthCheck": {
                 "enabled": True,
-                "path": "/healthz",
+                "path": health.path,
                 "port": topology.port,
                 "protocol": "HTTP",
                 "protocolVersion": "HTTP1",
-                "intervalSeconds": 10,
-                "timeoutSeconds": 5,
-                "healthyThresholdCount": 2,
-                "unhealthyThresholdCount": 3,
-                "statusMatch": "200",
+                "intervalSeconds": health.interval_seconds,
+                "timeoutSeconds": health.timeout_seconds,
+                "healthyThresholdCount": health.healthy_threshold,
+                "unhealthyThresholdCount": health.unhealthy_threshold,
+                "statusMatch": health.status_match,
             },
         },
     }
@@ -205,6 +215,28 @@ def http_route(topology: Topology, service_network: str) -> Manifest:
             "hostnames": [topology.service_host],
             "parentRefs": [{"name": service_network, "sectionName": LISTENER}],
             "rules": [{"backendRefs": backends}],
+        },
+    }
+
+
+def iam_auth_policy(topology: Topology, policy: Deferred) -> Manifest:
+    """The colorapp Lattice service's auth policy, attached through the route it is made from.
+
+    On an IAMAuthPolicy the controller sets the targeted service's authType to AWS_IAM and attaches
+    ``policy`` (the CRD's own description, ../shared/reference/lattice-crds.yaml; policy elements:
+    https://docs.aws.amazon.com/vpc-lattice/latest/ug/auth-policies.html). ``policy`` is JSON text.
+    """
+    return {
+        "apiVersion": LATTICE_API,
+        "kind": "IAMAuthPolicy",
+        "metadata": {
+            "name": f"{topology.service}-invoke",
+            "namespace": topology.namespace,
+            "labels": dict(COMMON_LABELS),
+        },
+        "spec": {
+            "targetRef": {"group": GATEWAY_GROUP, "kind": "HTTPRoute", "name": topology.service},
+            "policy": policy,
         },
     }
 

@@ -17,6 +17,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra import kube
+from infra.config import LatticeAccessLogsConfig, LatticeHealthCheckConfig
+from infra.log_group import EncryptedLogGroup, EncryptedLogGroupArgs
 from infra.mesh.lattice import objects
 from infra.naming import TYPE_PREFIX, child
 from infra.topology import Topology
@@ -38,12 +40,24 @@ class LatticeRoutingArgs:
     node_security_groups: Mapping[str, pulumi.Input[str]]
     prerequisites: Mapping[str, Sequence[pulumi.Resource]]
     """Per cluster: the controller and the app namespace."""
+    iam_auth: bool = True
+    """The service network's authType: AWS_IAM (every call signed and allowed by a policy) or NONE."""
+    health: LatticeHealthCheckConfig = field(default_factory=LatticeHealthCheckConfig)
+    access_logs: LatticeAccessLogsConfig = field(default_factory=LatticeAccessLogsConfig)
+    log_group_name: str = ""
+    """The access log's CloudWatch log group (required when access logs are on)."""
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
 class LatticeRouting(pulumi.ComponentResource):
     route: pulumi.CustomResource
     record: aws.route53.Record
+    network: aws.vpclattice.ServiceNetwork
+    colors: dict[str, list[pulumi.Resource]]
+    """Per colorapp version (app name): its Service, ServiceExport and TargetGroupPolicy, and the route
+    that weighs it. Its pods wait for all of them: the webhook gives a pod the Lattice readiness gate
+    only if its Service is exported when the pod is created, and the controller can set that gate only
+    once a route makes the export a target group."""
 
     def __init__(
         self, name: str, args: LatticeRoutingArgs, opts: pulumi.ResourceOptions | None = None
@@ -54,10 +68,33 @@ class LatticeRouting(pulumi.ComponentResource):
         network = aws.vpclattice.ServiceNetwork(
             child(name, "service-network"),
             name=args.service_network,
-            auth_type="NONE",
+            # AWS_IAM: Lattice denies every request that no auth policy allows (LatticeAuthPolicies).
+            auth_type="AWS_IAM" if args.iam_auth else "NONE",
             tags=dict(args.tags),
             opts=here,
         )
+        self.network = network
+        if args.access_logs.enabled:
+            logs = EncryptedLogGroup(
+                child(name, "access-logs"),
+                EncryptedLogGroupArgs(
+                    group_name=args.log_group_name,
+                    key_alias=args.log_group_name.strip("/").replace("/", "-"),
+                    description=f"VPC Lattice access logs of service network {args.service_network}",
+                    retention_days=args.access_logs.retention_days,
+                    tags=args.tags,
+                ),
+                here,
+            )
+            # Every request through the network, to the encrypted group
+            # (https://docs.aws.amazon.com/vpc-lattice/latest/ug/monitoring-access-logs.html).
+            aws.vpclattice.AccessLogSubscription(
+                child(name, "access-log-subscription"),
+                resource_identifier=network.id,
+                destination_arn=logs.group.arn,
+                tags=dict(args.tags),
+                opts=here,
+            )
         association = aws.vpclattice.ServiceNetworkVpcAssociation(
             child(name, "vpc"),
             service_network_identifier=network.id,
@@ -85,11 +122,13 @@ class LatticeRouting(pulumi.ComponentResource):
         put = kube.ClusterApplier(self, args.providers, args.prerequisites, CREATE_TIMEOUT)
 
         exports: list[pulumi.Resource] = []
+        self.colors = {}
         for app in topology.colors:
             service = put(app.cluster, objects.version_service(app, topology), [])
             export = put(app.cluster, objects.service_export(app, topology), [service])
-            put(app.cluster, objects.target_group_policy(app, topology), [export])
+            policy = put(app.cluster, objects.target_group_policy(app, topology, args.health), [export])
             exports.append(export)
+            self.colors[app.name] = [service, export, policy]
 
         route_cluster = topology.front.cluster
         gateway = put(route_cluster, objects.gateway(args.service_network, topology), [network, association])
@@ -100,6 +139,8 @@ class LatticeRouting(pulumi.ComponentResource):
         self.route = put(
             route_cluster, objects.http_route(topology, args.service_network), [gateway, *imports]
         )
+        for objects_of_version in self.colors.values():
+            objects_of_version.append(self.route)
         self.record = aws.route53.Record(
             child(name, "dns"),
             zone_id=args.hosted_zone_id,

@@ -141,4 +141,4 @@ def test_bandit_findings_in_policy_and_scan_code_are_none() -> None:
 
 def test_allow_list_environments_exist() -> None:
     assert ALLOWLIST.is_file()
-    assert environments() == ["dev", "staging", "prod", "lattice"]
+    assert environments() == ["dev", "staging", "prod", "appmesh"]

@@ -16,7 +16,7 @@ from automation.shift.run import ShiftDeps
 from tests.automation.shift.support import file_observer
 from tests.automation.shift.test_shift_live import Lattice, Sts
 
-ROUTE = "urn:pulumi:lattice::crossmesh::crossmesh:infra:LatticeRouting$kubernetes:gateway.networking.k8s.io/v1:HTTPRoute::eksc1-httproute-colorapp"
+ROUTE = "urn:pulumi:dev::crossmesh::crossmesh:infra:LatticeRouting$kubernetes:gateway.networking.k8s.io/v1:HTTPRoute::eksc1-httproute-colorapp"
 
 if __name__ == "__main__":
     # A CI job started in the background inherits SIGINT ignored; this test sends it on purpose.

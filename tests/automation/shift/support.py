@@ -83,7 +83,7 @@ elif argv[:1] == ["up"]:
         events.write(json.dumps({"sequence": 1, "timestamp": int(time.time()), "summaryEvent": {
             "maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {"update": 1}}}) + "\n")
         events.write(json.dumps({"sequence": 2, "timestamp": int(time.time()), "cancelEvent": {}}) + "\n")
-    print("Updating (lattice):\n ~ 1 updated")
+    print("Updating (dev):\n ~ 1 updated")
 elif argv[:2] == ["stack", "output"]:
     outputs = {"region": "us-east-1", "frontUrl": os.environ["FAKE_FRONT_URL"]}
     if state["applied"] is not None:

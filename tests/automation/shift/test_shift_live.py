@@ -46,10 +46,10 @@ from tests.workloads.servers import REPO, Launcher
 pytestmark = pytest.mark.slow
 
 ROUTE = (
-    "urn:pulumi:lattice::crossmesh::crossmesh:infra:LatticeRouting$"
+    "urn:pulumi:dev::crossmesh::crossmesh:infra:LatticeRouting$"
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute::eksc1-httproute-colorapp"
 )
-STACK = "urn:pulumi:lattice::crossmesh::pulumi:pulumi:Stack::crossmesh-lattice"
+STACK = "urn:pulumi:dev::crossmesh::pulumi:pulumi:Stack::crossmesh-dev"
 START = {"blue": 100, "red": 0}
 
 
@@ -119,7 +119,7 @@ def deps_for(tmp_path: Path, mesh: Mesh, **overrides: Any) -> ShiftDeps:
 
 
 def shift(deps: ShiftDeps, *args: str) -> Result:
-    return CliRunner().invoke(cli.app, ["shift", "lattice", *args], obj=deps)
+    return CliRunner().invoke(cli.app, ["shift", "dev", *args], obj=deps)
 
 
 def test_a_healthy_shift_reaches_the_target_step_by_step(tmp_path: Path, mesh: Mesh) -> None:
@@ -160,7 +160,7 @@ def test_a_healthy_shift_reaches_the_target_step_by_step(tmp_path: Path, mesh: M
     assert LEASE_TAG not in state["tags"]
     assert STATE_TAG not in state["tags"]
     ups = [c["argv"] for c in calls(tmp_path / "calls.jsonl") if c["argv"][:1] == ["up"]]
-    assert all(argv[argv.index("--stack") + 1] == "lattice" for argv in ups)
+    assert all(argv[argv.index("--stack") + 1] == "dev" for argv in ups)
 
 
 def test_a_version_failing_at_step_2_is_rolled_back_with_exit_3(tmp_path: Path, mesh: Mesh) -> None:
@@ -207,7 +207,7 @@ def test_a_version_failing_at_step_2_is_rolled_back_with_exit_3(tmp_path: Path, 
 def _child(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SHIFT_TEST_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("child.py")), "shift", "lattice", *args],
+        [sys.executable, str(Path(__file__).with_name("child.py")), "shift", "dev", *args],
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -234,7 +234,7 @@ def test_ctrl_c_mid_step_restores_the_last_good_weights_and_resume_finishes(
     )
     try:
         wait_for(lambda: read_weights(mesh.weights_file) == {"blue": 50, "red": 50}, 30, "step 1's weights")
-        wait_for((tmp_path / "shift" / "lattice.lock").exists, 5, "the lock")
+        wait_for((tmp_path / "shift" / "dev.lock").exists, 5, "the lock")
         child.send_signal(signal.SIGINT)
         stdout, stderr = child.communicate(timeout=30)
     finally:
@@ -291,8 +291,7 @@ def test_a_second_shift_of_the_same_stack_is_refused(tmp_path: Path, mesh: Mesh)
         )
         assert second.exit_code == ExitCode.STACK_LOCKED, second.output
         assert (
-            "another shift of lattice is running on this machine"
-            in json.loads(second.stdout)["error"]["message"]
+            "another shift of dev is running on this machine" in json.loads(second.stdout)["error"]["message"]
         )
         assert read_weights(mesh.weights_file) == {"blue": 50, "red": 50}  # the second changed nothing
     finally:

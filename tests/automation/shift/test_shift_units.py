@@ -26,7 +26,7 @@ def test_the_targeted_update_names_the_recorded_http_route_and_the_stack() -> No
     from tests.support import record_env
 
     # the URNs the live tests' fake `pulumi` receives are the program's own
-    assert sorted(targets_in(record_env("lattice"))) == sorted([ROUTE, STACK])
+    assert sorted(targets_in(record_env("dev"))) == sorted([ROUTE, STACK])
 
 
 def test_steps_move_the_weights_a_share_of_the_way_and_sum_to_100() -> None:

@@ -26,7 +26,7 @@ def crs(recording: Recording) -> list[Registration]:
 
 
 def test_every_mesh_object_uses_its_own_cluster_provider() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     placement = {
         (r.type.rsplit(":", 1)[-1], r.inputs["metadata"]["name"], cluster_of(recording, r))
         for r in crs(recording)
@@ -43,7 +43,7 @@ def test_every_mesh_object_uses_its_own_cluster_provider() -> None:
 
 
 def test_mesh_objects_wait_for_their_controller_and_the_cloud_map_namespace() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     cloud_map = recording.named(CLOUD_MAP, "discovery-namespace")
     for resource in crs(recording):
         cluster = cluster_of(recording, resource)
@@ -60,7 +60,7 @@ def test_mesh_objects_wait_for_their_controller_and_the_cloud_map_namespace() ->
 
 
 def test_app_namespace_goes_after_the_controller_so_destroy_removes_it_first() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     for cluster in ("eksc1", "eksc2"):
         namespace = recording.named(NAMESPACE, f"{cluster}-apps-namespace-namespace")
         assert namespace.inputs["metadata"]["name"] == "appmesh-demo"
@@ -68,7 +68,7 @@ def test_app_namespace_goes_after_the_controller_so_destroy_removes_it_first() -
 
 
 def test_pods_start_only_after_their_virtual_node_and_the_injector() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     for name, cluster in (("front", "eksc1"), ("colorapp-blue", "eksc2"), ("colorapp-red", "eksc2")):
         deployment = recording.named(DEPLOYMENT, f"{cluster}-apps-{name}")
         node = recording.named(f"{CR}:VirtualNode", f"{cluster}-virtualnode-{name}")
@@ -79,7 +79,7 @@ def test_pods_start_only_after_their_virtual_node_and_the_injector() -> None:
 
 
 def test_cross_cluster_order_router_after_remote_nodes_and_front_after_service() -> None:
-    recording = record_document(variant("dev", three_clusters))
+    recording = record_document(variant("appmesh", three_clusters))
     router = recording.named(f"{CR}:VirtualRouter", "eksc2-virtualrouter-colorapp-router")
     red = recording.named(f"{CR}:VirtualNode", "eksc3-virtualnode-colorapp-red")
     assert recording.depends_on(router, red)
@@ -107,10 +107,10 @@ def _policy(recording: Recording, name: str) -> dict[str, Any]:
 
 
 def test_each_app_has_its_own_irsa_role_limited_to_its_virtual_node() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     for cluster, app in (("eksc1", "front"), ("eksc2", "colorapp-blue"), ("eksc2", "colorapp-red")):
         role = inputs(recording, "aws:iam/role:Role", f"{cluster}-apps-{app}-irsa-role")
-        assert role["name"] == f"crossmesh-dev-{cluster}-{app}"
+        assert role["name"] == f"crossmesh-appmesh-{cluster}-{app}"
         condition = json.loads(role["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
         issuer = f"oidc.eks.us-east-1.amazonaws.com/id/<{cluster}-eks.oidcId>"
         assert condition[f"{issuer}:sub"] == f"system:serviceaccount:appmesh-demo:{app}"
@@ -125,12 +125,14 @@ def test_each_app_has_its_own_irsa_role_limited_to_its_virtual_node() -> None:
         ]
         account = inputs(recording, "kubernetes:core/v1:ServiceAccount", f"{cluster}-apps-{app}-sa")
         assert account["metadata"]["annotations"] == {
-            "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/crossmesh-dev-{cluster}-{app}"
+            "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/crossmesh-appmesh-{cluster}-{app}"
         }
 
 
 def test_tracing_grants_xray_and_sets_the_controller_and_app_env() -> None:
-    recording = record_env("staging")
+    recording = record_document(
+        variant("appmesh", lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), "appmesh"
+    )
     policy = _policy(recording, "eksc1-apps-front-irsa-policy")
     assert [s["Sid"] for s in policy["Statement"]] == ["EnvoyConfigForThisNode", "XRayWrite"]
     deployment = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
@@ -172,7 +174,7 @@ def test_prebuilt_images_skip_ecr_and_docker() -> None:
     def prebuilt(c: dict[str, Any]) -> None:
         c["crossmesh:workloads"]["images"] = {"build": False, "front": front, "colorapp": blue}
 
-    recording = record_document(variant("dev", prebuilt))
+    recording = record_document(variant("appmesh", prebuilt))
     assert recording.of_type("docker-build:index:Image") == []
     assert recording.of_type("aws:ecr/repository:Repository") == []
     deployment = inputs(recording, DEPLOYMENT, "eksc2-apps-colorapp-red")
@@ -180,7 +182,7 @@ def test_prebuilt_images_skip_ecr_and_docker() -> None:
 
 
 def test_front_url_is_exported_from_the_load_balancer() -> None:
-    outputs = record_env("dev").outputs
+    outputs = record_env("appmesh").outputs
     assert (
         outputs["frontUrl"]
         == "http://<eksc1-apps-front-service.loadBalancer>.elb.us-east-1.amazonaws.com/color"
@@ -195,11 +197,11 @@ def test_replicas_and_pdbs_outside_dev(env: str) -> None:
 
 
 def test_dev_runs_single_replicas_without_pdbs() -> None:
-    assert record_env("dev").of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
+    assert record_env("appmesh").of_type("kubernetes:policy/v1:PodDisruptionBudget") == []
 
 
 def test_every_namespace_we_create_has_a_network_policy() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     namespaces = {
         (cluster_of(recording, r), r.inputs["metadata"]["name"]) for r in recording.of_type(NAMESPACE)
     }

@@ -17,7 +17,7 @@ from __future__ import annotations
 # text imports the idna codec on first use, and a fork taken while that import holds its module lock
 # leaves the worker's own first upstream connect blocked forever on that lock. Imported here, before
 # any thread starts, so no import is in flight at the fork.
-import encodings.idna  # noqa: F401
+import encodings.idna  # noqa: F401  # pyright: ignore[reportUnusedImport] - imported for its side effect (see above)
 import ipaddress
 import logging
 import socket

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-
-import pytest
+from typing import Any
 
 from infra.config import Tracing
 from infra.mesh.appmesh.controller import controller_values
-from tests.support import inputs, record_env
+from tests.support import inputs, record_document, record_env, variant
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def test_release_is_the_pinned_eks_chart_with_exact_values() -> None:
-    release = inputs(record_env("dev"), RELEASE, "eksc2-mesh-controller-release")
+    release = inputs(record_env("appmesh"), RELEASE, "eksc2-mesh-controller-release")
     assert release == {
         "name": "appmesh-controller",
         "chart": "appmesh-controller",
@@ -30,13 +29,13 @@ def test_release_is_the_pinned_eks_chart_with_exact_values() -> None:
         "values": {
             "region": "us-east-1",
             "accountId": "123456789012",
-            "clusterName": "eksc2-dev",
+            "clusterName": "eksc2-appmesh",
             "replicaCount": 1,
             "serviceAccount": {
                 "create": True,
                 "name": "appmesh-controller",
                 "annotations": {
-                    "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/crossmesh-dev-eksc2-appmesh-controller"
+                    "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/crossmesh-appmesh-eksc2-appmesh-controller"
                 },
             },
             "sidecar": {"waitUntilProxyReady": True, "logLevel": "info"},
@@ -47,7 +46,7 @@ def test_release_is_the_pinned_eks_chart_with_exact_values() -> None:
 
 
 def test_one_controller_per_mesh_cluster_and_no_deprecated_injector() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     releases = recording.of_type(RELEASE)
     assert sorted(r.name for r in releases) == [
         "eksc1-mesh-controller-release",
@@ -62,7 +61,7 @@ def test_one_controller_per_mesh_cluster_and_no_deprecated_injector() -> None:
 
 
 def test_release_waits_for_its_irsa_role_and_policy() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     release = recording.named(RELEASE, "eksc1-mesh-controller-release")
     role = recording.named("aws:iam/role:Role", "eksc1-mesh-controller-irsa-role")
     policy = recording.named("aws:iam/rolePolicy:RolePolicy", "eksc1-mesh-controller-irsa-policy")
@@ -76,9 +75,9 @@ def test_release_waits_for_its_irsa_role_and_policy() -> None:
 
 
 def test_controller_role_trusts_only_its_service_account() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     role = inputs(recording, "aws:iam/role:Role", "eksc1-mesh-controller-irsa-role")
-    assert role["name"] == "crossmesh-dev-eksc1-appmesh-controller"
+    assert role["name"] == "crossmesh-appmesh-eksc1-appmesh-controller"
     statement = json.loads(role["assumeRolePolicy"])["Statement"][0]
     issuer = "oidc.eks.us-east-1.amazonaws.com/id/<eksc1-eks.oidcId>"
     assert statement["Principal"] == {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"}
@@ -100,14 +99,19 @@ def test_controller_role_trusts_only_its_service_account() -> None:
 
 
 def test_no_managed_full_access_policy_anywhere() -> None:
-    recording = record_env("dev")
+    recording = record_env("appmesh")
     for attachment in recording.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         assert "FullAccess" not in attachment.inputs["policyArn"]
 
 
-@pytest.mark.parametrize("env", ["staging", "prod"])
-def test_tracing_and_two_replicas_outside_dev(env: str) -> None:
-    values = inputs(record_env(env), RELEASE, "eksc1-mesh-controller-release")["values"]
+def _traced(config: dict[str, Any]) -> None:
+    # What staging and prod ran with on App Mesh before they moved to Lattice.
+    config["crossmesh:mesh"].update(tracing="x-ray", controllerReplicas=2)
+
+
+def test_tracing_and_two_replicas_when_configured() -> None:
+    recording = record_document(variant("appmesh", _traced), "appmesh")
+    values = inputs(recording, RELEASE, "eksc1-mesh-controller-release")["values"]
     assert values["tracing"] == {"enabled": True, "provider": "x-ray", "port": 2000, "samplingRate": 0.05}
     assert values["replicaCount"] == 2
     assert values["podDisruptionBudget"] == {"minAvailable": 1}
@@ -121,7 +125,9 @@ def test_controller_values_single_replica_has_no_pdb() -> None:
 
 
 def test_controller_namespace_has_pod_security_labels() -> None:
-    namespace = inputs(record_env("dev"), "kubernetes:core/v1:Namespace", "eksc1-mesh-controller-namespace")
+    namespace = inputs(
+        record_env("appmesh"), "kubernetes:core/v1:Namespace", "eksc1-mesh-controller-namespace"
+    )
     assert namespace["metadata"] == {
         "name": "appmesh-system",
         "labels": {

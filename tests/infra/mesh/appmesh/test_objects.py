@@ -22,7 +22,7 @@ def arn_of(kind: str, name: str) -> str:
     return object_arn(ARNS, "global", kind, name)
 
 
-def config(env: str = "dev", change: Any = None) -> StackConfig:
+def config(env: str = "appmesh", change: Any = None) -> StackConfig:
     return parse_stack_file(variant(env, change) if change else stack_document(env), env)
 
 
@@ -50,12 +50,12 @@ def by_kind(items: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]
 
 
 @pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason=f"CRD schemas not found at {REFERENCE_DIR}")
-@pytest.mark.parametrize("variant_name", ["dev", "three-clusters", "tracing-staging"])
+@pytest.mark.parametrize("variant_name", ["appmesh", "three-clusters", "tracing-staging"])
 def test_every_object_is_valid_against_the_crds(variant_name: str) -> None:
-    if variant_name == "dev":
+    if variant_name == "appmesh":
         topology = DEV
     elif variant_name == "three-clusters":
-        topology = topology_of(config("dev", three_clusters))
+        topology = topology_of(config("appmesh", three_clusters))
     else:
         topology = topology_of(config("staging"))
     crds = CrdSchemas.from_dir(REFERENCE_DIR)
@@ -163,7 +163,7 @@ def test_front_in_the_router_cluster_uses_a_reference() -> None:
     def together(c: dict[str, Any]) -> None:
         c["crossmesh:workloads"]["front"]["cluster"] = "eksc2"
 
-    topology = topology_of(config("dev", together))
+    topology = topology_of(config("appmesh", together))
     node = by_kind(all_objects(topology)["eksc2"], "VirtualNode", "front")
     assert node["spec"]["backends"] == [
         {"virtualService": {"virtualServiceRef": {"name": "colorapp.appmesh-demo.pvt.aws.local"}}}
@@ -203,7 +203,7 @@ def test_weights_and_route_policy_follow_config() -> None:
         versions[0]["weight"], versions[1]["weight"] = 90, 10
         c["crossmesh:mesh"]["route"] = {"timeoutMs": 5000, "maxRetries": 4, "perRetryTimeoutMs": 800}
 
-    cfg = config("dev", change)
+    cfg = config("appmesh", change)
     router = objects.virtual_router(topology_of(cfg), arn_of=arn_of, route=cfg.mesh.route)
     http = router["spec"]["routes"][0]["httpRoute"]
     assert [t["weight"] for t in http["action"]["weightedTargets"]] == [90, 10]
@@ -213,7 +213,7 @@ def test_weights_and_route_policy_follow_config() -> None:
 
 
 def test_three_clusters_target_the_remote_color_by_arn() -> None:
-    topology = topology_of(config("dev", three_clusters))
+    topology = topology_of(config("appmesh", three_clusters))
     found = all_objects(topology)
     assert set(found) == {"eksc1", "eksc2", "eksc3"}
     router = by_kind(found["eksc2"], "VirtualRouter", "colorapp-router")

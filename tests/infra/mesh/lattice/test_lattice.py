@@ -10,7 +10,7 @@ import pytest
 from automation.recorder import Recording
 from automation.validate import CrdSchemas, validate_objects
 from infra import iam
-from infra.config_parse import parse_stack_file
+from infra.config_parse import ConfigError, parse_stack_file
 from infra.mesh import backend_for
 from infra.mesh.lattice import iam as lattice_iam
 from infra.mesh.lattice import objects
@@ -25,7 +25,7 @@ from tests.support import (
     variant,
 )
 
-LATTICE = topology_of(parse_stack_file(stack_document("lattice"), "lattice"))
+LATTICE = topology_of(parse_stack_file(stack_document("dev"), "dev"))
 ARNS = iam.Arns("aws", "us-east-1", "123456789012")
 
 
@@ -33,12 +33,12 @@ def every_object() -> list[dict[str, Any]]:
     colors = LATTICE.colors
     return [
         objects.gateway_class(),
-        objects.gateway("crossmesh-lattice", LATTICE),
+        objects.gateway("crossmesh-dev", LATTICE),
         *(objects.version_service(app, LATTICE) for app in colors),
         *(objects.service_export(app, LATTICE) for app in colors),
         *(objects.target_group_policy(app, LATTICE) for app in colors),
-        *(objects.service_import(app, LATTICE, "eksc2-lattice") for app in colors),
-        objects.http_route(LATTICE, "crossmesh-lattice"),
+        *(objects.service_import(app, LATTICE, "eksc2-dev") for app in colors),
+        objects.http_route(LATTICE, "crossmesh-dev"),
     ]
 
 
@@ -65,10 +65,10 @@ def test_crd_validation_catches_a_wrong_export_route_type() -> None:
 
 
 def test_route_is_named_by_the_host_front_calls_and_weighs_the_imports() -> None:
-    route = objects.http_route(LATTICE, "crossmesh-lattice")
+    route = objects.http_route(LATTICE, "crossmesh-dev")
     assert route["spec"] == {
         "hostnames": ["colorapp.appmesh-demo.pvt.aws.local"],
-        "parentRefs": [{"name": "crossmesh-lattice", "sectionName": "http"}],
+        "parentRefs": [{"name": "crossmesh-dev", "sectionName": "http"}],
         "rules": [
             {
                 "backendRefs": [
@@ -117,9 +117,9 @@ def test_each_version_gets_its_own_service_and_health_check() -> None:
 
 
 def test_imports_name_the_exporting_cluster() -> None:
-    imported = objects.service_import(LATTICE.colors[1], LATTICE, "eksc2-lattice")
+    imported = objects.service_import(LATTICE.colors[1], LATTICE, "eksc2-dev")
     assert imported["metadata"]["annotations"] == {
-        "application-networking.k8s.aws/aws-eks-cluster-name": "eksc2-lattice"
+        "application-networking.k8s.aws/aws-eks-cluster-name": "eksc2-dev"
     }
     assert imported["spec"] == {"type": "ClusterSetIP", "ports": [{"port": 8080, "protocol": "TCP"}]}
 
@@ -153,7 +153,12 @@ def test_controller_policy_is_narrowed_and_scoped_to_the_account() -> None:
     # Pulumi owns the service network and its VPC association: the controller only reads them
     assert "vpc-lattice:CreateServiceNetwork" not in scoped["Action"]
     assert "vpc-lattice:CreateServiceNetworkVpcAssociation" not in scoped["Action"]
-    assert "vpc-lattice:PutAuthPolicy" not in scoped["Action"]
+    # exactly the auth-policy calls the IAMAuthPolicy on the route needs
+    assert {a for a in scoped["Action"] if "AuthPolicy" in a} == {
+        "vpc-lattice:GetAuthPolicy",
+        "vpc-lattice:PutAuthPolicy",
+        "vpc-lattice:DeleteAuthPolicy",
+    }
     actions = {a for s in document["Statement"] for a in s["Action"]}
     assert not [a for a in actions if a.startswith(("logs:", "s3:", "firehose:", "acm:"))]
     assert "vpc-lattice:*" not in actions
@@ -170,17 +175,16 @@ def test_assigned_domain_reads_the_controller_annotation() -> None:
 
 def test_tracing_with_lattice_is_valid_input() -> None:
     # Tracing no longer comes from App Mesh's injected daemon: the apps export to a collector.
-    config = parse_stack_file(
-        variant("lattice", lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), "lattice"
-    )
+    config = parse_stack_file(variant("dev", lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), "dev")
     assert config.mesh.tracing.value == "x-ray"
+    assert backend_for(config).config_problems() == []  # and the Lattice backend takes it
 
 
 # The program with the lattice backend --------------------------------------------------------------
 
 
 def test_no_app_mesh_anywhere_and_a_lattice_controller_per_cluster() -> None:
-    recording = record_env("lattice")
+    recording = record_env("dev")
     assert not [r for r in recording if r.type.startswith("kubernetes:appmesh.k8s.aws")]
     releases = {r.name: dict(r.inputs) for r in recording.of_type("kubernetes:helm.sh/v3:Release")}
     assert set(releases) == {"eksc1-mesh-controller-release", "eksc2-mesh-controller-release"}
@@ -190,7 +194,7 @@ def test_no_app_mesh_anywhere_and_a_lattice_controller_per_cluster() -> None:
     )
     assert release["version"] == "v2.1.3"
     assert release["namespace"] == "aws-application-networking-system"
-    assert release["values"]["clusterName"] == "eksc2-lattice"
+    assert release["values"]["clusterName"] == "eksc2-dev"
     assert release["values"]["clusterVpcId"] == "<network-vpc.id>"
     crds = inputs(recording, "kubernetes:yaml/v2:ConfigFile", "eksc2-mesh-controller-gateway-api-crds")
     assert (
@@ -212,10 +216,11 @@ def test_no_app_mesh_anywhere_and_a_lattice_controller_per_cluster() -> None:
 
 
 def test_service_network_association_and_dns_name() -> None:
-    recording = record_env("lattice")
+    recording = record_env("dev")
     network = inputs(recording, "aws:vpclattice/serviceNetwork:ServiceNetwork", "mesh-service-network")
-    assert network["name"] == "crossmesh-lattice"
-    assert network["authType"] == "NONE"
+    assert network["name"] == "crossmesh-dev"
+    # IAM auth: Lattice denies every call no auth policy allows (LatticeAuthPolicies)
+    assert network["authType"] == "AWS_IAM"
     association = inputs(
         recording, "aws:vpclattice/serviceNetworkVpcAssociation:ServiceNetworkVpcAssociation", "mesh-vpc"
     )
@@ -231,7 +236,7 @@ def test_service_network_association_and_dns_name() -> None:
 
 
 def test_lattice_reaches_pods_through_its_prefix_list_on_the_app_port_only() -> None:
-    recording = record_env("lattice")
+    recording = record_env("dev")
     rules = [
         r
         for r in recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
@@ -253,11 +258,11 @@ def test_lattice_reaches_pods_through_its_prefix_list_on_the_app_port_only() -> 
 def test_no_node_to_node_rule_on_lattice() -> None:
     # Calls cross clusters through Lattice: the App Mesh rule from front's nodes has no use here, and
     # the prefix-list rule is the only ingress rule of the whole stack.
-    recording = record_env("lattice")
+    recording = record_env("dev")
     rules = recording.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert [r.name for r in rules] == ["mesh-eksc2-from-lattice-8080"]
     assert not any("referencedSecurityGroupId" in r.inputs for r in rules)
-    config = parse_stack_file(stack_document("lattice"), "lattice")
+    config = parse_stack_file(stack_document("dev"), "dev")
     assert backend_for(config).cross_cluster_rules(topology_of(config)) == ()
 
 
@@ -273,10 +278,10 @@ def _placement(recording: Recording) -> set[tuple[str, str, str]]:
 
 
 def test_exports_where_pods_run_imports_and_route_where_front_runs() -> None:
-    assert _placement(record_env("lattice")) == {
+    assert _placement(record_env("dev")) == {
         ("GatewayClass", "amazon-vpc-lattice", "eksc1"),
         ("GatewayClass", "amazon-vpc-lattice", "eksc2"),
-        ("Gateway", "crossmesh-lattice", "eksc1"),
+        ("Gateway", "crossmesh-dev", "eksc1"),
         ("ServiceExport", "colorapp-blue", "eksc2"),
         ("ServiceExport", "colorapp-red", "eksc2"),
         ("TargetGroupPolicy", "colorapp-blue", "eksc2"),
@@ -284,11 +289,13 @@ def test_exports_where_pods_run_imports_and_route_where_front_runs() -> None:
         ("ServiceImport", "colorapp-blue", "eksc1"),
         ("ServiceImport", "colorapp-red", "eksc1"),
         ("HTTPRoute", "colorapp", "eksc1"),
+        # the colorapp service's auth policy, beside the route it targets
+        ("IAMAuthPolicy", "colorapp-invoke", "eksc1"),
     }
 
 
 def test_apps_are_unchanged_no_sidecar_iam_and_restricted_namespace() -> None:
-    lattice, dev = record_env("lattice"), record_env("dev")
+    lattice, dev = record_env("dev"), record_env("appmesh")
     for name in ("eksc1-apps-front", "eksc2-apps-colorapp-blue"):
         left = inputs(lattice, "kubernetes:apps/v1:Deployment", name)["spec"]["template"]["spec"][
             "containers"
@@ -296,14 +303,21 @@ def test_apps_are_unchanged_no_sidecar_iam_and_restricted_namespace() -> None:
         right = inputs(dev, "kubernetes:apps/v1:Deployment", name)["spec"]["template"]["spec"]["containers"][
             0
         ]
-        # same env (the name front calls included), probes, security context; only the image's
-        # repository differs, by stack
-        assert left["env"] == right["env"]
+        # same env (the name front calls included) apart from what the backend adds (front's upstream
+        # client settings on Lattice), probes, security context; only the image's repository differs
+        added = {"UPSTREAM_AUTH", "UPSTREAM_SIGV4_SERVICE", "AWS_REGION", "UPSTREAM_TIMEOUT_MS"}
+        added |= {"UPSTREAM_PER_TRY_TIMEOUT_MS", "UPSTREAM_MAX_RETRIES", "UPSTREAM_RETRY_BUDGET_PERCENT"}
+        # (App Mesh's front gets the same variables with Envoy's share: no retries of its own)
+        assert [e for e in left["env"] if e["name"] not in added] == [
+            e for e in right["env"] if e["name"] not in added
+        ]
         assert left["readinessProbe"] == right["readinessProbe"]
         assert left["securityContext"] == right["securityContext"]
-    # no per-app IAM role: nothing in the pod calls AWS
-    assert not [r for r in lattice.of_type("aws:iam/role:Role") if "-apps-" in r.name]
-    account = inputs(lattice, "kubernetes:core/v1:ServiceAccount", "eksc1-apps-front-sa")
+    # only front has a role (it signs its calls); colorapp's pods call nothing
+    assert [r.name for r in lattice.of_type("aws:iam/role:Role") if "-apps-" in r.name] == [
+        "eksc1-apps-front-irsa-role"
+    ]
+    account = inputs(lattice, "kubernetes:core/v1:ServiceAccount", "eksc2-apps-colorapp-blue-sa")
     assert "annotations" not in account["metadata"]
     namespace = inputs(lattice, "kubernetes:core/v1:Namespace", "eksc1-apps-namespace-namespace")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -315,16 +329,23 @@ def test_apps_are_unchanged_no_sidecar_iam_and_restricted_namespace() -> None:
 
 
 def test_network_policies_admit_the_lattice_data_plane() -> None:
-    recording = record_env("lattice")
+    recording = record_env("dev")
     colorapp = inputs(
         recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "eksc2-apps-netpol-colorapp-from-the-mesh"
     )
     sources = [peer["ipBlock"]["cidr"] for peer in colorapp["spec"]["ingress"][0]["from"]]
-    assert sources == ["172.17.0.0/16", "169.254.171.0/24"]
+    # exactly Lattice's data-plane range: nothing else calls colorapp
+    assert sources == ["169.254.171.0/24"]
+    front = inputs(
+        recording,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "eksc1-apps-netpol-front-ingress-and-upstream",
+    )
+    assert [peer["ipBlock"]["cidr"] for peer in front["spec"]["egress"][0]["to"]] == ["169.254.171.0/24"]
 
 
 def test_three_clusters_with_lattice() -> None:
-    recording = record_document(variant("lattice", three_clusters), "lattice")
+    recording = record_document(variant("dev", three_clusters), "dev")
     placement = _placement(recording)
     assert ("ServiceExport", "colorapp-red", "eksc3") in placement
     assert ("ServiceImport", "colorapp-red", "eksc1") in placement
@@ -334,7 +355,7 @@ def test_three_clusters_with_lattice() -> None:
         "eksc1-serviceimport-colorapp-red",
     )
     assert imported["metadata"]["annotations"] == {
-        "application-networking.k8s.aws/aws-eks-cluster-name": "eksc3-lattice"
+        "application-networking.k8s.aws/aws-eks-cluster-name": "eksc3-dev"
     }
     rules = sorted(
         r.name
@@ -345,8 +366,203 @@ def test_three_clusters_with_lattice() -> None:
 
 
 def test_controller_role_policy_is_the_narrowed_document() -> None:
-    recording = record_env("lattice")
+    recording = record_env("dev")
     policy = json.loads(
         inputs(recording, "aws:iam/rolePolicy:RolePolicy", "eksc1-mesh-controller-irsa-policy")["policy"]
     )
     assert policy == lattice_iam.controller_policy(ARNS)
+
+
+# Zero-trust calls, access logs, health checks, a first deploy that cannot hang ------------------------
+
+FRONT_ROLE = "arn:aws:iam::123456789012:role/crossmesh-dev-eksc1-front"
+AUTH_POLICY = "aws:vpclattice/authPolicy:AuthPolicy"
+IAM_AUTH_POLICY = "kubernetes:application-networking.k8s.aws/v1alpha1:IAMAuthPolicy"
+
+
+def _only_front_may_invoke(document: dict[str, Any]) -> None:
+    assert document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeFromTheseRolesOnly",
+                "Effect": "Allow",
+                "Principal": {"AWS": [FRONT_ROLE]},
+                "Action": "vpc-lattice-svcs:Invoke",
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def test_auth_policies_on_the_network_and_the_service_name_front_only() -> None:
+    recording = record_env("dev")
+    # the role front's pods run as is the one the policies name
+    front_role = recording.named("aws:iam/role:Role", "eksc1-apps-front-irsa-role")
+    assert front_role.outputs["arn"] == FRONT_ROLE
+    network_policy = inputs(recording, AUTH_POLICY, "mesh-auth-service-network")
+    assert network_policy["resourceIdentifier"] == "<mesh-service-network.id>"
+    _only_front_may_invoke(json.loads(network_policy["policy"]))
+    service_policy = inputs(recording, IAM_AUTH_POLICY, "mesh-auth-service")
+    assert service_policy["spec"]["targetRef"] == {
+        "group": "gateway.networking.k8s.io",
+        "kind": "HTTPRoute",
+        "name": "colorapp",
+    }
+    _only_front_may_invoke(json.loads(service_policy["spec"]["policy"]))
+    # both come after the role exists (a policy naming a missing role is refused) and after the route
+    role_policy = recording.named("aws:iam/rolePolicy:RolePolicy", "eksc1-apps-front-irsa-policy")
+    route = recording.named("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "eksc1-httproute-colorapp")
+    for policy in (AUTH_POLICY, IAM_AUTH_POLICY):
+        name = "mesh-auth-service-network" if policy == AUTH_POLICY else "mesh-auth-service"
+        assert recording.depends_on(recording.named(policy, name), role_policy)
+    assert recording.depends_on(recording.named(IAM_AUTH_POLICY, "mesh-auth-service"), route)
+    # no wildcard principal anywhere in the stack's documents
+    for registration in recording:
+        assert '"Principal": "*"' not in json.dumps(registration.inputs)
+        assert '"AWS": "*"' not in json.dumps(registration.inputs)
+
+
+def test_front_role_may_invoke_lattice_services_only() -> None:
+    recording = record_env("dev")
+    policy = json.loads(
+        inputs(recording, "aws:iam/rolePolicy:RolePolicy", "eksc1-apps-front-irsa-policy")["policy"]
+    )
+    assert policy == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeLatticeServices",
+                "Effect": "Allow",
+                "Action": ["vpc-lattice-svcs:Invoke"],
+                "Resource": "arn:aws:vpc-lattice:us-east-1:123456789012:service/*",
+            }
+        ],
+    }
+    account = inputs(recording, "kubernetes:core/v1:ServiceAccount", "eksc1-apps-front-sa")
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": FRONT_ROLE}
+
+
+def test_auth_none_turns_iam_auth_off_everywhere() -> None:
+    recording = record_document(variant("dev", lambda c: c["crossmesh:mesh"]["lattice"].update(auth="none")))
+    network = inputs(recording, "aws:vpclattice/serviceNetwork:ServiceNetwork", "mesh-service-network")
+    assert network["authType"] == "NONE"
+    assert recording.of_type(AUTH_POLICY) == []
+    assert recording.of_type(IAM_AUTH_POLICY) == []
+    assert not [r for r in recording.of_type("aws:iam/role:Role") if "-apps-" in r.name]
+    env = _front_env(recording)
+    assert env["UPSTREAM_AUTH"] == "none"
+
+
+def test_auth_policy_refuses_wildcard_or_missing_principals() -> None:
+    with pytest.raises(ValueError, match="named roles"):
+        lattice_iam.invoke_auth_policy(["*"])
+    with pytest.raises(ValueError, match="named roles"):
+        lattice_iam.invoke_auth_policy([])
+
+
+def _front_env(recording: Recording) -> dict[str, str]:
+    deployment = inputs(recording, "kubernetes:apps/v1:Deployment", "eksc1-apps-front")
+    return {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_front_applies_the_route_settings_and_signs_its_calls() -> None:
+    env = _front_env(record_env("dev"))
+    assert {k: v for k, v in env.items() if k.startswith(("UPSTREAM_", "AWS_REGION"))} == {
+        "UPSTREAM_AUTH": "sigv4",
+        "UPSTREAM_SIGV4_SERVICE": "vpc-lattice-svcs",
+        "AWS_REGION": "us-east-1",
+        "UPSTREAM_TIMEOUT_MS": "3000",
+        "UPSTREAM_PER_TRY_TIMEOUT_MS": "1000",
+        "UPSTREAM_MAX_RETRIES": "2",
+        "UPSTREAM_RETRY_BUDGET_PERCENT": "20",
+    }
+    # on App Mesh, Envoy retries: front does not (so retries never multiply)
+    appmesh = _front_env(record_env("appmesh"))
+    assert appmesh["UPSTREAM_MAX_RETRIES"] == "0"
+    assert "UPSTREAM_AUTH" not in appmesh
+
+
+def test_access_logs_go_to_an_encrypted_group_with_the_configured_retention() -> None:
+    recording = record_env("prod")
+    subscription = inputs(
+        recording,
+        "aws:vpclattice/accessLogSubscription:AccessLogSubscription",
+        "mesh-access-log-subscription",
+    )
+    assert subscription["resourceIdentifier"] == "<mesh-service-network.id>"
+    assert subscription["destinationArn"] == (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/crossmesh/prod/vpc-lattice-access"
+    )
+    group = inputs(recording, "aws:cloudwatch/logGroup:LogGroup", "mesh-access-logs")
+    assert group["name"] == "/crossmesh/prod/vpc-lattice-access"
+    assert group["retentionInDays"] == 365
+    assert group["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/<mesh-access-logs-key.keyId>"
+    off = record_document(
+        variant("dev", lambda c: c["crossmesh:mesh"]["lattice"].update(accessLogs={"enabled": False}))
+    )
+    assert off.of_type("aws:vpclattice/accessLogSubscription:AccessLogSubscription") == []
+
+
+def test_health_checks_come_from_config() -> None:
+    def tuned(config: dict[str, Any]) -> None:
+        config["crossmesh:mesh"]["lattice"]["healthCheck"] = {
+            "path": "/ping",
+            "intervalSeconds": 30,
+            "timeoutSeconds": 3,
+        }
+
+    policy = inputs(
+        record_document(variant("dev", tuned)),
+        "kubernetes:application-networking.k8s.aws/v1alpha1:TargetGroupPolicy",
+        "eksc2-targetgrouppolicy-colorapp-blue",
+    )
+    check = policy["spec"]["healthCheck"]
+    assert (check["path"], check["intervalSeconds"], check["timeoutSeconds"]) == ("/ping", 30, 3)
+    assert (check["healthyThresholdCount"], check["unhealthyThresholdCount"], check["statusMatch"]) == (
+        2,
+        3,
+        "200",
+    )
+    with pytest.raises(ConfigError, match="timeoutSeconds: got 30; expected less than intervalSeconds"):
+        parse_stack_file(
+            variant(
+                "dev",
+                lambda c: c["crossmesh:mesh"]["lattice"].update(
+                    healthCheck={"intervalSeconds": 10, "timeoutSeconds": 30}
+                ),
+            ),
+            "dev",
+        )
+
+
+def test_controller_resyncs_periodically() -> None:
+    values = inputs(record_env("dev"), "kubernetes:helm.sh/v3:Release", "eksc2-mesh-controller-release")[
+        "values"
+    ]
+    assert values["reconcileDefaultResyncSeconds"] == 300
+
+
+def test_colorapp_pods_start_after_their_export_is_wired_to_the_route() -> None:
+    recording = record_env("dev")
+    for color in ("blue", "red"):
+        pods = recording.named("kubernetes:apps/v1:Deployment", f"eksc2-apps-colorapp-{color}")
+        for type_, name in (
+            ("kubernetes:core/v1:Service", f"eksc2-service-colorapp-{color}"),
+            (
+                "kubernetes:application-networking.k8s.aws/v1alpha1:ServiceExport",
+                f"eksc2-serviceexport-colorapp-{color}",
+            ),
+            (
+                "kubernetes:application-networking.k8s.aws/v1alpha1:TargetGroupPolicy",
+                f"eksc2-targetgrouppolicy-colorapp-{color}",
+            ),
+            ("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "eksc1-httproute-colorapp"),
+            ("kubernetes:helm.sh/v3:Release", "eksc2-mesh-controller-release"),
+        ):
+            assert recording.depends_on(pods, recording.named(type_, name)), (color, name)
+    # and the route itself waits only for the exports (through the imports), never for pods
+    route = recording.named("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "eksc1-httproute-colorapp")
+    for color in ("blue", "red"):
+        pods = recording.named("kubernetes:apps/v1:Deployment", f"eksc2-apps-colorapp-{color}")
+        assert not recording.depends_on(route, pods)
