@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
+from automation.shift.observe import LatticeWeights, same_weights
 from automation.verify.aws import ACTIVE, describe_aws_error, error_code_and_message
 from automation.verify.model import CheckResult
 from automation.verify.poll import PollSettings, Probe, polled_check
@@ -36,6 +37,17 @@ class LatticeClient(Protocol):
     def list_services(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
     def list_service_network_service_associations(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    # The rule-weight reads of automation/shift/observe.py (LatticeRules).
+    def list_listeners(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def list_rules(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def get_rule(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def get_target_group(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def list_tags_for_resource(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 def _items(client_call: Any, **kwargs: Any) -> list[Mapping[str, Any]] | Probe:
@@ -113,10 +125,41 @@ def probe_service(client: LatticeClient, *, network: str, host: str) -> Probe:
     return Probe(True, f"Lattice service {service.get('name')} serves {host} in {network}")
 
 
+def _shares(weights: Mapping[str, int]) -> str:
+    return ", ".join(f"{color}={weight}" for color, weight in sorted(weights.items()))
+
+
+def probe_rule_weights(observe: LatticeWeights, wanted: Mapping[str, int]) -> Probe:
+    """Do the listener rule's target-group weights, per version, match the configured weights?
+
+    ``observe`` is the shift command's reader (ListServices, ListListeners, ListRules, GetRule, then the
+    controller's ServiceName tag on each target group), so a step and a deploy are judged alike.
+    Weights are relative in Lattice (https://docs.aws.amazon.com/vpc-lattice/latest/ug/listeners.html,
+    "weighted target groups"), so :func:`same_weights` compares shares.
+    """
+    try:
+        observed = observe()
+    except Exception as exc:  # boto3 raises ClientError/BotoCoreError; Stubbers may raise anything
+        return describe_aws_error(exc)
+    if observed is None:
+        return Probe(False, f"no listener rule of the Lattice service for {observe.host} forwards anywhere")
+    if not same_weights(observed, wanted):
+        return Probe(False, f"listener rule weights are {_shares(observed)}, configured {_shares(wanted)}")
+    return Probe(True, f"listener rule weights {_shares(observed)} match the configuration")
+
+
 def lattice_checks(
-    *, client: LatticeClient, network: str, host: str, settings: PollSettings
+    *,
+    client: LatticeClient,
+    network: str,
+    host: str,
+    settings: PollSettings,
+    weights: Mapping[str, int] | None = None,
+    service: str = "",
 ) -> list[CheckResult]:
-    return [
+    """``weights`` (color -> configured weight) and ``service`` (colorapp's Kubernetes service name) add
+    the listener-rule check."""
+    checks = [
         polled_check(
             f"lattice service network {network}",
             lambda: probe_vpc_association(client, network=network),
@@ -126,6 +169,14 @@ def lattice_checks(
             f"lattice service {host}", lambda: probe_service(client, network=network, host=host), settings
         ),
     ]
+    if weights:
+        observe = LatticeWeights(client, host, f"{service}-")
+        checks.append(
+            polled_check(
+                f"lattice rule weights {host}", lambda: probe_rule_weights(observe, weights), settings
+            )
+        )
+    return checks
 
 
 # --- availability (deploy preflight) ------------------------------------------------------------------
@@ -169,6 +220,8 @@ class LatticeChecks:
             network=plan.service_network or "",
             host=plan.virtual_service_name,
             settings=settings,
+            weights=plan.weights,
+            service=plan.service_name,
         )
 
     def check_available(self, clients: Any, *, env: str, region: str, today: date | None = None) -> bool:

@@ -1,0 +1,152 @@
+"""The deeper Lattice checks: listener-rule weights (and what each test runs against says its docstring).
+
+moto 5.2.5 creates services, listeners, rules and target groups but answers neither ListRules nor
+GetRule, so those two go to a botocore Stubber while everything else is moto's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from automation.shift.observe import SERVICE_NAME_TAG, LatticeWeights
+from automation.verify.backends.lattice import lattice_checks, probe_rule_weights
+from automation.verify.poll import PollSettings
+
+REGION = "us-east-1"
+NETWORK = "crossmesh-dev"
+HOST = "colorapp.appmesh-demo.pvt.aws.local"
+
+
+class _Split:
+    """moto's client for every call except the ones moto lacks, which the Stubber's client answers."""
+
+    def __init__(self, moto: Any, stubbed: Any, stubbed_calls: set[str]) -> None:
+        self._moto = moto
+        self._stubbed = stubbed
+        self._calls = stubbed_calls
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stubbed if name in self._calls else self._moto, name)
+
+
+@pytest.fixture
+def moto_lattice() -> Iterator[Any]:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.client("vpc-lattice", region_name=REGION)  # pyright: ignore[reportUnknownMemberType]
+
+
+def _stubbed() -> tuple[Any, Stubber]:
+    client: Any = boto3.client(  # pyright: ignore[reportUnknownMemberType]
+        "vpc-lattice", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return client, Stubber(client)
+
+
+def _route(moto: Any, weights: dict[str, int]) -> tuple[Any, Stubber]:
+    """Builds the service, listener, target groups (tagged like the controller) and rule in moto, and
+    stubs ListRules/GetRule to answer with that rule and these weights."""
+    service = moto.create_service(name="colorapp-dev", customDomainName=HOST)
+    listener = moto.create_listener(
+        serviceIdentifier=service["id"],
+        name="colorapp-8080",
+        protocol="HTTP",
+        port=8080,
+        defaultAction={"fixedResponse": {"statusCode": 404}},
+    )
+    groups: list[dict[str, Any]] = []
+    for color, weight in weights.items():
+        group = moto.create_target_group(
+            name=f"k8s-colorapp-{color}",
+            type="IP",
+            config={"port": 8080, "protocol": "HTTP", "vpcIdentifier": "vpc-0123456789abcdef0"},
+            tags={SERVICE_NAME_TAG: f"colorapp-{color}"},
+        )
+        groups.append({"targetGroupIdentifier": group["id"], "weight": weight})
+    rule = moto.create_rule(
+        serviceIdentifier=service["id"],
+        listenerIdentifier=listener["id"],
+        name="colorapp-route",
+        priority=1,
+        match={"httpMatch": {"pathMatch": {"match": {"prefix": "/"}}}},
+        action={"forward": {"targetGroups": groups}},
+    )
+    client, stub = _stubbed()
+    ids = {"serviceIdentifier": service["id"], "listenerIdentifier": listener["id"]}
+    stub.add_response(
+        "list_rules",
+        {"items": [{"id": "rule-default0000000", "isDefault": True}, {"id": rule["id"], "isDefault": False}]},
+        ids,
+    )
+    stub.add_response(
+        "get_rule",
+        {"id": rule["id"], "action": {"forward": {"targetGroups": groups}}},
+        {**ids, "ruleIdentifier": rule["id"]},
+    )
+    return _Split(moto, client, {"list_rules", "get_rule"}), stub
+
+
+def test_rule_weights_equal_to_the_configuration_pass(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule)."""
+    client, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    with stub:
+        probe = probe_rule_weights(LatticeWeights(client, HOST, "colorapp-"), {"blue": 1, "red": 1})
+    assert probe.ok, probe.detail
+    assert probe.detail == "listener rule weights blue=50, red=50 match the configuration"
+    stub.assert_no_pending_responses()
+
+
+def test_rule_weights_other_than_configured_fail_with_both(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule)."""
+    client, stub = _route(moto_lattice, {"blue": 90, "red": 10})
+    with stub:
+        probe = probe_rule_weights(LatticeWeights(client, HOST, "colorapp-"), {"blue": 50, "red": 50})
+    assert not probe.ok
+    assert probe.detail == "listener rule weights are blue=90, red=10, configured blue=50, red=50"
+
+
+def test_no_service_for_the_host_fails(moto_lattice: Any) -> None:
+    """moto only: ListServices answers, with no service for the host."""
+    probe = probe_rule_weights(LatticeWeights(moto_lattice, HOST, "colorapp-"), {"blue": 50, "red": 50})
+    assert not probe.ok
+    assert probe.detail == f"no listener rule of the Lattice service for {HOST} forwards anywhere"
+
+
+def test_access_denied_on_get_rule_is_not_retried() -> None:
+    """Stubber only: ListServices/ListListeners/ListRules answer, GetRule is denied."""
+    client, stub = _stubbed()
+    stub.add_response("list_services", {"items": [{"id": "svc-0123456789abcdef0", "customDomainName": HOST}]})
+    stub.add_response("list_listeners", {"items": [{"id": "listener-0123456789abcdef0"}]})
+    stub.add_response("list_rules", {"items": [{"id": "rule-0123456789abcdef0", "isDefault": False}]})
+    stub.add_client_error("get_rule", "AccessDeniedException", "not allowed", 403)
+    with stub:
+        probe = probe_rule_weights(LatticeWeights(client, HOST, "colorapp-"), {"blue": 50, "red": 50})
+    assert not probe.ok
+    assert probe.terminal
+    assert "AccessDeniedException" in probe.detail
+
+
+def test_the_weights_check_runs_with_the_plan_weights(moto_lattice: Any) -> None:
+    """moto (network, service, rule) + Stubber (ListRules, GetRule): the polled check is named and passes."""
+    moto_lattice.create_service_network(name=NETWORK)
+    client, stub = _route(moto_lattice, {"blue": 75, "red": 25})
+    settings = PollSettings.starting_now(0, clock=lambda: 0.0, sleep=lambda _s: None)
+    with stub:
+        results = lattice_checks(
+            client=client,
+            network=NETWORK,
+            host=HOST,
+            settings=settings,
+            weights={"blue": 75, "red": 25},
+            service="colorapp",
+        )
+    by_name = {r.name: r for r in results}
+    assert by_name[f"lattice rule weights {HOST}"].ok, by_name[f"lattice rule weights {HOST}"].detail
