@@ -84,6 +84,7 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         front_node_name=targets.front_node_name,
         backend=backend.kind.value,
         service_network=targets.service_network,
+        invoker_role=targets.invoker_role,
         tracing=targets.tracing,
         front_url=_front_url(outputs.get("frontUrl")),
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},

@@ -58,6 +58,8 @@ class VerifyPlan:
     ``automation/verify/backends/<backend>.py``."""
     service_network: str | None = None
     """The VPC Lattice service network (lattice backend)."""
+    invoker_role: str | None = None
+    """IAM role name the Lattice auth policies must name as their only principal (lattice with IAM auth)."""
 
     def __post_init__(self) -> None:
         problems = plan_problems(self)

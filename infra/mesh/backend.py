@@ -84,6 +84,9 @@ class VerifyTargets:
     front_node_name: str | None = None
     service_network: str | None = None
     """The VPC Lattice service network (Lattice)."""
+    invoker_role: str | None = None
+    """The IAM role name the Lattice auth policies must name as their only principal (front's), or
+    ``None`` when calls are not IAM-authenticated."""
     tracing: bool = False
     """Pods carry a tracing sidecar to check for."""
 

@@ -164,3 +164,18 @@ def test_lattice_plan_checks_the_service_network_and_no_app_mesh_names() -> None
         "eksc1": ["app=front"],
         "eksc2": ["app=colorapp"],
     }
+
+
+def test_lattice_plan_names_fronts_role_for_the_auth_policy_check() -> None:
+    """dev runs Lattice with IAM auth: the auth policies must name front's IRSA role, as the apps
+    component names it (cluster prefix + app name); App Mesh has no such check."""
+    from infra.naming import cluster_prefix
+    from infra.topology import topology_of
+
+    config, _ = load_environment(PROJECT_DIR, "dev")
+    front = topology_of(config).front
+    plan = build_verify_plan(config, outputs_for(*topology_of(config).clusters))
+    assert plan.backend == "lattice"
+    assert plan.invoker_role == f"{cluster_prefix(config.stack, front.cluster)}-{front.name}"
+    assert plan.invoker_role == "crossmesh-dev-eksc1-front"
+    assert build_verify_plan(dev(), outputs_for("eksc1", "eksc2")).invoker_role is None

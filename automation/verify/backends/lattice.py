@@ -8,6 +8,7 @@ controllers create the Lattice service, and associate it, a minute or so after t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -20,6 +21,7 @@ from automation.shift.observe import LatticeWeights, same_weights
 from automation.verify.aws import ACTIVE, describe_aws_error, error_code_and_message
 from automation.verify.model import CheckResult
 from automation.verify.poll import PollSettings, Probe, polled_check
+from infra.naming import role_name_of
 
 if TYPE_CHECKING:
     from automation.verify.clients import AwsClients
@@ -48,6 +50,8 @@ class LatticeClient(Protocol):
     def get_target_group(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
     def list_tags_for_resource(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def get_auth_policy(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 def _items(client_call: Any, **kwargs: Any) -> list[Mapping[str, Any]] | Probe:
@@ -125,6 +129,85 @@ def probe_service(client: LatticeClient, *, network: str, host: str) -> Probe:
     return Probe(True, f"Lattice service {service.get('name')} serves {host} in {network}")
 
 
+def _allowed_principals(document: str) -> list[str] | str:
+    """The principals every Allow statement of an IAM policy document names, or why it cannot be read.
+
+    A statement without ``Principal``, or with ``"*"``, lets anyone in: it is reported as ``*``.
+    """
+    try:
+        parsed: object = json.loads(document)
+    except ValueError as exc:
+        return f"is not JSON ({exc})"
+    if not isinstance(parsed, Mapping):
+        return "is not a JSON object"
+    raw: object = cast("Mapping[str, Any]", parsed).get("Statement")
+    # IAM allows a single statement object in place of the list.
+    statements: list[object] = [raw] if isinstance(raw, Mapping) else cast("list[object]", raw)
+    if not isinstance(raw, (Mapping, list)):
+        return "has no Statement list"
+    principals: list[str] = []
+    for statement in statements:
+        if not isinstance(statement, Mapping):
+            return "has a statement that is not an object"
+        entry = cast("Mapping[str, Any]", statement)
+        if entry.get("Effect") != "Allow":
+            continue
+        principal: object = entry.get("Principal", "*")
+        aws: object = (
+            cast("Mapping[str, Any]", principal).get("AWS", "*")
+            if isinstance(principal, Mapping)
+            else principal
+        )
+        names = cast("list[object]", aws) if isinstance(aws, list) else [aws]
+        principals += [str(name) for name in names]
+    return principals
+
+
+def probe_auth_policies(client: LatticeClient, *, network: str, host: str, invoker_role: str) -> Probe:
+    """Are auth policies attached, Active, on the service network and on the service, and do they allow
+    front's role and nobody else?
+
+    GetAuthPolicy answers ``policy`` (the JSON document) and ``state``: ``Active`` only while the
+    resource's authType is AWS_IAM
+    (https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_GetAuthPolicy.html); a principal
+    other than a named role, or ``*``, would let other callers in
+    (https://docs.aws.amazon.com/vpc-lattice/latest/ug/auth-policies.html).
+    """
+    found = find_service_network(client, network)
+    if isinstance(found, Probe):
+        return found
+    services = _items(client.list_services)
+    if isinstance(services, Probe):
+        return services
+    matches = [s for s in services if s.get("customDomainName") == host]
+    if not matches:
+        return Probe(False, f"no Lattice service has the custom domain {host} to read its auth policy")
+    for label, identifier in (
+        (f"service network {network}", str(found["id"])),
+        (f"Lattice service {matches[0].get('name')}", str(matches[0]["id"])),
+    ):
+        try:
+            answer = client.get_auth_policy(resourceIdentifier=identifier)
+        except Exception as exc:  # boto3 raises ClientError/BotoCoreError; fakes may raise anything
+            failed = describe_aws_error(exc)
+            return Probe(False, f"auth policy of {label}: {failed.detail}", failed.terminal)
+        document = answer.get("policy")
+        if not document:
+            return Probe(False, f"{label} has no auth policy")
+        if answer.get("state") != "Active":
+            return Probe(False, f"auth policy of {label} is {answer.get('state')} (authType is not AWS_IAM?)")
+        principals = _allowed_principals(str(document))
+        if isinstance(principals, str):
+            return Probe(False, f"auth policy of {label} {principals}", terminal=True)
+        others = sorted({p for p in principals if role_name_of(p) != invoker_role})
+        if not principals or others:
+            return Probe(
+                False,
+                f"auth policy of {label} must allow only role {invoker_role}, allows {others or 'nobody'}",
+            )
+    return Probe(True, f"auth policies of {network} and {host} allow only role {invoker_role}")
+
+
 def _shares(weights: Mapping[str, int]) -> str:
     return ", ".join(f"{color}={weight}" for color, weight in sorted(weights.items()))
 
@@ -156,9 +239,10 @@ def lattice_checks(
     settings: PollSettings,
     weights: Mapping[str, int] | None = None,
     service: str = "",
+    invoker_role: str | None = None,
 ) -> list[CheckResult]:
     """``weights`` (color -> configured weight) and ``service`` (colorapp's Kubernetes service name) add
-    the listener-rule check."""
+    the listener-rule check; ``invoker_role`` (front's role name, with IAM auth) the auth-policy check."""
     checks = [
         polled_check(
             f"lattice service network {network}",
@@ -174,6 +258,15 @@ def lattice_checks(
         checks.append(
             polled_check(
                 f"lattice rule weights {host}", lambda: probe_rule_weights(observe, weights), settings
+            )
+        )
+    if invoker_role:
+        role = invoker_role
+        checks.append(
+            polled_check(
+                f"lattice auth policies {network}",
+                lambda: probe_auth_policies(client, network=network, host=host, invoker_role=role),
+                settings,
             )
         )
     return checks
@@ -222,6 +315,7 @@ class LatticeChecks:
             settings=settings,
             weights=plan.weights,
             service=plan.service_name,
+            invoker_role=plan.invoker_role,
         )
 
     def check_available(self, clients: Any, *, env: str, region: str, today: date | None = None) -> bool:

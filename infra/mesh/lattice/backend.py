@@ -27,7 +27,7 @@ from infra.mesh.lattice import iam, objects
 from infra.mesh.lattice.auth import LatticeAuthPolicies, LatticeAuthPoliciesArgs, caller_names
 from infra.mesh.lattice.controller import LatticeController, LatticeControllerArgs
 from infra.mesh.lattice.routing import LatticeRouting, LatticeRoutingArgs
-from infra.naming import physical
+from infra.naming import cluster_prefix, physical
 from infra.topology import AppKind, AppSpec, Topology
 
 
@@ -83,7 +83,14 @@ class LatticeBackend(MeshBackend):
         return f"{objects.CONTROLLER_NAMESPACE}/{objects.CONTROLLER_RELEASE}"
 
     def verify_targets(self, topology: Topology) -> VerifyTargets:
-        return VerifyTargets(service_network=self.config.service_network_name)
+        front = topology.front
+        return VerifyTargets(
+            service_network=self.config.service_network_name,
+            # front's IRSA role, as workloads/deploy/apps.py names it (role_prefix + app name).
+            invoker_role=f"{cluster_prefix(self.config.stack, front.cluster)}-{front.name}"
+            if self.iam_auth
+            else None,
+        )
 
     def diagram(self, topology: Topology) -> str:
         config = self.config

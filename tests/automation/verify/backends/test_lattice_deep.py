@@ -6,6 +6,7 @@ GetRule, so those two go to a botocore Stubber while everything else is moto's.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from automation.shift.observe import SERVICE_NAME_TAG, LatticeWeights
-from automation.verify.backends.lattice import lattice_checks, probe_rule_weights
+from automation.verify.backends.lattice import lattice_checks, probe_auth_policies, probe_rule_weights
 from automation.verify.poll import PollSettings
 
 REGION = "us-east-1"
@@ -150,3 +151,76 @@ def test_the_weights_check_runs_with_the_plan_weights(moto_lattice: Any) -> None
         )
     by_name = {r.name: r for r in results}
     assert by_name[f"lattice rule weights {HOST}"].ok, by_name[f"lattice rule weights {HOST}"].detail
+
+
+FRONT_ROLE = "crossmesh-dev-c1-front"
+FRONT_ARN = f"arn:aws:iam::123456789012:role/{FRONT_ROLE}"
+
+
+def _policy(*principals: object) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": p, "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}
+                for p in principals
+            ],
+        }
+    )
+
+
+def _secured(
+    moto: Any, *, network_policy: str | None, service_policy: str | None, auth: str = "AWS_IAM"
+) -> None:
+    network = moto.create_service_network(name=NETWORK, authType=auth)
+    service = moto.create_service(name="colorapp-dev", customDomainName=HOST, authType=auth)
+    if network_policy is not None:
+        moto.put_auth_policy(resourceIdentifier=network["id"], policy=network_policy)
+    if service_policy is not None:
+        moto.put_auth_policy(resourceIdentifier=service["id"], policy=service_policy)
+
+
+def test_auth_policies_naming_only_front_pass(moto_lattice: Any) -> None:
+    """moto only: CreateServiceNetwork/CreateService with AWS_IAM, PutAuthPolicy, GetAuthPolicy."""
+    only_front = _policy({"AWS": [FRONT_ARN]})
+    _secured(moto_lattice, network_policy=only_front, service_policy=only_front)
+    probe = probe_auth_policies(moto_lattice, network=NETWORK, host=HOST, invoker_role=FRONT_ROLE)
+    assert probe.ok, probe.detail
+
+
+@pytest.mark.parametrize(
+    ("service_principal", "reported"),
+    [
+        ("*", "['*']"),
+        ({"AWS": "*"}, "['*']"),
+        ({"AWS": [FRONT_ARN, "arn:aws:iam::123456789012:role/intruder"]}, "intruder"),
+    ],
+)
+def test_a_service_policy_letting_others_in_fails(
+    moto_lattice: Any, service_principal: object, reported: str
+) -> None:
+    """moto only: the network's policy is right, the service's names someone besides front."""
+    _secured(
+        moto_lattice, network_policy=_policy({"AWS": FRONT_ARN}), service_policy=_policy(service_principal)
+    )
+    probe = probe_auth_policies(moto_lattice, network=NETWORK, host=HOST, invoker_role=FRONT_ROLE)
+    assert not probe.ok
+    assert probe.detail.startswith("auth policy of Lattice service colorapp-dev must allow only role")
+    assert reported in probe.detail
+
+
+def test_missing_service_policy_fails(moto_lattice: Any) -> None:
+    """moto only: GetAuthPolicy of a service without a policy."""
+    _secured(moto_lattice, network_policy=_policy({"AWS": FRONT_ARN}), service_policy=None)
+    probe = probe_auth_policies(moto_lattice, network=NETWORK, host=HOST, invoker_role=FRONT_ROLE)
+    assert not probe.ok
+    assert "Lattice service colorapp-dev" in probe.detail
+
+
+def test_inactive_policy_on_a_network_without_iam_auth_fails(moto_lattice: Any) -> None:
+    """moto only: authType NONE leaves the policy Inactive, as GetAuthPolicy's documentation says."""
+    only_front = _policy({"AWS": FRONT_ARN})
+    _secured(moto_lattice, network_policy=only_front, service_policy=only_front, auth="NONE")
+    probe = probe_auth_policies(moto_lattice, network=NETWORK, host=HOST, invoker_role=FRONT_ROLE)
+    assert not probe.ok
+    assert probe.detail == f"auth policy of service network {NETWORK} is Inactive (authType is not AWS_IAM?)"
