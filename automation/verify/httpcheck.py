@@ -106,15 +106,31 @@ def parse_color(content_type: str, body: bytes) -> str | None:
     return text
 
 
+VERSION_HEADER = b"x-crossmesh-version"
+"""front's answer header naming the version (color) of colorapp that answered (the apps' contract)."""
+
+
+def answer_color(version: str | None, content_type: str, body: bytes) -> str | None:
+    """The version that answered: front's ``x-crossmesh-version`` header when it sent one (each version
+    is judged by its own answer, whatever the body says), else the color in the body."""
+    if version is not None:
+        token = version.strip()
+        if token and len(token) <= _MAX_COLOR_LENGTH and not any(ch.isspace() for ch in token):
+            return token
+        return None
+    return parse_color(content_type, body)
+
+
 class _Answer:
-    """One HTTP answer: status, content type and body."""
+    """One HTTP answer: status, content type, front's version header (``None`` if absent) and body."""
 
-    __slots__ = ("body", "content_type", "status")
+    __slots__ = ("body", "content_type", "status", "version")
 
-    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+    def __init__(self, status: int, content_type: str, body: bytes, version: str | None = None) -> None:
         self.status = status
         self.content_type = content_type
         self.body = body
+        self.version = version
 
 
 class _KeepAlive:
@@ -164,6 +180,7 @@ class _KeepAlive:
                 + (connection.send(h11.EndOfMessage()) or b"")
             )
             status, content_type, body = 0, "", bytearray()
+            version: str | None = None
             while True:
                 event = connection.next_event()
                 if event is h11.NEED_DATA:
@@ -172,6 +189,10 @@ class _KeepAlive:
                     status = event.status_code
                     content_type = next(
                         (v.decode("latin-1") for k, v in event.headers if k == b"content-type"), ""
+                    )
+                    # h11 lower-cases header names.
+                    version = next(
+                        (v.decode("latin-1") for k, v in event.headers if k == VERSION_HEADER), None
                     )
                 elif isinstance(event, h11.Data):
                     body += event.data
@@ -186,7 +207,7 @@ class _KeepAlive:
             connection.start_next_cycle()
         else:  # "Connection: close", or HTTP/1.0: the next request needs a new connection
             self.close()
-        return _Answer(status, content_type, bytes(body))
+        return _Answer(status, content_type, bytes(body), version)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -253,9 +274,11 @@ async def sample_colors(
                 if answer.status != _HTTP_OK:
                     samples.errors[f"HTTP {answer.status}"] += 1
                     continue
-                color = parse_color(answer.content_type, answer.body)
+                color = answer_color(answer.version, answer.content_type, answer.body)
                 if color is None:
-                    samples.errors["unparseable body"] += 1
+                    samples.errors[
+                        "unparseable version header" if answer.version is not None else "unparseable body"
+                    ] += 1
                     continue
                 samples.colors[color] += 1
                 samples.latencies_ms.append(elapsed_ms)

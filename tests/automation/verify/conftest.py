@@ -27,6 +27,8 @@ class FrontBehaviour:
     json_body: bool = False
     fail_hits: frozenset[int] = frozenset()
     """1-based request numbers that get a 502 instead of a color."""
+    version_schedule: Sequence[str] | None = None
+    """When set, ``x-crossmesh-version`` follows this cycle (the body still follows ``schedule``)."""
 
 
 @dataclass
@@ -79,17 +81,21 @@ def _handler_for(front: FakeFront) -> type[BaseHTTPRequestHandler]:
                     self._send(status, b"upstream connect error", "text/plain")
                     return
                 color = behaviour.schedule[(hit - 1) % len(behaviour.schedule)]
+                versions = behaviour.version_schedule
+                version = versions[(hit - 1) % len(versions)] if versions else None
                 if behaviour.json_body:
-                    self._send(200, json.dumps({"color": color}).encode(), "application/json")
+                    self._send(200, json.dumps({"color": color}).encode(), "application/json", version)
                 else:
-                    self._send(200, color.encode(), "text/plain")
+                    self._send(200, color.encode(), "text/plain", version)
             finally:
                 with front.lock:
                     front.in_flight -= 1
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(self, status: int, body: bytes, content_type: str, version: str | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            if version is not None:
+                self.send_header("X-Crossmesh-Version", version)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

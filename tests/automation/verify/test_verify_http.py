@@ -14,6 +14,7 @@ import pytest
 
 from automation.verify.httpcheck import (
     allowed_errors,
+    answer_color,
     check_http,
     color_url,
     parse_color,
@@ -227,3 +228,32 @@ def test_color_url(given: str, expected: str) -> None:
 )
 def test_parse_color(body: bytes, content_type: str, color: str | None) -> None:
     assert parse_color(content_type, body) == color
+
+
+def test_each_version_is_counted_by_fronts_version_header_not_the_body(
+    fake_front: Callable[..., Any],
+) -> None:
+    """front's ``x-crossmesh-version`` names the version that answered; the body alone would say all
+    blue here, the header says half red, and the header is what is judged."""
+    front = fake_front(schedule=["blue"], version_schedule=["blue", "red"])
+    report = run_http_only(front.url, FIFTY_FIFTY, HttpCheckSettings(requests=100))
+    assert report.ok, report.checks
+    assert report.http is not None
+    assert report.http.shares == {"blue": 0.5, "red": 0.5}
+
+
+def test_a_version_header_against_the_weights_fails(fake_front: Callable[..., Any]) -> None:
+    """Bodies alternate 50/50, but the header says only blue answered: the check fails."""
+    front = fake_front(schedule=["blue", "red"], version_schedule=["blue"])
+    report = run_http_only(front.url, FIFTY_FIFTY, HttpCheckSettings(requests=100))
+    assert not report.ok
+    assert report.http is not None
+    assert report.http.shares == {"blue": 1.0, "red": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("version", "body", "color"),
+    [("red", b"blue", "red"), (None, b"blue", "blue"), ("", b"blue", None), ("no way", b"blue", None)],
+)
+def test_answer_color_prefers_the_header(version: str | None, body: bytes, color: str | None) -> None:
+    assert answer_color(version, "text/plain", body) == color
