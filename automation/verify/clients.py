@@ -22,6 +22,8 @@ class AwsClients:
     servicediscovery: Any
     lattice: Any = None
     """The vpc-lattice client, for the lattice backend."""
+    route53: Any = None
+    """The route53 client: the lattice backend's CNAME in the private hosted zone."""
 
 
 def make_aws_clients(
@@ -51,6 +53,7 @@ def make_aws_clients(
         appmesh=session.client("appmesh", config=config, endpoint_url=endpoint_url),
         servicediscovery=session.client("servicediscovery", config=config, endpoint_url=endpoint_url),
         lattice=session.client("vpc-lattice", config=config, endpoint_url=endpoint_url),
+        route53=session.client("route53", config=config, endpoint_url=endpoint_url),
     )
 
 

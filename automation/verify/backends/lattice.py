@@ -208,6 +208,62 @@ def probe_auth_policies(client: LatticeClient, *, network: str, host: str, invok
     return Probe(True, f"auth policies of {network} and {host} allow only role {invoker_role}")
 
 
+def probe_dns(lattice: LatticeClient, route53: Any, *, zone: str, host: str) -> Probe:
+    """Does the private hosted zone ``zone`` hold a CNAME ``host`` -> the domain Lattice assigned?
+
+    The assigned name is the service's ``dnsEntry.domainName``
+    (https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_ServiceSummary.html); the record
+    is read with ListResourceRecordSets, whose names come back fully qualified with a trailing dot
+    (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html). The
+    zone is found by name among private zones (ListHostedZonesByName), as the plan knows no zone id.
+    """
+    services = _items(lattice.list_services)
+    if isinstance(services, Probe):
+        return services
+    matches = [s for s in services if s.get("customDomainName") == host]
+    if not matches:
+        return Probe(False, f"no Lattice service has the custom domain {host}, so no assigned domain yet")
+    assigned = str(cast("Mapping[str, Any]", matches[0].get("dnsEntry") or {}).get("domainName") or "")
+    if not assigned:
+        return Probe(False, f"Lattice service {matches[0].get('name')} has no assigned domain yet")
+    try:
+        zones = cast(
+            "list[Mapping[str, Any]]",
+            route53.list_hosted_zones_by_name(DNSName=zone).get("HostedZones") or [],
+        )
+        private = [
+            z
+            for z in zones
+            if str(z.get("Name", "")).rstrip(".") == zone
+            and cast("Mapping[str, Any]", z.get("Config") or {}).get("PrivateZone")
+        ]
+        if not private:
+            return Probe(False, f"no private hosted zone {zone}")
+        seen: list[str] = []
+        for hosted in private:
+            records: list[Mapping[str, Any]] = (
+                route53.list_resource_record_sets(
+                    HostedZoneId=hosted["Id"], StartRecordName=host, StartRecordType="CNAME", MaxItems="1"
+                ).get("ResourceRecordSets")
+                or []
+            )
+            for record in records:
+                if str(record.get("Name", "")).rstrip(".") != host or record.get("Type") != "CNAME":
+                    continue
+                values = [
+                    str(r.get("Value", "")).rstrip(".")
+                    for r in cast("list[Mapping[str, Any]]", record.get("ResourceRecords") or [])
+                ]
+                if values == [assigned.rstrip(".")]:
+                    return Probe(True, f"{host} CNAME {assigned} in private zone {zone}")
+                seen += values
+    except Exception as exc:  # boto3 raises ClientError/BotoCoreError; fakes may raise anything
+        return describe_aws_error(exc)
+    if seen:
+        return Probe(False, f"{host} CNAME points at {seen}, Lattice assigned {assigned}")
+    return Probe(False, f"no CNAME {host} in private zone {zone}")
+
+
 def _shares(weights: Mapping[str, int]) -> str:
     return ", ".join(f"{color}={weight}" for color, weight in sorted(weights.items()))
 
@@ -240,6 +296,8 @@ def lattice_checks(
     weights: Mapping[str, int] | None = None,
     service: str = "",
     invoker_role: str | None = None,
+    route53: Any = None,
+    zone: str = "",
 ) -> list[CheckResult]:
     """``weights`` (color -> configured weight) and ``service`` (colorapp's Kubernetes service name) add
     the listener-rule check; ``invoker_role`` (front's role name, with IAM auth) the auth-policy check."""
@@ -258,6 +316,12 @@ def lattice_checks(
         checks.append(
             polled_check(
                 f"lattice rule weights {host}", lambda: probe_rule_weights(observe, weights), settings
+            )
+        )
+    if route53 is not None and zone:
+        checks.append(
+            polled_check(
+                f"lattice dns {host}", lambda: probe_dns(client, route53, zone=zone, host=host), settings
             )
         )
     if invoker_role:
@@ -316,6 +380,8 @@ class LatticeChecks:
             weights=plan.weights,
             service=plan.service_name,
             invoker_role=plan.invoker_role,
+            route53=clients.route53,
+            zone=plan.cloudmap_namespace,
         )
 
     def check_available(self, clients: Any, *, env: str, region: str, today: date | None = None) -> bool:

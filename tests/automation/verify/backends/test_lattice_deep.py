@@ -17,7 +17,12 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from automation.shift.observe import SERVICE_NAME_TAG, LatticeWeights
-from automation.verify.backends.lattice import lattice_checks, probe_auth_policies, probe_rule_weights
+from automation.verify.backends.lattice import (
+    lattice_checks,
+    probe_auth_policies,
+    probe_dns,
+    probe_rule_weights,
+)
 from automation.verify.poll import PollSettings
 
 REGION = "us-east-1"
@@ -224,3 +229,97 @@ def test_inactive_policy_on_a_network_without_iam_auth_fails(moto_lattice: Any) 
     probe = probe_auth_policies(moto_lattice, network=NETWORK, host=HOST, invoker_role=FRONT_ROLE)
     assert not probe.ok
     assert probe.detail == f"auth policy of service network {NETWORK} is Inactive (authType is not AWS_IAM?)"
+
+
+ZONE = "appmesh-demo.pvt.aws.local"
+ASSIGNED = "colorapp-dev-0123456789abcdef0.7d67968.vpc-lattice-svcs.us-east-1.on.aws"
+
+
+def _lattice_with_assigned_domain() -> tuple[Any, Stubber]:
+    """Stubber for ListServices: moto 5.2.5 copies the custom domain into dnsEntry, where AWS puts the
+    domain it assigned, which is what the CNAME must name."""
+    client, stub = _stubbed()
+    stub.add_response(
+        "list_services",
+        {
+            "items": [
+                {
+                    "id": "svc-0123456789abcdef0",
+                    "name": "colorapp-dev",
+                    "customDomainName": HOST,
+                    "dnsEntry": {"domainName": ASSIGNED, "hostedZoneId": "Z0123456789ABCDEFGHIJ"},
+                    "status": "ACTIVE",
+                }
+            ]
+        },
+    )
+    return client, stub
+
+
+def _zone(*, private: bool = True, target: str | None = ASSIGNED) -> Any:
+    route53: Any = boto3.client("route53", region_name=REGION)  # pyright: ignore[reportUnknownMemberType]
+    ec2: Any = boto3.client("ec2", region_name=REGION)  # pyright: ignore[reportUnknownMemberType]
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    zone = route53.create_hosted_zone(
+        Name=ZONE,
+        CallerReference="crossmesh-test",
+        HostedZoneConfig={"PrivateZone": private},
+        **({"VPC": {"VPCRegion": REGION, "VPCId": vpc}} if private else {}),
+    )["HostedZone"]["Id"]
+    if target is not None:
+        route53.change_resource_record_sets(
+            HostedZoneId=zone,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": HOST,
+                            "Type": "CNAME",
+                            "TTL": 60,
+                            "ResourceRecords": [{"Value": target}],
+                        },
+                    }
+                ]
+            },
+        )
+    return route53
+
+
+def test_cname_to_the_assigned_domain_passes(moto_lattice: Any) -> None:
+    """moto (Route 53 private zone, ChangeResourceRecordSets, ListResourceRecordSets) + Stubber (ListServices)."""
+    route53 = _zone()
+    client, stub = _lattice_with_assigned_domain()
+    with stub:
+        probe = probe_dns(client, route53, zone=ZONE, host=HOST)
+    assert probe.ok, probe.detail
+    assert probe.detail == f"{HOST} CNAME {ASSIGNED} in private zone {ZONE}"
+
+
+def test_cname_to_another_name_fails(moto_lattice: Any) -> None:
+    """moto (Route 53) + Stubber (ListServices): the record points at a stale name."""
+    route53 = _zone(target="old.example.internal")
+    client, stub = _lattice_with_assigned_domain()
+    with stub:
+        probe = probe_dns(client, route53, zone=ZONE, host=HOST)
+    assert not probe.ok
+    assert probe.detail == f"{HOST} CNAME points at ['old.example.internal'], Lattice assigned {ASSIGNED}"
+
+
+@pytest.mark.parametrize(
+    ("private", "target", "detail"),
+    [
+        (True, None, f"no CNAME {HOST} in private zone {ZONE}"),
+        (False, ASSIGNED, f"no private hosted zone {ZONE}"),
+    ],
+)
+def test_missing_record_or_public_zone_fails(
+    moto_lattice: Any, private: bool, target: str | None, detail: str
+) -> None:
+    """moto (Route 53) + Stubber (ListServices): no record, or the record only in a public zone."""
+    route53 = _zone(private=private, target=target)
+    client, stub = _lattice_with_assigned_domain()
+    with stub:
+        probe = probe_dns(client, route53, zone=ZONE, host=HOST)
+    assert not probe.ok
+    assert probe.detail == detail
