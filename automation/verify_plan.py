@@ -85,6 +85,7 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         backend=backend.kind.value,
         service_network=targets.service_network,
         invoker_role=targets.invoker_role,
+        replicas={app.version or app.name: app.replicas for app in topology.colors},
         tracing=targets.tracing,
         front_url=_front_url(outputs.get("frontUrl")),
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},

@@ -60,6 +60,8 @@ class LatticeWeights:
 
     def __post_init__(self) -> None:
         self._colors: dict[str, str] = {}
+        self.groups: dict[str, str] = {}
+        """target group id -> version, of the rule read by the last call (verify lists their targets)."""
 
     def _color_of(self, target_group: str) -> str:
         if target_group not in self._colors:
@@ -78,6 +80,7 @@ class LatticeWeights:
             return None
         service = str(services[0]["id"])
         weights: dict[str, int] = {}
+        self.groups = {}
         for listener in _all(self.client.list_listeners, serviceIdentifier=service):
             listener_id = str(listener["id"])
             for rule in _all(
@@ -91,6 +94,7 @@ class LatticeWeights:
                 forward = cast("Mapping[str, Any]", (detail.get("action") or {}).get("forward") or {})
                 for group in cast("list[Mapping[str, Any]]", forward.get("targetGroups") or []):
                     color = self._color_of(str(group["targetGroupIdentifier"]))
+                    self.groups[str(group["targetGroupIdentifier"])] = color
                     weights[color] = weights.get(color, 0) + int(group.get("weight", 0))
         return weights or None
 

@@ -59,6 +59,8 @@ class VerifyPlan:
     service_network: str | None = None
     """The VPC Lattice service network (lattice backend)."""
     invoker_role: str | None = None
+    replicas: Mapping[str, int] = field(default_factory=dict[str, int])
+    """color -> configured replicas (lattice: the least number of HEALTHY targets per version)."""
     """IAM role name the Lattice auth policies must name as their only principal (lattice with IAM auth)."""
 
     def __post_init__(self) -> None:

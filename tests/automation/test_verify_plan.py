@@ -178,4 +178,6 @@ def test_lattice_plan_names_fronts_role_for_the_auth_policy_check() -> None:
     assert plan.backend == "lattice"
     assert plan.invoker_role == f"{cluster_prefix(config.stack, front.cluster)}-{front.name}"
     assert plan.invoker_role == "crossmesh-dev-eksc1-front"
+    assert dict(plan.replicas) == {app.version: app.replicas for app in topology_of(config).colors}
+    assert all(n >= 1 for n in plan.replicas.values())
     assert build_verify_plan(dev(), outputs_for("eksc1", "eksc2")).invoker_role is None

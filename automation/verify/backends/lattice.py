@@ -53,6 +53,8 @@ class LatticeClient(Protocol):
 
     def get_auth_policy(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
+    def list_targets(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
 
 def _items(client_call: Any, **kwargs: Any) -> list[Mapping[str, Any]] | Probe:
     """Every item of a paginated ``list_*`` call, or the failed probe the error maps to."""
@@ -264,6 +266,56 @@ def probe_dns(lattice: LatticeClient, route53: Any, *, zone: str, host: str) -> 
     return Probe(False, f"no CNAME {host} in private zone {zone}")
 
 
+def probe_targets(
+    client: LatticeClient, observe: LatticeWeights, wanted: Mapping[str, int], replicas: Mapping[str, int]
+) -> Probe:
+    """Are all targets of the route's target groups HEALTHY, and at least the configured replicas per
+    version?
+
+    ListTargets reports each target's ``status`` (HEALTHY, UNHEALTHY, INITIAL, DRAINING, UNAVAILABLE,
+    UNUSED; https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_ListTargets.html). The
+    comparison is with the configured replicas, not the Ready pod count the Kubernetes checks see:
+    wiring that count in is left for later, so a surplus of healthy targets (a rollout) still passes.
+    """
+    try:
+        observe()
+        groups = dict(observe.groups)
+        counts: dict[str, int] = {}
+        unhealthy: list[str] = []
+        for group, color in sorted(groups.items()):
+            items = _items(client.list_targets, targetGroupIdentifier=group)
+            if isinstance(items, Probe):
+                return items
+            for target in items:
+                if target.get("status") == "HEALTHY":
+                    counts[color] = counts.get(color, 0) + 1
+                else:
+                    unhealthy.append(
+                        " ".join(
+                            str(part)
+                            for part in (
+                                color,
+                                target.get("id"),
+                                target.get("status"),
+                                target.get("reasonCode"),
+                            )
+                            if part
+                        )
+                    )
+    except Exception as exc:  # boto3 raises ClientError/BotoCoreError; Stubbers may raise anything
+        return describe_aws_error(exc)
+    if unhealthy:
+        return Probe(False, f"targets not HEALTHY: {', '.join(unhealthy)}")
+    short = [
+        f"{color} {counts.get(color, 0)}/{replicas.get(color, 0)}"
+        for color, weight in sorted(wanted.items())
+        if weight > 0 and counts.get(color, 0) < replicas.get(color, 1)
+    ]
+    if short:
+        return Probe(False, f"fewer HEALTHY targets than replicas: {', '.join(short)}")
+    return Probe(True, f"HEALTHY targets {_shares(counts)}")
+
+
 def _shares(weights: Mapping[str, int]) -> str:
     return ", ".join(f"{color}={weight}" for color, weight in sorted(weights.items()))
 
@@ -295,6 +347,7 @@ def lattice_checks(
     settings: PollSettings,
     weights: Mapping[str, int] | None = None,
     service: str = "",
+    replicas: Mapping[str, int] | None = None,
     invoker_role: str | None = None,
     route53: Any = None,
     zone: str = "",
@@ -316,6 +369,17 @@ def lattice_checks(
         checks.append(
             polled_check(
                 f"lattice rule weights {host}", lambda: probe_rule_weights(observe, weights), settings
+            )
+        )
+    if weights and replicas:
+        targets_reader = LatticeWeights(client, host, f"{service}-")
+        wanted = weights
+        per_version = replicas
+        checks.append(
+            polled_check(
+                f"lattice targets {host}",
+                lambda: probe_targets(client, targets_reader, wanted, per_version),
+                settings,
             )
         )
     if route53 is not None and zone:
@@ -380,6 +444,7 @@ class LatticeChecks:
             weights=plan.weights,
             service=plan.service_name,
             invoker_role=plan.invoker_role,
+            replicas=plan.replicas,
             route53=clients.route53,
             zone=plan.cloudmap_namespace,
         )

@@ -22,6 +22,7 @@ from automation.verify.backends.lattice import (
     probe_auth_policies,
     probe_dns,
     probe_rule_weights,
+    probe_targets,
 )
 from automation.verify.poll import PollSettings
 
@@ -37,6 +38,8 @@ class _Split:
         self._moto = moto
         self._stubbed = stubbed
         self._calls = stubbed_calls
+        self.groups: dict[str, str] = {}
+        """target group id -> color, as created in moto."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stubbed if name in self._calls else self._moto, name)
@@ -97,7 +100,9 @@ def _route(moto: Any, weights: dict[str, int]) -> tuple[Any, Stubber]:
         {"id": rule["id"], "action": {"forward": {"targetGroups": groups}}},
         {**ids, "ruleIdentifier": rule["id"]},
     )
-    return _Split(moto, client, {"list_rules", "get_rule"}), stub
+    split = _Split(moto, client, {"list_rules", "get_rule", "list_targets"})
+    split.groups = {str(g["targetGroupIdentifier"]): color for g, color in zip(groups, weights, strict=True)}
+    return split, stub
 
 
 def test_rule_weights_equal_to_the_configuration_pass(moto_lattice: Any) -> None:
@@ -323,3 +328,56 @@ def test_missing_record_or_public_zone_fails(
         probe = probe_dns(client, route53, zone=ZONE, host=HOST)
     assert not probe.ok
     assert probe.detail == detail
+
+
+def _with_targets(stub: Stubber, split: Any, statuses: dict[str, list[str]]) -> None:
+    """Queues ListTargets answers (moto 5.2.5 has no ListTargets) in the order the probe asks."""
+    for group, color in sorted(split.groups.items()):
+        stub.add_response(
+            "list_targets",
+            {
+                "items": [
+                    {"id": f"10.0.{n}.1", "port": 8080, "status": status}
+                    | ({"reasonCode": "HealthCheckFailed"} if status == "UNHEALTHY" else {})
+                    for n, status in enumerate(statuses[color])
+                ]
+            },
+            {"targetGroupIdentifier": group},
+        )
+
+
+def test_all_targets_healthy_and_as_many_as_replicas_pass(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule, ListTargets)."""
+    split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY", "HEALTHY"]})
+    with stub:
+        probe = probe_targets(
+            split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, {"blue": 2, "red": 2}
+        )
+    assert probe.ok, probe.detail
+    assert probe.detail == "HEALTHY targets blue=2, red=2"
+    stub.assert_no_pending_responses()
+
+
+def test_an_unhealthy_target_fails_with_its_reason(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule, ListTargets)."""
+    split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY", "UNHEALTHY"]})
+    with stub:
+        probe = probe_targets(
+            split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, {"blue": 2, "red": 2}
+        )
+    assert not probe.ok
+    assert probe.detail == "targets not HEALTHY: red 10.0.1.1 UNHEALTHY HealthCheckFailed"
+
+
+def test_fewer_healthy_targets_than_replicas_fail(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule, ListTargets)."""
+    split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY"]})
+    with stub:
+        probe = probe_targets(
+            split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, {"blue": 2, "red": 2}
+        )
+    assert not probe.ok
+    assert probe.detail == "fewer HEALTHY targets than replicas: red 1/2"
