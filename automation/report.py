@@ -53,7 +53,7 @@ def _is_stack(reg: Registration) -> bool:
 def tracing_note(config: StackConfig) -> str:
     """Whether this environment traces requests, and why not when it does not."""
     if config.mesh.tracing is Tracing.NONE:
-        return "none (VPC Lattice has no tracing until the apps' OpenTelemetry tracing lands)"
+        return "none (`crossmesh:mesh.tracing: x-ray` sends spans to X-Ray via a collector per cluster)"
     return f"{config.mesh.tracing.value}"
 
 

@@ -51,9 +51,9 @@ def test_staging_and_prod_are_hardened_like_a_real_team_would(env: str) -> None:
     assert config.network.az_count == 3
     assert config.network.nat_gateways is NatGatewayMode.PER_AZ
     assert config.deletion_protection is True
-    # on Lattice, without tracing until OpenTelemetry lands (X-Ray came from App Mesh's daemon)
+    # on Lattice, traced: OpenTelemetry spans to X-Ray through a collector per cluster
     assert config.mesh.backend is MeshBackendKind.LATTICE
-    assert config.mesh.tracing is Tracing.NONE
+    assert config.mesh.tracing is Tracing.XRAY
     assert config.mesh.lattice.controller_replicas == 2
     assert config.mesh.lattice.auth is LatticeAuth.IAM
     dev = parse("dev")
