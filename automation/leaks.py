@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
+from automation.preflight import owner_of
 from infra.config import StackConfig
 from infra.naming import ecr_repository
 
@@ -71,7 +72,7 @@ class LeakScope:
         )
 
     def owns_tags(self, tags: Mapping[str, str]) -> bool:
-        return tags.get(PROJECT_TAG[0]) == PROJECT_TAG[1] and tags.get("environment") == self.stack
+        return owner_of(tags) == self.stack
 
 
 @dataclass(frozen=True)

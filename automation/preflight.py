@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 import boto3
 import botocore.session
@@ -39,6 +39,7 @@ from botocore.exceptions import (
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
+from automation.verify.aws import error_code_and_message as _code_and_message
 from automation.verify.backends import checks_for
 from infra.config import StackConfig
 from infra.endpoint import PIPELINE_HINT, Endpoint
@@ -163,15 +164,6 @@ class CallerIdentity:
 def _profile() -> str:
     profile = os.environ.get("AWS_PROFILE")
     return f" (AWS_PROFILE={profile})" if profile else ""
-
-
-def _code_and_message(exc: ClientError) -> tuple[str, str]:
-    response = cast("Mapping[str, object]", exc.response)
-    error = response.get("Error")
-    if not isinstance(error, Mapping):
-        return "", ""
-    fields = cast("Mapping[str, object]", error)
-    return str(fields.get("Code") or ""), str(fields.get("Message") or "")
 
 
 def _credentials_failure(kind: str, message: str, hint: str) -> CrossmeshError:
