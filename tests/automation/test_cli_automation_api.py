@@ -65,6 +65,7 @@ elif args[:2] == ["stack", "init"]:
 elif args[:1] in (["up"], ["preview"], ["destroy"], ["refresh"]):
     log = args[args.index("--event-log") + 1]
     if scenario == "locked":
+        events(log, [])  # just the closing cancelEvent: without it the Automation API waits 5 s for one
         print("error: [409] Conflict: Another update is currently in progress.", file=sys.stderr)
         sys.exit(255)
     if scenario == "helm-timeout":
