@@ -70,7 +70,7 @@ USAGE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "env", "operation", "message"), USAGE_ERRORS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("argv", "env", "operation", "message"), USAGE_ERRORS, ids=str)
 def test_a_usage_error_with_json_is_one_json_document_and_exit_2(
     argv: list[str], env: str | None, operation: str, message: str, tmp_path: Path
 ) -> None:
