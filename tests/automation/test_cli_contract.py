@@ -91,6 +91,7 @@ def test_a_usage_error_without_json_prints_no_document(tmp_path: Path) -> None:
     assert outcome.stdout == ""
     assert "No such option: --bogus" in outcome.stderr
 
+
 def test_render_json_on_bad_configuration_names_the_key(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
