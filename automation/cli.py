@@ -11,17 +11,78 @@ stays instant: module-level imports here are typer, the standard library and the
 
 from __future__ import annotations
 
+import json
+import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer import _click  # pyright: ignore[reportPrivateUsage] - typer vendors click; its ClickException is not re-exported
+from typer.core import TyperGroup
 
+from automation.exit_codes import ExitCode
 from automation.session import Dependencies, DeploySession, Output
 
 if TYPE_CHECKING:
     from automation.verify.settings import HttpCheckSettings
 
+
+class _Commands(TyperGroup):
+    """With ``--json`` on the command line, a usage error (an unknown option, a value out of range) is
+    the run's one JSON document on stdout too, exit 2, as every other failure is; the usual message
+    still goes to stderr."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode or "--json" not in argv:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        try:
+            code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except _click.exceptions.ClickException as exc:
+            exc.show()
+            sys.stdout.write(json.dumps(usage_error_document(argv, exc.format_message())) + "\n")
+            sys.exit(int(ExitCode.BAD_INPUT))
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_document(argv: Sequence[str], message: str) -> dict[str, Any]:
+    """The JSON result of a command line that did not parse: the command and environment when the
+    arguments name them, and the parser's message."""
+    words = [a for a in argv if not a.startswith("-")]
+    operation = words[0] if words else None
+    # The word after the command is its environment unless it is an option's value (a URL, a path).
+    env = words[1] if len(words) > 1 and re.fullmatch(r"[\w.-]+", words[1]) else None
+    failure: dict[str, Any] = {
+        "kind": "bad_input",
+        "exit_code": int(ExitCode.BAD_INPUT),
+        "message": message,
+        "hint": "Nothing was called or changed; `python -m automation COMMAND --help` lists the options.",
+        "details": [],
+    }
+    return {
+        "ok": False,
+        "env": env,
+        "operation": operation,
+        "exit_code": int(ExitCode.BAD_INPUT),
+        "error": failure,
+    }
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="crossmesh",
     help="Two EKS clusters, one mesh: render, deploy, verify and destroy crossmesh environments.",
     no_args_is_help=True,

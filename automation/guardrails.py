@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.config import StackConfig
-from infra.config_parse import ConfigError, Problem, did_you_mean
+from infra.config_parse import ConfigError, Problem
+from infra.known import did_you_mean
 from infra.topology import topology_of
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import (

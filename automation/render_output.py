@@ -8,7 +8,9 @@ without the two importing each other.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +27,70 @@ def default_out_dir(project_dir: Path, env: str) -> Path:
     return project_dir / "build" / "render" / env
 
 
+ARTEFACTS = frozenset({"resources.json", "manifests", "report.md"})
+"""What a render writes; a folder holding only these (or nothing) is one a render may replace."""
+
+
+class OutDirError(ValueError):
+    """``--out`` names a folder a render must not replace, or one it cannot write."""
+
+
+def out_dir_problem(out_dir: Path) -> str | None:
+    """Why a render must not write to ``out_dir`` (None when it may).
+
+    A render replaces its folder as a whole, so the folder must be new, empty or an earlier render's:
+    ``--out .`` or ``--out ~`` must never delete what else is there.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"{out_dir} exists and is not a folder"
+    if out_dir.is_dir():
+        extra = sorted(p.name for p in out_dir.iterdir() if p.name not in ARTEFACTS)
+        if extra:
+            shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+            return (
+                f"{out_dir} holds files a render did not write ({shown}); a render replaces its folder "
+                "whole, so give a new or empty folder, or an earlier render's"
+            )
+    parent = out_dir.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent} is not writable"
+    return None
+
+
 def write_render(result: RenderResult, out_dir: Path) -> Path:
-    """Replace ``out_dir`` with the render's artefacts; returns ``out_dir``."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    (out_dir / "manifests").mkdir(parents=True)
-    (out_dir / "resources.json").write_text(
-        json.dumps(result.recording.to_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-    )
-    for cluster, objects in result.manifests.items():
-        text = yaml.dump_all(
-            objects, Dumper=_Dumper, sort_keys=False, default_flow_style=False, explicit_start=True
+    """Replace ``out_dir`` with the render's artefacts; returns ``out_dir``.
+
+    Written into a fresh folder beside it and moved into place when complete, so a failure (a full
+    disk, Ctrl-C) leaves the earlier render or nothing, never half of each.
+    """
+    problem = out_dir_problem(out_dir)
+    if problem:
+        raise OutDirError(problem)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (staging / "manifests").mkdir()
+        (staging / "resources.json").write_text(
+            json.dumps(result.recording.to_json(), indent=2, sort_keys=True, default=str) + "\n",
+            encoding="utf-8",
         )
-        (out_dir / "manifests" / f"{cluster}.yaml").write_text(text, encoding="utf-8")
-    (out_dir / "report.md").write_text(report_markdown(result), encoding="utf-8")
+        for cluster, objects in result.manifests.items():
+            text = yaml.dump_all(
+                objects, Dumper=_Dumper, sort_keys=False, default_flow_style=False, explicit_start=True
+            )
+            (staging / "manifests" / f"{cluster}.yaml").write_text(text, encoding="utf-8")
+        (staging / "report.md").write_text(report_markdown(result), encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; the render is meant to be read
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            out_dir.rename(old)
+            staging.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return out_dir

@@ -676,12 +676,19 @@ class DeploySession:
         """The offline render: no cloud, no Pulumi CLI. 1 when an object is invalid or a guardrail fails,
         or with ``strict`` when a custom resource could not be validated."""
         from automation.render import render as do_render
-        from automation.render_output import default_out_dir, write_render
+        from automation.render_output import OutDirError, default_out_dir, out_dir_problem, write_render
         from automation.render_view import render_summary
 
         target = out_dir or default_out_dir(self.deps.project_dir, self.env)
 
         def body() -> int:
+            problem = out_dir_problem(target)
+            if problem:  # before the render: seconds of work must not end in a refusal
+                raise CrossmeshError(
+                    failure(
+                        ExitCode.BAD_INPUT, "bad_input", f"--out: {problem}", "Nothing was called or changed."
+                    )
+                )
             try:
                 # On stderr, so a user (and a pipeline log) sees the run start; it takes seconds.
                 self.output.say(f"rendering {self.env} offline into {target}")
@@ -689,6 +696,16 @@ class DeploySession:
                 written = write_render(result, target)
             except KeyboardInterrupt:
                 raise CrossmeshError(render_interrupted(self.env, str(target))) from None
+            except (OutDirError, OSError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise CrossmeshError(
+                    failure(
+                        ExitCode.BAD_INPUT,
+                        "bad_input",
+                        f"--out: cannot write the render to {target}: {reason}",
+                        "Nothing was called; an earlier render in that folder is left as it was.",
+                    )
+                ) from exc
             render_summary(result, self.output.out, written)
             failed = not result.ok or (strict and not result.fully_validated)
             code = ExitCode.INVALID_RENDER if failed else ExitCode.OK

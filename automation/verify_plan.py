@@ -2,7 +2,7 @@
 
 The configuration says what *should* exist: colors and weights, mesh and Cloud Map names, the names
 the mesh backend gives its objects (``MeshBackend.verify_targets``), which app runs in which cluster.
-The stack outputs say *where* it is: the region, front's URL and one kubeconfig per cluster.
+The stack outputs say *where* it is: the region, the VPC, front's URL and one kubeconfig per cluster.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from automation.verify import VerifyPlan
+from automation.verify.model import VersionPods
 from infra.config import StackConfig
 from infra.mesh import backend_for
 from infra.topology import topology_of
@@ -46,6 +47,20 @@ def _kubeconfig(clusters: Mapping[str, Any], cluster: str) -> str:
         f"stack output clusters.{cluster}.kubeconfig is missing or empty; expected the kubeconfig of "
         f"cluster {cluster}, which runs apps (has the stack been deployed with this configuration?)"
     )
+
+
+def _selector(labels: Mapping[str, str]) -> str:
+    """A label selector matching exactly these labels: ``app=colorapp,version=blue``."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def _vpc_id(value: object) -> str | None:
+    """``vpcId`` when the stack exported one; older stacks and previews may not have it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise PlanError(f"stack output vpcId must be a string (vpc-...), got {value!r}")
+    return value
 
 
 def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> VerifyPlan:
@@ -85,7 +100,11 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         backend=backend.kind.value,
         service_network=targets.service_network,
         invoker_role=targets.invoker_role,
-        replicas={app.version or app.name: app.replicas for app in topology.colors},
+        version_pods={
+            app.version or app.name: VersionPods(app.cluster, _selector(app.labels))
+            for app in topology.colors
+        },
+        vpc_id=_vpc_id(outputs.get("vpcId")),
         tracing=targets.tracing,
         front_url=_front_url(outputs.get("frontUrl")),
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from infra.known import did_you_mean, known_instance_types
 from infra.naming import cluster_key_problem, eks_cluster_name
 from infra.naming import service_network as default_service_network
 from infra.network import SubnetPlanError, plan_subnets, service_cidr_problem
@@ -86,6 +87,14 @@ def _kubernetes_version(value: str) -> str:
 def _instance_type(value: str) -> str:
     if not _INSTANCE_TYPE.fullmatch(value):
         raise ValueError("expected an EC2 instance type such as t3.medium or m6i.large")
+    known = known_instance_types()
+    if known and value not in known:
+        close = did_you_mean(value, known)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        raise ValueError(
+            f"expected an EC2 instance type, as botocore knows them{hint}; a type newer than the "
+            "installed botocore needs a newer botocore"
+        )
     return value
 
 
@@ -178,9 +187,18 @@ LogRetentionDays = Annotated[
 # sidecar meshes commonly reserve (15006 inbound capture, 15020/15021 health, 15090 stats).
 # https://docs.aws.amazon.com/app-mesh/latest/userguide/envoy.html
 PROXY_PORTS = (2000, 9901, 15000, 15001, 15006, 15020, 15021, 15090)
+SSH_PORT = 22
 
-# Namespaces the app namespace must not be: Kubernetes' own, and the mesh controllers'.
+# Where a VPC's block may come from: the RFC 1918 private ranges and RFC 6598's shared space.
+VPC_ADDRESS_SPACES = tuple(
+    ipaddress.IPv4Network(block)
+    for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+# Namespaces the app namespace must not be: Kubernetes' own (default too: the guardrail
+# k8s-no-default-namespace refuses objects there), and the mesh controllers'.
 RESERVED_NAMESPACES = (
+    "default",
     "kube-system",
     "kube-public",
     "kube-node-lease",
@@ -258,7 +276,19 @@ class NetworkConfig(_Model):
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> NetworkConfig:
-        prefix = ipaddress.IPv4Network(self.cidr).prefixlen
+        network = ipaddress.IPv4Network(self.cidr)
+        if not any(network.subnet_of(space) for space in VPC_ADDRESS_SPACES):
+            # AWS recommends the RFC 1918 ranges; a publicly routable VPC block hides the internet
+            # hosts that really own those addresses from every node behind the NAT gateway.
+            # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
+            raise KeyedError(
+                "cidr",
+                "expected a private block inside "
+                + ", ".join(str(space) for space in VPC_ADDRESS_SPACES)
+                + " (RFC 1918, or RFC 6598's shared space): a public range would shadow the real hosts "
+                "that own it for everything behind the NAT gateway",
+            )
+        prefix = network.prefixlen
         if not 16 <= prefix <= 28:
             # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
             raise KeyedError(
@@ -673,6 +703,11 @@ def _not_reserved_namespace(value: str) -> str:
 
 
 def _not_a_proxy_port(value: int) -> int:
+    if value == SSH_PORT:
+        raise ValueError(
+            "is SSH's: the app port is opened between the clusters' nodes, and no security group rule "
+            "may admit port 22 (guardrail eks-no-ssh); expected another port, such as 8080"
+        )
     if value in PROXY_PORTS:
         raise ValueError(
             "is taken by the mesh proxy or its helpers in every app pod; expected a port other than "

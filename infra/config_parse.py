@@ -9,15 +9,10 @@ configuration again. The model itself (fields, descriptions, cross-field rules) 
 
 from __future__ import annotations
 
-import difflib
-import gzip
-import importlib.util
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -27,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from infra.config import PROJECT, KeyedError, StackConfig
 from infra.config_limits import name_problems
 from infra.data import as_list, as_mapping
+from infra.known import did_you_mean, known_regions
 
 # --------------------------------------------------------------------------------------------------
 # Errors
@@ -195,53 +191,10 @@ def _decode(text: str) -> Any:
         return text
 
 
-@cache
-def _known_regions() -> frozenset[str]:
-    """Regions with an EKS endpoint, from the endpoint data botocore ships (``botocore/data/endpoints.json``).
-
-    Read as a file, not through a botocore session: a session reads the user's AWS setup, so a missing
-    AWS_PROFILE or a malformed ~/.aws/config would break commands that need no AWS at all (render,
-    verify --front-url), and importing botocore would cost those commands a third of a second. The
-    selection is botocore's own ``get_available_regions("eks", partition)`` for every partition: the
-    service's endpoint names that are regions of their partition (a test keeps the two equal).
-    """
-    spec = importlib.util.find_spec("botocore")
-    roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
-    data: Mapping[str, Any] = {}
-    for root in roots:
-        path = root / "data" / "endpoints.json"
-        if path.is_file():
-            data = json.loads(path.read_bytes())
-            break
-        if path.with_suffix(".json.gz").is_file():
-            data = json.loads(gzip.decompress(path.with_suffix(".json.gz").read_bytes()))
-            break
-    regions: set[str] = set()
-    for partition in data.get("partitions", []):
-        known = partition.get("regions", {})
-        endpoints = partition.get("services", {}).get("eks", {}).get("endpoints", {})
-        regions.update(str(name) for name in endpoints if name in known)
-    return frozenset(regions)
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The candidate ``word`` is most plausibly a typo of (compared case-insensitively), or None."""
-    by_lower: dict[str, str] = {}
-    for candidate in sorted(candidates):
-        by_lower.setdefault(candidate.lower(), candidate)
-    wanted = word.lower()
-    close = difflib.get_close_matches(wanted, by_lower, n=5, cutoff=0.6)
-    # difflib scores swapped neighbours ("us-esat-1") no better than a changed letter; a candidate
-    # made of exactly the same letters is the likelier typo.
-    same_letters = [c for c in close if sorted(c) == sorted(wanted)]
-    best = (same_letters or close or [None])[0]
-    return by_lower[best] if best is not None else None
-
-
 def _check_region(region: str) -> str | None:
-    if region in _known_regions():
+    if region in known_regions():
         return None
-    close = did_you_mean(region, _known_regions())
+    close = did_you_mean(region, known_regions())
     hint = f" (did you mean {close!r}?)" if close else ""
     return f"expected an AWS region where EKS is available, as botocore knows them{hint}"
 

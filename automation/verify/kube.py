@@ -14,13 +14,13 @@ leaves a terminating pod behind for a while), but are mentioned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from kubernetes.client import V1Pod
 
-from automation.verify.model import CLOUDMAP_READINESS_GATE, CheckResult
+from automation.verify.model import CLOUDMAP_READINESS_GATE, CheckResult, VersionPods
 from automation.verify.poll import PollSettings, Probe, polled_check
 
 ENVOY_CONTAINER = "envoy"
@@ -180,16 +180,11 @@ def _pod_items(response: Any) -> Sequence[PodLike]:
     return cast("list[PodLike]", items) if isinstance(items, list) else []
 
 
-def probe_pods(
-    api: PodLister,
-    *,
-    namespace: str,
-    selector: str,
-    require_xray: bool,
-    request_timeout_s: float = 15.0,
-    sidecars: bool = True,
-) -> Probe:
-    """List pods by ``selector`` in ``namespace`` and judge them; API errors become failed probes."""
+def list_pods(
+    api: PodLister, *, namespace: str, selector: str, request_timeout_s: float = 15.0
+) -> Sequence[PodLike] | Probe:
+    """The pods ``selector`` matches in ``namespace``; an API error becomes a failed probe (401/403
+    terminal, the rest retried)."""
     try:
         response = api.list_namespaced_pod(
             namespace, label_selector=selector, _request_timeout=request_timeout_s
@@ -203,9 +198,62 @@ def probe_pods(
             f"listing pods {selector} in {namespace} failed: {what}",
             terminal=status in _TERMINAL_HTTP_STATUSES,
         )
-    return evaluate_pods(
-        _pod_items(response), selector=selector, require_xray=require_xray, sidecars=sidecars
+    return _pod_items(response)
+
+
+def probe_pods(
+    api: PodLister,
+    *,
+    namespace: str,
+    selector: str,
+    require_xray: bool,
+    request_timeout_s: float = 15.0,
+    sidecars: bool = True,
+) -> Probe:
+    """List pods by ``selector`` in ``namespace`` and judge them; API errors become failed probes."""
+    pods = list_pods(api, namespace=namespace, selector=selector, request_timeout_s=request_timeout_s)
+    if isinstance(pods, Probe):
+        return pods
+    return evaluate_pods(pods, selector=selector, require_xray=require_xray, sidecars=sidecars)
+
+
+def ready_count(pods: Iterable[PodLike]) -> int:
+    """How many of ``pods`` are Running, Ready and not being deleted: the pods a load balancer in front
+    of them should have as healthy targets (Ready already includes any readiness gate)."""
+    return sum(
+        1
+        for facts in map(pod_facts, pods)
+        if not facts.terminating and not pod_problems(facts, require_xray=False, sidecars=False)
     )
+
+
+ReadyPods = Callable[[str], "int | Probe"]
+"""version -> how many of its pods are Ready now, or the failed probe that says why it is unknown."""
+
+
+def ready_pod_counter(
+    kube_clients: Mapping[str, PodLister],
+    version_pods: Mapping[str, VersionPods],
+    namespace: str,
+    *,
+    request_timeout_s: float = 15.0,
+) -> ReadyPods:
+    """A :data:`ReadyPods` that lists a version's pods in the cluster it runs in each time it is asked,
+    so a check polling it sees pods come and go."""
+
+    def count(version: str) -> int | Probe:
+        where = version_pods.get(version)
+        if where is None:
+            return Probe(False, f"the plan says nothing of where version {version}'s pods run")
+        api = kube_clients.get(where.cluster)
+        if api is None:
+            return Probe(False, f"no Kubernetes client for cluster {where.cluster} (version {version})")
+        pods = list_pods(
+            api, namespace=namespace, selector=where.selector, request_timeout_s=request_timeout_s
+        )
+        return pods if isinstance(pods, Probe) else ready_count(pods)
+
+    return count
 
 
 def kube_checks(

@@ -16,12 +16,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from automation.verify import backends
 
 # The App Mesh controller's readiness gate: True once the pod is registered in Cloud Map.
 CLOUDMAP_READINESS_GATE = "conditions.appmesh.k8s.aws/aws-cloudmap-healthy"
+
+
+class VersionPods(NamedTuple):
+    """Where one version's pods run: the cluster, and the label selector matching only them."""
+
+    cluster: str
+    selector: str
+    """e.g. ``app=colorapp,version=blue``."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +67,13 @@ class VerifyPlan:
     service_network: str | None = None
     """The VPC Lattice service network (lattice backend)."""
     invoker_role: str | None = None
-    replicas: Mapping[str, int] = field(default_factory=dict[str, int])
-    """color -> configured replicas (lattice: the least number of HEALTHY targets per version)."""
     """IAM role name the Lattice auth policies must name as their only principal (lattice with IAM auth)."""
+    version_pods: Mapping[str, VersionPods] = field(default_factory=dict[str, VersionPods])
+    """color -> where that version's pods run (lattice: its HEALTHY targets must be as many as its
+    Ready pods)."""
+    vpc_id: str | None = None
+    """The stack's VPC (output ``vpcId``); lattice: the service network association to judge. Without
+    it every VPC association of the service network is judged."""
 
     def __post_init__(self) -> None:
         problems = plan_problems(self)
@@ -78,7 +90,8 @@ def plan_problems(plan: VerifyPlan) -> list[str]:
         problems.append(f"backend {plan.backend!r} is not one of {', '.join(backends.KINDS)}")
     else:
         problems.extend(checks.plan_problems(plan))
-    missing_kube = sorted(set(plan.pod_selectors) - set(plan.kubeconfigs))
+    clusters = set(plan.pod_selectors) | {where.cluster for where in plan.version_pods.values()}
+    missing_kube = sorted(clusters - set(plan.kubeconfigs))
     if missing_kube:
         problems.append(f"no kubeconfig for clusters {missing_kube}")
     return problems

@@ -11,7 +11,7 @@ from automation.verify.backends.appmesh import AppMeshClient, ServiceDiscoveryCl
 from automation.verify.backends.lattice import LatticeClient
 from automation.verify.clients import AwsClients, make_aws_clients, make_kube_client
 from automation.verify.httpcheck import check_http, color_url, run_http_only, wait_until_reachable
-from automation.verify.kube import PodLister, kube_checks
+from automation.verify.kube import PodLister, kube_checks, ready_pod_counter
 from automation.verify.model import CheckResult, HttpStats, VerifyPlan, VerifyReport
 from automation.verify.poll import PollSettings
 from automation.verify.settings import DEFAULT_DEADLINE_S, DEFAULT_HTTP_CHECK, HttpCheckSettings
@@ -52,7 +52,9 @@ def run_verification(
     clients = AwsClients(
         appmesh=appmesh_client, servicediscovery=servicediscovery_client, lattice=lattice_client
     )
-    checks = backend.aws_checks(plan, clients, settings)
+    # Counted anew at each call, so an AWS check comparing with the pods converges with them.
+    ready_pods = ready_pod_counter(kube_clients, plan.version_pods, plan.k8s_namespace)
+    checks = backend.aws_checks(plan, clients, settings, ready_pods)
     checks += kube_checks(
         kube_clients=kube_clients,
         pod_selectors=plan.pod_selectors,

@@ -216,24 +216,3 @@ def test_render_ignores_an_unusable_aws_setup(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert json.loads(done.stdout)["ok"] is True
     assert (tmp_path / "render" / "resources.json").is_file()
-
-
-def test_known_regions_match_what_botocore_itself_lists(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """The region check reads botocore's endpoint file directly; it must agree with botocore's own API."""
-    import botocore.session
-
-    from infra.config_parse import _known_regions  # pyright: ignore[reportPrivateUsage] - under test
-
-    for name in AWS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    session: Any = botocore.session.Session()
-    expected = {
-        str(region)
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("eks", partition_name=partition)
-    }
-    assert "us-east-1" in expected
-    assert _known_regions() == frozenset(expected)

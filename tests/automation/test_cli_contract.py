@@ -60,6 +60,38 @@ def test_every_command_fails_with_exactly_one_json_document(command: list[str], 
     assert "unknown environment 'qa'" in outcome.stderr  # the same, for people
 
 
+# Command lines that do not parse: the parser refuses them before any command runs.
+USAGE_ERRORS = [
+    (["render", "dev", "--bogus"], "dev", "render", "No such option: --bogus"),
+    (["deploy", "dev", "--parallel", "-3"], "dev", "deploy", "Invalid value for '--parallel'"),
+    (["verify", "dev", "--front-url", "http://x", "--requests", "0"], "dev", "verify", "'--requests'"),
+    (["render"], None, "render", "Missing argument"),
+    (["nosuchcommand"], None, "nosuchcommand", "No such command 'nosuchcommand'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "env", "operation", "message"), USAGE_ERRORS, ids=str)
+def test_a_usage_error_with_json_is_one_json_document_and_exit_2(
+    argv: list[str], env: str | None, operation: str, message: str, tmp_path: Path
+) -> None:
+    outcome = CliRunner().invoke(cli.app, [*argv, "--json"], obj=Dependencies(log_dir=tmp_path))
+    assert outcome.exit_code == ExitCode.BAD_INPUT
+    document = _one_document(outcome.stdout)
+    assert (document["ok"], document["env"], document["operation"]) == (False, env, operation)
+    error = document["error"]
+    assert isinstance(error, dict)
+    assert error["kind"] == "bad_input"
+    assert message in str(error["message"])
+    assert message in outcome.stderr  # click's own message, for people
+
+
+def test_a_usage_error_without_json_prints_no_document(tmp_path: Path) -> None:
+    outcome = CliRunner().invoke(cli.app, ["render", "dev", "--bogus"], obj=Dependencies(log_dir=tmp_path))
+    assert outcome.exit_code == ExitCode.BAD_INPUT
+    assert outcome.stdout == ""
+    assert "No such option: --bogus" in outcome.stderr
+
+
 def test_render_json_on_bad_configuration_names_the_key(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()

@@ -196,7 +196,9 @@ def test_an_app_named_like_a_role_the_program_creates_names_both_keys(
 # Values AWS or Kubernetes reject ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("namespace", ["kube-system", "appmesh-system", "aws-application-networking-system"])
+@pytest.mark.parametrize(
+    "namespace", ["default", "kube-system", "appmesh-system", "aws-application-networking-system"]
+)
 def test_reserved_namespace(namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _refused(
         tmp_path,
@@ -213,6 +215,48 @@ def test_proxy_port(port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch,
         _changed(_workloads(port=port)),
         f"crossmesh:workloads.port: got {port}; is taken by the mesh proxy",
+    )
+
+
+def test_ssh_port_is_refused_before_the_guardrail_would_find_the_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app port is opened between the clusters' nodes: 22 would be an SSH rule (eks-no-ssh).
+    _refused(
+        tmp_path,
+        monkeypatch,
+        _changed(_workloads(port=22)),
+        "crossmesh:workloads.port: got 22; is SSH's",
+        "guardrail eks-no-ssh",
+    )
+
+
+@pytest.mark.parametrize("cidr", ["8.8.0.0/16", "11.0.0.0/16", "172.32.0.0/16", "192.169.0.0/16"])
+def test_publicly_routable_vpc_block(cidr: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _refused(
+        tmp_path,
+        monkeypatch,
+        _changed(_network(cidr=cidr)),
+        f"crossmesh:network.cidr: got '{cidr}'",
+        "expected a private block inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10",
+    )
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "hint"), [("t3.meduim", " (did you mean 't3.medium'?)"), ("t3.gigantic", "")]
+)
+def test_instance_type_ec2_does_not_know(
+    instance_type: str, hint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][1]["nodes"]["instanceTypes"] = [instance_type]
+
+    _refused(
+        tmp_path,
+        monkeypatch,
+        _changed(change),
+        f"crossmesh:clusters[1].nodes.instanceTypes[0]: got '{instance_type}'",
+        f"expected an EC2 instance type, as botocore knows them{hint}",
     )
 
 

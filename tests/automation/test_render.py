@@ -184,3 +184,42 @@ def test_program_refuses_bad_config_itself(tmp_path: Path) -> None:
     with pytest.raises(pulumi.RunError, match=r"crossmesh:workloads\.port: got 0"):
         record_document(document)
     assert flat(document)["crossmesh:workloads"].startswith("{")
+
+
+def test_out_folder_holding_other_files_is_refused_before_the_render(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A render replaces its folder whole: `--out .` or `--out ~` must never delete what else is there.
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    recorded: list[str] = []
+    monkeypatch.setattr(render_module, "record_project", lambda *a, **k: recorded.append("ran"))
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(tmp_path), "--json"])
+    assert outcome.exit_code == 2
+    error = json.loads(outcome.stdout)["error"]
+    assert error["message"].startswith(f"--out: {tmp_path} holds files a render did not write (notes.txt)")
+    assert recorded == []
+    assert keep.read_text() == "mine"
+
+
+def test_a_failed_write_leaves_the_earlier_render_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automation.render_output as output_module
+
+    out = tmp_path / "render"
+    assert runner.invoke(app, ["render", "dev", "--out", str(out)]).exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def disk_full(*_: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output_module, "report_markdown", disk_full)
+    outcome = runner.invoke(app, ["render", "staging", "--out", str(out), "--json"])
+    assert outcome.exit_code == 2
+    assert json.loads(outcome.stdout)["error"]["message"] == (
+        f"--out: cannot write the render to {out}: No space left on device"
+    )
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # dev's render, untouched, not half of staging's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["render"]  # no staging folder left behind

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from automation.environment import load_environment
+from automation.verify.model import VersionPods
 from automation.verify_plan import PlanError, build_verify_plan
 from infra.config import StackConfig
 from infra.config_parse import parse_stack_file
@@ -178,6 +179,37 @@ def test_lattice_plan_names_fronts_role_for_the_auth_policy_check() -> None:
     assert plan.backend == "lattice"
     assert plan.invoker_role == f"{cluster_prefix(config.stack, front.cluster)}-{front.name}"
     assert plan.invoker_role == "crossmesh-dev-eksc1-front"
-    assert dict(plan.replicas) == {app.version: app.replicas for app in topology_of(config).colors}
-    assert all(n >= 1 for n in plan.replicas.values())
     assert build_verify_plan(dev(), outputs_for("eksc1", "eksc2")).invoker_role is None
+
+
+def test_lattice_plan_knows_where_each_versions_pods_run_by_the_deployments_own_labels() -> None:
+    """The targets check counts a version's Ready pods with this selector, in that version's cluster:
+    it must be exactly the Deployment's matchLabels, so it matches that version's pods and no other."""
+    from infra.topology import topology_of
+    from workloads.deploy.manifests import deployment
+
+    config, _ = load_environment(PROJECT_DIR, "dev")
+    topology = topology_of(config)
+    plan = build_verify_plan(config, outputs_for(*topology.clusters))
+    assert dict(plan.version_pods) == {
+        "blue": VersionPods("eksc2", "app=colorapp,version=blue"),
+        "red": VersionPods("eksc2", "app=colorapp,version=red"),
+    }
+    for app in topology.colors:
+        match = deployment(app, topology, image="i", env=[])["spec"]["selector"]["matchLabels"]
+        where = plan.version_pods[str(app.version)]
+        assert where.cluster == app.cluster
+        assert dict(pair.split("=") for pair in where.selector.split(",")) == match
+
+
+def test_the_vpc_comes_from_the_vpc_id_output() -> None:
+    config, _ = load_environment(PROJECT_DIR, "dev")
+    clusters = ("eksc1", "eksc2")
+    assert build_verify_plan(config, outputs_for(*clusters, vpcId="vpc-0a1b2c3d4e5f60718")).vpc_id == (
+        "vpc-0a1b2c3d4e5f60718"
+    )
+    # a stack without the output (or an empty one) judges every association of its network
+    assert build_verify_plan(config, outputs_for(*clusters)).vpc_id is None
+    assert build_verify_plan(config, outputs_for(*clusters, vpcId="")).vpc_id is None
+    with pytest.raises(PlanError, match="stack output vpcId must be a string"):
+        build_verify_plan(config, outputs_for(*clusters, vpcId=["vpc-1"]))

@@ -77,6 +77,18 @@ def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
         ColorSettings()
 
 
+def test_front_takes_in_a_few_pools_worth_of_requests_not_colorapps_thousand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each request front takes in waits for one of its pool's connections; at 2,000 client connections
+    # 1,024 in flight held 119 MiB and let waits run into the deadline (bench/apps/README.md).
+    front = FrontSettings()
+    assert front.upstream_max_connections <= front.max_connections <= 4 * front.upstream_max_connections
+    assert ColorSettings(color="blue").max_connections == ServerSettings().max_connections == 1024
+    monkeypatch.setenv("MAX_CONNECTIONS", "512")
+    assert FrontSettings().max_connections == 512
+
+
 def test_a_handler_crash_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:
     async def broken(request: Request) -> Response:
         raise RuntimeError("boom")

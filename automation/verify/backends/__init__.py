@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from automation.verify.clients import AwsClients
+    from automation.verify.kube import ReadyPods
     from automation.verify.model import CheckResult, VerifyPlan
     from automation.verify.poll import PollSettings
     from infra.config import StackConfig
@@ -35,8 +36,13 @@ class BackendChecks(Protocol):
         """Why ``plan`` lacks what this backend's checks need (empty when it is usable)."""
         ...
 
-    def aws_checks(self, plan: VerifyPlan, clients: AwsClients, settings: PollSettings) -> list[CheckResult]:
-        """The backend's AWS objects, checked in dependency order, sharing ``settings``' deadline."""
+    def aws_checks(
+        self, plan: VerifyPlan, clients: AwsClients, settings: PollSettings, ready_pods: ReadyPods
+    ) -> list[CheckResult]:
+        """The backend's AWS objects, checked in dependency order, sharing ``settings``' deadline.
+
+        ``ready_pods(version)`` counts that version's Ready pods in its cluster when called, for a
+        backend whose AWS side registers pods one by one (Lattice's targets) to compare against."""
         ...
 
     def check_available(self, clients: Any, *, env: str, region: str, today: date | None = None) -> bool:

@@ -26,6 +26,7 @@ from automation.verify.poll import PollSettings, Probe, polled_check
 
 if TYPE_CHECKING:
     from automation.verify.clients import AwsClients
+    from automation.verify.kube import ReadyPods
     from automation.verify.model import VerifyPlan
     from infra.config import StackConfig
 
@@ -392,7 +393,12 @@ class AppMeshChecks:
             ]
         return []
 
-    def aws_checks(self, plan: VerifyPlan, clients: AwsClients, settings: PollSettings) -> list[CheckResult]:
+    def aws_checks(
+        self, plan: VerifyPlan, clients: AwsClients, settings: PollSettings, ready_pods: ReadyPods
+    ) -> list[CheckResult]:
+        # Cloud Map's healthy instances are what the pods' readiness gate already reflects, and the
+        # Kubernetes checks judge that gate: the Ready pod count adds nothing here.
+        del ready_pods
         return aws_checks(
             appmesh=clients.appmesh,
             servicediscovery=clients.servicediscovery,

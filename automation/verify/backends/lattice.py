@@ -25,6 +25,7 @@ from infra.naming import role_name_of
 
 if TYPE_CHECKING:
     from automation.verify.clients import AwsClients
+    from automation.verify.kube import ReadyPods
     from automation.verify.model import VerifyPlan
     from infra.config import StackConfig
 
@@ -35,6 +36,8 @@ class LatticeClient(Protocol):
     def list_service_networks(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
     def list_service_network_vpc_associations(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def get_service_network_vpc_association(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
     def list_services(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
@@ -82,20 +85,61 @@ def find_service_network(client: LatticeClient, name: str) -> Mapping[str, Any] 
     return matches[0]
 
 
-def probe_vpc_association(client: LatticeClient, *, network: str) -> Probe:
-    """Is the service network associated with a VPC, and is that association ACTIVE?"""
+# GetServiceNetworkVpcAssociation's ``status`` values
+# (https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_GetServiceNetworkVpcAssociation.html):
+# the failed ones and a deletion never turn ACTIVE again; the rest (CREATE_IN_PROGRESS,
+# UPDATE_IN_PROGRESS, or a status added later) may, so they are waited for.
+_ASSOCIATION_LOST = frozenset({"CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "DELETE_IN_PROGRESS"})
+
+
+def _association_verdict(network: str, answer: Mapping[str, Any]) -> Probe:
+    """One GetServiceNetworkVpcAssociation answer judged: ACTIVE passes, in progress is retried, a
+    failure or a deletion is terminal and names AWS's ``failureCode``/``failureMessage``."""
+    vpc = answer.get("vpcId") or answer.get("id")
+    status = str(answer.get("status"))
+    if status == ACTIVE:
+        return Probe(True, f"service network {network} is associated with {vpc} (ACTIVE)")
+    why = ": ".join(str(answer[key]) for key in ("failureCode", "failureMessage") if answer.get(key))
+    detail = f"service network {network} association with {vpc} is {status}" + (f" ({why})" if why else "")
+    return Probe(False, detail, terminal=status in _ASSOCIATION_LOST)
+
+
+def probe_vpc_association(client: LatticeClient, *, network: str, vpc_id: str | None = None) -> Probe:
+    """Is the service network associated with the stack's VPC, and is that association ACTIVE?
+
+    ListServiceNetworkVpcAssociations finds the association (of ``vpc_id``, or every one of the network
+    when the plan knows no VPC); GetServiceNetworkVpcAssociation reads its ``status`` and, when it
+    failed, ``failureCode`` and ``failureMessage``
+    (https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_GetServiceNetworkVpcAssociation.html).
+    """
     found = find_service_network(client, network)
     if isinstance(found, Probe):
         return found
-    items = _items(client.list_service_network_vpc_associations, serviceNetworkIdentifier=found["id"])
+    where = {"vpcIdentifier": vpc_id} if vpc_id else {}
+    items = _items(
+        client.list_service_network_vpc_associations, serviceNetworkIdentifier=found["id"], **where
+    )
     if isinstance(items, Probe):
         return items
+    if vpc_id:
+        items = [i for i in items if i.get("vpcId") == vpc_id]
     if not items:
-        return Probe(False, f"service network {network} has no VPC association")
-    statuses = {str(i.get("vpcId")): str(i.get("status")) for i in items}
-    if ACTIVE not in statuses.values():
-        return Probe(False, f"service network {network} VPC associations not ACTIVE: {statuses}")
-    return Probe(True, f"service network {network} is associated with {', '.join(sorted(statuses))}")
+        return Probe(
+            False, f"service network {network} has no VPC association" + (f" with {vpc_id}" if vpc_id else "")
+        )
+    verdicts: list[Probe] = []
+    for item in items:
+        try:
+            answer = client.get_service_network_vpc_association(
+                serviceNetworkVpcAssociationIdentifier=item["id"]
+            )
+        except Exception as exc:  # boto3 raises ClientError/BotoCoreError; Stubbers may raise anything
+            return describe_aws_error(exc)
+        verdicts.append(_association_verdict(network, answer))
+    failed = [v for v in verdicts if not v.ok]
+    if failed:
+        return Probe(False, "; ".join(v.detail for v in failed), terminal=any(v.terminal for v in failed))
+    return Probe(True, "; ".join(v.detail for v in verdicts))
 
 
 def probe_service(client: LatticeClient, *, network: str, host: str) -> Probe:
@@ -267,15 +311,17 @@ def probe_dns(lattice: LatticeClient, route53: Any, *, zone: str, host: str) -> 
 
 
 def probe_targets(
-    client: LatticeClient, observe: LatticeWeights, wanted: Mapping[str, int], replicas: Mapping[str, int]
+    client: LatticeClient, observe: LatticeWeights, wanted: Mapping[str, int], ready_pods: ReadyPods
 ) -> Probe:
-    """Are all targets of the route's target groups HEALTHY, and at least the configured replicas per
-    version?
+    """Are all targets of the route's target groups HEALTHY, and per version as many as its Ready pods?
 
     ListTargets reports each target's ``status`` (HEALTHY, UNHEALTHY, INITIAL, DRAINING, UNAVAILABLE,
     UNUSED; https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_ListTargets.html). The
-    comparison is with the configured replicas, not the Ready pod count the Kubernetes checks see:
-    wiring that count in is left for later, so a surplus of healthy targets (a rollout) still passes.
+    controller registers each pod of a version's exported Service as one IP target, so once both sides
+    settle the HEALTHY targets of a version are its Ready pods: a surplus is a target Lattice still
+    sends to with no Ready pod behind it, a shortfall a Ready pod Lattice does not send to. The pods
+    are counted by ``ready_pods`` at every attempt, after the targets, so a rollout converges while
+    this polls. A version that carries weight needs at least one target, even if it has no pods.
     """
     try:
         observe()
@@ -306,14 +352,18 @@ def probe_targets(
         return describe_aws_error(exc)
     if unhealthy:
         return Probe(False, f"targets not HEALTHY: {', '.join(unhealthy)}")
-    short = [
-        f"{color} {counts.get(color, 0)}/{replicas.get(color, 0)}"
-        for color, weight in sorted(wanted.items())
-        if weight > 0 and counts.get(color, 0) < replicas.get(color, 1)
-    ]
-    if short:
-        return Probe(False, f"fewer HEALTHY targets than replicas: {', '.join(short)}")
-    return Probe(True, f"HEALTHY targets {_shares(counts)}")
+    versions = sorted({*groups.values(), *(color for color, weight in wanted.items() if weight > 0)})
+    unlike: list[str] = []
+    for color in versions:
+        ready = ready_pods(color)
+        if isinstance(ready, Probe):
+            return Probe(False, f"counting Ready pods of {color}: {ready.detail}", ready.terminal)
+        healthy = counts.get(color, 0)
+        if healthy != ready or (healthy == 0 and wanted.get(color, 0) > 0):
+            unlike.append(f"{color} {healthy} HEALTHY target(s) for {ready} Ready pod(s)")
+    if unlike:
+        return Probe(False, f"targets do not match the Ready pods: {', '.join(unlike)}")
+    return Probe(True, f"HEALTHY targets, one per Ready pod: {_shares(counts)}")
 
 
 def _shares(weights: Mapping[str, int]) -> str:
@@ -345,19 +395,21 @@ def lattice_checks(
     network: str,
     host: str,
     settings: PollSettings,
+    vpc_id: str | None = None,
     weights: Mapping[str, int] | None = None,
     service: str = "",
-    replicas: Mapping[str, int] | None = None,
+    ready_pods: ReadyPods | None = None,
     invoker_role: str | None = None,
     route53: Any = None,
     zone: str = "",
 ) -> list[CheckResult]:
     """``weights`` (color -> configured weight) and ``service`` (colorapp's Kubernetes service name) add
-    the listener-rule check; ``invoker_role`` (front's role name, with IAM auth) the auth-policy check."""
+    the listener-rule check, and with ``ready_pods`` the targets check; ``invoker_role`` (front's role
+    name, with IAM auth) the auth-policy check."""
     checks = [
         polled_check(
             f"lattice service network {network}",
-            lambda: probe_vpc_association(client, network=network),
+            lambda: probe_vpc_association(client, network=network, vpc_id=vpc_id),
             settings,
         ),
         polled_check(
@@ -371,14 +423,14 @@ def lattice_checks(
                 f"lattice rule weights {host}", lambda: probe_rule_weights(observe, weights), settings
             )
         )
-    if weights and replicas:
+    if weights and ready_pods is not None:
         targets_reader = LatticeWeights(client, host, f"{service}-")
         wanted = weights
-        per_version = replicas
+        count = ready_pods
         checks.append(
             polled_check(
                 f"lattice targets {host}",
-                lambda: probe_targets(client, targets_reader, wanted, per_version),
+                lambda: probe_targets(client, targets_reader, wanted, count),
                 settings,
             )
         )
@@ -431,9 +483,16 @@ class LatticeChecks:
     sidecars = False
 
     def plan_problems(self, plan: VerifyPlan) -> list[str]:
-        return [] if plan.service_network else ["the lattice backend needs service_network"]
+        problems = [] if plan.service_network else ["the lattice backend needs service_network"]
+        unplaced = sorted(set(plan.weights) - set(plan.version_pods))
+        if unplaced:
+            # The targets check compares each version's HEALTHY targets with its Ready pods.
+            problems.append(f"the lattice backend needs version_pods for versions {unplaced}")
+        return problems
 
-    def aws_checks(self, plan: VerifyPlan, clients: AwsClients, settings: PollSettings) -> list[CheckResult]:
+    def aws_checks(
+        self, plan: VerifyPlan, clients: AwsClients, settings: PollSettings, ready_pods: ReadyPods
+    ) -> list[CheckResult]:
         if clients.lattice is None:
             return [CheckResult("lattice", False, "no vpc-lattice client to check the service network with")]
         return lattice_checks(
@@ -441,10 +500,11 @@ class LatticeChecks:
             network=plan.service_network or "",
             host=plan.virtual_service_name,
             settings=settings,
+            vpc_id=plan.vpc_id,
             weights=plan.weights,
             service=plan.service_name,
+            ready_pods=ready_pods,
             invoker_role=plan.invoker_role,
-            replicas=plan.replicas,
             route53=clients.route53,
             zone=plan.cloudmap_namespace,
         )

@@ -92,10 +92,11 @@ class AppMeshBackend(MeshBackend):
         return tuple(sorted(rules))
 
     def app_environment(self, app: AppSpec, topology: Topology) -> Mapping[str, str]:
-        if not self.tracing:
-            return {}
-        # The X-Ray daemon is injected as a sidecar of the same pod.
-        return {"XRAY_ENABLED": "true", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
+        """Nothing beyond the common environment: Envoy enforces the route's deadline and retries, which
+        is what the apps' defaults assume (front does not retry), and the apps send their spans to the
+        cluster's collector (OTLP) on either backend. The injected X-Ray daemon carries Envoy's own
+        spans only; no app reads its address."""
+        return {}
 
     def pod_security_exceptions(self, topology: Topology) -> Mapping[str, PodSecurityException]:
         return {controller.NAMESPACE: CONTROLLER_POD_SECURITY, topology.namespace: INJECTED_POD_SECURITY}

@@ -19,8 +19,15 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from automation.verify.kube import evaluate_pods, kube_checks, pod_facts, probe_pods
-from automation.verify.model import CLOUDMAP_READINESS_GATE
+from automation.verify.kube import (
+    evaluate_pods,
+    kube_checks,
+    pod_facts,
+    probe_pods,
+    ready_count,
+    ready_pod_counter,
+)
+from automation.verify.model import CLOUDMAP_READINESS_GATE, VersionPods
 from automation.verify.poll import PollSettings
 
 GATE = CLOUDMAP_READINESS_GATE
@@ -266,3 +273,55 @@ def test_kube_checks_time_out_on_pods_that_never_get_ready(fake_clock: Any) -> N
     assert not result.ok
     assert "deadline passed" in result.detail
     assert sum(fake_clock.sleeps) == 20
+
+
+def test_ready_count_counts_running_ready_live_pods_only() -> None:
+    """The count a load balancer's healthy targets are compared with: sidecars play no part (Lattice)."""
+    pods = [
+        make_pod("ready-1", containers=("app",), gate=None),
+        make_pod("ready-2", containers=("app",), gate=None),
+        make_pod("not-ready", containers=("app",), gate=None, ready="False"),
+        make_pod("pending", containers=("app",), gate=None, phase="Pending", ready="False"),
+        make_pod("leaving", containers=("app",), gate=None, terminating=True),
+    ]
+    assert ready_count(pods) == 2
+    assert ready_count([to_camel_json(p) for p in pods]) == 2
+    assert ready_count([]) == 0
+
+
+def test_ready_pod_counter_lists_the_versions_pods_in_their_cluster_at_every_call() -> None:
+    eksc2 = FakeCoreV1(
+        V1PodList(items=[make_pod("blue-1", gate=None)]),
+        V1PodList(items=[make_pod("blue-1", gate=None), make_pod("blue-2", gate=None)]),
+    )
+    eksc1 = FakeCoreV1(V1PodList(items=[]))
+    count = ready_pod_counter(
+        {"eksc1": eksc1, "eksc2": eksc2},
+        {"blue": VersionPods("eksc2", "app=colorapp,version=blue")},
+        "appmesh-demo",
+    )
+    assert count("blue") == 1
+    assert count("blue") == 2  # asked again, listed again: a polling check sees pods come
+    assert eksc2.calls == [("appmesh-demo", "app=colorapp,version=blue")] * 2
+    assert eksc1.calls == []
+
+
+def test_ready_pod_counter_says_why_a_count_is_unknown() -> None:
+    count = ready_pod_counter(
+        {"eksc2": FakeCoreV1(ApiException(status=403, reason="Forbidden"))},
+        {
+            "blue": VersionPods("eksc2", "app=colorapp,version=blue"),
+            "red": VersionPods("eksc3", "app=colorapp,version=red"),
+        },
+        "appmesh-demo",
+    )
+    denied = count("blue")
+    assert not isinstance(denied, int)
+    assert denied.terminal
+    assert "HTTP 403 Forbidden" in denied.detail
+    no_client = count("red")
+    assert not isinstance(no_client, int)
+    assert no_client.detail == "no Kubernetes client for cluster eksc3 (version red)"
+    unknown = count("green")
+    assert not isinstance(unknown, int)
+    assert unknown.detail == "the plan says nothing of where version green's pods run"

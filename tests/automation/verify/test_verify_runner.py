@@ -22,7 +22,14 @@ from moto import mock_aws
 from rich.console import Console
 
 from automation.verify.clients import make_aws_clients, make_kube_client, make_kube_clients, parse_kubeconfig
-from automation.verify.model import CLOUDMAP_READINESS_GATE, CheckResult, HttpStats, VerifyPlan, VerifyReport
+from automation.verify.model import (
+    CLOUDMAP_READINESS_GATE,
+    CheckResult,
+    HttpStats,
+    VerifyPlan,
+    VerifyReport,
+    VersionPods,
+)
 from automation.verify.render import render_report
 from automation.verify.runner import run_verification, verify_plan
 from automation.verify.settings import HttpCheckSettings
@@ -81,10 +88,12 @@ def ready_pod(name: str, app: str, *, tracing: bool) -> V1Pod:
 class PodsBySelector:
     def __init__(self, pods: dict[str, list[V1Pod]]) -> None:
         self.pods = pods
+        self.selectors: list[str | None] = []
 
     def list_namespaced_pod(
         self, namespace: str, *, label_selector: str | None = None, _request_timeout: float | None = None
     ) -> V1PodList:
+        self.selectors.append(label_selector)
         return V1PodList(items=self.pods.get(label_selector or "", []))
 
 
@@ -357,6 +366,7 @@ def test_lattice_plan_runs_lattice_checks_and_expects_no_sidecars(monkeypatch: p
         kubeconfigs={"eksc1": json.dumps(KUBECONFIG), "eksc2": json.dumps(KUBECONFIG)},
         backend="lattice",
         service_network="crossmesh-lattice",
+        version_pods=VERSION_PODS,
     )
     with mock_aws():
         clients = make_aws_clients("us-west-2")
@@ -384,6 +394,71 @@ def test_lattice_plan_runs_lattice_checks_and_expects_no_sidecars(monkeypatch: p
     assert by_name["k8s eksc2 appmesh-demo/app=colorapp"].ok is True
     assert by_name["http /color"].ok is False  # no front URL in this plan
     assert report.ok is False
+
+
+VERSION_PODS = {
+    "blue": VersionPods("eksc2", "app=colorapp,version=blue"),
+    "red": VersionPods("eksc2", "app=colorapp,version=red"),
+}
+
+
+def test_the_backend_gets_a_counter_of_each_versions_ready_pods_read_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """run_verification hands the backend's AWS checks a Ready pod counter over the plan's clusters:
+    each call lists that version's pods in its own cluster, so a check polling it converges."""
+    from automation.verify.backends import lattice
+
+    handed: list[Any] = []
+
+    def aws_checks(
+        self: object, plan: VerifyPlan, clients: object, settings: object, ready_pods: Any
+    ) -> list[CheckResult]:
+        handed.append(ready_pods)
+        return []
+
+    monkeypatch.setattr(lattice.LatticeChecks, "aws_checks", aws_checks)
+    not_ready = ready_pod("colorapp-blue-2", "colorapp", tracing=False)
+    assert not_ready.status is not None
+    not_ready.status.conditions = [V1PodCondition(type="Ready", status="False")]
+    blue = [ready_pod("colorapp-blue-1", "colorapp", tracing=False), not_ready]
+    eksc2 = PodsBySelector({"app=colorapp,version=blue": blue, "app=colorapp,version=red": []})
+    plan = VerifyPlan(
+        **{
+            **make_plan(None).__dict__,
+            "backend": "lattice",
+            "service_network": "n",
+            "virtual_node_names": {},
+            "version_pods": VERSION_PODS,
+        }
+    )
+    run_verification(
+        plan,
+        appmesh_client=None,
+        servicediscovery_client=None,
+        kube_clients={"eksc1": PodsBySelector({}), "eksc2": eksc2},
+        lattice_client=object(),
+        deadline_s=0,
+    )
+    (ready_pods,) = handed
+    eksc2.selectors.clear()
+    assert (ready_pods("blue"), ready_pods("red")) == (1, 0)
+    assert eksc2.selectors == ["app=colorapp,version=blue", "app=colorapp,version=red"]
+    blue.append(ready_pod("colorapp-blue-3", "colorapp", tracing=False))
+    assert ready_pods("blue") == 2  # listed again when asked again
+
+
+def test_a_lattice_plan_needs_where_each_versions_pods_run() -> None:
+    base = {
+        **make_plan(None).__dict__,
+        "backend": "lattice",
+        "service_network": "n",
+        "virtual_node_names": {},
+    }
+    with pytest.raises(ValueError, match=r"the lattice backend needs version_pods for versions \['red'\]"):
+        VerifyPlan(**{**base, "version_pods": {"blue": VERSION_PODS["blue"]}})
+    with pytest.raises(ValueError, match=r"no kubeconfig for clusters \['eksc3'\]"):
+        VerifyPlan(**{**base, "version_pods": {**VERSION_PODS, "red": VersionPods("eksc3", "app=colorapp")}})
 
 
 def test_a_lattice_plan_needs_its_service_network() -> None:

@@ -140,6 +140,11 @@ def test_tracing_grants_xray_and_sets_the_controller_and_app_env() -> None:
     # The apps export OpenTelemetry spans to the cluster's collector, which sends them to X-Ray.
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
     assert env["OTEL_PROPAGATORS"] == "tracecontext,xray"
+    # Nothing in the apps reads the X-Ray daemon's address any more; the injected daemon carries
+    # Envoy's own spans, which the controller's tracing setting turns on.
+    assert [name for name in env if "XRAY" in name] == []
+    # Envoy retries on App Mesh, so front does not.
+    assert env["UPSTREAM_MAX_RETRIES"] == "0"
     assert inputs(recording, RELEASE, "eksc1-mesh-controller-release")["values"]["tracing"]["enabled"] is True
 
 

@@ -1,7 +1,9 @@
-"""The deeper Lattice checks: listener-rule weights (and what each test runs against says its docstring).
+"""The deeper Lattice checks: listener-rule weights, targets against Ready pods, auth policies, DNS and
+the VPC association (what each test runs against says its docstring).
 
-moto 5.2.5 creates services, listeners, rules and target groups but answers neither ListRules nor
-GetRule, so those two go to a botocore Stubber while everything else is moto's.
+moto 5.2.5 creates services, listeners, rules, target groups and VPC associations but answers none of
+ListRules, GetRule, ListTargets or GetServiceNetworkVpcAssociation, so those go to a botocore Stubber
+while everything else is moto's.
 """
 
 from __future__ import annotations
@@ -24,25 +26,13 @@ from automation.verify.backends.lattice import (
     probe_rule_weights,
     probe_targets,
 )
+from automation.verify.kube import ReadyPods, ready_pod_counter
+from automation.verify.model import VersionPods
 from automation.verify.poll import PollSettings
+from tests.automation.verify.backends.lattice_stubs import REGION, Split, stubbed_lattice
 
-REGION = "us-east-1"
 NETWORK = "crossmesh-dev"
 HOST = "colorapp.appmesh-demo.pvt.aws.local"
-
-
-class _Split:
-    """moto's client for every call except the ones moto lacks, which the Stubber's client answers."""
-
-    def __init__(self, moto: Any, stubbed: Any, stubbed_calls: set[str]) -> None:
-        self._moto = moto
-        self._stubbed = stubbed
-        self._calls = stubbed_calls
-        self.groups: dict[str, str] = {}
-        """target group id -> color, as created in moto."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stubbed if name in self._calls else self._moto, name)
 
 
 @pytest.fixture
@@ -53,16 +43,11 @@ def moto_lattice() -> Iterator[Any]:
         yield boto3.client("vpc-lattice", region_name=REGION)  # pyright: ignore[reportUnknownMemberType]
 
 
-def _stubbed() -> tuple[Any, Stubber]:
-    client: Any = boto3.client(  # pyright: ignore[reportUnknownMemberType]
-        "vpc-lattice", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    return client, Stubber(client)
-
-
-def _route(moto: Any, weights: dict[str, int]) -> tuple[Any, Stubber]:
+def _route(
+    moto: Any, weights: dict[str, int], *, attempts: int = 1, also_stubbed: tuple[str, ...] = ()
+) -> tuple[_RouteClient, Stubber]:
     """Builds the service, listener, target groups (tagged like the controller) and rule in moto, and
-    stubs ListRules/GetRule to answer with that rule and these weights."""
+    stubs ListRules/GetRule to answer with that rule and these weights, ``attempts`` times."""
     service = moto.create_service(name="colorapp-dev", customDomainName=HOST)
     listener = moto.create_listener(
         serviceIdentifier=service["id"],
@@ -88,21 +73,36 @@ def _route(moto: Any, weights: dict[str, int]) -> tuple[Any, Stubber]:
         match={"httpMatch": {"pathMatch": {"match": {"prefix": "/"}}}},
         action={"forward": {"targetGroups": groups}},
     )
-    client, stub = _stubbed()
-    ids = {"serviceIdentifier": service["id"], "listenerIdentifier": listener["id"]}
+    client, stub = stubbed_lattice()
+    split = _RouteClient(moto, client, {"list_rules", "get_rule", "list_targets", *also_stubbed})
+    split.groups = {str(g["targetGroupIdentifier"]): color for g, color in zip(groups, weights, strict=True)}
+    split.ids = {"serviceIdentifier": service["id"], "listenerIdentifier": listener["id"]}
+    split.rule = {"id": rule["id"], "action": {"forward": {"targetGroups": groups}}}
+    for _ in range(attempts):
+        _answer_rule(stub, split)
+    return split, stub
+
+
+class _RouteClient(Split):
+    ids: dict[str, str]
+    """ListRules' parameters: the service and listener moto made."""
+    rule: dict[str, Any]
+    """GetRule's answer: the rule moto made, forwarding to its target groups."""
+
+
+def _answer_rule(stub: Stubber, split: _RouteClient) -> None:
+    """Queues one ListRules and one GetRule answer (moto 5.2.5 has neither), as one weights read asks."""
     stub.add_response(
         "list_rules",
-        {"items": [{"id": "rule-default0000000", "isDefault": True}, {"id": rule["id"], "isDefault": False}]},
-        ids,
+        {
+            "items": [
+                {"id": "rule-default0000000", "isDefault": True},
+                {"id": split.rule["id"], "isDefault": False},
+            ]
+        },
+        split.ids,
     )
-    stub.add_response(
-        "get_rule",
-        {"id": rule["id"], "action": {"forward": {"targetGroups": groups}}},
-        {**ids, "ruleIdentifier": rule["id"]},
-    )
-    split = _Split(moto, client, {"list_rules", "get_rule", "list_targets"})
-    split.groups = {str(g["targetGroupIdentifier"]): color for g, color in zip(groups, weights, strict=True)}
-    return split, stub
+    stub.add_response("get_rule", split.rule, {**split.ids, "ruleIdentifier": split.rule["id"]})
 
 
 def test_rule_weights_equal_to_the_configuration_pass(moto_lattice: Any) -> None:
@@ -133,7 +133,7 @@ def test_no_service_for_the_host_fails(moto_lattice: Any) -> None:
 
 def test_access_denied_on_get_rule_is_not_retried() -> None:
     """Stubber only: ListServices/ListListeners/ListRules answer, GetRule is denied."""
-    client, stub = _stubbed()
+    client, stub = stubbed_lattice()
     stub.add_response("list_services", {"items": [{"id": "svc-0123456789abcdef0", "customDomainName": HOST}]})
     stub.add_response("list_listeners", {"items": [{"id": "listener-0123456789abcdef0"}]})
     stub.add_response("list_rules", {"items": [{"id": "rule-0123456789abcdef0", "isDefault": False}]})
@@ -243,7 +243,7 @@ ASSIGNED = "colorapp-dev-0123456789abcdef0.7d67968.vpc-lattice-svcs.us-east-1.on
 def _lattice_with_assigned_domain() -> tuple[Any, Stubber]:
     """Stubber for ListServices: moto 5.2.5 copies the custom domain into dnsEntry, where AWS puts the
     domain it assigned, which is what the CNAME must name."""
-    client, stub = _stubbed()
+    client, stub = stubbed_lattice()
     stub.add_response(
         "list_services",
         {
@@ -346,16 +346,59 @@ def _with_targets(stub: Stubber, split: Any, statuses: dict[str, list[str]]) -> 
         )
 
 
-def test_all_targets_healthy_and_as_many_as_replicas_pass(moto_lattice: Any) -> None:
-    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule, ListTargets)."""
+def _pod(name: str, *, ready: bool = True, terminating: bool = False) -> dict[str, Any]:
+    """A colorapp pod as the Kubernetes API returns it (camelCase JSON), Lattice style: no sidecars."""
+    return {
+        "metadata": {"name": name, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if terminating else {})},
+        "spec": {"containers": [{"name": "colorapp"}]},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [{"name": "colorapp", "ready": ready}],
+        },
+    }
+
+
+class _Pods:
+    """CoreV1Api.list_namespaced_pod of one cluster: each selector's answers in turn (the last repeats)."""
+
+    def __init__(self, answers: dict[str, list[list[dict[str, Any]]]]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, str | None]] = []
+
+    def list_namespaced_pod(
+        self, namespace: str, *, label_selector: str | None = None, _request_timeout: float | None = None
+    ) -> dict[str, Any]:
+        self.calls.append((namespace, label_selector))
+        queue = self.answers[label_selector or ""]
+        return {"items": queue.pop(0) if len(queue) > 1 else queue[0]}
+
+
+BLUE, RED = "app=colorapp,version=blue", "app=colorapp,version=red"
+WHERE = {"blue": VersionPods("eksc2", BLUE), "red": VersionPods("eksc2", RED)}
+
+
+def _ready(**pods: list[list[dict[str, Any]]]) -> tuple[ReadyPods, _Pods]:
+    """The runner's Ready pod counter over a fake eksc2 whose pods per color are ``pods``."""
+    lister = _Pods({WHERE[color].selector: answers for color, answers in pods.items()})
+    return ready_pod_counter({"eksc2": lister}, WHERE, "appmesh-demo"), lister
+
+
+def _two(color: str) -> list[list[dict[str, Any]]]:
+    return [[_pod(f"colorapp-{color}-1"), _pod(f"colorapp-{color}-2")]]
+
+
+def test_all_targets_healthy_and_as_many_as_the_ready_pods_pass(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule,
+    ListTargets); pods from a fake CoreV1Api through the runner's counter."""
     split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
     _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY", "HEALTHY"]})
+    ready, pods = _ready(blue=_two("blue"), red=_two("red"))
     with stub:
-        probe = probe_targets(
-            split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, {"blue": 2, "red": 2}
-        )
+        probe = probe_targets(split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, ready)
     assert probe.ok, probe.detail
-    assert probe.detail == "HEALTHY targets blue=2, red=2"
+    assert probe.detail == "HEALTHY targets, one per Ready pod: blue=2, red=2"
+    assert pods.calls == [("appmesh-demo", BLUE), ("appmesh-demo", RED)]
     stub.assert_no_pending_responses()
 
 
@@ -363,21 +406,148 @@ def test_an_unhealthy_target_fails_with_its_reason(moto_lattice: Any) -> None:
     """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule, ListTargets)."""
     split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
     _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY", "UNHEALTHY"]})
+    ready, _ = _ready(blue=_two("blue"), red=_two("red"))
     with stub:
-        probe = probe_targets(
-            split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, {"blue": 2, "red": 2}
-        )
+        probe = probe_targets(split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, ready)
     assert not probe.ok
     assert probe.detail == "targets not HEALTHY: red 10.0.1.1 UNHEALTHY HealthCheckFailed"
 
 
-def test_fewer_healthy_targets_than_replicas_fail(moto_lattice: Any) -> None:
+def test_fewer_healthy_targets_than_ready_pods_fail(moto_lattice: Any) -> None:
     """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule, ListTargets)."""
     split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
     _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY"]})
+    ready, _ = _ready(blue=_two("blue"), red=_two("red"))
     with stub:
-        probe = probe_targets(
-            split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, {"blue": 2, "red": 2}
-        )
+        probe = probe_targets(split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, ready)
     assert not probe.ok
-    assert probe.detail == "fewer HEALTHY targets than replicas: red 1/2"
+    assert probe.detail == "targets do not match the Ready pods: red 1 HEALTHY target(s) for 2 Ready pod(s)"
+
+
+def test_a_surplus_healthy_target_fails_naming_version_and_counts(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule,
+    ListTargets): three HEALTHY blue targets behind two Ready blue pods (a stale registration)."""
+    split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    _with_targets(stub, split, {"blue": ["HEALTHY"] * 3, "red": ["HEALTHY", "HEALTHY"]})
+    ready, _ = _ready(blue=_two("blue"), red=_two("red"))
+    with stub:
+        probe = probe_targets(split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, ready)
+    assert not probe.ok
+    assert probe.detail == "targets do not match the Ready pods: blue 3 HEALTHY target(s) for 2 Ready pod(s)"
+
+
+@pytest.mark.parametrize(
+    "blue_pods",
+    [
+        [_pod("colorapp-blue-1"), _pod("colorapp-blue-2", ready=False)],
+        [_pod("colorapp-blue-1"), _pod("colorapp-blue-2", terminating=True)],
+    ],
+    ids=["not-ready", "terminating"],
+)
+def test_a_pod_not_ready_or_leaving_is_not_counted(
+    moto_lattice: Any, blue_pods: list[dict[str, Any]]
+) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule,
+    ListTargets): two HEALTHY blue targets, but only one blue pod Ready and staying."""
+    split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY", "HEALTHY"]})
+    ready, _ = _ready(blue=[blue_pods], red=_two("red"))
+    with stub:
+        probe = probe_targets(split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, ready)
+    assert not probe.ok
+    assert probe.detail == "targets do not match the Ready pods: blue 2 HEALTHY target(s) for 1 Ready pod(s)"
+
+
+def test_a_weighted_version_with_neither_targets_nor_pods_fails(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule,
+    ListTargets): red carries half the traffic with nothing behind it; 0 = 0 is no pass."""
+    split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": []})
+    ready, _ = _ready(blue=_two("blue"), red=[[]])
+    with stub:
+        probe = probe_targets(split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, ready)
+    assert not probe.ok
+    assert probe.detail == "targets do not match the Ready pods: red 0 HEALTHY target(s) for 0 Ready pod(s)"
+
+
+def test_pods_that_cannot_be_listed_fail_the_targets_check_without_retry(moto_lattice: Any) -> None:
+    """moto (service, listener, CreateRule, target groups, tags) + Stubber (ListRules, GetRule,
+    ListTargets); the pod listing is refused with 403."""
+
+    class Forbidden(Exception):
+        status = 403
+        reason = "Forbidden"
+
+    class Denied:
+        def list_namespaced_pod(self, namespace: str, **_: Any) -> Any:
+            raise Forbidden()
+
+    split, stub = _route(moto_lattice, {"blue": 50, "red": 50})
+    _with_targets(stub, split, {"blue": ["HEALTHY"], "red": ["HEALTHY"]})
+    ready = ready_pod_counter({"eksc2": Denied()}, WHERE, "appmesh-demo")
+    with stub:
+        probe = probe_targets(split, LatticeWeights(split, HOST, "colorapp-"), {"blue": 50, "red": 50}, ready)
+    assert not probe.ok
+    assert probe.terminal
+    assert probe.detail == (
+        "counting Ready pods of blue: listing pods app=colorapp,version=blue in appmesh-demo failed: "
+        "HTTP 403 Forbidden"
+    )
+
+
+def test_the_polled_targets_check_recounts_pods_until_they_match(moto_lattice: Any) -> None:
+    """All Lattice checks of a deploy in order. moto: CreateServiceNetwork, the VPC (EC2) and
+    CreateServiceNetworkVpcAssociation, ListServiceNetworkVpcAssociations, the service joined to the
+    network, listener, CreateRule, target groups and tags. Stubber: GetServiceNetworkVpcAssociation,
+    ListRules, GetRule, ListTargets. At the targets check's first attempt one red pod is Ready for two
+    HEALTHY red targets (its readiness gate not yet True); at the second both are, and it passes."""
+    network = moto_lattice.create_service_network(name=NETWORK)
+    vpc = boto3.client("ec2", region_name=REGION).create_vpc(CidrBlock="172.16.0.0/16")["Vpc"]["VpcId"]
+    association = moto_lattice.create_service_network_vpc_association(
+        serviceNetworkIdentifier=network["id"], vpcIdentifier=vpc
+    )
+    split, stub = _route(
+        moto_lattice,
+        {"blue": 50, "red": 50},
+        attempts=0,
+        also_stubbed=("get_service_network_vpc_association",),
+    )
+    moto_lattice.create_service_network_service_association(
+        serviceNetworkIdentifier=network["id"], serviceIdentifier=split.ids["serviceIdentifier"]
+    )
+    stub.add_response(
+        "get_service_network_vpc_association",
+        {"id": association["id"], "status": "ACTIVE", "vpcId": vpc},
+        {"serviceNetworkVpcAssociationIdentifier": association["id"]},
+    )
+    _answer_rule(stub, split)  # the rule weights check
+    for _ in range(2):  # the targets check, twice
+        _answer_rule(stub, split)
+        _with_targets(stub, split, {"blue": ["HEALTHY", "HEALTHY"], "red": ["HEALTHY", "HEALTHY"]})
+    one_then_two = [[_pod("colorapp-red-1"), _pod("colorapp-red-2", ready=False)], _two("red")[0]]
+    ready, pods = _ready(blue=_two("blue"), red=one_then_two)
+    now = [0.0]
+    settings = PollSettings.starting_now(
+        30, initial_backoff_s=1, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
+    with stub:
+        results = lattice_checks(
+            client=split,
+            network=NETWORK,
+            host=HOST,
+            settings=settings,
+            vpc_id=vpc,
+            weights={"blue": 50, "red": 50},
+            service="colorapp",
+            ready_pods=ready,
+        )
+    assert [(r.name, r.ok) for r in results] == [
+        (f"lattice service network {NETWORK}", True),
+        (f"lattice service {HOST}", True),
+        (f"lattice rule weights {HOST}", True),
+        (f"lattice targets {HOST}", True),
+    ], [r.detail for r in results]
+    assert results[3].detail == "HEALTHY targets, one per Ready pod: blue=2, red=2"
+    assert pods.calls.count(("appmesh-demo", RED)) == 2
+    assert now[0] == 1  # one pause between the two attempts
+    stub.assert_no_pending_responses()

@@ -21,6 +21,7 @@ from infra.mesh import BackendUnavailable, backend_for
 from infra.mesh.appmesh import AppMeshBackend
 from infra.topology import topology_of
 from tests.support import PROJECT_DIR, flat, stack_document, variant
+from workloads.deploy.manifests import app_env, collector_endpoint
 
 
 def config(change: Any = None) -> StackConfig:
@@ -31,17 +32,33 @@ def test_dev_is_app_mesh() -> None:
     assert isinstance(backend_for(config()), AppMeshBackend)
 
 
-def test_tracing_env_only_with_xray() -> None:
-    plain = config()
-    topology = topology_of(plain)
-    assert backend_for(plain).app_environment(topology.colors[0], topology) == {}
-    traced = config(lambda c: c["crossmesh:mesh"].update(tracing="x-ray"))
-    # The X-Ray daemon is a sidecar of the same pod: the app sends segments to localhost.
-    for app in topology.apps:
-        assert backend_for(traced).app_environment(app, topology) == {
-            "XRAY_ENABLED": "true",
-            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-        }
+def test_app_mesh_adds_no_environment_traced_or_not() -> None:
+    """Envoy enforces the route's deadline and retries, which the apps' common environment already
+    assumes, and traced apps export OTLP to the cluster's collector on either backend: App Mesh adds
+    nothing, in particular not the X-Ray daemon address the apps no longer read."""
+    for tracing in ("none", "x-ray"):
+        configured = config(lambda c, t=tracing: c["crossmesh:mesh"].update(tracing=t))
+        topology = topology_of(configured)
+        backend = backend_for(configured)
+        for app in topology.apps:
+            assert backend.app_environment(app, topology) == {}
+            env = {
+                e["name"]: e["value"]
+                for e in app_env(
+                    app,
+                    topology,
+                    route_timeout_ms=configured.mesh.route.timeout_ms,
+                    tracing=backend.tracing,
+                    backend_env=backend.app_environment(app, topology),
+                )
+            }
+            assert [name for name in env if "XRAY" in name] == []
+            assert env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == (
+                collector_endpoint(topology.namespace) if tracing == "x-ray" else None
+            )
+            if app is topology.front:
+                assert env["UPSTREAM_MAX_RETRIES"] == "0"  # Envoy retries; front must not multiply them
+                assert "UPSTREAM_AUTH" not in env  # front's default, none: Envoy does not sign
 
 
 def test_pod_security_exceptions_name_the_controller_and_the_injected_namespace() -> None:
