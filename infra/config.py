@@ -839,10 +839,8 @@ class StackConfig(_Model):
                 )
             if sum(self.traffic_weights.values()) != 100:
                 raise KeyedError("trafficWeights", "expected weights summing to 100")
-        if self.workloads.front.name == colorapp.name:
-            raise KeyedError("workloads.front.name", "front and colorapp need different names")
-        if self.workloads.front.name in {f"{colorapp.name}-{v.color}" for v in colorapp.versions}:
-            raise KeyedError("workloads.front.name", "collides with a colorapp version's name")
+        # Names that collide once composed (front named like a colorapp version, or like a role the
+        # program creates) are refused with both keys by infra.config_limits.
         return self
 
     def _check_tags(self) -> None:

@@ -13,7 +13,7 @@ configured (tests/infra/mesh/test_backend_boundary.py enforces it).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -22,9 +22,10 @@ import pulumi_kubernetes as k8s
 
 from infra import iam
 from infra.config import MeshBackendKind, StackConfig
+from infra.config_limits import ComposedName, name_problems
 from infra.config_parse import Problem
 from infra.cross_cluster import AccessRule
-from infra.topology import AppSpec, Topology
+from infra.topology import AppSpec, Topology, topology_of
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,15 @@ class MeshBackend(ABC):
                     f"{len(colors)} versions; expected at most {limit}: {why}",
                 )
             ]
-        return []
+        # The backend's own names, over their limits, against their syntax or colliding with the
+        # apps' (the configuration model has checked the apps' own already).
+        extra = self.composed_names(topology_of(self.config))
+        return [Problem(key, value, message) for key, value, message in name_problems(self.config, extra)]
+
+    def composed_names(self, topology: Topology) -> Iterable[ComposedName]:
+        """Every physical name this backend creates beyond the apps' own (infra.config_limits): its
+        controller, its mesh objects, the AWS names it or its controller chooses."""
+        return ()
 
     def unavailable(self) -> tuple[str, str] | None:
         """(why, what to do) when this backend cannot be deployed at all; None when it can."""

@@ -129,6 +129,70 @@ def test_a_long_stack_name_is_named_as_the_cause(tmp_path: Path, monkeypatch: py
     )
 
 
+def test_a_kubernetes_service_name_starting_with_a_digit_names_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A DNS label, so the key's own type accepts it; Kubernetes Service names must start with a letter.
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:workloads"]["front"]["name"] = "2front"
+
+    _refused(
+        tmp_path,
+        monkeypatch,
+        _changed(change),
+        "crossmesh:workloads.front.name: got '2front'; composes the Kubernetes Service name '2front'",
+        "expected an RFC 1035 label",
+    )
+
+
+def test_a_double_hyphen_in_a_name_lattice_receives_names_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Gateway API controller names the Lattice service <route>-<namespace>; Lattice refuses '--'.
+    _refused(
+        tmp_path,
+        monkeypatch,
+        _changed(_workloads(namespace="apps--demo")),
+        "crossmesh:workloads.namespace: got 'apps--demo'; composes the VPC Lattice service name "
+        "'colorapp-apps--demo'",
+        "no '--'",
+    )
+
+
+# Names that collide within a stack once composed -------------------------------------------------------
+
+
+def test_front_named_like_a_colorapp_version_names_both_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:workloads"]["front"]["name"] = "colorapp-red"
+
+    _refused(
+        tmp_path,
+        monkeypatch,
+        _changed(change),
+        "crossmesh:workloads.colorapp.versions[1].color: got 'red'; composes the Kubernetes Deployment name "
+        "'colorapp-red' in namespace appmesh-demo",
+        "which crossmesh:workloads.front.name ('colorapp-red') also composes",
+    )
+
+
+def test_an_app_named_like_a_role_the_program_creates_names_both_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:workloads"]["front"]["name"] = "vpc-cni"
+
+    _refused(
+        tmp_path,
+        monkeypatch,
+        _changed(change),
+        "crossmesh:workloads.front.name: got 'vpc-cni'; composes the IAM role name 'crossmesh-dev-eksc1-vpc-cni'",
+        "which crossmesh:clusters[0].name ('eksc1') also composes, for the vpc-cni role of cluster eksc1",
+    )
+
+
 # Values AWS or Kubernetes reject ---------------------------------------------------------------------
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar
 
 import pulumi
 
 from infra import iam as account_iam
 from infra.config import MeshBackendKind, Tracing
+from infra.config_limits import ComposedName
 from infra.cross_cluster import AccessRule
-from infra.mesh.appmesh import controller, iam, objects
+from infra.mesh.appmesh import controller, iam, names, objects
 from infra.mesh.appmesh.controller import AppMeshController, AppMeshControllerArgs
 from infra.mesh.appmesh.routing import AppMeshObjects, AppMeshObjectsArgs
 from infra.mesh.backend import (
@@ -70,6 +71,9 @@ class AppMeshBackend(MeshBackend):
 
     def namespace_labels(self) -> Mapping[str, str]:
         return objects.namespace_labels(self.config.mesh.name)
+
+    def composed_names(self, topology: Topology) -> Iterator[ComposedName]:
+        return names.composed_names(self.config, topology)
 
     def traffic_cidrs(self) -> Sequence[str]:
         # Envoys of other clusters (and kubelet probes, Envoy health checks) come from VPC addresses.

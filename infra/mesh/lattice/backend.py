@@ -6,13 +6,14 @@ strictest Pod Security level.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar
 
 import pulumi
 
 from infra import iam as account_iam
 from infra.config import LatticeAuth, MeshBackendKind
+from infra.config_limits import ComposedName
 from infra.cross_cluster import AccessRule
 from infra.mesh.backend import (
     ClusterHandle,
@@ -23,7 +24,7 @@ from infra.mesh.backend import (
     mermaid_header,
     mermaid_id,
 )
-from infra.mesh.lattice import iam, objects
+from infra.mesh.lattice import iam, names, objects
 from infra.mesh.lattice.auth import LatticeAuthPolicies, LatticeAuthPoliciesArgs, caller_names
 from infra.mesh.lattice.controller import LatticeController, LatticeControllerArgs
 from infra.mesh.lattice.routing import LatticeRouting, LatticeRoutingArgs
@@ -45,6 +46,9 @@ class LatticeBackend(MeshBackend):
 
     def namespace_labels(self) -> Mapping[str, str]:
         return objects.namespace_labels()
+
+    def composed_names(self, topology: Topology) -> Iterator[ComposedName]:
+        return names.composed_names(self.config, topology)
 
     def traffic_cidrs(self) -> Sequence[str]:
         # Calls between the apps go through Lattice, whose data plane reaches pods (and front reaches
@@ -180,7 +184,7 @@ class LatticeBackend(MeshBackend):
                 iam_auth=self.iam_auth,
                 health=config.mesh.lattice.health_check,
                 access_logs=config.mesh.lattice.access_logs,
-                log_group_name=f"/crossmesh/{config.stack}/vpc-lattice-access",
+                log_group_name=names.access_log_group(config.stack),
                 tags=context.tags,
             ),
             opts,
