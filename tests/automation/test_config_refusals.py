@@ -148,13 +148,13 @@ def test_a_kubernetes_service_name_starting_with_a_digit_names_the_key(
 def test_a_double_hyphen_in_a_name_lattice_receives_names_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The Gateway API controller names the Lattice service <route>-<namespace>; Lattice refuses '--'.
+    # The Gateway API controller names target groups k8s-<namespace>-<service>; Lattice refuses '--'.
     _refused(
         tmp_path,
         monkeypatch,
         _changed(_workloads(namespace="apps--demo")),
-        "crossmesh:workloads.namespace: got 'apps--demo'; composes the VPC Lattice service name "
-        "'colorapp-apps--demo'",
+        "crossmesh:workloads.namespace: got 'apps--demo'; composes the VPC Lattice target group name "
+        "'k8s-apps--demo-colorapp-blue'",
         "no '--'",
     )
 

@@ -27,7 +27,8 @@ from infra.config_limits import composed_names as common_names
 from infra.config_parse import ConfigError, parse_stack_file
 from infra.data import as_list, as_mapping
 from infra.mesh import backend_class
-from infra.mesh.lattice.names import LATTICE_NAME, lattice_service_name, target_group_prefix
+from infra.mesh.lattice.names import LATTICE_NAME, LATTICE_SERVICE_NAME, target_group_prefix
+from infra.mesh.lattice.objects import SERVICE_NAME_OVERRIDE
 from infra.topology import topology_of
 from tests.support import PROJECT_DIR, record_document, record_env, stack_document, three_clusters, variant
 
@@ -303,8 +304,8 @@ def test_colorapp_name_is_blamed_for_its_versions_service_names_not_the_color() 
 @pytest.mark.parametrize(
     ("path", "value", "lattice"),
     [
-        ("colorapp.name", "color--app", "VPC Lattice service name 'color--app-appmesh-demo'"),
-        ("namespace", "apps--demo", "VPC Lattice service name 'colorapp-apps--demo'"),
+        ("colorapp.name", "color--app", "VPC Lattice service name 'color--app-dev'"),
+        ("namespace", "apps--demo", "VPC Lattice target group name 'k8s-apps--demo-colorapp-blue'"),
         (
             "colorapp.versions.0.color",
             "bl--ue",
@@ -316,8 +317,9 @@ def test_a_double_hyphen_is_refused_where_lattice_gets_the_name(path: str, value
     change = _workloads(path, value)
     problems = _problems("dev", change)
     key = path.replace("versions.0", "versions[0]")
+    syntax = LATTICE_SERVICE_NAME if "service name" in lattice else LATTICE_NAME
     assert problems == [
-        f"crossmesh:workloads.{key}: got {value!r}; composes the {lattice}; expected {LATTICE_NAME.expected}"
+        f"crossmesh:workloads.{key}: got {value!r}; composes the {lattice}; expected {syntax.expected}"
     ]
     # App Mesh creates no Lattice names: the same value is fine there.
     environment(PROJECT_DIR, "appmesh", variant("appmesh", change))
@@ -333,10 +335,26 @@ def test_a_double_hyphen_service_network_is_refused() -> None:
     ]
 
 
-def test_the_controllers_lattice_names_follow_its_truncation() -> None:
-    # route cut to 20, namespace to 18, '-' trimmed where the cut lands on one
-    assert lattice_service_name("colorapp", "appmesh-demo") == "colorapp-appmesh-demo"
-    assert lattice_service_name("r" * 19 + "-x", "n" * 17 + "-y") == "r" * 19 + "-" + "n" * 17
+def test_the_lattice_service_name_is_per_stack_and_refused_past_40() -> None:
+    # Lattice service names are unique per account: dev and staging in one account must not both
+    # claim colorapp-appmesh-demo, the name the controller would derive from route and namespace.
+    route = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+    names = {
+        env: record_env(env)
+        .named(route, "eksc1-httproute-colorapp")
+        .inputs["metadata"]["annotations"][SERVICE_NAME_OVERRIDE]
+        for env in ("dev", "staging", "prod")
+    }
+    assert names == {"dev": "colorapp-dev", "staging": "colorapp-staging", "prod": "colorapp-prod"}
+    name = "c" * 37  # + "-dev" = 41; its IAM role names (62) still fit
+    assert _problems("dev", _workloads("colorapp.name", name)) == [
+        f"crossmesh:workloads.colorapp.name: got '{name}'; composes the VPC Lattice service name "
+        f"'{name}-dev' (41 characters); the limit is 40: expected a shorter value here or in the names "
+        "joined with it (the stack is 'dev')"
+    ]
+
+
+def test_the_controllers_target_group_names_follow_its_truncation() -> None:
     assert target_group_prefix("appmesh-demo", "colorapp-blue") == "k8s-appmesh-demo-colorapp-blue"
     assert len(target_group_prefix("n" * 63, "s" * 63)) == 4 + 55 + 1 + 55
 

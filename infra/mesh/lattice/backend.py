@@ -174,6 +174,7 @@ class LatticeBackend(MeshBackend):
             LatticeRoutingArgs(
                 topology=topology,
                 service_network=config.service_network_name,
+                lattice_service=objects.lattice_service_name(topology.service, config.stack),
                 region=config.region,
                 vpc_id=context.vpc_id,
                 hosted_zone_id=context.discovery.hosted_zone_id,

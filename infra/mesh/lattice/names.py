@@ -41,6 +41,11 @@ LATTICE_NAME = Syntax(
     "a VPC Lattice name: lowercase letters, digits and single '-' between them (no '--')",
     re.compile(r"[a-z0-9]+(-[a-z0-9]+)*"),
 )
+LATTICE_SERVICE_NAME = Syntax(
+    "a VPC Lattice service name: lowercase letters, digits and single '-' between them (no '--'), "
+    "not starting with 'svc-'",
+    re.compile(r"(?!svc-)[a-z0-9]+(-[a-z0-9]+)*"),
+)
 
 
 def access_log_group(stack: str) -> str:
@@ -50,14 +55,6 @@ def access_log_group(stack: str) -> str:
 def truncate(name: str, length: int) -> str:
     """The Gateway API controller's ``utils.Truncate``: cut to ``length``, then trim '-' at both ends."""
     return name[:length].strip("-")
-
-
-def lattice_service_name(route: str, namespace: str) -> str:
-    """The VPC Lattice service the AWS Gateway API controller makes of an HTTPRoute (v2.x,
-    ``utils.LatticeServiceName`` in github.com/aws/aws-application-networking-k8s pkg/utils/common.go):
-    the route's name cut to 20 characters, '-', its namespace cut to 18. At most 39 characters, so only
-    its characters can be wrong: a '--' kept from either part."""
-    return f"{truncate(route, 20)}-{truncate(namespace, 18)}"
 
 
 def target_group_prefix(namespace: str, service: str) -> str:
@@ -76,7 +73,9 @@ def composed_names(config: StackConfig, topology: Topology) -> Iterator[Composed
     yield kubernetes_name(objects.gateway_class(), (), purpose)
     network = _service_network(config)
     yield kubernetes_name(objects.gateway(network.name, topology), network.parts, "the service network")
-    route = objects.http_route(topology, network.name)
+    route = objects.http_route(
+        topology, network.name, objects.lattice_service_name(topology.service, config.stack)
+    )
     yield kubernetes_name(route, colorapp_parts(config), "colorapp's route")
     if config.mesh.lattice.auth is LatticeAuth.IAM:
         policy = objects.iam_auth_policy(topology, "{}")
@@ -107,15 +106,16 @@ def _service_network(config: StackConfig) -> ComposedName:
 def _aws_names(config: StackConfig, topology: Topology) -> Iterator[ComposedName]:
     yield _service_network(config)
     namespace = (config_key("workloads.namespace"), topology.namespace)
-    # What the Gateway API controller names after the route and each exported Service: it cuts them
-    # to fit, but keeps whatever '--' they hold, which Lattice refuses.
+    # The Lattice service is named by the route's annotation (per stack: names are unique per account);
+    # the target groups by what the controller derives from each exported Service: it cuts them to
+    # fit, but keeps whatever '--' they hold, which Lattice refuses.
     yield ComposedName(
-        lattice_service_name(topology.service, topology.namespace),
+        objects.lattice_service_name(topology.service, config.stack),
         SERVICE,
         "VPC Lattice service name",
-        (*colorapp_parts(config), namespace),
-        "colorapp's Lattice service (named by the Gateway API controller)",
-        syntax=LATTICE_NAME,
+        (*stack_parts(config), *colorapp_parts(config)),
+        "colorapp's Lattice service",
+        syntax=LATTICE_SERVICE_NAME,
     )
     for app in topology.colors:
         yield ComposedName(
@@ -139,4 +139,4 @@ def _aws_names(config: StackConfig, topology: Topology) -> Iterator[ComposedName
         )
 
 
-__all__ = ["composed_names", "lattice_service_name", "target_group_prefix"]
+__all__ = ["composed_names", "target_group_prefix"]

@@ -190,8 +190,26 @@ def service_import(app: AppSpec, topology: Topology, exporting_cluster: str) -> 
     }
 
 
-def http_route(topology: Topology, service_network: str) -> Manifest:
-    """The weighted route, named by the host front calls (the Lattice service's custom domain).
+SERVICE_NAME_OVERRIDE = "application-networking.k8s.aws/service-name-override"
+"""The route's annotation naming the Lattice service the controller makes of it (controller v2.x,
+docs/guides/service-name-override.md in github.com/aws/aws-application-networking-k8s: read when the
+route is created, 3-40 characters of a-z, 0-9 and single '-', not starting with ``svc-``)."""
+
+
+def lattice_service_name(service: str, stack: str) -> str:
+    """The Lattice service made of colorapp's route: ``<service>-<stack>``.
+
+    Lattice service names are unique per account and region
+    (https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_CreateService.html). Without the
+    override the controller names it ``<route>-<namespace>``, which every environment of this project
+    shares (``colorapp-appmesh-demo``), so two stacks in one account would claim one service.
+    """
+    return f"{service}-{stack}"
+
+
+def http_route(topology: Topology, service_network: str, lattice_service: str) -> Manifest:
+    """The weighted route, named by the host front calls (the Lattice service's custom domain), and
+    the Lattice service it becomes named per stack (:func:`lattice_service_name`).
 
     Pulumi waits until the controller writes the Lattice-assigned DNS name back, so the DNS record
     that points the custom domain at it can be created right after.
@@ -209,7 +227,10 @@ def http_route(topology: Topology, service_network: str) -> Manifest:
         "metadata": {
             "name": topology.service,
             "namespace": topology.namespace,
-            "annotations": {WAIT_FOR: f"jsonpath={{.metadata.annotations.{escaped}}}"},
+            "annotations": {
+                WAIT_FOR: f"jsonpath={{.metadata.annotations.{escaped}}}",
+                SERVICE_NAME_OVERRIDE: lattice_service,
+            },
         },
         "spec": {
             "hostnames": [topology.service_host],

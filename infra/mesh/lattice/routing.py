@@ -31,6 +31,8 @@ CREATE_TIMEOUT = "10m"
 class LatticeRoutingArgs:
     topology: Topology
     service_network: str
+    lattice_service: str
+    """The name of the Lattice service made of colorapp's route (unique per account and region)."""
     region: str
     vpc_id: pulumi.Input[str]
     hosted_zone_id: pulumi.Input[str]
@@ -137,7 +139,9 @@ class LatticeRouting(pulumi.ComponentResource):
             for app in topology.colors
         ]
         self.route = put(
-            route_cluster, objects.http_route(topology, args.service_network), [gateway, *imports]
+            route_cluster,
+            objects.http_route(topology, args.service_network, args.lattice_service),
+            [gateway, *imports],
         )
         for objects_of_version in self.colors.values():
             objects_of_version.append(self.route)

@@ -38,7 +38,7 @@ def every_object() -> list[dict[str, Any]]:
         *(objects.service_export(app, LATTICE) for app in colors),
         *(objects.target_group_policy(app, LATTICE) for app in colors),
         *(objects.service_import(app, LATTICE, "eksc2-dev") for app in colors),
-        objects.http_route(LATTICE, "crossmesh-dev"),
+        objects.http_route(LATTICE, "crossmesh-dev", "colorapp-dev"),
     ]
 
 
@@ -65,7 +65,7 @@ def test_crd_validation_catches_a_wrong_export_route_type() -> None:
 
 
 def test_route_is_named_by_the_host_front_calls_and_weighs_the_imports() -> None:
-    route = objects.http_route(LATTICE, "crossmesh-dev")
+    route = objects.http_route(LATTICE, "crossmesh-dev", "colorapp-dev")
     assert route["spec"] == {
         "hostnames": ["colorapp.appmesh-demo.pvt.aws.local"],
         "parentRefs": [{"name": "crossmesh-dev", "sectionName": "http"}],
@@ -89,7 +89,9 @@ def test_route_is_named_by_the_host_front_calls_and_weighs_the_imports() -> None
         ],
     }
     assert route["metadata"]["annotations"] == {
-        "pulumi.com/waitFor": "jsonpath={.metadata.annotations.application-networking\\.k8s\\.aws/lattice-assigned-domain-name}"
+        "pulumi.com/waitFor": "jsonpath={.metadata.annotations.application-networking\\.k8s\\.aws/lattice-assigned-domain-name}",
+        # The Lattice service is named per stack (names are unique per account), not <route>-<namespace>.
+        "application-networking.k8s.aws/service-name-override": "colorapp-dev",
     }
 
 
