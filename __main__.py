@@ -13,7 +13,7 @@ from infra.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
 from infra.config import Tracing
 from infra.config_parse import from_pulumi
 from infra.cross_cluster import CrossClusterAccess, CrossClusterAccessArgs
-from infra.mesh import MeshContext, backend_for, refuse_undeployable_unless_offline
+from infra.mesh import MeshContext, backend_for_program, refuse_undeployable_unless_offline
 from infra.mesh.backend import ClusterHandle, DiscoveryHandle
 from infra.naming import cluster_prefix, flow_logs_group, physical
 from infra.paths import PROJECT_DIR
@@ -28,7 +28,7 @@ config = from_pulumi()
 # Before the first registration: a backend that cannot be deployed stops the run with nothing built.
 refuse_undeployable_unless_offline(config)
 stack = config.stack
-mesh = backend_for(config)
+mesh = backend_for_program(config)
 topology = topology_of(config)
 tags = {"project": "crossmesh", "environment": stack, "managed-by": "pulumi", **config.tags}
 

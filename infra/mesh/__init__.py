@@ -35,6 +35,18 @@ def backend_for(config: StackConfig, *, source: str = "") -> MeshBackend:
     return backend
 
 
+def backend_for_program(config: StackConfig) -> MeshBackend:
+    """:func:`backend_for` inside ``pulumi up``: a setting the backend cannot honour stops the program
+    before any registration with the problems listed and no Python traceback (``pulumi.RunError``),
+    as :func:`infra.config_parse.from_pulumi` does for the model's own refusals."""
+    import pulumi  # noqa: PLC0415 - the CLI checks backends without loading the Pulumi SDK
+
+    try:
+        return backend_for(config, source=f"Pulumi.{config.stack}.yaml")
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from exc
+
+
 class BackendUnavailable(Exception):
     """The configured backend cannot be deployed (its AWS service is gone); nothing was registered."""
 
@@ -78,6 +90,7 @@ __all__ = [
     "MeshContext",
     "backend_class",
     "backend_for",
+    "backend_for_program",
     "refuse_undeployable",
     "refuse_undeployable_unless_offline",
     "running_offline",

@@ -186,6 +186,19 @@ def test_program_refuses_bad_config_itself(tmp_path: Path) -> None:
     assert flat(document)["crossmesh:workloads"].startswith("{")
 
 
+def test_program_refuses_what_the_backend_cannot_honour_as_a_run_error() -> None:
+    # The backend's own refusals (composed names, weighted-target limits) stop `pulumi up` as cleanly
+    # as the model's: a pulumi.RunError listing them, before any registration, no traceback.
+    import pulumi
+
+    from tests.support import record_document, stack_document
+
+    document = stack_document("dev")
+    document["config"]["crossmesh:workloads"]["colorapp"]["name"] = "c" * 37
+    with pytest.raises(pulumi.RunError, match=r"VPC Lattice service name 'c{37}-dev' \(41 characters\)"):
+        record_document(document)
+
+
 def test_out_folder_holding_other_files_is_refused_before_the_render(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
