@@ -24,12 +24,13 @@ ATTEMPTS_HEADER = "x-crossmesh-attempts"
 log = logging.getLogger("app")
 
 
-FRONT_MAX_CONNECTIONS = 256
-"""front's default for ``MAX_CONNECTIONS``: every request it takes in waits for one of the pool's
-connections to colorapp, so more than a couple of pools' worth in flight only adds memory and waits
-that run into the deadline (measured at 2,000 client connections with a pool of 100: 1,024 in flight
-held 119 MiB and answered 4 % with 502 after 3 s; 256 held 85 MiB, no 502, more requests/s); the
-rest wait in the kernel's backlog, which costs the process nothing."""
+FRONT_MAX_CONNECTIONS = 128
+"""front's default for ``MAX_CONNECTIONS``: every request it takes in waits for one of the 100 pooled
+connections to colorapp, so taking in much more than a pool's worth only adds memory and waits that
+run into the deadline; the rest wait in the kernel's backlog, which costs the process nothing.
+Measured on 127.0.0.1 at 2,000 client connections for a minute (bench/apps/README.md): 1,024 in
+flight held 119 MiB and answered 4 % with 502 after 3 s; 256 held 83 MiB and served 2,036 requests/s;
+128 held 78 MiB and served 2,343 requests/s, no 502 at either."""
 
 
 class FrontSettings(ServerSettings):
