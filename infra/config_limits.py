@@ -410,17 +410,15 @@ def _kubernetes_names(config: StackConfig) -> Iterator[ComposedName]:
 # Problems
 
 
-def _syntax_message(composed: ComposedName) -> str:
-    assert composed.syntax is not None
-    return f"composes the {composed.what} {composed.name!r}; expected {composed.syntax.expected}"
+def _syntax_message(composed: ComposedName, syntax: Syntax) -> str:
+    return f"composes the {composed.what} {composed.name!r}; expected {syntax.expected}"
 
 
-def _blamed(composed: ComposedName) -> Part:
+def _blamed(composed: ComposedName, syntax: Syntax) -> Part:
     """The part a syntax error is due to: the first whose value alone breaks the syntax, else the name's
     own key ('1app-blue' is colorapp's name's fault, not the color's)."""
-    assert composed.syntax is not None
     for part in composed.parts:
-        if not composed.syntax.accepts(part[1]):
+        if not syntax.accepts(part[1]):
             return part
     return composed.parts[-1]
 
@@ -454,10 +452,11 @@ def name_problems(config: StackConfig, extra: Iterable[ComposedName] = ()) -> li
     for key, composed in worst.items():
         problems[key] = (composed.value, composed.message(config.stack))
     for composed in names:
-        if composed.fixed or composed.syntax is None or composed.syntax.accepts(composed.name):
+        syntax = composed.syntax
+        if composed.fixed or syntax is None or syntax.accepts(composed.name):
             continue
-        key, value = _blamed(composed)
-        problems.setdefault(key, (value, _syntax_message(composed)))
+        key, value = _blamed(composed, syntax)
+        problems.setdefault(key, (value, _syntax_message(composed, syntax)))
     for composed, other in collisions(names):
         problems.setdefault(composed.key, (composed.value, _collision_message(composed, other)))
     return [(key, value, message) for key, (value, message) in problems.items()]
