@@ -18,6 +18,9 @@ import pytest
 
 from tests.support import PROJECT_DIR
 
+# Real processes and the grace period's real seconds: a live test.
+pytestmark = pytest.mark.slow
+
 SCRIPT = """
 import signal, sys, threading
 from pathlib import Path
@@ -30,6 +33,7 @@ import automation.cli as cli
 from automation.interrupt import InterruptTiming
 from automation.preflight import PreflightClients
 from automation.session import Dependencies
+
 
 
 class Sts:

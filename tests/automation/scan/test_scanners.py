@@ -1,13 +1,16 @@
 """checkov and bandit: report parsing everywhere, and the real scanners where they are installed.
 
 The real runs are skipped, with the reason, when checkov or bandit is not installed (``./run scan``
-installs both in build/.venv-scan; CI runs the scan after the tests).
+installs both in build/.venv-scan). They take seconds in processes of their own, so they are live
+tests (``slow``): CI runs the scan before ``./run tests --live``, so they run there.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,10 +24,16 @@ from tests.support import PROJECT_DIR
 
 CHECKOV = find_tool("checkov")
 BANDIT = find_tool("bandit")
-needs_checkov = pytest.mark.skipif(
-    CHECKOV is None, reason="checkov is not installed (./run scan installs it)"
-)
-needs_bandit = pytest.mark.skipif(BANDIT is None, reason="bandit is not installed (./run scan installs it)")
+
+
+def _needs(tool: object, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Skipped without the tool; a live test (slow) with it."""
+    skip = pytest.mark.skipif(tool is None, reason=f"{name} is not installed (./run scan installs it)")
+    return lambda test: pytest.mark.slow(skip(test))
+
+
+needs_checkov = _needs(CHECKOV, "checkov")
+needs_bandit = _needs(BANDIT, "bandit")
 
 
 def test_parse_checkov_report() -> None:
@@ -129,6 +138,7 @@ def test_checkov_over_the_dev_render_is_clean_with_the_allow_list(tmp_path: Path
         ("CKV_AWS_338", "aws_cloudwatch_log_group.network-flow-logs"),
         ("CKV_AWS_338", "aws_cloudwatch_log_group.eksc1-control-plane"),
         ("CKV_AWS_338", "aws_cloudwatch_log_group.eksc2-control-plane"),
+        ("CKV_AWS_338", "aws_cloudwatch_log_group.mesh-access-logs"),
     }
     assert report.ok
 
