@@ -350,11 +350,13 @@ def shift(
     env: EnvArg,
     *,
     to: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
-            "--to", metavar="VERSION=PERCENT", help="Target weights, e.g. red=100 (others share the rest)."
+            "--to",
+            metavar="VERSION=PERCENT",
+            help="Target weights, e.g. red=100 (others share the rest); repeat it or join with commas.",
         ),
-    ] = "",
+    ] = None,
     steps: Annotated[
         str,
         typer.Option("--steps", metavar="P,P,...", help="Percent of the way at each step, ending at 100."),
@@ -396,6 +398,8 @@ def shift(
 
     if not to and not resume:
         raise typer.BadParameter("give the target weights with --to (e.g. --to red=100), or --resume")
+    if to and resume:
+        raise typer.BadParameter("--resume continues the interrupted shift's own target; drop --to")
     http = HttpCheckSettings(
         requests=requests, timeout_s=timeout, concurrency=concurrency, max_error_rate=max_error_rate
     )
@@ -413,7 +417,7 @@ def shift(
             hold=hold,
             http=http,
             limits=limits,
-            to=to,
+            to=",".join(to or []),
             steps=steps,
             resume=resume,
             yes=yes,
