@@ -22,13 +22,14 @@ from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
 from workloads.deploy.apps import ClusterApps, ClusterAppsArgs
 from workloads.deploy.collector import TraceCollector, TraceCollectorArgs
 from workloads.deploy.images import AppImages, AppImagesArgs, image_platforms
+from workloads.deploy.names import app_names
 from workloads.deploy.namespace import AppNamespace, AppNamespaceArgs
 
 config = from_pulumi()
 # Before the first registration: a backend that cannot be deployed stops the run with nothing built.
 refuse_undeployable_unless_offline(config)
 stack = config.stack
-mesh = backend_for_program(config)
+mesh = backend_for_program(config, app_names(config))
 topology = topology_of(config)
 tags = {"project": "crossmesh", "environment": stack, "managed-by": "pulumi", **config.tags}
 

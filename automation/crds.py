@@ -109,6 +109,18 @@ class CrdFiles:
     """Why no CRD files could be used (the render then validates no custom resource)."""
 
 
+REFERENCE_ENV = "CROSSMESH_REFERENCE_DIR"
+
+
+def default_reference_dir(project_dir: Path) -> Path | None:
+    """Where the CRD schemas are: ``$CROSSMESH_REFERENCE_DIR``, else ``../shared/reference``, else None."""
+    explicit = os.environ.get(REFERENCE_ENV)
+    if explicit:
+        return Path(explicit)
+    candidate = project_dir.parent / "shared" / "reference"
+    return candidate if candidate.is_dir() else None
+
+
 def user_cache_dir() -> Path:
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
@@ -173,8 +185,6 @@ def fetch_pinned(
 
 def locate_crd_files(project_dir: Path, explicit_dir: Path | None = None, *, fetch: bool = True) -> CrdFiles:
     """The CRD files a render of ``project_dir`` validates with (see the module's docstring)."""
-    from automation.validate import default_reference_dir  # noqa: PLC0415 - validate imports jsonschema
-
     if explicit_dir is not None:
         paths = tuple(sorted(explicit_dir.glob("*.yaml")))
         problem = None if paths else f"no *.yaml files in {explicit_dir}"

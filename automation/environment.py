@@ -88,8 +88,11 @@ def environment(
     check_relaxations(config, source)
     if backend:
         from infra.mesh import backend_for  # noqa: PLC0415 - loads the Pulumi SDKs, only here
+        from workloads.deploy.names import app_names  # noqa: PLC0415 - with the backend it is checked with
 
-        backend_for(config, source=source)  # the mesh backend refuses settings it cannot honour
+        # The mesh backend refuses settings it cannot honour, and names its objects and the apps'
+        # would share or overflow.
+        backend_for(config, source=source, app_names=app_names(config))
     block = mapping_or_empty(document.get("config"))
     return Environment(env, config, flatten_config(block), source, block)
 

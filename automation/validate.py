@@ -27,9 +27,9 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from automation.crds import user_cache_dir
 from infra.data import mapping_or_empty
 
-REFERENCE_ENV = "CROSSMESH_REFERENCE_DIR"
 NO_SCHEMA_CACHE_ENV = "CROSSMESH_NO_SCHEMA_CACHE"
 """Set to parse CRD files every time instead of reading their parsed schemas from the user cache."""
 
@@ -46,15 +46,6 @@ class Invalid:
 
     def __str__(self) -> str:
         return f"{self.cluster}: {self.kind}/{self.name}: {self.field or '(root)'}: {self.message}"
-
-
-def default_reference_dir(project_dir: Path) -> Path | None:
-    """Where the CRD schemas are: ``$CROSSMESH_REFERENCE_DIR``, else ``../shared/reference``, else None."""
-    explicit = os.environ.get(REFERENCE_ENV)
-    if explicit:
-        return Path(explicit)
-    candidate = project_dir.parent / "shared" / "reference"
-    return candidate if candidate.is_dir() else None
 
 
 def _path(error: Any) -> str:
@@ -213,8 +204,6 @@ def _parse_crd_text(text: str) -> CrdParse:
 
 
 def _schema_cache_path(digest: str) -> Path | None:
-    from automation.crds import user_cache_dir  # noqa: PLC0415 - crds imports this module lazily
-
     if os.environ.get(NO_SCHEMA_CACHE_ENV):
         return None
     return user_cache_dir() / "crd-schemas" / f"{digest}-v{_SCHEMA_CACHE_VERSION}.json"

@@ -13,6 +13,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from automation.verify import VerifyPlan
+from automation.verify.backends import checks_of
 from automation.verify.model import VersionPods
 from infra.config import StackConfig
 from infra.mesh import backend_for
@@ -85,7 +86,7 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         selector = f"app={app.app}"
         if selector not in selectors:
             selectors.append(selector)
-    return VerifyPlan(
+    plan = VerifyPlan(
         region=region or config.region,
         mesh_name=config.mesh.name,
         cloudmap_namespace=config.mesh.cloud_map_namespace,
@@ -110,3 +111,8 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},
         kubeconfigs={cluster: _kubeconfig(clusters, cluster) for cluster in topology.clusters},
     )
+    try:
+        checks_of(plan)  # what the backend's checks need of the plan, before anything is checked
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+    return plan

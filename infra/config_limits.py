@@ -12,10 +12,11 @@ it, so that a configuration is refused before anything runs when one of those na
 - equals another name of the same kind and scope composed from different keys (front named
   ``colorapp-blue``, or ``nodes``, which is already a node role's suffix), reported naming both keys.
 
-Kubernetes names come from the manifest builders themselves (``workloads/deploy/manifests.py``), so
-there is no second copy of their formats. What a mesh backend adds (its controller, its mesh objects,
-the AWS names its controller derives) it lists itself, in ``MeshBackend.composed_names``, and
-``MeshBackend.config_problems`` checks them together with these. ``tests/infra/test_config_limits.py``
+The apps' Kubernetes names come from their manifest builders (``workloads/deploy/names.py``, above
+this module: it hands them in), so there is no second copy of their formats. What a mesh backend adds
+(its controller, its mesh objects, the AWS names its controller derives) it lists itself, in
+``MeshBackend.composed_names``, and ``MeshBackend.config_problems`` checks them together with these
+and the apps'. ``tests/infra/test_config_limits.py``
 records the real program and checks that every physical name it creates is listed (and, for
 Kubernetes, that nothing listed is missing from it).
 """
@@ -28,10 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import PROJECT, StackConfig, Tracing
-from infra.data import as_mapping, mapping_or_empty
+from infra.data import mapping_or_empty
 from infra.naming import compose, ecr_repository, flow_logs_group
-from infra.topology import AppKind, AppSpec, Topology, topology_of
-from workloads.deploy import manifests
+from infra.topology import AppKind, AppSpec, topology_of
 
 # --------------------------------------------------------------------------------------------------
 # Limits, each from the API reference of what receives the name.
@@ -109,11 +109,6 @@ STACK_KEY = "(stack name)"
 CLUSTER_ROLE_SUFFIXES = ("nodes", "vpc-cni", "appmesh-controller", "lattice-controller")
 COLLECTOR_ROLE_SUFFIX = "otel-collector"
 
-# The trace collector's names: the same in every cluster and fixed by the program (workloads/deploy/
-# collector.py, which loads the Pulumi SDKs, so its network policies' names are repeated here; the
-# recording test keeps them equal).
-COLLECTOR_NETWORK_POLICIES = ("otlp-to-the-collector", f"{manifests.COLLECTOR_NAME}-from-the-namespace")
-COLLECTOR_PURPOSE = "the trace collector (mesh.tracing)"
 
 Part = tuple[str, str]
 """A configuration key and its value."""
@@ -178,10 +173,10 @@ def config_key(path: str) -> str:
 
 
 def composed_names(config: StackConfig) -> Iterator[ComposedName]:
-    """Every physical name the program creates whatever the mesh backend: AWS names, then the apps'
-    Kubernetes objects and label values. The backend's own are ``MeshBackend.composed_names``."""
+    """Every AWS name the program creates whatever the mesh backend. The apps' Kubernetes objects and
+    label values are ``workloads.deploy.names.app_names``; the backend's own names
+    ``MeshBackend.composed_names``."""
     yield from _aws_names(config)
-    yield from _kubernetes_names(config)
 
 
 def app_parts(config: StackConfig, app: AppSpec) -> tuple[Part, ...]:
@@ -354,56 +349,6 @@ def app_label_values(config: StackConfig, app: AppSpec, labels: Mapping[str, str
             yield label_value(value, parts[:1], label)
         else:
             yield label_value(value, (), label)
-
-
-def _policy_parts(
-    config: StackConfig, topology: Topology, policy: Mapping[str, Any]
-) -> tuple[tuple[Part, ...], str]:
-    """(parts, purpose) of a network policy: its name is fed by the app it selects, if any."""
-    selector = mapping_or_empty(mapping_or_empty(policy.get("spec")).get("podSelector"))
-    selected = as_mapping(selector.get("matchLabels")) or {}
-    if selected.get("app") == topology.front.name:
-        return app_parts(config, topology.front), "front's network policy"
-    if selected.get("app") == topology.service:
-        return colorapp_parts(config), "colorapp's network policy"
-    return (), "the apps' default network policies"
-
-
-def _kubernetes_names(config: StackConfig) -> Iterator[ComposedName]:
-    """The apps' Kubernetes objects, from the builders that make them, once each whatever the clusters
-    they are in: names are compared across clusters, since App Mesh names virtual nodes per mesh and
-    Lattice exports and imports Services by name, so two apps of one namespace may not share a name
-    even in two clusters."""
-    topology = topology_of(config)
-    ns = topology.namespace
-    yield kubernetes_name(
-        manifests.namespace(ns, {}), ((config_key("workloads.namespace"), ns),), "the apps' namespace"
-    )
-    for app in topology.apps:
-        parts = app_parts(config, app)
-        pods = f"{who(app)}'s pods"
-        deployment = manifests.deployment(app, topology, image="", env=())
-        yield kubernetes_name(deployment, parts, pods)
-        yield kubernetes_name(manifests.service_account(app, topology, None), parts, pods)
-        budget = manifests.pod_disruption_budget(app, topology)
-        if budget is not None:
-            yield kubernetes_name(budget, parts, pods)
-        yield from app_label_values(config, app, manifests.object_labels(app))
-    front_service = manifests.front_service(topology, source_ranges=(), tags={})
-    yield kubernetes_name(front_service, app_parts(config, topology.front), "front's load balancer")
-    yield kubernetes_name(
-        manifests.colorapp_service(topology), colorapp_parts(config), "the colorapp Service"
-    )
-    for cluster in topology.clusters:
-        for policy in manifests.network_policies(topology, cluster, mesh_cidrs=()):
-            yield kubernetes_name(policy, *_policy_parts(config, topology, policy))
-    if config.mesh.tracing is Tracing.XRAY:
-        for kind in ("Deployment", "ServiceAccount", "ConfigMap", "Service"):
-            collector = {"kind": kind, "metadata": {"name": manifests.COLLECTOR_NAME, "namespace": ns}}
-            yield kubernetes_name(collector, (), COLLECTOR_PURPOSE)
-        for name in COLLECTOR_NETWORK_POLICIES:
-            policy = {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}}
-            yield kubernetes_name(policy, (), COLLECTOR_PURPOSE)
 
 
 # --------------------------------------------------------------------------------------------------

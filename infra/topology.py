@@ -11,6 +11,11 @@ from enum import StrEnum
 
 from infra.config import StackConfig
 
+HTTP_PORT_NAME = "http"
+"""The name of the apps' container port, which Services, probes and mesh objects refer to."""
+COMMON_LABELS = {"app.kubernetes.io/part-of": "crossmesh", "app.kubernetes.io/managed-by": "pulumi"}
+"""Labels on every Kubernetes object the program makes for the apps and their mesh."""
+
 
 class AppKind(StrEnum):
     FRONT = "front"

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from automation.verify import backends
+from infra.config import MeshBackendKind
 
 # The App Mesh controller's readiness gate: True once the pod is registered in Cloud Map.
 CLOUDMAP_READINESS_GATE = "conditions.appmesh.k8s.aws/aws-cloudmap-healthy"
@@ -82,14 +82,13 @@ class VerifyPlan:
 
 
 def plan_problems(plan: VerifyPlan) -> list[str]:
-    """Return human-readable reasons why ``plan`` cannot be verified (empty when it is usable)."""
+    """Return human-readable reasons why ``plan`` cannot be verified whatever its backend (empty when it
+    is usable); what a backend's own checks need is :func:`automation.verify.backends.checks_of`."""
     problems: list[str] = []
     problems.extend(weights_problems(plan.weights))
-    checks = backends.checks_for(plan.backend)
-    if checks is None:
-        problems.append(f"backend {plan.backend!r} is not one of {', '.join(backends.KINDS)}")
-    else:
-        problems.extend(checks.plan_problems(plan))
+    kinds = [kind.value for kind in MeshBackendKind]
+    if plan.backend not in kinds:
+        problems.append(f"backend {plan.backend!r} is not one of {', '.join(kinds)}")
     clusters = set(plan.pod_selectors) | {where.cluster for where in plan.version_pods.values()}
     missing_kube = sorted(clusters - set(plan.kubeconfigs))
     if missing_kube:

@@ -46,9 +46,7 @@ def run_verification(
     settings = PollSettings.starting_now(
         deadline_s, initial_backoff_s=initial_backoff_s, max_backoff_s=max_backoff_s, clock=clock, sleep=sleep
     )
-    backend = backends.checks_for(plan.backend)
-    if backend is None:  # VerifyPlan refuses unknown backends; this keeps the type checker honest
-        raise ValueError(f"unknown mesh backend {plan.backend!r}")
+    backend = backends.checks_of(plan)
     clients = AwsClients(
         appmesh=appmesh_client, servicediscovery=servicediscovery_client, lattice=lattice_client
     )

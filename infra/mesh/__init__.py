@@ -8,9 +8,11 @@ enum value; nothing here lists them.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import cast
 
 from infra.config import StackConfig
+from infra.config_limits import ComposedName
 from infra.config_parse import ConfigError
 from infra.mesh.backend import MeshBackend, MeshContext
 
@@ -24,25 +26,28 @@ def backend_class(kind: str) -> type[MeshBackend]:
     return backend
 
 
-def backend_for(config: StackConfig, *, source: str = "") -> MeshBackend:
+def backend_for(
+    config: StackConfig, *, source: str = "", app_names: Iterable[ComposedName] = ()
+) -> MeshBackend:
     """The configured backend; raises :class:`ConfigError` for settings it cannot honour.
 
-    ``source`` names the stack file in that error."""
+    ``source`` names the stack file in that error; ``app_names`` (the apps' Kubernetes names, from
+    ``workloads.deploy.names``, a room above) are checked with the backend's own names."""
     backend = backend_class(config.mesh.backend.value)(config)
-    problems = backend.config_problems()
+    problems = backend.config_problems(app_names)
     if problems:
         raise ConfigError(problems, source)
     return backend
 
 
-def backend_for_program(config: StackConfig) -> MeshBackend:
+def backend_for_program(config: StackConfig, app_names: Iterable[ComposedName] = ()) -> MeshBackend:
     """:func:`backend_for` inside ``pulumi up``: a setting the backend cannot honour stops the program
     before any registration with the problems listed and no Python traceback (``pulumi.RunError``),
     as :func:`infra.config_parse.from_pulumi` does for the model's own refusals."""
     import pulumi  # noqa: PLC0415 - the CLI checks backends without loading the Pulumi SDK
 
     try:
-        return backend_for(config, source=f"Pulumi.{config.stack}.yaml")
+        return backend_for(config, source=f"Pulumi.{config.stack}.yaml", app_names=app_names)
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from exc
 

@@ -109,8 +109,10 @@ class MeshBackend(ABC):
     max_weighted_targets: ClassVar[tuple[int, str]]
     """How many versions one route can split traffic across, and the backend's reason."""
 
-    def config_problems(self) -> list[Problem]:
-        """Settings of the configuration this backend cannot honour (checked before anything runs)."""
+    def config_problems(self, app_names: Iterable[ComposedName] = ()) -> list[Problem]:
+        """Settings of the configuration this backend cannot honour (checked before anything runs);
+        ``app_names`` are the apps' Kubernetes names (``workloads.deploy.names.app_names``), checked
+        with the backend's own."""
         colors = [version.color for version in self.config.workloads.colorapp.versions]
         limit, why = self.max_weighted_targets
         if len(colors) > limit:
@@ -121,9 +123,10 @@ class MeshBackend(ABC):
                     f"{len(colors)} versions; expected at most {limit}: {why}",
                 )
             ]
-        # The backend's own names, over their limits, against their syntax or colliding with the
-        # apps' (the configuration model has checked the apps' own already).
-        extra = self.composed_names(topology_of(self.config))
+        # The backend's own names and the apps' Kubernetes names (handed in from workloads/deploy,
+        # a room above this one), over their limits, against their syntax or colliding with each
+        # other or with the AWS names the configuration model has checked already.
+        extra = [*app_names, *self.composed_names(topology_of(self.config))]
         return [Problem(key, value, message) for key, value, message in name_problems(self.config, extra)]
 
     def composed_names(self, topology: Topology) -> Iterable[ComposedName]:

@@ -55,3 +55,27 @@ def test_topology_moved_below_workloads() -> None:
 
 def _imports_of(path: Path) -> set[str]:
     return _imports(str(path.relative_to(PROJECT_DIR)))
+
+
+# The rooms from the ground up; a room may import its own and any room below it, never one above.
+ROOM_FLOORS = {"infra": 1, "policy": 1, "workloads": 2, "automation": 3}
+
+
+@pytest.mark.parametrize("room", ["infra", "policy", "workloads"])
+def test_no_module_of_a_lower_room_imports_a_higher_one(room: str) -> None:
+    up: list[str] = []
+    for path in sorted((PROJECT_DIR / room).rglob("*.py")):
+        relative = str(path.relative_to(PROJECT_DIR))
+        for module in _imports(relative):
+            target = ROOM_FLOORS.get(module.split(".")[0])
+            if target is not None and target > ROOM_FLOORS[room]:
+                up.append(f"{relative} -> {module}")
+    assert up == []
+
+
+def test_the_verify_model_does_not_import_the_backends_that_use_it() -> None:
+    # backends/__init__ names the model's types; the model choosing backends closed a circle.
+    assert not {
+        m for m in _imports("automation/verify/model.py") if m.startswith("automation.verify.backends")
+    }
+    assert "automation.validate" not in _imports("automation/crds.py")

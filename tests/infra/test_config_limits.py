@@ -31,15 +31,17 @@ from infra.mesh.lattice.names import LATTICE_NAME, LATTICE_SERVICE_NAME, target_
 from infra.mesh.lattice.objects import SERVICE_NAME_OVERRIDE
 from infra.topology import topology_of
 from tests.support import PROJECT_DIR, record_document, record_env, stack_document, three_clusters, variant
+from workloads.deploy.names import app_names
 
 Change = Callable[[dict[str, Any]], None]
 COMMITTED = ["appmesh", "dev", "staging", "prod"]
 
 
 def composed_names(config: StackConfig) -> list[ComposedName]:
-    """What the configuration checks: the names every backend creates, and the configured backend's."""
+    """What the configuration checks: the AWS names every backend creates, the apps' Kubernetes names
+    and the configured backend's."""
     backend = backend_class(config.mesh.backend.value)(config)
-    return [*common_names(config), *backend.composed_names(topology_of(config))]
+    return [*common_names(config), *app_names(config), *backend.composed_names(topology_of(config))]
 
 
 # Type, input holding the physical name, and which composed names must list it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from infra.topology import AppKind, AppSpec, Topology
+from infra.topology import COMMON_LABELS, HTTP_PORT_NAME, AppKind, AppSpec, Topology
 
 Manifest = dict[str, Any]
 Deferred = Any
@@ -17,7 +17,6 @@ Deferred = Any
 
 # The UID the images run as (USER 10001:10001 in workloads/Dockerfile).
 APP_UID = 10001
-HTTP_PORT_NAME = "http"
 PRE_STOP_WAIT_SECONDS = 15
 """After POST /drain, how long the preStop hook waits before Kubernetes sends SIGTERM: readiness fails
 at once, and endpoints, the load balancer and the mesh (Envoy, or Lattice's target group) drop the pod
@@ -29,8 +28,6 @@ COLLECTOR_NAME = "otel-collector"
 """The AWS Distro for OpenTelemetry collector of a cluster (workloads/deploy/collector.py)."""
 OTLP_HTTP_PORT = 4318
 LB_PORT = 80
-
-COMMON_LABELS = {"app.kubernetes.io/part-of": "crossmesh", "app.kubernetes.io/managed-by": "pulumi"}
 
 
 def object_labels(app: AppSpec) -> dict[str, str]:

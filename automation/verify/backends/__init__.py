@@ -73,6 +73,18 @@ class BackendChecks(Protocol):
 KINDS = tuple(kind.value for kind in MeshBackendKind)
 
 
+def checks_of(plan: VerifyPlan) -> BackendChecks:
+    """The checks of ``plan``'s backend; ``ValueError`` when the plan lacks what they need (the plan
+    itself has checked what every backend needs when it was made)."""
+    checks = checks_for(plan.backend)
+    if checks is None:  # VerifyPlan refuses unknown backends; this keeps the type checker honest
+        raise ValueError(f"unknown mesh backend {plan.backend!r}")
+    problems = checks.plan_problems(plan)
+    if problems:
+        raise ValueError("invalid VerifyPlan: " + "; ".join(problems))
+    return checks
+
+
 def checks_for(backend: str) -> BackendChecks | None:
     """The checks of backend ``backend`` (a ``MeshBackendKind`` value), or None for an unknown one."""
     if backend not in KINDS:

@@ -14,8 +14,7 @@ from typing import Any
 
 from infra.config import LatticeHealthCheckConfig
 from infra.data import as_mapping, mapping_or_empty
-from infra.topology import AppSpec, Topology
-from workloads.deploy.manifests import COMMON_LABELS, HTTP_PORT_NAME
+from infra.topology import COMMON_LABELS, HTTP_PORT_NAME, AppSpec, Topology
 
 Manifest = dict[str, Any]
 Deferred = Any

@@ -21,6 +21,7 @@ from kubernetes.client import (
 from moto import mock_aws
 from rich.console import Console
 
+from automation.verify.backends import checks_of
 from automation.verify.clients import make_aws_clients, make_kube_client, make_kube_clients, parse_kubeconfig
 from automation.verify.model import (
     CLOUDMAP_READINESS_GATE,
@@ -456,27 +457,29 @@ def test_a_lattice_plan_needs_where_each_versions_pods_run() -> None:
         "virtual_node_names": {},
     }
     with pytest.raises(ValueError, match=r"the lattice backend needs version_pods for versions \['red'\]"):
-        VerifyPlan(**{**base, "version_pods": {"blue": VERSION_PODS["blue"]}})
+        checks_of(VerifyPlan(**{**base, "version_pods": {"blue": VERSION_PODS["blue"]}}))
     with pytest.raises(ValueError, match=r"no kubeconfig for clusters \['eksc3'\]"):
         VerifyPlan(**{**base, "version_pods": {**VERSION_PODS, "red": VersionPods("eksc3", "app=colorapp")}})
 
 
 def test_a_lattice_plan_needs_its_service_network() -> None:
     with pytest.raises(ValueError, match="the lattice backend needs service_network"):
-        VerifyPlan(
-            region="us-west-2",
-            mesh_name="m",
-            cloudmap_namespace=NAMESPACE,
-            service_name="colorapp",
-            k8s_namespace="appmesh-demo",
-            weights={"blue": 1},
-            virtual_node_names={},
-            router_name="r",
-            route_name="r",
-            virtual_service_name="v",
-            tracing=False,
-            front_url=None,
-            pod_selectors={},
-            kubeconfigs={},
-            backend="lattice",
+        checks_of(
+            VerifyPlan(
+                region="us-west-2",
+                mesh_name="m",
+                cloudmap_namespace=NAMESPACE,
+                service_name="colorapp",
+                k8s_namespace="appmesh-demo",
+                weights={"blue": 1},
+                virtual_node_names={},
+                router_name="r",
+                route_name="r",
+                virtual_service_name="v",
+                tracing=False,
+                front_url=None,
+                pod_selectors={},
+                kubeconfigs={},
+                backend="lattice",
+            )
         )
