@@ -77,6 +77,37 @@ def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
         ColorSettings()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("HOST", "not-an-ip", "HOST: Value error, expected an IP address to listen on"),
+        ("HOST", "localhost", "HOST: Value error, expected an IP address to listen on"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "notaurl",
+            "OTEL_EXPORTER_OTLP_ENDPOINT: Value error, expected an http(s)",
+        ),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317", "OTEL_EXPORTER_OTLP_ENDPOINT: Value error"),
+    ],
+)
+def test_settings_the_server_or_the_exporter_would_only_trip_on_later_are_refused_at_start(
+    variable: str, value: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        ServerSettings()
+    assert expected in settings_error(caught.value)
+
+
+def test_ipv6_and_collector_urls_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOST", "::")
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
+    )
+    settings = ServerSettings()
+    assert (settings.host, settings.otel_exporter_otlp_endpoint.endswith(":4318")) == ("::", True)
+
+
 def test_front_takes_in_a_few_pools_worth_of_requests_not_colorapps_thousand(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -44,7 +44,8 @@ SHUTDOWN_TIMEOUT_SECONDS = 25
 
 
 def _free_port(host: str) -> int:
-    with socket.socket() as probe:
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    with socket.socket(family) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
 

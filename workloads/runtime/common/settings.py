@@ -7,9 +7,11 @@ one line naming the variable and what was expected (``settings_error``).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_HEADER_BYTES = 60 * 1024
@@ -42,6 +44,26 @@ class ServerSettings(BaseSettings):
         default="", description="service name on spans (the app's name when empty)"
     )
     otel_exporter_otlp_endpoint: str = Field(default="", description="OTLP/HTTP collector; empty: no export")
+
+    @field_validator("host")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        # The server binds an address, and the start-up announcement connects to it.
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("expected an IP address to listen on, like 0.0.0.0 or 127.0.0.1") from None
+        return value
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _an_http_url(cls, value: str) -> str:
+        # Checked here: the exporter would only fail on its first export, in the background.
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("expected an http(s)://host:port URL of the collector, or nothing")
+        return value
 
 
 def settings_error(exc: ValidationError) -> str:
