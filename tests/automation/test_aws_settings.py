@@ -25,22 +25,9 @@ from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
 from automation.session import Dependencies
 from automation.stack import StackRequest
-from tests.support import PROJECT_DIR
+from tests.support import AWS_CREDENTIAL_VARIABLES, PROJECT_DIR
 
-AWS_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-)
+AWS_VARIABLES = (*AWS_CREDENTIAL_VARIABLES, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 GOOD_CONFIG = "[default]\nregion = us-east-1\n\n[profile deployer]\nregion = us-east-1\n"
 BROKEN_CONFIG = "[default\nregion = us-east-1\n"  # an unclosed section header: botocore cannot parse it
 

@@ -20,19 +20,8 @@ from automation.exit_codes import ExitCode
 from automation.preflight import PreflightClients, make_clients
 from automation.session import Dependencies
 from automation.stack import StackRequest
+from tests.support import clear_aws_environment
 
-AWS_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
 # Stands in for Pulumi: reaching it proves every preflight check passed.
 REACHED_PULUMI = Failure(ExitCode.NOT_DEPLOYED, "reached_pulumi", "the stack factory was reached")
 
@@ -65,11 +54,7 @@ class Opened:
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Opened:
 
-    for name in AWS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    clear_aws_environment(monkeypatch, tmp_path)
     return Opened(tmp_path)
 
 

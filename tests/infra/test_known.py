@@ -11,14 +11,13 @@ import botocore.session
 import pytest
 
 from infra.known import did_you_mean, known_instance_types, known_regions
+from tests.support import clear_aws_environment
 
 
 def test_known_regions_are_the_regions_botocore_lists_for_eks(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    clear_aws_environment(monkeypatch, tmp_path)
     session: Any = botocore.session.Session()
     expected = {
         str(region)
