@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +47,29 @@ def clear_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+class _Server(ThreadingHTTPServer):
+    """A test server on 127.0.0.1 that never waits for its handlers' threads to close it."""
+
+    daemon_threads = True
+    block_on_close = False
+    # socketserver's default backlog of 5 drops SYNs under 20 concurrent clients: each costs a 1 s
+    # retransmit, which a p99 check (the shift's) would rightly call a regression.
+    request_queue_size = 128
+
+
+@contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Generator[int]:
+    """Serve ``handler`` on an ephemeral port of 127.0.0.1 for the ``with`` block; yields the port."""
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def stack_document(env: str) -> dict[str, Any]:

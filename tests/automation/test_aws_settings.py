@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
 from automation.session import Dependencies
 from automation.stack import StackRequest
-from tests.support import AWS_CREDENTIAL_VARIABLES, PROJECT_DIR
+from tests.support import AWS_CREDENTIAL_VARIABLES, PROJECT_DIR, serve
 
 AWS_VARIABLES = (*AWS_CREDENTIAL_VARIABLES, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 GOOD_CONFIG = "[default]\nregion = us-east-1\n\n[profile deployer]\nregion = us-east-1\n"
@@ -140,15 +140,8 @@ class _Alternating(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def front() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Alternating)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Alternating) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def run_cli(tmp_path: Path, aws: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

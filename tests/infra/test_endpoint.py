@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from infra.endpoint import Endpoint, EndpointGateArgs, _GateProvider, endpoint_of_kubeconfig, probe, wait_for
+from tests.support import serve
 
 
 class _Unauthorized(BaseHTTPRequestHandler):
@@ -24,14 +24,8 @@ class _Unauthorized(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def api_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Unauthorized) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _closed_port() -> int:

@@ -19,15 +19,15 @@ import os
 import random
 import stat
 import sys
-import threading
 import time
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from tests.support import serve
 from tests.workloads.servers import REPO, App, Launcher
 
 FAKE_PULUMI = r"""
@@ -120,14 +120,6 @@ def install_fake_pulumi(directory: Path, env: dict[str, str]) -> dict[str, str]:
 
 def read_weights(path: Path) -> dict[str, int]:
     return {str(k): int(v) for k, v in json.loads(path.read_text()).items()}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    # socketserver's default backlog of 5 drops SYNs under 20 concurrent clients: each costs a 1 s
-    # retransmit, which the shift's p99 check would rightly call a regression.
-    request_queue_size = 128
 
 
 @dataclass
@@ -238,18 +230,6 @@ def real_front_has_contract() -> bool:
     front = REPO / "workloads" / "runtime" / "front"
     text = "".join(p.read_text() for p in front.glob("*.py"))
     return "x-crossmesh-attempts" in text and "UPSTREAM_MAX_RETRIES" in text
-
-
-@contextmanager
-def serve(handler: type[BaseHTTPRequestHandler]) -> Generator[int]:
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
