@@ -22,6 +22,7 @@ import typer
 from typer import _click  # pyright: ignore[reportPrivateUsage] - typer vendors click; its ClickException is not re-exported
 from typer.core import TyperGroup
 
+from automation.errors import Failure
 from automation.exit_codes import ExitCode
 from automation.session import Dependencies, DeploySession, Output
 
@@ -65,19 +66,18 @@ def usage_error_document(argv: Sequence[str], message: str) -> dict[str, Any]:
     operation = words[0] if words else None
     # The word after the command is its environment unless it is an option's value (a URL, a path).
     env = words[1] if len(words) > 1 and re.fullmatch(r"[\w.-]+", words[1]) else None
-    failure: dict[str, Any] = {
-        "kind": "bad_input",
-        "exit_code": int(ExitCode.BAD_INPUT),
-        "message": message,
-        "hint": "Nothing was called or changed; `python -m automation COMMAND --help` lists the options.",
-        "details": [],
-    }
+    problem = Failure(
+        ExitCode.BAD_INPUT,
+        "bad_input",
+        message,
+        "Nothing was called or changed; `python -m automation COMMAND --help` lists the options.",
+    )
     return {
         "ok": False,
         "env": env,
         "operation": operation,
-        "exit_code": int(ExitCode.BAD_INPUT),
-        "error": failure,
+        "exit_code": int(problem.code),
+        "error": problem.to_dict(),
     }
 
 
