@@ -51,6 +51,8 @@ ROUTE = (
 )
 STACK = "urn:pulumi:dev::crossmesh::pulumi:pulumi:Stack::crossmesh-dev"
 START = {"blue": 100, "red": 0}
+# Steps that do not hold, 100 requests each, p99 allowed to grow 50x (this shared CPU's jitter).
+QUICK_STEPS = ("--hold", "0", "--requests", "100", "--max-p99-growth", "50", "--yes", "--json")
 
 
 class Sts:
@@ -173,19 +175,7 @@ def test_a_version_failing_at_step_2_is_rolled_back_with_exit_3(tmp_path: Path, 
             red.wait(5)
 
     deps = deps_for(tmp_path, mesh, observer_factory=observing(mesh.weights_file, break_red))
-    outcome = shift(
-        deps,
-        "--to",
-        "red=100",
-        "--hold",
-        "0",
-        "--requests",
-        "100",
-        "--max-p99-growth",
-        "50",
-        "--yes",
-        "--json",
-    )
+    outcome = shift(deps, "--to", "red=100", *QUICK_STEPS)
     assert outcome.exit_code == ExitCode.VERIFY_FAILED, outcome.output
     document = json.loads(outcome.stdout)
     error = document["error"]
@@ -256,14 +246,7 @@ def test_ctrl_c_mid_step_restores_the_last_good_weights_and_resume_finishes(
         "--resume",
         "--steps",
         "10,25,50,100",
-        "--hold",
-        "0",
-        "--requests",
-        "100",
-        "--max-p99-growth",
-        "50",
-        "--yes",
-        "--json",
+        *QUICK_STEPS,
     )
     assert outcome.exit_code == 0, outcome.output
     assert read_weights(mesh.weights_file) == {"blue": 0, "red": 100}
@@ -280,14 +263,7 @@ def test_a_second_shift_of_the_same_stack_is_refused(tmp_path: Path, mesh: Mesh)
             deps_for(tmp_path, mesh),
             "--to",
             "red=50",
-            "--hold",
-            "0",
-            "--requests",
-            "100",
-            "--max-p99-growth",
-            "50",
-            "--yes",
-            "--json",
+            *QUICK_STEPS,
         )
         assert second.exit_code == ExitCode.STACK_LOCKED, second.output
         assert (
@@ -306,19 +282,7 @@ def test_a_live_lease_from_another_machine_refuses_the_shift(tmp_path: Path, mes
     state = backend(tmp_path)
     state["tags"][LEASE_TAG] = lease.to_tag()
     (tmp_path / "backend.json").write_text(json.dumps(state))
-    outcome = shift(
-        deps_for(tmp_path, mesh),
-        "--to",
-        "red=100",
-        "--hold",
-        "0",
-        "--requests",
-        "100",
-        "--max-p99-growth",
-        "50",
-        "--yes",
-        "--json",
-    )
+    outcome = shift(deps_for(tmp_path, mesh), "--to", "red=100", *QUICK_STEPS)
     assert outcome.exit_code == ExitCode.STACK_LOCKED, outcome.output
     assert "ci-runner-7" in json.loads(outcome.stdout)["error"]["message"]
     assert read_weights(mesh.weights_file) == START
