@@ -4,15 +4,16 @@
                              [--high 2000] [--soak 300]
 
 Runs wrk on 127.0.0.1 against ``/color`` of this repository's colorapp and front (front pointing at a
-local colorapp) at each connection count, and prints requests/s with p50/p99 latency. crossmesh runs
-as deployed on VPC Lattice: front signs every call with SigV4 and retries as the Lattice backend sets
-it, both apps trace (OpenTelemetry, exported over OTLP/HTTP to a local stand-in collector) and log
-every request as JSON. Given the walkthrough's apps (``--upstream-dir`` or ``CROSSMESH_UPSTREAM_DIR``:
-the ``walkthroughs/howto-k8s-cross-cluster`` folder of a checkout of the aws/aws-app-mesh-examples
-repository, or the checkout itself), it copies their source into a temporary folder, installs their
-requirements into a temporary venv and runs them as their Dockerfile does
-(``gunicorn app:app --config=config.py``), then measures them the same way, in the same run on the
-same CPUs, and compares. Nothing of theirs is kept: the temporary folder is removed at the end.
+local colorapp) at each connection count, and prints requests/s with p50/p99 latency. crossmesh runs as
+deployed on VPC Lattice: each app with the Deployments' number of serving processes, front signs every
+call with SigV4 and retries as the Lattice backend sets it, both apps trace (OpenTelemetry, exported
+over OTLP/HTTP to a local stand-in collector) and log every request as JSON. Given the walkthrough's
+apps (``--upstream-dir`` or ``CROSSMESH_UPSTREAM_DIR``: the ``walkthroughs/howto-k8s-cross-cluster``
+folder of a checkout of the aws/aws-app-mesh-examples repository, or the checkout itself), it copies
+their source into a temporary folder, installs their requirements into a temporary venv and runs them as
+their Dockerfile does (``gunicorn app:app --config=config.py``), then measures them the same way, in the
+same run on the same CPUs, and compares. Nothing of theirs is kept: the temporary folder is removed at
+the end.
 
 ``--runs N`` repeats every case and reports the worst run (lowest requests/s, highest p99).
 ``--high C`` also drives crossmesh's front with C connections and reports its 502s (front's own pool)
@@ -43,6 +44,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from workloads.deploy.manifests import SERVING_PROCESSES  # noqa: E402 - after the path that finds it
+
 WALKTHROUGH = Path("walkthroughs/howto-k8s-cross-cluster")
 FRONT_RATIO, FRONT_P99_FRACTION, COLORAPP_RATIO = 7.0, 0.2, 4.0
 RSS_LIMIT_MIB = 96
@@ -290,6 +294,8 @@ def bench_ours(args: argparse.Namespace, collector: str, results: list[Result]) 
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(REPO),
         "HOST": "127.0.0.1",
+        # As many serving processes as the Deployments run (workloads/deploy/manifests.py).
+        "WORKERS": str(SERVING_PROCESSES),
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
         "OTEL_PROPAGATORS": "tracecontext,xray",
         # As the Deployments set it (workloads/deploy/manifests.py): X-Ray's default rate.
@@ -485,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     upstream = find_upstream(args.upstream_dir)
     print(
         f"wrk: {args.threads} threads, {args.duration} s per run, connections {args.connections}; "
-        f"{os.cpu_count()} CPUs shared by wrk and the servers",
+        f"{os.cpu_count()} CPUs shared by wrk and the servers; crossmesh's apps with "
+        f"{SERVING_PROCESSES} serving processes each, as deployed",
         flush=True,
     )
     # Other work on the machine skews every number; say so rather than report it silently.

@@ -184,6 +184,35 @@ def handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def serving_processes(supervisor: int) -> list[int]:
+    """The supervisor's child processes (granian's serving processes), from /proc."""
+    return [int(pid) for pid in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()]
+
+
+def connection_owners(processes: Sequence[int], server_port: int) -> dict[int, int]:
+    """For each established connection to ``server_port`` on 127.0.0.1: client port -> serving process.
+
+    Matches the socket inodes each process holds (/proc/PID/fd) with the kernel's table of IPv4
+    connections (/proc/net/tcp), so a test knows which process took which of its connections.
+    """
+    holder: dict[str, int] = {}
+    for pid in processes:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    holder[target[len("socket:[") : -1]] = pid
+    owners: dict[int, int] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+        established = fields[3] == "01"
+        if local_port == server_port and established and fields[9] in holder:
+            owners[remote_port] = holder[fields[9]]
+    return owners
+
+
 def unused_port() -> int:
     """A port with nothing listening (bound then released; the kernel does not hand it out again soon)."""
     import socket

@@ -37,6 +37,7 @@ def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() ->
     env = env_of(manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False))
     assert env == {
         "PORT": "8080",
+        "WORKERS": "2",
         "OTEL_SERVICE_NAME": "front",
         "OTEL_PROPAGATORS": "tracecontext,xray",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
@@ -114,9 +115,10 @@ def test_deployment_probes_resources_image_and_spread() -> None:
     assert container["image"].endswith("@sha256:" + "a" * 64)
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/ping", "port": "http"}
+    # Two serving processes: a core and 128 MiB each, and 128 MiB for the supervisor.
     assert container["resources"] == {
-        "requests": {"cpu": "50m", "memory": "64Mi"},
-        "limits": {"cpu": "500m", "memory": "256Mi"},
+        "requests": {"cpu": "100m", "memory": "192Mi"},
+        "limits": {"cpu": "2", "memory": "384Mi"},
     }
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     keys = [c["topologyKey"] for c in spec["template"]["spec"]["topologySpreadConstraints"]]

@@ -13,7 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.workloads.servers import App, Launcher, Upstream, can_make_read_only_root, unused_port
+from tests.workloads.servers import (
+    App,
+    Launcher,
+    Upstream,
+    can_make_read_only_root,
+    connection_owners,
+    serving_processes,
+    unused_port,
+)
 
 pytestmark = pytest.mark.network
 
@@ -288,6 +296,37 @@ def test_drain_fails_readiness_and_closes_keep_alive_connections(launcher: Launc
     assert served.headers["connection"] == "close"
     color.terminate()
     assert color.wait(timeout=10) == 0
+
+
+def test_drain_reaches_every_serving_process(launcher: Launcher) -> None:
+    """WORKERS=2: POST /drain lands in one process; readiness and Connection: close follow in both."""
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue", "WORKERS": "2"})
+    processes = serving_processes(color.proc.pid)
+    assert len(processes) == 2
+    (listening,) = [r for r in color.logs() if r.get("msg") == "listening"]
+    assert listening["workers"] == 2
+    state_file = Path(listening["drain_state"])
+    assert state_file.read_bytes() == b"\0"
+    clients = [httpx.Client(timeout=TIMEOUT) for _ in range(12)]
+    try:
+        for client in clients:  # one kept-alive connection each
+            assert client.get(color.url("/healthz")).status_code == 200
+        owners = connection_owners(processes, color.port)
+        assert len(owners) == len(clients)
+        # Both processes hold some of the connections, so what follows is asked of both.
+        assert set(owners.values()) == set(processes)
+        assert httpx.post(color.url("/drain"), timeout=TIMEOUT).status_code == 200
+        for client in clients:
+            health = client.get(color.url("/healthz"))
+            assert (health.status_code, health.json()) == (503, {"status": "draining"})
+            assert health.headers["connection"] == "close"
+    finally:
+        for client in clients:
+            client.close()
+    color.terminate()
+    assert color.wait(timeout=10) == 0
+    # The supervisor removed the state file it made for them.
+    assert not state_file.exists()
 
 
 def test_drain_under_keep_alive_load_loses_no_request(launcher: Launcher) -> None:

@@ -24,6 +24,24 @@ in that time, while it still answers what reaches it."""
 TERMINATION_GRACE_SECONDS = 45
 """Covers the preStop wait, the app's drain of requests in flight (25 s at most) and the injected
 Envoy's own pre-stop delay (20 s) where there is one."""
+SERVING_PROCESSES = 2
+"""Serving processes per app container (the apps' ``WORKERS``). One Python process runs its requests on
+one core at a time, so one process per pod leaves a second core of its limit idle; measured on
+127.0.0.1 (bench/apps/README.md), colorapp served about a quarter more with two. They share the pod's
+drain state (workloads/runtime/common/drain.py)."""
+PROCESS_MEMORY_MI = 128
+"""Memory limit per serving process and for the supervisor: a serving process held at most 92 MiB at
+2,000 client connections over five minutes (bench/apps/README.md), the supervisor about 60."""
+
+
+def app_resources(processes: int = SERVING_PROCESSES) -> dict[str, dict[str, str]]:
+    """Requests for the quiet hours; limits of one core per serving process, and memory for each."""
+    return {
+        "requests": {"cpu": "100m", "memory": f"{PROCESS_MEMORY_MI + PROCESS_MEMORY_MI // 2}Mi"},
+        "limits": {"cpu": str(processes), "memory": f"{PROCESS_MEMORY_MI * (processes + 1)}Mi"},
+    }
+
+
 COLLECTOR_NAME = "otel-collector"
 """The AWS Distro for OpenTelemetry collector of a cluster (workloads/deploy/collector.py)."""
 OTLP_HTTP_PORT = 4318
@@ -86,6 +104,7 @@ def app_env(
     """
     env: dict[str, str] = {
         "PORT": str(topology.port),
+        "WORKERS": str(SERVING_PROCESSES),
         "OTEL_SERVICE_NAME": app.name,
         "OTEL_PROPAGATORS": "tracecontext,xray",
         # X-Ray's default sampling rate; a caller's decision (the parent's) is kept as it came.
@@ -194,10 +213,7 @@ def deployment(
                             "readinessProbe": _probe("/healthz", period=5, failures=2),
                             "lifecycle": {"preStop": {"exec": {"command": pre_stop_command(topology.port)}}},
                             "livenessProbe": _probe("/ping", period=10, failures=3, delay=5),
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
-                                "limits": {"cpu": "500m", "memory": "256Mi"},
-                            },
+                            "resources": app_resources(),
                             "securityContext": container_security_context(),
                         }
                     ],

@@ -7,11 +7,15 @@ closed, and the same timer closes idle keep-alive connections; ``backpressure`` 
 one process accepts (the rest wait in the kernel's backlog, never answered 503); SIGTERM stops
 accepting and lets requests in flight finish.
 
-One process serves (``workers=1``): Kubernetes scales with replicas, and the drain state set by
-``POST /drain`` lives in that process.
+``WORKERS`` processes serve (the Deployments run two: one Python process runs requests on one core
+at a time); granian's supervisor forwards SIGTERM to them and starts a new one if one dies. The drain
+state set by ``POST /drain`` is shared by all of them through a file this supervisor creates before
+they start and removes when they have stopped (``drain``).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 # The announcing thread below connects while granian forks its worker; a connect to a host given as
 # text imports the idna codec on first use, and a fork taken while that import holds its module lock
@@ -20,18 +24,20 @@ from __future__ import annotations
 import encodings.idna  # noqa: F401  # pyright: ignore[reportUnusedImport] - imported for its side effect (see above)
 import ipaddress
 import logging
+import os
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from granian.constants import Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 from pydantic import ValidationError
 
-from workloads.runtime.common import logs
+from workloads.runtime.common import drain, logs
 from workloads.runtime.common.settings import MAX_HEADER_BYTES, ServerSettings, settings_error
 
 log = logging.getLogger("app")
@@ -50,7 +56,7 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-def _announce_when_listening(host: str, port: int) -> None:
+def _announce_when_listening(host: str, port: int, workers: int, state_file: Path | None) -> None:
     """Log ``listening`` with the port once connections are accepted (tests and tools wait for it)."""
     target = "127.0.0.1" if ipaddress.ip_address(host).is_unspecified else host
     deadline = time.monotonic() + 60
@@ -60,7 +66,15 @@ def _announce_when_listening(host: str, port: int) -> None:
         except OSError:
             time.sleep(0.02)
             continue
-        log.info("listening", extra={"address": host, "port": port})
+        log.info(
+            "listening",
+            extra={
+                "address": host,
+                "port": port,
+                "workers": workers,
+                "drain_state": str(state_file) if state_file else None,
+            },
+        )
         return
 
 
@@ -71,7 +85,7 @@ def server(target: str, settings: ServerSettings, service: str) -> MPServer:
         address=settings.host,
         port=port,
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=settings.workers,
         loop=Loops.auto,
         websockets=False,
         backpressure=settings.max_connections,
@@ -99,10 +113,30 @@ def main(service: str, target: str, load: Callable[[], ServerSettings]) -> int:
         print(f"{service}: invalid configuration: {message}", file=sys.stderr)
         return 2
     logs.configure(service, settings.log_level)
-    running = server(target, settings, service)
-    threading.Thread(
-        target=_announce_when_listening, args=(settings.host, running.bind_port), daemon=True
-    ).start()
-    running.serve()
+    try:
+        state_file: Path | None = drain.create()
+    except OSError as exc:
+        if settings.workers > 1:
+            message = f"WORKERS={settings.workers} needs a drain state file the processes share: {exc}"
+            log.error(message)
+            print(f"{service}: {message}", file=sys.stderr)
+            return 1
+        # One process keeps the state in its own memory; nothing needs the file.
+        log.warning("no drain state file (%s); the one serving process keeps the state itself", exc)
+        state_file = None
+    if state_file is not None:
+        os.environ[drain.DRAIN_STATE_VARIABLE] = str(state_file)
+    try:
+        running = server(target, settings, service)
+        threading.Thread(
+            target=_announce_when_listening,
+            args=(settings.host, running.bind_port, settings.workers, state_file),
+            daemon=True,
+        ).start()
+        running.serve()
+    finally:
+        if state_file is not None:
+            with contextlib.suppress(OSError):
+                state_file.unlink()
     log.info("stopped", extra={"exit_status": 0})
     return 0

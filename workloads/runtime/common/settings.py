@@ -25,6 +25,12 @@ class ServerSettings(BaseSettings):
 
     host: str = Field(default="0.0.0.0", description="address to listen on")  # noqa: S104 - pods listen on their own interface
     port: int = Field(default=8080, ge=0, le=65535, description="port; 0 picks a free one and logs it")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="serving processes; one Python process runs its requests on one core at a time",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = Field(default=True, description="one JSON line per request")
     header_read_timeout_ms: int = Field(

@@ -7,7 +7,8 @@
 - ``GET /ping`` (liveness) and ``GET /healthz`` (readiness: 503 once draining);
 - ``POST /drain``, from the pod itself only (loopback): the pod's preStop hook calls it, after which
   readiness fails and every response carries ``Connection: close`` so keep-alive clients move to
-  another pod; SIGTERM later lets requests in flight finish (the server does that);
+  another pod, in every serving process of the pod (``drain.DrainState``); SIGTERM later lets
+  requests in flight finish (the server does that);
 - a request body sent to a route that takes none is never read: the answer closes the connection;
 - one span (kind SERVER, context from ``traceparent`` or ``X-Amzn-Trace-Id``) and one access-log
   line per request.
@@ -18,10 +19,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -31,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from workloads.runtime.common import logs
+from workloads.runtime.common.drain import DrainState
 from workloads.runtime.common.settings import MAX_HEADER_BYTES
 from workloads.runtime.common.tracing import propagator
 
@@ -59,13 +63,8 @@ class _HeaderGetter(Getter[dict[str, str]]):
 
 
 _GETTER = _HeaderGetter()
-
-
-class Lifecycle:
-    """Whether the pod is draining: set by POST /drain, read by /healthz and every response."""
-
-    def __init__(self) -> None:
-        self.draining = False
+_NO_PARENT = Context()
+"""A request without trace headers starts a new trace (what the propagators return for one)."""
 
 
 MAX_MEDIA_RANGES = 32
@@ -128,22 +127,29 @@ def header_bytes(headers: Sequence[tuple[bytes, bytes]]) -> int:
     return sum(len(name) + len(value) for name, value in headers)
 
 
-def _has_body(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"x-amzn-trace-id"})
+"""What the propagators read (W3C trace context and X-Ray); no other header is decoded."""
+
+
+def _read_head(headers: Sequence[tuple[bytes, bytes]]) -> tuple[bool, dict[str, str]]:
+    """In one pass: whether the request has a body, and its trace headers as text."""
+    has_body = False
+    carrier: dict[str, str] = {}
     for name, value in headers:
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in {b"", b"0"}):
-            return True
-    return False
+        if name in _TRACE_HEADERS:
+            carrier[name.decode("latin-1")] = value.decode("latin-1")
+        elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in {b"", b"0"}):
+            has_body = True
+    return has_body, carrier
 
 
 class Service:
     """The ASGI callable: limits and observation around a Starlette app."""
 
-    def __init__(
-        self, name: str, inner: ASGIApp, lifecycle: Lifecycle, tracer_provider: TracerProvider
-    ) -> None:
+    def __init__(self, name: str, inner: ASGIApp, drain: DrainState, tracer_provider: TracerProvider) -> None:
         self.name = name
         self.inner = inner
-        self.lifecycle = lifecycle
+        self.drain = drain
         self.tracer = tracer_provider.get_tracer(f"crossmesh.{name}")
         self.access_enabled = access_log.isEnabledFor(logging.INFO)
 
@@ -157,9 +163,9 @@ class Service:
             self._access(scope, 431, 0.0, None)
             return
         started = time.perf_counter()
-        close = self.lifecycle.draining or _has_body(headers)
-        carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
-        parent = _PROPAGATOR.extract(carrier, getter=_GETTER)
+        has_body, carrier = _read_head(headers)
+        close = has_body or self.drain.draining
+        parent = _PROPAGATOR.extract(carrier, getter=_GETTER) if carrier else _NO_PARENT
         method: str = scope["method"]
         path: str = scope["path"]
         status = 500
@@ -243,15 +249,28 @@ def build(
     *,
     tracer_provider: TracerProvider,
     lifespan: Lifespan | None = None,
-    lifecycle: Lifecycle | None = None,
+    drain_state: DrainState | None = None,
 ) -> Service:
-    lifecycle = lifecycle or Lifecycle()
+    state = drain_state or DrainState.from_environment()
+
+    @asynccontextmanager
+    async def lifespan_then_flush(app: Starlette) -> AsyncGenerator[None]:
+        # A serving process ends without running exit handlers, so the lines still waiting in the
+        # log handler are written here, as the server stops.
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            logs.flush()
 
     async def ping(request: Request) -> Response:
         return PlainTextResponse("pong")
 
     async def healthz(request: Request) -> Response:
-        if lifecycle.draining:
+        if state.draining:
             return JSONResponse({"status": "draining"}, 503)
         return JSONResponse({"status": "ok"})
 
@@ -259,8 +278,7 @@ def build(
         client = request.client.host if request.client else None
         if client not in LOOPBACK:
             return JSONResponse({"error": "drain is for the pod itself"}, 403)
-        if not lifecycle.draining:
-            lifecycle.draining = True
+        if state.drain():
             log.info("draining: readiness fails and connections close after each response")
         return JSONResponse({"status": "draining"})
 
@@ -271,7 +289,7 @@ def build(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/drain", drain, methods=["POST"]),
         ],
-        lifespan=lifespan,
+        lifespan=lifespan_then_flush,
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
-    return Service(name, app, lifecycle, tracer_provider)
+    return Service(name, app, state, tracer_provider)

@@ -16,7 +16,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import aiohttp
 from opentelemetry import trace
@@ -68,26 +67,13 @@ class _TooLarge(Exception):
 
 @dataclass
 class _AttemptState:
-    """How long one attempt waited for a free pooled connection (aiohttp's connection-queued signals)."""
+    """How long one attempt waited for a free pooled connection."""
 
     queued_since: float | None = None
     waited: float = 0.0
 
     def waited_until(self, now: float) -> float:
         return self.waited + (now - self.queued_since if self.queued_since is not None else 0.0)
-
-
-async def _queued_start(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
-    state = ctx.trace_request_ctx
-    if isinstance(state, _AttemptState):
-        state.queued_since = time.monotonic()
-
-
-async def _queued_end(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
-    state = ctx.trace_request_ctx
-    if isinstance(state, _AttemptState) and state.queued_since is not None:
-        state.waited += time.monotonic() - state.queued_since
-        state.queued_since = None
 
 
 class ColorClient:
@@ -105,12 +91,13 @@ class ColorClient:
         self.budget = RetryBudget(policy.retry_budget_percent)
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, nothing secret
         self._session: aiohttp.ClientSession | None = None
+        # One slot per pooled connection: a call holds one from before it asks the pool until its
+        # connection is back, so waiting for a slot is exactly waiting for a free connection, and the
+        # wait is known without aiohttp's tracing signals (a dozen awaits on every call).
+        self._slots = asyncio.Semaphore(policy.max_connections)
 
     async def start(self) -> None:
         p = self.policy
-        waits = aiohttp.TraceConfig()
-        waits.on_connection_queued_start.append(_queued_start)  # pyright: ignore[reportArgumentType] # aiohttp's signal types are loose
-        waits.on_connection_queued_end.append(_queued_end)  # pyright: ignore[reportArgumentType]
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=p.max_connections, ttl_dns_cache=10),
             # The overall deadline bounds the wait for a pooled connection; per attempt, connecting and
@@ -120,7 +107,6 @@ class ColorClient:
             ),
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
-            trace_configs=[waits],
         )
 
     async def close(self) -> None:
@@ -175,6 +161,16 @@ class ColorClient:
                 span.set_status(Status(StatusCode.ERROR, answer.error))
             return answer
 
+    async def _take_slot(self, state: _AttemptState) -> None:
+        """Wait for a free pooled connection, recording the wait (a timeout may end it)."""
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        state.queued_since = time.monotonic()
+        await self._slots.acquire()
+        state.waited += time.monotonic() - state.queued_since
+        state.queued_since = None
+
     async def _send(
         self, headers: dict[str, str], state: _AttemptState, attempt: int, remaining: float
     ) -> Answer:
@@ -183,22 +179,24 @@ class ColorClient:
             raise RuntimeError("ColorClient.start() was not called")
         try:
             async with asyncio.timeout(remaining):
-                async with self._session.get(
-                    p.url, headers=headers, allow_redirects=False, trace_request_ctx=state
-                ) as response:
-                    body = await _read_capped(response)
-                    status = response.status
-                    answer = Answer(
-                        attempts=attempt,
-                        status=status,
-                        body=body,
-                        content_type=response.headers.get("Content-Type"),
-                        version=response.headers.get(VERSION_HEADER),
-                    )
-                    if not 200 <= status < 300:
-                        answer.error = f"upstream answered {status}"
-                        answer.retryable = status in RETRY_STATUSES
-                    return answer
+                await self._take_slot(state)
+                try:
+                    async with self._session.get(p.url, headers=headers, allow_redirects=False) as response:
+                        body = await _read_capped(response)
+                        status = response.status
+                        answer = Answer(
+                            attempts=attempt,
+                            status=status,
+                            body=body,
+                            content_type=response.headers.get("Content-Type"),
+                            version=response.headers.get(VERSION_HEADER),
+                        )
+                        if not 200 <= status < 300:
+                            answer.error = f"upstream answered {status}"
+                            answer.retryable = status in RETRY_STATUSES
+                        return answer
+                finally:
+                    self._slots.release()
         except _TooLarge:
             return Answer(attempts=attempt, error=f"upstream answer larger than {MAX_RESPONSE_BYTES} bytes")
         except TimeoutError as exc:
@@ -243,8 +241,12 @@ class ColorClient:
 
 
 async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
-    if response.content_length is not None and response.content_length > MAX_RESPONSE_BYTES:
-        raise _TooLarge
+    length = response.content_length
+    if length is not None:
+        if length > MAX_RESPONSE_BYTES:
+            raise _TooLarge
+        # A declared length within the cap: aiohttp reads exactly that many bytes, in one await.
+        return await response.read()
     chunks: list[bytes] = []
     size = 0
     while chunk := await response.content.read(MAX_RESPONSE_BYTES + 1 - size):
