@@ -30,16 +30,16 @@ class ColorSettings(ServerSettings):
 
 def build(settings: ColorSettings, tracer_provider: TracerProvider) -> web.Service:
     color = settings.color
-    # The answer never changes, so both bodies are encoded once.
-    as_text = color.encode()
-    as_json = json.dumps({"color": color}, ensure_ascii=False).encode()
     version = {VERSION_HEADER: color}
+    # The answer never changes, so both responses are built once and sent as they are: a Starlette
+    # Response holds its encoded body and headers and keeps no state from one send to the next.
+    as_text = Response(color.encode(), media_type="text/plain; charset=utf-8", headers=version)
+    body = json.dumps({"color": color}, ensure_ascii=False).encode()
+    as_json = Response(body, media_type="application/json", headers=version)
 
     async def answer(request: Request) -> Response:
         accept = request.headers.get("accept")
-        if accept is not None and web.prefers_json(accept):
-            return Response(as_json, media_type="application/json", headers=version)
-        return Response(as_text, media_type="text/plain; charset=utf-8", headers=version)
+        return as_json if accept is not None and web.prefers_json(accept) else as_text
 
     routes = [Route("/", answer, methods=["GET"]), Route("/color", answer, methods=["GET"])]
     return web.build(NAME, routes, tracer_provider=tracer_provider)

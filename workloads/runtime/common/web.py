@@ -17,12 +17,14 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.trace import TracerProvider
@@ -169,32 +171,39 @@ class Service:
         method: str = scope["method"]
         path: str = scope["path"]
         status = 500
-        with self.tracer.start_as_current_span(
+        span = self.tracer.start_span(
             f"{method} {path}" if path in _KNOWN_PATHS else method,
             context=parent,
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": path, "server.address": self.name},
-        ) as span:
+        )
+        # The span is current while the route runs, so front's client span is its child; attached
+        # and detached here rather than through start_as_current_span's two context managers, which
+        # cost more than the rest of the span on every request.
+        token = context.attach(trace.set_span_in_context(span, parent))
 
-            async def send_observed(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    if close:
-                        message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
-                await send(message)
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if close:
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
 
-            try:
-                await self.inner(scope, receive, send_observed)
-            except Exception:
-                # Starlette has already answered 500; the traceback goes to the log, not the server.
-                log.exception("unhandled error", extra={"path": path})
-                status = 500
-            finally:
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-                trace_id = format(span.get_span_context().trace_id, "032x")
+        try:
+            await self.inner(scope, receive, send_observed)
+        except Exception as exc:
+            # Starlette has already answered 500; the traceback goes to the log, not the server.
+            log.exception("unhandled error", extra={"path": path})
+            span.record_exception(exc)
+            status = 500
+        finally:
+            context.detach(token)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end()
+        trace_id = format(span.get_span_context().trace_id, "032x")
         self._access(scope, status, (time.perf_counter() - started) * 1000, trace_id)
 
     def _access(self, scope: Scope, status: int, duration_ms: float, trace_id: str | None) -> None:
@@ -215,6 +224,17 @@ class Service:
 
 
 _KNOWN_PATHS = frozenset({"/", "/color", "/ping", "/healthz", "/drain"})
+
+
+def _freeze_startup_objects() -> None:
+    """Leave what start-up built (modules, clients, settings) out of every garbage collection.
+
+    A full collection walks every object the process holds, most of them the libraries' own and alive
+    until exit; under load those walks were the slowest requests. Measured on 127.0.0.1 with front at
+    50 connections (bench/apps/README.md), ``gc.freeze()`` halved its p99 latency.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _plain(send: Send, status: int, body: bytes) -> None:
@@ -259,9 +279,11 @@ def build(
         # log handler are written here, as the server stops.
         try:
             if lifespan is None:
+                _freeze_startup_objects()
                 yield
             else:
                 async with lifespan(app):
+                    _freeze_startup_objects()
                     yield
         finally:
             logs.flush()

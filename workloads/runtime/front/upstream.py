@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+import yarl
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -95,6 +96,8 @@ class ColorClient:
         # connection is back, so waiting for a slot is exactly waiting for a free connection, and the
         # wait is known without aiohttp's tracing signals (a dozen awaits on every call).
         self._slots = asyncio.Semaphore(policy.max_connections)
+        # Parsed once: aiohttp would parse the text again on every call.
+        self._url = yarl.URL(policy.url)
 
     async def start(self) -> None:
         p = self.policy
@@ -138,7 +141,9 @@ class ColorClient:
     async def _attempt(self, accept: str | None, attempt: int, remaining: float) -> Answer:
         p = self.policy
         state = _AttemptState()
-        with self.tracer.start_as_current_span(
+        # Nothing runs under this span but the call itself, so it is never made current: its context
+        # goes straight into the trace headers.
+        span = self.tracer.start_span(
             f"GET {p.host}",
             kind=SpanKind.CLIENT,
             attributes={
@@ -146,20 +151,27 @@ class ColorClient:
                 "url.full": p.url,
                 "http.request.resend_count": attempt - 1,
             },
-        ) as span:
+        )
+        try:
             headers: dict[str, str] = {}
             if accept is not None:
                 headers["Accept"] = accept
             if self.signer is not None:
                 headers = self.signer.sign("GET", p.url, headers)
             # Trace context goes on after signing: it changes on every call and is not signed.
-            _PROPAGATOR.inject(headers)
+            _PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
             answer = await self._send(headers, state, attempt, remaining)
             if answer.status is not None:
                 span.set_attribute("http.response.status_code", answer.status)
             if not answer.ok:
                 span.set_status(Status(StatusCode.ERROR, answer.error))
             return answer
+        except Exception as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
+        finally:
+            span.end()
 
     async def _take_slot(self, state: _AttemptState) -> None:
         """Wait for a free pooled connection, recording the wait (a timeout may end it)."""
@@ -181,7 +193,8 @@ class ColorClient:
             async with asyncio.timeout(remaining):
                 await self._take_slot(state)
                 try:
-                    async with self._session.get(p.url, headers=headers, allow_redirects=False) as response:
+                    call = self._session.get(self._url, headers=headers, allow_redirects=False)
+                    async with call as response:
                         body = await _read_capped(response)
                         status = response.status
                         answer = Answer(
