@@ -44,10 +44,14 @@ logging._srcfile = None  # pyright: ignore[reportPrivateUsage] # the HOWTO's doc
 
 
 class _Formatter(OrjsonFormatter):
-    """ISO-8601 UTC timestamps with milliseconds, and the level in lower case."""
+    """``ts`` (ISO-8601 UTC with milliseconds), ``level`` (lower case), ``msg``, ``service``, then extras."""
 
     _second = -1
     _second_text = ""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(fmt=["asctime", "levelname", "message"], static_fields={"service": service})
+        self.service = service
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         second = int(record.created)
@@ -56,9 +60,20 @@ class _Formatter(OrjsonFormatter):
             self._second = second
         return f"{self._second_text}.{int(record.msecs):03d}Z"
 
-    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
-        log_data["level"] = str(log_data.get("level", "")).lower()
-        return log_data
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        # python-json-logger's own merge of the record's extras, less its per-key rename lookups and
+        # attribute checks: the names are fixed here, and a record's keys are always strings.
+        log_data["ts"] = record.asctime
+        log_data["level"] = record.levelname.lower()
+        log_data["msg"] = record.message
+        log_data["service"] = self.service
+        log_data.update(message_dict)
+        skip = self._skip_fields
+        for key, value in record.__dict__.items():
+            if key not in skip and not key.startswith("_"):
+                log_data[key] = value
 
 
 _LIVE: weakref.WeakSet[LineBatches] = weakref.WeakSet()
@@ -159,14 +174,7 @@ def logging_config(service: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "json": {
-                "()": _Formatter,
-                "fmt": ["asctime", "levelname", "message"],
-                "rename_fields": {"asctime": "ts", "levelname": "level", "message": "msg"},
-                "static_fields": {"service": service},
-            }
-        },
+        "formatters": {"json": {"()": _Formatter, "service": service}},
         "handlers": {"stdout": {"()": LineBatches, "formatter": "json"}},
         "root": {"handlers": ["stdout"], "level": level.upper()},
         "loggers": {
