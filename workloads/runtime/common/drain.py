@@ -67,5 +67,6 @@ class DrainState:
             return False
         if self._shared is not None:
             self._shared[0] = _DRAINING
-        self._local = True
+        else:
+            self._local = True
         return True

@@ -50,7 +50,8 @@ class _Formatter(OrjsonFormatter):
     _second_text = ""
 
     def __init__(self, service: str) -> None:
-        super().__init__(fmt=["asctime", "levelname", "message"], static_fields={"service": service})
+        # The fields format() must prepare (asctime, message); add_fields names them.
+        super().__init__(fmt=["asctime", "levelname", "message"])
         self.service = service
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:

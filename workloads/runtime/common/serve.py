@@ -102,25 +102,27 @@ def server(target: str, settings: ServerSettings, service: str) -> MPServer:
     )
 
 
+def _refuse(service: str, message: str, status: int) -> int:
+    """Stop before serving: the reason as a JSON log line and as plain text on stderr."""
+    log.error(message)
+    print(f"{service}: {message}", file=sys.stderr)
+    return status
+
+
 def main(service: str, target: str, load: Callable[[], ServerSettings]) -> int:
     """``python -m workloads.runtime.<app>``: read settings (exit 2 naming the variable), then serve."""
     try:
         settings = load()
     except ValidationError as exc:
         logs.configure(service, "info")
-        message = settings_error(exc)
-        log.error("invalid configuration: %s", message)
-        print(f"{service}: invalid configuration: {message}", file=sys.stderr)
-        return 2
+        return _refuse(service, f"invalid configuration: {settings_error(exc)}", 2)
     logs.configure(service, settings.log_level)
     try:
         state_file: Path | None = drain.create()
     except OSError as exc:
         if settings.workers > 1:
             message = f"WORKERS={settings.workers} needs a drain state file the processes share: {exc}"
-            log.error(message)
-            print(f"{service}: {message}", file=sys.stderr)
-            return 1
+            return _refuse(service, message, 1)
         # One process keeps the state in its own memory; nothing needs the file.
         log.warning("no drain state file (%s); the one serving process keeps the state itself", exc)
         state_file = None

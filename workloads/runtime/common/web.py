@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
@@ -278,13 +279,9 @@ def build(
         # A serving process ends without running exit handlers, so the lines still waiting in the
         # log handler are written here, as the server stops.
         try:
-            if lifespan is None:
+            async with lifespan(app) if lifespan is not None else contextlib.nullcontext():
                 _freeze_startup_objects()
                 yield
-            else:
-                async with lifespan(app):
-                    _freeze_startup_objects()
-                    yield
         finally:
             logs.flush()
 
