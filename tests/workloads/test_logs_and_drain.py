@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from workloads.runtime.common import drain, logs
+from workloads.runtime.common import drain, logs, serve
+from workloads.runtime.common.settings import ServerSettings
 
 # --- LineBatches ------------------------------------------------------------------------------------
 
@@ -26,49 +27,49 @@ def pipe() -> Iterator[tuple[int, int]]:
         os.close(fd)
 
 
-def read_writes(fd: int) -> list[bytes]:
-    """What reached the pipe so far (a read may join several writes)."""
+def read_available(fd: int) -> bytes:
+    """What reached the pipe so far."""
     chunks: list[bytes] = []
     while select.select([fd], [], [], 0)[0]:
         try:
             chunks.append(os.read(fd, 1 << 20))
         except BlockingIOError:
             break
-    return chunks
+    return b"".join(chunks)
 
 
-def logger_to(handler: logging.Handler, name: str) -> logging.Logger:
+def batching_logger(fd: int, name: str, interval: float = 60) -> tuple[logs.LineBatches, logging.Logger]:
+    """A LineBatches handler on ``fd`` (lines as the bare message) and a logger that uses only it."""
+    handler = logs.LineBatches(fd, interval=interval)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger(f"test.linebatches.{name}")
     logger.handlers = [handler]
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
-    return logger
+    return handler, logger
 
 
 def test_info_lines_wait_for_the_interval_then_go_in_one_write(pipe: tuple[int, int]) -> None:
     read, write = pipe
-    handler = logs.LineBatches(write, interval=0.3)
-    log = logger_to(handler, "interval")
+    handler, log = batching_logger(write, "interval", interval=0.3)
     log.info("one")
     log.info("two")
-    assert read_writes(read) == []  # nothing yet: both lines wait for company
+    assert read_available(read) == b""  # nothing yet: both lines wait for company
     deadline = time.monotonic() + 5
-    chunks: list[bytes] = []
-    while not chunks and time.monotonic() < deadline:
+    written = b""
+    while not written and time.monotonic() < deadline:
         time.sleep(0.05)
-        chunks = read_writes(read)
-    assert chunks == [b"one\ntwo\n"]
+        written = read_available(read)
+    assert written == b"one\ntwo\n"
     handler.close()
 
 
 def test_a_warning_writes_at_once_with_what_waited_before_it(pipe: tuple[int, int]) -> None:
     read, write = pipe
-    handler = logs.LineBatches(write, interval=60)
-    log = logger_to(handler, "warning")
+    handler, log = batching_logger(write, "warning")
     log.info("waiting")
     log.warning("urgent")
-    assert b"".join(read_writes(read)) == b"waiting\nurgent\n"
+    assert read_available(read) == b"waiting\nurgent\n"
     handler.close()
 
 
@@ -87,13 +88,12 @@ def test_batches_are_whole_lines_of_at_most_pipe_buf_bytes(
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", recording_write)
-    handler = logs.LineBatches(write, interval=60)
-    log = logger_to(handler, "chunks")
+    handler, log = batching_logger(write, "chunks")
     lines = [f"line {n:04d} " + "x" * 90 for n in range(120)]
     for line in lines:
         log.info(line)
     handler.flush()
-    assert b"".join(read_writes(read)).decode().splitlines() == lines
+    assert read_available(read).decode().splitlines() == lines
     assert len(writes) > 1
     assert all(len(chunk) <= logs.PIPE_BUF and chunk.endswith(b"\n") for chunk in writes)
     handler.close()
@@ -101,19 +101,17 @@ def test_batches_are_whole_lines_of_at_most_pipe_buf_bytes(
 
 def test_close_writes_what_waits_and_later_lines_go_at_once(pipe: tuple[int, int]) -> None:
     read, write = pipe
-    handler = logs.LineBatches(write, interval=60)
-    log = logger_to(handler, "close")
+    handler, log = batching_logger(write, "close")
     log.info("before close")
     handler.close()
-    assert b"".join(read_writes(read)) == b"before close\n"
+    assert read_available(read) == b"before close\n"
     log.info("after close")
-    assert b"".join(read_writes(read)) == b"after close\n"
+    assert read_available(read) == b"after close\n"
 
 
 def test_a_forked_child_does_not_write_its_parents_waiting_lines(pipe: tuple[int, int]) -> None:
     read, write = pipe
-    handler = logs.LineBatches(write, interval=60)
-    log = logger_to(handler, "fork")
+    handler, log = batching_logger(write, "fork")
     log.info("parent's")
     pid = os.fork()
     if pid == 0:  # the child: its own line only, then out without exit handlers (as a worker ends)
@@ -122,9 +120,9 @@ def test_a_forked_child_does_not_write_its_parents_waiting_lines(pipe: tuple[int
         os._exit(0)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert b"".join(read_writes(read)) == b"child's\n"
+    assert read_available(read) == b"child's\n"
     handler.flush()
-    assert b"".join(read_writes(read)) == b"parent's\n"
+    assert read_available(read) == b"parent's\n"
     handler.close()
 
 
@@ -134,12 +132,11 @@ def test_the_app_format_is_one_json_object_per_line(pipe: tuple[int, int]) -> No
     formatter_spec = dict(config["formatters"]["json"])
     factory = formatter_spec.pop("()")
     assert config["handlers"]["stdout"]["()"] is logs.LineBatches
-    handler = logs.LineBatches(write, interval=60)
-    log = logger_to(handler, "format")
+    handler, log = batching_logger(write, "format")
     handler.setFormatter(factory(**formatter_spec))
     log.info("request", extra={"status": 200, "path": "/color", "note": "é"})
     handler.flush()
-    (line,) = b"".join(read_writes(read)).decode().splitlines()
+    (line,) = read_available(read).decode().splitlines()
     record = json.loads(line)
     assert record.keys() == {"ts", "level", "msg", "service", "status", "path", "note"}
     assert {k: v for k, v in record.items() if k != "ts"} == {
@@ -197,3 +194,25 @@ def test_from_environment_maps_the_named_file(tmp_path: Path, monkeypatch: pytes
     assert state.shared
     drain.DrainState(path).drain()
     assert state.draining
+
+
+def test_more_than_one_worker_without_a_state_file_exits_1_saying_why(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two processes that cannot share the drain state would each drain alone: refused before serving.
+    def no_state_file(directory: Path | None = None) -> Path:
+        raise PermissionError(13, "Permission denied", "/dev/shm")
+
+    monkeypatch.setattr(drain, "create", no_state_file)
+    monkeypatch.setattr(logs, "configure", lambda service, level: None)
+
+    def must_not_serve(*args: object) -> None:
+        raise AssertionError("started serving without a shared drain state")
+
+    monkeypatch.setattr(serve, "server", must_not_serve)
+    status = serve.main("colorapp", "unused:create_app", lambda: ServerSettings(workers=2))
+    assert status == 1
+    assert capsys.readouterr().err == (
+        "colorapp: WORKERS=2 needs a drain state file the processes share: "
+        "[Errno 13] Permission denied: '/dev/shm'\n"
+    )

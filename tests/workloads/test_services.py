@@ -135,6 +135,11 @@ def test_colorapp_without_color_fails_fast(launcher: Launcher) -> None:
             {"COLOR": "red", "ACCESS_LOG": "maybe"},
             "ACCESS_LOG: Input should be a valid boolean",
         ),
+        (
+            "workloads.runtime.colorapp",
+            {"COLOR": "red", "WORKERS": "0"},
+            "WORKERS: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_settings_fail_fast(launcher: Launcher, module: str, env: dict[str, str], message: str) -> None:
