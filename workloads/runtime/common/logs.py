@@ -24,6 +24,7 @@ import logging
 import logging.config
 import os
 import select
+import sys
 import threading
 import time
 import weakref
@@ -41,6 +42,9 @@ logging.logThreads = False
 logging.logProcesses = False
 logging.logMultiprocessing = False
 logging._srcfile = None  # pyright: ignore[reportPrivateUsage] # the HOWTO's documented switch: no caller lookup
+if sys.version_info >= (3, 12):
+    # The images run 3.12, where every record also looks up the current asyncio task's name.
+    logging.logAsyncioTasks = False
 
 
 class _Formatter(OrjsonFormatter):

@@ -30,6 +30,7 @@ log = logging.getLogger("app")
 
 MAX_RESPONSE_BYTES = 64 * 1024
 VERSION_HEADER = "x-crossmesh-version"
+ACCEPT_ENCODING = "Accept-Encoding"
 _PROPAGATOR = propagator()
 
 
@@ -108,7 +109,11 @@ class ColorClient:
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=None, sock_connect=p.connect_timeout, sock_read=p.per_try_timeout
             ),
+            # front relays colorapp's bytes as they come (no decompression), so it must not ask for
+            # a compressed answer: aiohttp's default ``Accept-Encoding: gzip, deflate`` would let an
+            # upstream send gzip that front then relays without its Content-Encoding.
             auto_decompress=False,
+            skip_auto_headers=(ACCEPT_ENCODING,),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
