@@ -1,7 +1,7 @@
 """Benchmark colorapp and front against the Flask + gunicorn apps of the App Mesh walkthrough.
 
     python bench/apps/run.py --upstream-dir DIR [--runs 3] [--duration 10] [--connections 1,50]
-                             [--high 2000] [--soak 300]
+                             [--high 2000] [--soak 300] [--cost]
 
 Runs wrk on 127.0.0.1 against ``/color`` of this repository's colorapp and front (front pointing at a
 local colorapp) at each connection count, and prints requests/s with p50/p99 latency. crossmesh runs as
@@ -18,7 +18,10 @@ the end.
 ``--runs N`` repeats every case and reports the worst run (lowest requests/s, highest p99).
 ``--high C`` also drives crossmesh's front with C connections and reports its 502s (front's own pool)
 and the resident memory of every server process; ``--soak S`` keeps that load for S seconds and
-samples memory every 30 s. The walkthrough's apps send X-Ray segments to a local UDP sink, as they
+samples memory every 30 s. ``--cost`` also measures front with SigV4, tracing and the access log
+switched off through the apps' own settings, one at a time and then together, the variants
+interleaved run by run, and prints the median of each: what these features cost on this machine.
+The walkthrough's apps send X-Ray segments to a local UDP sink, as they
 always trace; both stacks write their logs to /dev/null. Needs wrk (``apt-get install -y wrk``).
 """
 
@@ -32,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -288,8 +292,33 @@ def high_load(url: str, procs: Processes, args: argparse.Namespace) -> None:
             )
 
 
-def bench_ours(args: argparse.Namespace, collector: str, results: list[Result]) -> None:
-    procs = Processes()
+# As the Lattice backend configures front: SigV4 (static dummy credentials; colorapp does not check
+# them, Lattice would), and front's own retries within the route's deadline.
+SIGNING = {
+    "UPSTREAM_AUTH": "sigv4",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
+    "AWS_SECRET_ACCESS_KEY": "benchmark-secret",
+    # As long as a session token from STS usually is (AWS fixes no size), so every signed call
+    # carries as many header bytes as it would in a pod.
+    "AWS_SESSION_TOKEN": "benchmark-session-token-" + "x" * 900,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "UPSTREAM_TIMEOUT_MS": "3000",
+    "UPSTREAM_PER_TRY_TIMEOUT_MS": "1000",
+    "UPSTREAM_MAX_RETRIES": "2",
+}
+
+FEATURES_OFF: dict[str, dict[str, str]] = {
+    "SigV4 off": {"UPSTREAM_AUTH": "none"},
+    # The SDK's documented switch: every tracer is a no-op, so no span and no trace headers.
+    "tracing off": {"OTEL_SDK_DISABLED": "true"},
+    "access log off": {"LOG_LEVEL": "warning"},
+}
+"""What ``--cost`` switches off, one at a time and then together, through the apps' own settings."""
+
+
+def app_env(collector: str, overrides: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The environments of colorapp and front (without ports), as deployed on Lattice, plus overrides."""
     base = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(REPO),
@@ -302,46 +331,74 @@ def bench_ours(args: argparse.Namespace, collector: str, results: list[Result]) 
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": "0.05",
     }
-    # As the Lattice backend configures front: SigV4 (static dummy credentials; colorapp does not
-    # check them, Lattice would), and front's own retries within the route's deadline.
-    signing = {
-        "UPSTREAM_AUTH": "sigv4",
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
-        "AWS_SECRET_ACCESS_KEY": "benchmark-secret",
-        "AWS_SESSION_TOKEN": "benchmark-token",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "UPSTREAM_TIMEOUT_MS": "3000",
-        "UPSTREAM_PER_TRY_TIMEOUT_MS": "1000",
-        "UPSTREAM_MAX_RETRIES": "2",
-    }
+    shared = {k: v for k, v in overrides.items() if k != "UPSTREAM_AUTH"}
+    return {**base, "COLOR": "blue", **shared}, {**base, **SIGNING, **overrides}
+
+
+def start_ours(
+    procs: Processes, args: argparse.Namespace, collector: str, overrides: dict[str, str]
+) -> tuple[str, str]:
+    """Start colorapp and front (front calling that colorapp); their /color URLs."""
+    color_env, front_env = app_env(collector, overrides)
     color_port, front_port = free_port(), free_port()
+    procs.start(
+        [args.python, "-m", "workloads.runtime.colorapp"],
+        {**color_env, "PORT": str(color_port)},
+        REPO,
+        f"http://127.0.0.1:{color_port}/healthz",
+    )
+    procs.start(
+        [args.python, "-m", "workloads.runtime.front"],
+        {**front_env, "COLOR_HOST": f"127.0.0.1:{color_port}", "PORT": str(front_port)},
+        REPO,
+        f"http://127.0.0.1:{front_port}/healthz",
+    )
+    return f"http://127.0.0.1:{color_port}/color", f"http://127.0.0.1:{front_port}/color"
+
+
+def bench_ours(args: argparse.Namespace, collector: str, results: list[Result]) -> None:
+    procs = Processes()
     try:
-        procs.start(
-            [args.python, "-m", "workloads.runtime.colorapp"],
-            {**base, "COLOR": "blue", "PORT": str(color_port)},
-            REPO,
-            f"http://127.0.0.1:{color_port}/healthz",
-        )
-        procs.start(
-            [args.python, "-m", "workloads.runtime.front"],
-            {**base, **signing, "COLOR_HOST": f"127.0.0.1:{color_port}", "PORT": str(front_port)},
-            REPO,
-            f"http://127.0.0.1:{front_port}/healthz",
-        )
-        measure(
-            "crossmesh",
-            [
-                ("colorapp", f"http://127.0.0.1:{color_port}/color"),
-                ("front", f"http://127.0.0.1:{front_port}/color"),
-            ],
-            args,
-            results,
-        )
+        color_url, front_url = start_ours(procs, args, collector, {})
+        measure("crossmesh", [("colorapp", color_url), ("front", front_url)], args, results)
         if args.high:
-            high_load(f"http://127.0.0.1:{front_port}/color", procs, args)
+            high_load(front_url, procs, args)
     finally:
         procs.stop_all()
+
+
+def cost_variants() -> list[tuple[str, dict[str, str]]]:
+    everything_off = {k: v for switches in FEATURES_OFF.values() for k, v in switches.items()}
+    return [("as deployed", {}), *FEATURES_OFF.items(), ("all three off", everything_off)]
+
+
+def bench_cost(args: argparse.Namespace, collector: str) -> dict[str, list[float]]:
+    """front's requests/s with each required feature off; variants interleaved run by run."""
+    connections = max(args.connections)
+    seen: dict[str, list[float]] = {label: [] for label, _ in cost_variants()}
+    for run in range(args.runs):
+        for label, overrides in cost_variants():
+            procs = Processes()
+            try:
+                _, front_url = start_ours(procs, args, collector, overrides)
+                run_wrk(front_url, connections, args.threads, 2)
+                rps = run_wrk(front_url, connections, args.threads, args.duration)[0]
+            finally:
+                procs.stop_all()
+            seen[label].append(rps)
+            print(f"  cost run {run + 1}: front, {label:<14} c={connections} {rps:>8.0f} req/s", flush=True)
+    return seen
+
+
+def print_cost(seen: dict[str, list[float]]) -> None:
+    """Median requests/s of each variant and its change from front as deployed."""
+    medians = {label: statistics.median(values) for label, values in seen.items() if values}
+    deployed = medians.get("as deployed")
+    print()
+    print("front with its required features switched off (median of the interleaved runs):")
+    for label, median in medians.items():
+        change = f"{median / deployed - 1:+6.0%}" if deployed else ""
+        print(f"  {label:<14} {median:>8.0f} req/s  {change}")
 
 
 def find_upstream(given: str | None) -> Path | None:
@@ -478,6 +535,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--upstream-python", default=sys.executable, help="Python for the walkthrough's venv")
     parser.add_argument("--python", default=sys.executable, help="Python that runs colorapp and front")
+    parser.add_argument(
+        "--cost",
+        action="store_true",
+        help="also measure front with SigV4, tracing and the access log off, one at a time and together",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is not met")
     args = parser.parse_args(argv)
@@ -502,9 +564,12 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with udp_sink() as sink, otlp_sink() as collector:
         bench_ours(args, collector, results)
+        cost = bench_cost(args, collector) if args.cost else None
         if upstream is not None:
             bench_upstream(args, upstream, sink, results)
     print_table(results)
+    if cost is not None:
+        print_cost(cost)
     met = None
     if upstream is None:
         print(

@@ -71,3 +71,44 @@ def test_find_upstream_accepts_the_walkthrough_folder_or_the_checkout(
     assert bench.find_upstream(None) is None
     with pytest.raises(SystemExit):
         bench.find_upstream(str(tmp_path / "walkthroughs"))
+
+
+def test_apps_run_as_deployed_on_lattice_with_a_session_token_of_real_size(bench: ModuleType) -> None:
+    color_env, front_env = bench.app_env("http://127.0.0.1:4318", {})
+    assert front_env["UPSTREAM_AUTH"] == "sigv4"
+    assert len(front_env["AWS_SESSION_TOKEN"]) >= 800
+    assert "UPSTREAM_AUTH" not in color_env
+    for env in (color_env, front_env):
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.05"
+        assert "OTEL_SDK_DISABLED" not in env
+        assert "LOG_LEVEL" not in env
+
+
+def test_cost_switches_each_feature_off_then_all_together(bench: ModuleType) -> None:
+    variants = dict(bench.cost_variants())
+    assert list(variants) == ["as deployed", "SigV4 off", "tracing off", "access log off", "all three off"]
+    color_env, front_env = bench.app_env("", variants["all three off"])
+    assert front_env["UPSTREAM_AUTH"] == "none"
+    assert color_env["OTEL_SDK_DISABLED"] == front_env["OTEL_SDK_DISABLED"] == "true"
+    assert color_env["LOG_LEVEL"] == front_env["LOG_LEVEL"] == "warning"
+    _, signed_front = bench.app_env("", variants["tracing off"])
+    assert signed_front["UPSTREAM_AUTH"] == "sigv4"
+
+
+def test_the_tracing_switch_leaves_no_span_and_no_trace_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --cost relies on the SDK's OTEL_SDK_DISABLED: the apps' provider then hands out no-op tracers.
+    from opentelemetry import trace
+
+    from workloads.runtime.common import tracing
+
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    span = tracing.provider("front", []).get_tracer("t").start_span("GET colorapp")
+    headers: dict[str, str] = {}
+    tracing.propagator().inject(headers, context=trace.set_span_in_context(span))
+    assert not span.is_recording()
+    assert headers == {}
+    monkeypatch.delenv("OTEL_SDK_DISABLED")
+    span = tracing.provider("front", []).get_tracer("t").start_span("GET colorapp")
+    tracing.propagator().inject(headers, context=trace.set_span_in_context(span))
+    assert set(headers) == {"traceparent", "X-Amzn-Trace-Id"}
