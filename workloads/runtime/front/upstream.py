@@ -30,7 +30,6 @@ log = logging.getLogger("app")
 
 MAX_RESPONSE_BYTES = 64 * 1024
 VERSION_HEADER = "x-crossmesh-version"
-ACCEPT_ENCODING = "Accept-Encoding"
 _PROPAGATOR = propagator()
 
 
@@ -113,7 +112,7 @@ class ColorClient:
             # a compressed answer: aiohttp's default ``Accept-Encoding: gzip, deflate`` would let an
             # upstream send gzip that front then relays without its Content-Encoding.
             auto_decompress=False,
-            skip_auto_headers=(ACCEPT_ENCODING,),
+            skip_auto_headers=(aiohttp.hdrs.ACCEPT_ENCODING,),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
