@@ -49,7 +49,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from workloads.deploy.manifests import SERVING_PROCESSES  # noqa: E402 - after the path that finds it
+from workloads.deploy.manifests import SERVING_PROCESSES, TRACE_CONTEXT_ENV  # noqa: E402 - after the path that finds it
 
 WALKTHROUGH = Path("walkthroughs/howto-k8s-cross-cluster")
 FRONT_RATIO, FRONT_P99_FRACTION, COLORAPP_RATIO = 7.0, 0.2, 4.0
@@ -326,13 +326,11 @@ def app_env(collector: str, overrides: dict[str, str]) -> tuple[dict[str, str], 
         # As many serving processes as the Deployments run (workloads/deploy/manifests.py).
         "WORKERS": str(SERVING_PROCESSES),
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
-        "OTEL_PROPAGATORS": "tracecontext,xray",
-        # As the Deployments set it (workloads/deploy/manifests.py): X-Ray's default rate.
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": "0.05",
+        # Propagation and sampling as the Deployments set them: X-Ray's default rate.
+        **TRACE_CONTEXT_ENV,
     }
-    shared = {k: v for k, v in overrides.items() if k != "UPSTREAM_AUTH"}
-    return {**base, "COLOR": "blue", **shared}, {**base, **SIGNING, **overrides}
+    # colorapp ignores front's settings (UPSTREAM_AUTH), as its settings ignore any unknown variable.
+    return {**base, "COLOR": "blue", **overrides}, {**base, **SIGNING, **overrides}
 
 
 def start_ours(
@@ -375,9 +373,10 @@ def cost_variants() -> list[tuple[str, dict[str, str]]]:
 def bench_cost(args: argparse.Namespace, collector: str) -> dict[str, list[float]]:
     """front's requests/s with each required feature off; variants interleaved run by run."""
     connections = max(args.connections)
-    seen: dict[str, list[float]] = {label: [] for label, _ in cost_variants()}
+    variants = cost_variants()
+    seen: dict[str, list[float]] = {label: [] for label, _ in variants}
     for run in range(args.runs):
-        for label, overrides in cost_variants():
+        for label, overrides in variants:
             procs = Processes()
             try:
                 _, front_url = start_ours(procs, args, collector, overrides)

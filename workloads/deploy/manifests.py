@@ -33,6 +33,14 @@ PROCESS_MEMORY_MI = 128
 """Memory limit per serving process and for the supervisor: a serving process held at most 92 MiB at
 2,000 client connections over five minutes (bench/apps/README.md), the supervisor about 60."""
 
+TRACE_CONTEXT_ENV = {
+    "OTEL_PROPAGATORS": "tracecontext,xray",
+    # X-Ray's default sampling rate; a caller's decision (the parent's) is kept as it came.
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": "0.05",
+}
+"""How both apps propagate and sample traces, whether or not the cluster exports them."""
+
 
 def app_resources(processes: int = SERVING_PROCESSES) -> dict[str, dict[str, str]]:
     """Requests for the quiet hours; limits of one core per serving process, and memory for each."""
@@ -106,10 +114,7 @@ def app_env(
         "PORT": str(topology.port),
         "WORKERS": str(SERVING_PROCESSES),
         "OTEL_SERVICE_NAME": app.name,
-        "OTEL_PROPAGATORS": "tracecontext,xray",
-        # X-Ray's default sampling rate; a caller's decision (the parent's) is kept as it came.
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": "0.05",
+        **TRACE_CONTEXT_ENV,
     }
     if app.kind is AppKind.COLORAPP:
         env["COLOR"] = app.version or ""
