@@ -29,7 +29,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -204,12 +204,12 @@ class Service:
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
-        trace_id = format(span.get_span_context().trace_id, "032x")
-        self._access(scope, status, (time.perf_counter() - started) * 1000, trace_id)
+        self._access(scope, status, (time.perf_counter() - started) * 1000, span)
 
-    def _access(self, scope: Scope, status: int, duration_ms: float, trace_id: str | None) -> None:
+    def _access(self, scope: Scope, status: int, duration_ms: float, span: Span | None) -> None:
         if not self.access_enabled:
             return
+        trace_id = format(span.get_span_context().trace_id, "032x") if span is not None else None
         client = scope.get("client")
         access_log.info(
             "request",
