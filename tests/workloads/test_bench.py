@@ -96,19 +96,24 @@ def test_cost_switches_each_feature_off_then_all_together(bench: ModuleType) -> 
     assert signed_front["UPSTREAM_AUTH"] == "sigv4"
 
 
-def test_the_tracing_switch_leaves_no_span_and_no_trace_header(monkeypatch: pytest.MonkeyPatch) -> None:
-    # --cost relies on the SDK's OTEL_SDK_DISABLED: the apps' provider then hands out no-op tracers.
+def test_the_tracing_switch_leaves_no_span_and_no_trace_header(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --cost's switch (the SDK's OTEL_SDK_DISABLED): the apps' provider then hands out no-op tracers.
     from opentelemetry import trace
 
     from workloads.runtime.common import tracing
 
-    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    switch: dict[str, str] = bench.FEATURES_OFF["tracing off"]
+    for name, value in switch.items():
+        monkeypatch.setenv(name, value)
     span = tracing.provider("front", []).get_tracer("t").start_span("GET colorapp")
     headers: dict[str, str] = {}
     tracing.propagator().inject(headers, context=trace.set_span_in_context(span))
     assert not span.is_recording()
     assert headers == {}
-    monkeypatch.delenv("OTEL_SDK_DISABLED")
+    for name in switch:
+        monkeypatch.delenv(name)
     span = tracing.provider("front", []).get_tracer("t").start_span("GET colorapp")
     tracing.propagator().inject(headers, context=trace.set_span_in_context(span))
     assert set(headers) == {"traceparent", "X-Amzn-Trace-Id"}
