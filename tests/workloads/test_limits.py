@@ -160,6 +160,36 @@ def test_connections_per_process_are_capped(colorapp: App) -> None:
             sock.close()
 
 
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+"""What an HTTP/2 client sends first over clear text (RFC 9113, 3.4), then its SETTINGS frame."""
+EMPTY_SETTINGS_FRAME = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def test_http2_in_clear_text_is_not_spoken_so_its_streams_cannot_pass_the_http1_limits(colorapp: App) -> None:
+    # granian answers this preface with its own SETTINGS by default and then holds the connection
+    # with none of the HTTP/1 timers; the public load balancer passes TCP through, so anyone could.
+    with socket.create_connection(("127.0.0.1", colorapp.port), timeout=5) as sock:
+        sock.sendall(HTTP2_PREFACE + EMPTY_SETTINGS_FRAME)
+        started = time.monotonic()
+        data = b""
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            while chunk := sock.recv(1000):
+                data += chunk
+        assert time.monotonic() - started < 4, f"still open; it sent {data[:40]!r}"
+    # Closed with no HTTP/2 frame (a SETTINGS frame would start with its 3-byte length, then type 4).
+    assert data == b"" or data.startswith(b"HTTP/1.1 4"), data[:40]
+
+
+def test_an_upgrade_to_h2c_is_answered_over_http1(colorapp: App) -> None:
+    response = exchange(
+        colorapp.port,
+        b"GET /color HTTP/1.1\r\nhost: x\r\nconnection: Upgrade, HTTP2-Settings, close\r\n"
+        b"upgrade: h2c\r\nhttp2-settings: AAMAAABkAAQAAP__\r\n\r\n",
+    )
+    assert response.startswith(b"HTTP/1.1 200")
+    assert response.endswith(b"blue")
+
+
 def test_front_caps_the_upstream_answer_at_64_kib(
     launcher: Launcher, fake_upstream: Callable[..., Upstream]
 ) -> None:

@@ -5,7 +5,8 @@ needs, measured on 127.0.0.1 (workloads/README.md): a request head larger than i
 and the connection closed; a client that does not finish its head within the header-read timeout is
 closed, and the same timer closes idle keep-alive connections; ``backpressure`` caps the connections
 one process accepts (the rest wait in the kernel's backlog, never answered 503); SIGTERM stops
-accepting and lets requests in flight finish.
+accepting and lets requests in flight finish. Only HTTP/1.1 is served: those limits are HTTP/1
+settings, and granian's HTTP/2 in clear text (on by default) would let a client past all of them.
 
 ``WORKERS`` processes serve (the Deployments run two: one Python process runs requests on one core
 at a time); granian's supervisor forwards SIGTERM to them and starts a new one if one dies. The drain
@@ -32,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from granian.constants import Interfaces, Loops
+from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 from pydantic import ValidationError
@@ -85,6 +86,7 @@ def server(target: str, settings: ServerSettings, service: str) -> MPServer:
         address=settings.host,
         port=port,
         interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
         workers=settings.workers,
         loop=Loops.auto,
         websockets=False,
