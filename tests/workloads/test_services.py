@@ -75,6 +75,18 @@ def test_unknown_path_and_method(pair: tuple[App, App]) -> None:
     assert posted.headers["allow"] == "GET, HEAD"
 
 
+@pytest.mark.parametrize("path", ["/color/", "/ping/", "/color%2F"])
+def test_a_trailing_slash_is_not_found_rather_than_redirected_to_the_clients_host(
+    pair: tuple[App, App], path: str
+) -> None:
+    # Starlette's default would answer 307 with a Location built from the Host header the client sent.
+    for app in pair:
+        response = httpx.get(app.url(path), headers={"Host": "evil.example"}, timeout=TIMEOUT)
+        assert response.status_code == 404, (app, path)
+        assert "location" not in response.headers
+        assert response.json()["error"] == "not found"
+
+
 def test_access_logs_are_one_json_object_per_line(pair: tuple[App, App]) -> None:
     color, front = pair
     trace_id = "5759e988bd862e3fe1be46a994272793"

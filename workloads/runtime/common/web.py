@@ -311,4 +311,7 @@ def build(
         lifespan=lifespan_then_flush,
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
+    # The paths are fixed, so ``/color/`` is simply not found. Starlette would otherwise answer 307
+    # with a Location built from the client's own Host header: a redirect to any host a caller names.
+    app.router.redirect_slashes = False
     return Service(name, app, state, tracer_provider)
