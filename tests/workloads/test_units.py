@@ -7,6 +7,7 @@ import logging
 
 import httpx
 import pytest
+from botocore.credentials import Credentials as BotoCredentials
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +17,7 @@ from workloads.runtime.colorapp.app import ColorSettings
 from workloads.runtime.common import tracing, web
 from workloads.runtime.common.settings import MAX_HEADER_BYTES, ServerSettings, settings_error
 from workloads.runtime.front.app import FrontSettings
+from workloads.runtime.front.signing import Credentials, Signer
 
 
 @pytest.mark.parametrize(
@@ -50,6 +52,34 @@ def test_only_the_first_media_ranges_of_accept_are_read() -> None:
     assert web.prefers_json(filler + "application/json") is False
     huge = (filler * (MAX_HEADER_BYTES // len(filler)))[:MAX_HEADER_BYTES]
     assert web.prefers_json(huge) is False
+
+
+def test_only_short_accept_values_are_kept() -> None:
+    # A client sending distinct long values would otherwise make the process keep each one.
+    kept = web._prefers_json_kept  # pyright: ignore[reportPrivateUsage] # the cache whose size is the point
+    kept.cache_clear()
+    short = "text/html, application/json;q=0.9"
+    long = "text/html;q=0.1, " + "a" * (web.CACHED_ACCEPT_CHARS + 1) + ", application/json"
+    assert web.prefers_json(short) is True
+    assert web.prefers_json(long) is True
+    assert kept.cache_info().currsize == 1
+    assert web.prefers_json(short) is True
+    assert kept.cache_info().hits == 1
+
+
+def test_the_signer_keeps_signatures_for_short_accept_values_only() -> None:
+    signer = Signer(
+        Credentials(BotoCredentials("AKIDEXAMPLE", "secret", "token")), "vpc-lattice-svcs", "us-east-1"
+    )
+    kept = signer._cache  # pyright: ignore[reportPrivateUsage] # what a client can fill is the point
+    url = "http://colorapp:8080/color"
+    long = "text/plain;q=0.5, " + "a" * web.CACHED_ACCEPT_CHARS
+    signed = signer.sign("GET", url, {"Accept": long})
+    assert signed["Accept"] == long
+    assert signed["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+    assert kept == {}
+    assert signer.sign("GET", url, {"Accept": "application/json"})["Authorization"]
+    assert [key[3] for key in kept] == ["application/json"]
 
 
 def test_header_bytes_counts_names_and_values() -> None:

@@ -111,7 +111,12 @@ def _rank(ranges: list[tuple[str, str, float]], kind: str, subtype: str) -> tupl
     return best
 
 
-@functools.lru_cache(maxsize=256)
+CACHED_ACCEPT_CHARS = 256
+"""Accept values up to this long have their answers kept (browsers send about 100 characters); a
+longer one is worked out each time, so a client sending long distinct values cannot make a process
+hold up to 60 KiB per kept answer."""
+
+
 def prefers_json(accept: str) -> bool:
     """True when the Accept header ranks application/json above text/plain.
 
@@ -119,10 +124,17 @@ def prefers_json(accept: str) -> bool:
     ``application/json, text/plain, */*`` gets JSON while ``*/*`` gets text. Only the first
     ``MAX_MEDIA_RANGES`` ranges count.
     """
+    return _prefers_json_kept(accept) if len(accept) <= CACHED_ACCEPT_CHARS else _prefers_json(accept)
+
+
+def _prefers_json(accept: str) -> bool:
     ranges = _media_ranges(accept)
     as_json = _rank(ranges, "application", "json")
     as_text = _rank(ranges, "text", "plain")
     return as_json[0] > 0 and as_json > as_text
+
+
+_prefers_json_kept = functools.lru_cache(maxsize=256)(_prefers_json)
 
 
 def header_bytes(headers: Sequence[tuple[bytes, bytes]]) -> int:

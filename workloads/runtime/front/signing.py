@@ -27,6 +27,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.credentials import ReadOnlyCredentials
 
+from workloads.runtime.common.web import CACHED_ACCEPT_CHARS
+
 log = logging.getLogger("app")
 
 CONTENT_SHA256 = "x-amz-content-sha256"
@@ -100,7 +102,8 @@ class Signer:
         """The headers to send: ``headers`` plus the content hash, date, token and Authorization."""
         frozen = self.credentials.current
         access_key = cast(str, frozen.access_key)  # pyright: ignore[reportUnknownMemberType] # botocore's namedtuple is untyped
-        key = (method, url, access_key, headers.get("Accept"))
+        accept = headers.get("Accept")
+        key = (method, url, access_key, accept)
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < self.REUSE_SECONDS:
@@ -108,6 +111,9 @@ class Signer:
         request = AWSRequest(method=method, url=url, headers={**headers, CONTENT_SHA256: UNSIGNED_PAYLOAD})
         SigV4Auth(frozen, self.service, self.region).add_auth(request)
         signed = dict(request.headers.items())
+        if accept is not None and len(accept) > CACHED_ACCEPT_CHARS:
+            # Signed, not kept: long distinct values from clients would push out the usual ones.
+            return signed
         if len(self._cache) >= self.CACHE_SIZE:
             self._cache.clear()
         self._cache[key] = (now, signed)
