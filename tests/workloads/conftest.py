@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.workloads.servers import App, Launcher, Upstream, handler_for
+from tests.workloads.servers import App, Launcher, ScriptedUpstream, Upstream, handler_for
 
 
 @pytest.fixture
@@ -41,6 +42,26 @@ def fake_upstream() -> Iterator[Callable[..., Upstream]]:
     def make(**kwargs: Any) -> Upstream:
         upstream = Upstream(**kwargs)
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(upstream))
+        server.daemon_threads = True
+        server.block_on_close = False
+        upstream.port = server.server_address[1]
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(server)
+        return upstream
+
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def scripted_upstream() -> Iterator[Callable[..., ScriptedUpstream]]:
+    servers: list[socketserver.ThreadingTCPServer] = []
+
+    def make(**kwargs: Any) -> ScriptedUpstream:
+        upstream = ScriptedUpstream(**kwargs)
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), upstream.handler())
         server.daemon_threads = True
         server.block_on_close = False
         upstream.port = server.server_address[1]

@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -182,6 +184,44 @@ def handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+@dataclass
+class ScriptedUpstream:
+    """An upstream that misbehaves on purpose: after each request head it sends ``reply`` as raw bytes
+    (anything, valid HTTP or not) and closes, or resets the connection when ``reset`` is set."""
+
+    reply: bytes = b""
+    reset: bool = False
+    requests: int = 0
+    port: int = 0
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def handler(self) -> type[socketserver.BaseRequestHandler]:
+        upstream = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                conn: socket.socket = self.request
+                conn.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    head += chunk
+                upstream.requests += 1
+                if upstream.reset:
+                    # A zero linger makes close() send RST instead of FIN.
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(upstream.reply)
+
+        return Handler
 
 
 def serving_processes(supervisor: int) -> list[int]:

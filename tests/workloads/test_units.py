@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 
+import aiohttp
 import httpx
 import pytest
+import yarl
 from botocore.credentials import Credentials as BotoCredentials
+from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +22,7 @@ from workloads.runtime.common import tracing, web
 from workloads.runtime.common.settings import MAX_HEADER_BYTES, ServerSettings, settings_error
 from workloads.runtime.front.app import FrontSettings
 from workloads.runtime.front.signing import Credentials, Signer
+from workloads.runtime.front.upstream import client_failure
 
 
 @pytest.mark.parametrize(
@@ -80,6 +85,54 @@ def test_the_signer_keeps_signatures_for_short_accept_values_only() -> None:
     assert kept == {}
     assert signer.sign("GET", url, {"Accept": "application/json"})["Authorization"]
     assert [key[3] for key in kept] == ["application/json"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "error", "retryable"),
+    [
+        (
+            aiohttp.ClientOSError(errno.ECONNRESET, "Connection reset by peer"),
+            "upstream reset the connection",
+            True,
+        ),
+        (aiohttp.ClientOSError(errno.EPIPE, "Broken pipe"), "upstream reset the connection", True),
+        (aiohttp.ClientConnectionResetError("reset"), "upstream reset the connection", True),
+        (aiohttp.ServerDisconnectedError(), "upstream closed the connection", True),
+        (aiohttp.ClientPayloadError("cut"), "upstream answer was cut short", True),
+        (
+            aiohttp.ClientOSError(errno.EHOSTUNREACH, "No route to host"),
+            "connection to upstream failed",
+            False,
+        ),
+        (
+            # What aiohttp raises when its parser refuses an answer (a bad status line, say).
+            aiohttp.ClientResponseError(
+                aiohttp.RequestInfo(
+                    yarl.URL("http://colorapp/color"), "GET", CIMultiDictProxy(CIMultiDict())
+                ),
+                (),
+                status=400,
+                message="Bad status line",
+            ),
+            "upstream answer is not valid HTTP/1.1",
+            False,
+        ),
+        (aiohttp.InvalidURL("http://x y"), "upstream call failed (InvalidURL)", False),
+    ],
+)
+def test_each_client_failure_has_front_s_own_words(
+    exc: aiohttp.ClientError, error: str, retryable: bool
+) -> None:
+    answer = client_failure(exc, 2)
+    assert (answer.error, answer.retryable, answer.attempts) == (error, retryable, 2)
+
+
+def test_a_failure_detail_is_shortened() -> None:
+    answer = client_failure(aiohttp.ClientPayloadError("x" * 10_000), 1)
+    assert answer.detail is not None
+    assert len(answer.detail) == 300
+    assert answer.detail.startswith("ClientPayloadError: xxx")
+    assert answer.detail.endswith("...")
 
 
 def test_header_bytes_counts_names_and_values() -> None:

@@ -7,6 +7,7 @@ real front that shows the headers and the log line.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import random
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.workloads.servers import Launcher, Upstream, unused_port
+from tests.workloads.servers import Launcher, ScriptedUpstream, Upstream, unused_port
 from workloads.runtime.front.retry import BACKOFF_CAP_SECONDS, RetryBudget, backoff
 from workloads.runtime.front.upstream import Answer, ColorClient, UpstreamPolicy
 
@@ -111,6 +112,57 @@ def test_per_try_timeout_is_retried_within_the_overall_deadline(
     assert not answer.ok
 
 
+SECRET_LOOKING = b"AKIA-upstream-bytes"
+"""Raw bytes an upstream sends: they may appear in the log's detail, never in the public error."""
+
+
+@pytest.mark.parametrize(
+    ("reply", "reset", "error", "attempts"),
+    [
+        pytest.param(
+            b"\x00\xff" + SECRET_LOOKING + b"\r\n\r\n",
+            False,
+            "upstream answer is not valid HTTP/1.1",
+            1,
+            id="not-http",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nx-big: " + SECRET_LOOKING * 5000 + b"\r\ncontent-length: 4\r\n\r\nblue",
+            False,
+            "upstream answer is not valid HTTP/1.1",
+            1,
+            id="header-line-over-8190-bytes",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n" + SECRET_LOOKING[:4],
+            False,
+            "upstream answer was cut short",
+            3,
+            id="body-cut-short",
+        ),
+        pytest.param(b"", False, "upstream closed the connection", 3, id="closed-before-answering"),
+        pytest.param(b"", True, None, 3, id="reset-before-answering"),
+    ],
+)
+def test_a_broken_answer_is_reported_in_front_s_words_and_retried_when_the_connection_broke(
+    scripted_upstream: Callable[..., ScriptedUpstream],
+    reply: bytes,
+    reset: bool,
+    error: str | None,
+    attempts: int,
+) -> None:
+    upstream = scripted_upstream(reply=reply, reset=reset)
+    (answer,), _ = calls(policy(upstream.host, max_retries=2))
+    # Every request the upstream saw is one of front's attempts: none resent behind the count.
+    assert (answer.attempts, upstream.requests) == (attempts, attempts)
+    if error is None:
+        # A reset surfaces as ECONNRESET or as a plain close, depending on the event loop's timing.
+        assert answer.error in {"upstream reset the connection", "upstream closed the connection"}
+    else:
+        assert answer.error == error
+        assert answer.detail is None or len(answer.detail) <= 300
+
+
 def test_the_retry_budget_caps_retries_at_a_share_of_requests(fake_upstream: Callable[..., Upstream]) -> None:
     upstream = fake_upstream(status=503)
     answers, client = calls(policy(upstream.host, max_retries=3, retry_budget_percent=20), n=60)
@@ -150,3 +202,35 @@ def test_front_answers_with_version_and_attempts_headers_and_logs_them(
         time.sleep(0.05)
     assert lines[0]["attempts"] == 3
     assert lines[0]["version"] == "red"
+
+
+def test_front_relays_an_encoded_answer_with_its_encoding_and_keeps_upstream_bytes_out_of_a_502(
+    launcher: Launcher,
+    fake_upstream: Callable[..., Upstream],
+    scripted_upstream: Callable[..., ScriptedUpstream],
+) -> None:
+    encoded = gzip.compress(b"blue")
+    gzipped = fake_upstream(body=encoded, headers={"Content-Encoding": "gzip"})
+    front = launcher.start("workloads.runtime.front", {"COLOR_HOST": gzipped.host})
+    response = httpx.get(front.url("/color"), timeout=10)  # httpx decodes what is labelled gzip
+    assert (response.status_code, response.headers["content-encoding"], response.text) == (
+        200,
+        "gzip",
+        "blue",
+    )
+    assert "accept-encoding" not in gzipped.requests[0]
+
+    broken = scripted_upstream(reply=b"\x00" + SECRET_LOOKING + b"\r\n\r\n")
+    front = launcher.start(
+        "workloads.runtime.front", {"COLOR_HOST": broken.host, "UPSTREAM_MAX_RETRIES": "0"}
+    )
+    failed = httpx.get(front.url("/color"), timeout=10)
+    assert failed.status_code == 502
+    assert failed.json()["error"] == "upstream answer is not valid HTTP/1.1"
+    assert SECRET_LOOKING.decode() not in failed.text
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not lines:
+        lines = [r for r in front.logs() if r.get("msg") == "upstream failed"]
+        time.sleep(0.05)
+    assert SECRET_LOOKING.decode() in str(lines[0]["detail"])

@@ -88,6 +88,10 @@ def _relay(answer: Answer, upstream: str) -> Response:
     headers = {ATTEMPTS_HEADER: str(answer.attempts)}
     if answer.version:
         headers[VERSION_HEADER] = answer.version
+    if answer.content_encoding and answer.ok:
+        # front never asks for an encoding, but the bytes are relayed as they came, so whatever
+        # encoding they carry is named with them.
+        headers["Content-Encoding"] = answer.content_encoding
     log_fields = {"upstream": upstream, "attempts": answer.attempts, "version": answer.version}
     if answer.ok:
         if answer.attempts > 1:
@@ -95,7 +99,10 @@ def _relay(answer: Answer, upstream: str) -> Response:
         return Response(
             answer.body, headers=headers, media_type=answer.content_type or "text/plain; charset=utf-8"
         )
-    log.warning("upstream failed", extra={**log_fields, "error": answer.error, "status": answer.status})
+    log.warning(
+        "upstream failed",
+        extra={**log_fields, "error": answer.error, "status": answer.status, "detail": answer.detail},
+    )
     body: dict[str, object] = {"error": answer.error, "upstream": upstream, "attempts": answer.attempts}
     if answer.status is not None:
         body["status"] = answer.status

@@ -2,16 +2,19 @@
 
 Every call has an overall deadline (``UPSTREAM_TIMEOUT_MS``); each attempt waits at most
 ``UPSTREAM_PER_TRY_TIMEOUT_MS`` for bytes from colorapp and ``UPSTREAM_CONNECT_TIMEOUT_MS`` to connect.
-Connect errors, per-try timeouts, a connection the server dropped, and 502/503/504 answers are
-retried (the call is a GET, idempotent) up to ``UPSTREAM_MAX_RETRIES`` times, within a retry budget,
-with jittered backoff. A call that waits for a free pooled connection waits within the overall
-deadline and, if it never gets one, says so. Answers larger than ``MAX_RESPONSE_BYTES`` are not
-relayed: front stops reading and answers 502.
+Connect errors, per-try timeouts, a connection the server dropped or reset (before or during the
+answer), and 502/503/504 answers are retried (the call is a GET, idempotent) up to
+``UPSTREAM_MAX_RETRIES`` times, within a retry budget, with jittered backoff. A call that waits for a
+free pooled connection waits within the overall deadline and, if it never gets one, says so. Answers
+larger than ``MAX_RESPONSE_BYTES`` are not relayed: front stops reading and answers 502. A failure's
+``error`` is front's own short sentence, since it goes into the public 502; what aiohttp said, which can
+quote the upstream's bytes, goes into ``detail`` for the log only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 import time
@@ -53,9 +56,12 @@ class Answer:
     status: int | None = None
     body: bytes = b""
     content_type: str | None = None
+    content_encoding: str | None = None
     version: str | None = None
     error: str | None = None
     retryable: bool = False
+    detail: str | None = None
+    """For the log: the client library's own words on a failure (never sent to the caller)."""
 
     @property
     def ok(self) -> bool:
@@ -115,6 +121,12 @@ class ColorClient:
             skip_auto_headers=(aiohttp.hdrs.ACCEPT_ENCODING,),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        # aiohttp sends a GET again, once, when the connection drops or resets, outside every count
+        # here: a broken upstream then got twice the attempts the policy allows, past the retry budget,
+        # and with UPSTREAM_MAX_RETRIES=0 under Envoy's retries the retries multiplied after all. Off,
+        # so every request on the wire is one of front's attempts. aiohttp has no public switch; its
+        # own test client turns this one off the same way.
+        self._session._retry_connection = False  # pyright: ignore[reportPrivateUsage] # see above
 
     async def close(self) -> None:
         if self._session is not None:
@@ -206,6 +218,7 @@ class ColorClient:
                             status=status,
                             body=body,
                             content_type=response.headers.get("Content-Type"),
+                            content_encoding=response.headers.get("Content-Encoding"),
                             version=response.headers.get(VERSION_HEADER),
                         )
                         if not 200 <= status < 300:
@@ -245,16 +258,44 @@ class ColorClient:
                     retryable=True,
                 )
             return Answer(attempts=attempt, error=f"timed out after {p.timeout * 1000:g} ms")
-        except aiohttp.ClientConnectorError as exc:
-            return Answer(
-                attempts=attempt,
-                error=f"cannot connect: {exc.os_error.strerror or exc.os_error}",
-                retryable=True,
-            )
-        except aiohttp.ServerDisconnectedError:
-            return Answer(attempts=attempt, error="upstream closed the connection", retryable=True)
         except aiohttp.ClientError as exc:
-            return Answer(attempts=attempt, error=f"{type(exc).__name__}: {exc}")
+            return client_failure(exc, attempt)
+
+
+def client_failure(exc: aiohttp.ClientError, attempt: int) -> Answer:
+    """What a failed attempt reports, for each way the connection or the answer can go wrong."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Answer(
+            attempts=attempt, error=f"cannot connect: {exc.os_error.strerror or exc.os_error}", retryable=True
+        )
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return Answer(attempts=attempt, error="upstream closed the connection", retryable=True)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return Answer(
+            attempts=attempt, error="upstream answer was cut short", retryable=True, detail=_detail(exc)
+        )
+    if isinstance(exc, ConnectionResetError) or (
+        isinstance(exc, aiohttp.ClientOSError) and exc.errno in _RESET_ERRNOS
+    ):
+        return Answer(
+            attempts=attempt, error="upstream reset the connection", retryable=True, detail=_detail(exc)
+        )
+    if isinstance(exc, aiohttp.ClientOSError):
+        return Answer(attempts=attempt, error="connection to upstream failed", detail=_detail(exc))
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # The parser's refusals: a bad status line, a header line past 8190 bytes, too many headers.
+        return Answer(attempts=attempt, error="upstream answer is not valid HTTP/1.1", detail=_detail(exc))
+    return Answer(attempts=attempt, error=f"upstream call failed ({type(exc).__name__})", detail=_detail(exc))
+
+
+_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+DETAIL_CHARS = 300
+
+
+def _detail(exc: BaseException) -> str:
+    """The library's message for the log, shortened: it can quote whatever bytes the upstream sent."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."
 
 
 async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
