@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from workloads.runtime.common import drain
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 15.0
 
@@ -43,6 +45,11 @@ class App:
     def logs(self) -> list[dict[str, Any]]:
         lines = self.stdout.read_text().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
+
+    def drain_headers(self) -> dict[str, str]:
+        """What the preStop hook presents: the key the app's supervisor wrote for this start."""
+        key_file = drain.SHARED_DIRECTORY / drain.KEY_FILE.format(port=self.port)
+        return {drain.KEY_HEADER: key_file.read_text()}
 
     def terminate(self) -> None:
         self.proc.send_signal(signal.SIGTERM)

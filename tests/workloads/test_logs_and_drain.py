@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workloads.runtime.common import drain, logs, serve
+from workloads.runtime.common import drain, logs, serve, web
 from workloads.runtime.common.settings import ServerSettings
 
 # --- LineBatches ------------------------------------------------------------------------------------
@@ -194,6 +194,45 @@ def test_from_environment_maps_the_named_file(tmp_path: Path, monkeypatch: pytes
     assert state.shared
     drain.DrainState(path).drain()
     assert state.draining
+
+
+def test_the_drain_key_is_fresh_private_and_replaces_a_stale_one(tmp_path: Path) -> None:
+    stale = tmp_path / drain.KEY_FILE.format(port=8080)
+    stale.write_text("left by an earlier run")
+    key, path = drain.write_key(8080, tmp_path)
+    assert path == stale
+    assert path.read_text() == key
+    assert len(key) == 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert drain.write_key(8080, tmp_path)[0] != key
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary file left
+
+
+def test_a_drain_call_must_present_the_key_when_the_supervisor_made_one() -> None:
+    keyed = drain.DrainState(key="k" * 32)
+    assert keyed.admits("k" * 32)
+    assert not keyed.admits(None)
+    assert not keyed.admits("k" * 31)
+    assert not keyed.admits("é" * 32)
+    assert drain.DrainState().admits(None)  # no key made (no /dev/shm): loopback decides alone
+
+
+@pytest.mark.parametrize(
+    ("client", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.53", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:10.0.0.1", False),
+        ("10.0.0.1", False),
+        ("fe80::1%eth0", False),
+        ("not-an-address", False),
+        (None, False),
+    ],
+)
+def test_loopback_includes_ipv4_mapped_addresses(client: str | None, expected: bool) -> None:
+    assert web.is_loopback(client) is expected
 
 
 def test_more_than_one_worker_without_a_state_file_exits_1_saying_why(

@@ -78,12 +78,24 @@ def test_pre_stop_drains_the_app_then_waits_for_endpoint_removal() -> None:
     assert command[:2] == ["python", "-c"]
     script = command[2]
     compile(script, "preStop", "exec")  # valid Python
-    assert "urllib.request.Request('http://127.0.0.1:8080/drain', method='POST')" in script
+    assert "urllib.request.Request('http://127.0.0.1:8080/drain', method='POST', headers=headers)" in script
+    assert (
+        "headers['x-crossmesh-drain-key'] = pathlib.Path('/dev/shm/crossmesh-drain-key-8080').read_text()"
+        in script
+    )
     assert "urllib.request.urlopen(drain, timeout=2)" in script
     assert script.rstrip().endswith(f"time.sleep({manifests.PRE_STOP_WAIT_SECONDS})")
     spec = deployment()["spec"]["template"]["spec"]
     # The wait plus the app's 25 s drain fit in the grace period.
     assert spec["terminationGracePeriodSeconds"] >= manifests.PRE_STOP_WAIT_SECONDS + 25
+
+
+def test_the_hook_reads_the_drain_key_where_the_app_writes_it() -> None:
+    # deploy/ may not import runtime/, so each names the file and header; this holds them together.
+    from workloads.runtime.common import drain
+
+    assert str(drain.SHARED_DIRECTORY / drain.KEY_FILE) == manifests.DRAIN_KEY_FILE
+    assert manifests.DRAIN_KEY_HEADER == drain.KEY_HEADER
 
 
 def deployment(replicas: int = 1) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tests.workloads.servers import (
     serving_processes,
     unused_port,
 )
+from workloads.runtime.common import drain
 
 pytestmark = pytest.mark.network
 
@@ -306,8 +307,16 @@ def test_drain_fails_readiness_and_closes_keep_alive_connections(launcher: Launc
         assert client.get(color.url("/healthz")).status_code == 200
         before = client.get(color.url("/color"))
         assert "connection" not in before.headers
-        # Only the pod itself may drain it: the preStop hook runs inside the pod, on loopback.
-        drained = client.post(color.url("/drain"))
+        # Only the pod itself may drain it: the preStop hook runs inside the pod, on loopback, and
+        # presents the key only the app's user can read. Loopback alone is refused: a proxy in the
+        # pod (Envoy on App Mesh) hands every outside request over from 127.0.0.1.
+        refused = [
+            client.post(color.url("/drain")),
+            client.post(color.url("/drain"), headers={"x-crossmesh-drain-key": "0" * 32}),
+        ]
+        assert [r.status_code for r in refused] == [403, 403]
+        assert client.get(color.url("/healthz")).status_code == 200
+        drained = client.post(color.url("/drain"), headers=color.drain_headers())
         assert (drained.status_code, drained.json()) == (200, {"status": "draining"})
         health = client.get(color.url("/healthz"))
         assert (health.status_code, health.json()) == (503, {"status": "draining"})
@@ -336,7 +345,9 @@ def test_drain_reaches_every_serving_process(launcher: Launcher) -> None:
         assert len(owners) == len(clients)
         # Both processes hold some of the connections, so what follows is asked of both.
         assert set(owners.values()) == set(processes)
-        assert httpx.post(color.url("/drain"), timeout=TIMEOUT).status_code == 200
+        assert (
+            httpx.post(color.url("/drain"), headers=color.drain_headers(), timeout=TIMEOUT).status_code == 200
+        )
         for client in clients:
             health = client.get(color.url("/healthz"))
             assert (health.status_code, health.json()) == (503, {"status": "draining"})
@@ -346,8 +357,9 @@ def test_drain_reaches_every_serving_process(launcher: Launcher) -> None:
             client.close()
     color.terminate()
     assert color.wait(timeout=10) == 0
-    # The supervisor removed the state file it made for them.
+    # The supervisor removed the state and key files it made for them.
     assert not state_file.exists()
+    assert not (drain.SHARED_DIRECTORY / drain.KEY_FILE.format(port=color.port)).exists()
 
 
 def test_drain_under_keep_alive_load_loses_no_request(launcher: Launcher) -> None:
@@ -375,7 +387,7 @@ def test_drain_under_keep_alive_load_loses_no_request(launcher: Launcher) -> Non
     for thread in clients:
         thread.start()
     time.sleep(0.5)
-    assert httpx.post(color.url("/drain"), timeout=TIMEOUT).status_code == 200
+    assert httpx.post(color.url("/drain"), headers=color.drain_headers(), timeout=TIMEOUT).status_code == 200
     # Endpoints are removed during the preStop wait: clients stop sending, then SIGTERM comes.
     time.sleep(0.5)
     stop.set()
@@ -429,4 +441,27 @@ def test_the_pods_pre_stop_command_drains_the_real_app(launcher: Launcher) -> No
     done = subprocess.run([sys.executable, *command[1:]], capture_output=True, timeout=20, check=False)
     assert done.returncode == 0, done.stderr
     assert b"drain call failed" not in done.stdout
+    assert b"no drain key" not in done.stdout
+    assert get(color.url("/healthz")).status_code == 503
+
+
+def test_the_pre_stop_command_drains_an_app_listening_on_every_ipv6_and_ipv4_address(
+    launcher: Launcher,
+) -> None:
+    # HOST=:: (an IPv6 cluster): the hook's call to 127.0.0.1 arrives as ::ffff:127.0.0.1.
+    import subprocess
+    import sys
+
+    from workloads.deploy.manifests import pre_stop_command
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue", "HOST": "::"})
+    done = subprocess.run(
+        [sys.executable, *pre_stop_command(color.port, wait_seconds=0)[1:]],
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
+    assert b"drain call failed" not in done.stdout, done.stdout
     assert get(color.url("/healthz")).status_code == 503

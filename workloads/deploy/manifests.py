@@ -129,15 +129,28 @@ def app_env(
     return [{"name": k, "value": v} for k, v in env.items()]
 
 
-def pre_stop_command(port: int, wait_seconds: int = PRE_STOP_WAIT_SECONDS) -> list[str]:
-    """The preStop hook: tell the app to drain (from the pod itself, on loopback), then wait.
+DRAIN_KEY_FILE = "/dev/shm/crossmesh-drain-key-{port}"  # noqa: S108 - the container's own memory file system
+"""Where the app's supervisor writes the key a drain call presents (runtime/common/drain.py; a test
+holds the two to the same name, as this side may not import the runtime)."""
+DRAIN_KEY_HEADER = "x-crossmesh-drain-key"
 
-    The image has no shell tools beyond Python, and POST /drain is refused from anywhere but loopback,
+
+def pre_stop_command(port: int, wait_seconds: int = PRE_STOP_WAIT_SECONDS) -> list[str]:
+    """The preStop hook: tell the app to drain (from the pod itself, on loopback, with its key), then wait.
+
+    The image has no shell tools beyond Python, and POST /drain is refused from anywhere but loopback
+    and without the key the app's supervisor wrote for this start (readable by the app's user only),
     so the hook is a Python one-liner. A failed call still waits: SIGTERM then drains anyway.
     """
+    key_file = DRAIN_KEY_FILE.format(port=port)
     script = (
-        "import time, urllib.request\n"
-        f"drain = urllib.request.Request('http://127.0.0.1:{port}/drain', method='POST')\n"
+        "import pathlib, time, urllib.request\n"
+        "headers = {}\n"
+        "try:\n"
+        f"    headers['{DRAIN_KEY_HEADER}'] = pathlib.Path('{key_file}').read_text()\n"
+        "except OSError as exc:\n"
+        "    print('no drain key:', exc)\n"
+        f"drain = urllib.request.Request('http://127.0.0.1:{port}/drain', method='POST', headers=headers)\n"
         "try:\n"
         "    urllib.request.urlopen(drain, timeout=2)\n"
         "except Exception as exc:\n"

@@ -11,7 +11,8 @@ settings, and granian's HTTP/2 in clear text (on by default) would let a client 
 ``WORKERS`` processes serve (the Deployments run two: one Python process runs requests on one core
 at a time); granian's supervisor forwards SIGTERM to them and starts a new one if one dies. The drain
 state set by ``POST /drain`` is shared by all of them through a file this supervisor creates before
-they start and removes when they have stopped (``drain``).
+they start and removes when they have stopped, and so is the key a drain call must present
+(``drain``).
 """
 
 from __future__ import annotations
@@ -130,8 +131,15 @@ def main(service: str, target: str, load: Callable[[], ServerSettings]) -> int:
         state_file = None
     if state_file is not None:
         os.environ[drain.DRAIN_STATE_VARIABLE] = str(state_file)
+    key_file: Path | None = None
     try:
         running = server(target, settings, service)
+        try:
+            key, key_file = drain.write_key(running.bind_port)
+            os.environ[drain.KEY_VARIABLE] = key
+        except OSError as exc:
+            # Outside a container (no /dev/shm): loopback alone admits a drain call.
+            log.warning("no drain key file (%s); POST /drain is checked by address only", exc)
         threading.Thread(
             target=_announce_when_listening,
             args=(settings.host, running.bind_port, settings.workers, state_file),
@@ -139,8 +147,9 @@ def main(service: str, target: str, load: Callable[[], ServerSettings]) -> int:
         ).start()
         running.serve()
     finally:
-        if state_file is not None:
-            with contextlib.suppress(OSError):
-                state_file.unlink()
+        for made in (state_file, key_file):
+            if made is not None:
+                with contextlib.suppress(OSError):
+                    made.unlink()
     log.info("stopped", extra={"exit_status": 0})
     return 0

@@ -5,10 +5,10 @@
 - request heads over ``MAX_HEADER_BYTES`` (names plus values) get 431 before any route runs; the
   server's own buffer (a little larger) bounds what is read at all;
 - ``GET /ping`` (liveness) and ``GET /healthz`` (readiness: 503 once draining);
-- ``POST /drain``, from the pod itself only (loopback): the pod's preStop hook calls it, after which
-  readiness fails and every response carries ``Connection: close`` so keep-alive clients move to
-  another pod, in every serving process of the pod (``drain.DrainState``); SIGTERM later lets
-  requests in flight finish (the server does that);
+- ``POST /drain``, from the pod itself only (loopback, with the key in ``drain``): the pod's preStop
+  hook calls it, after which readiness fails and every response carries ``Connection: close`` so
+  keep-alive clients move to another pod, in every serving process of the pod
+  (``drain.DrainState``); SIGTERM later lets requests in flight finish (the server does that);
 - a request body sent to a route that takes none is never read: the answer closes the connection;
 - one span (kind SERVER, context from ``traceparent`` or ``X-Amzn-Trace-Id``) and one access-log
   line per request.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import ipaddress
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping, Sequence
@@ -37,7 +38,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from workloads.runtime.common import logs
-from workloads.runtime.common.drain import DrainState
+from workloads.runtime.common.drain import KEY_HEADER, DrainState
 from workloads.runtime.common.settings import MAX_HEADER_BYTES
 from workloads.runtime.common.tracing import propagator
 
@@ -50,8 +51,21 @@ Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 access_log = logging.getLogger("access")
 log = logging.getLogger("app")
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
 _PROPAGATOR = propagator()
+
+
+def is_loopback(client: str | None) -> bool:
+    """Whether a peer address is this host's own: ``127.0.0.0/8``, ``::1``, or ``127.x`` as an
+    IPv6-mapped address, which is how a call to 127.0.0.1 arrives when the server listens on ``::``."""
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 class _HeaderGetter(Getter[dict[str, str]]):
@@ -306,8 +320,10 @@ def build(
         return JSONResponse({"status": "ok"})
 
     async def drain(request: Request) -> Response:
-        client = request.client.host if request.client else None
-        if client not in LOOPBACK:
+        # Loopback and the supervisor's key: a proxy in the pod sends outside calls from loopback.
+        if not is_loopback(request.client.host if request.client else None) or not state.admits(
+            request.headers.get(KEY_HEADER)
+        ):
             return JSONResponse({"error": "drain is for the pod itself"}, 403)
         if state.drain():
             log.info("draining: readiness fails and connections close after each response")
