@@ -29,6 +29,7 @@ pytestmark = pytest.mark.network
 JSON_ACCEPT = {"Accept": "application/json"}
 TIMEOUT = httpx.Timeout(10.0)
 NO_RETRIES = {"UPSTREAM_MAX_RETRIES": "0"}
+CALLER_TRACE = "5759e988bd862e3fe1be46a994272793"
 
 
 def get(url: str, headers: dict[str, str] | None = None, timeout: httpx.Timeout = TIMEOUT) -> httpx.Response:
@@ -90,19 +91,23 @@ def test_a_trailing_slash_is_not_found_rather_than_redirected_to_the_clients_hos
 
 def test_access_logs_are_one_json_object_per_line(pair: tuple[App, App]) -> None:
     color, front = pair
-    trace_id = "5759e988bd862e3fe1be46a994272793"
-    traceparent = f"00-{trace_id}-53995c3f42cd8ad8-01"
+    seen_before = len(front.logs())  # this request's lines come after these
+    # A caller's own context: front links to it and traces the request under an id of its own.
+    traceparent = f"00-{CALLER_TRACE}-53995c3f42cd8ad8-01"
     assert get(front.url("/color?probe=access-log"), {"traceparent": traceparent})
     deadline = time.monotonic() + 5
     found: dict[str, dict[str, object]] = {}
     while time.monotonic() < deadline and len(found) < 2:
-        for name, app in (("colorapp", color), ("front", front)):
-            for record in app.logs():  # every line must parse as JSON, or this raises
-                # Other tests call the same apps; this request's lines carry its trace id. Lines are
-                # written in batches, so they may take up to the handler's interval to appear.
-                if record.get("msg") == "request" and record.get("trace_id") == trace_id:
-                    found[name] = record
+        # Lines are written in batches, so they may take up to the handler's interval to appear;
+        # every line must parse as JSON, or logs() raises.
+        fronts = [r for r in front.logs()[seen_before:] if r.get("caller_trace_id") == CALLER_TRACE]
+        if fronts:
+            found["front"] = fronts[0]
+            for record in color.logs():
+                if record.get("msg") == "request" and record.get("trace_id") == fronts[0]["trace_id"]:
+                    found["colorapp"] = record
         time.sleep(0.05)
+    assert found["front"]["trace_id"] != CALLER_TRACE
     # The trace id travels with the request and shows in both services' logs.
     assert set(found) == {"colorapp", "front"}
     for name, record in found.items():
@@ -256,11 +261,16 @@ def test_front_forwards_accept_and_trace_context_and_returns_upstream_content_ty
     assert seen["accept"] == "application/json"
     # front relays the body undecoded, so it asks for no compression it would not undo.
     assert "accept-encoding" not in seen
-    # The same trace goes on, in W3C and X-Ray form, under front's own span for the call.
+    # front's own trace goes on, in W3C and X-Ray form, under its span for the call: the caller's
+    # context, from the internet, is linked to, not continued (test_tracing.py has the link).
     version, forwarded_trace, parent, flags = seen["traceparent"].split("-")
-    assert (version, forwarded_trace, flags) == ("00", trace_id, "01")
+    assert (version, flags) == ("00", "01")
+    assert re.fullmatch(r"[0-9a-f]{32}", forwarded_trace)
+    assert forwarded_trace != trace_id
     assert parent != "53995c3f42cd8ad8"
-    assert seen["x-amzn-trace-id"] == f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={parent};Sampled=1"
+    assert seen["x-amzn-trace-id"] == (
+        f"Root=1-{forwarded_trace[:8]}-{forwarded_trace[8:]};Parent={parent};Sampled=1"
+    )
 
 
 # --- shutdown --------------------------------------------------------------------------------------

@@ -19,11 +19,12 @@ import httpx
 import pytest
 import uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from tests.workloads.servers import Launcher
+from tests.workloads.servers import Launcher, unused_port
 from workloads.runtime.colorapp.app import ColorSettings
 from workloads.runtime.colorapp.app import build as build_colorapp
 from workloads.runtime.common import tracing
@@ -54,14 +55,18 @@ def serving(app: Service) -> Iterator[int]:
         thread.join(10)
 
 
-def test_colorapp_span_is_a_child_of_fronts_call_span_across_a_real_call() -> None:
+def traced_call(
+    front_settings: FrontSettings | None = None,
+) -> tuple[dict[tuple[str, SpanKind], ReadableSpan], int]:
+    """A real call through front to colorapp, both served here, the caller sending its own context."""
     exporter = InMemorySpanExporter()
     color = build_colorapp(
         ColorSettings(color="blue"), tracing.provider("colorapp", [SimpleSpanProcessor(exporter)])
     )
     with serving(color) as color_port:
+        settings = front_settings or FrontSettings()
         front = build_front(
-            FrontSettings(color_host=f"127.0.0.1:{color_port}"),
+            settings.model_copy(update={"color_host": f"127.0.0.1:{color_port}"}),
             tracing.provider("front", [SimpleSpanProcessor(exporter)]),
         )
         with serving(front) as front_port:
@@ -72,28 +77,75 @@ def test_colorapp_span_is_a_child_of_fronts_call_span_across_a_real_call() -> No
             )
     assert (response.status_code, response.text) == (200, "blue")
     spans = exporter.get_finished_spans()
-    by_role = {(s.resource.attributes["service.name"], s.kind): s for s in spans}
+    return {(s.resource.attributes["service.name"], s.kind): s for s in spans}, color_port
+
+
+def test_colorapp_span_is_a_child_of_fronts_call_span_across_a_real_call() -> None:
+    by_role, color_port = traced_call()
     front_server = by_role["front", SpanKind.SERVER]
     front_call = by_role["front", SpanKind.CLIENT]
     color_server = by_role["colorapp", SpanKind.SERVER]
 
-    # One trace, the caller's: caller -> front (server) -> front's call -> colorapp (server).
-    assert {format(s.context.trace_id, "032x") for s in (front_server, front_call, color_server)} == {
-        CALLER_TRACE
-    }
-    assert front_server.parent is not None
-    assert format(front_server.parent.span_id, "016x") == CALLER_SPAN
+    # One trace, front's own: front (server) -> front's call -> colorapp (server).
+    trace_ids = {format(s.context.trace_id, "032x") for s in (front_server, front_call, color_server)}
+    assert len(trace_ids) == 1
     assert front_call.parent is not None
     assert front_call.parent.span_id == front_server.context.span_id
     assert color_server.parent is not None
     assert color_server.parent.span_id == front_call.context.span_id
     assert color_server.parent.is_remote
 
+    # front faces the internet: the caller's context starts no trace of front's, it is linked to.
+    assert trace_ids != {CALLER_TRACE}
+    assert front_server.parent is None
+    (link,) = front_server.links
+    assert (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x")) == (
+        CALLER_TRACE,
+        CALLER_SPAN,
+    )
+
     assert front_call.attributes is not None
     assert front_call.attributes["http.response.status_code"] == 200
     assert front_call.attributes["url.full"] == f"http://127.0.0.1:{color_port}/color"
     assert color_server.attributes is not None
     assert color_server.attributes["http.response.status_code"] == 200
+
+
+def test_with_trusted_callers_front_continues_the_callers_trace() -> None:
+    by_role, _ = traced_call(FrontSettings(trace_public_endpoint=False))
+    spans = [
+        by_role["front", SpanKind.SERVER],
+        by_role["front", SpanKind.CLIENT],
+        by_role["colorapp", SpanKind.SERVER],
+    ]
+    assert {format(s.context.trace_id, "032x") for s in spans} == {CALLER_TRACE}
+    assert spans[0].parent is not None
+    assert format(spans[0].parent.span_id, "016x") == CALLER_SPAN
+    assert not spans[0].links
+
+
+@pytest.mark.parametrize(("public", "recorded"), [(True, 0), (False, 2)])
+def test_a_caller_cannot_make_a_public_endpoint_record_its_requests(
+    monkeypatch: pytest.MonkeyPatch, public: bool, recorded: int
+) -> None:
+    # This service samples nothing of its own; the caller says "sampled" (-01) with a trace id of its
+    # choosing. Trusted, that flag would record (and export) front's spans for every such request.
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_off")
+    exporter = InMemorySpanExporter()
+    front = build_front(
+        FrontSettings(
+            color_host=f"127.0.0.1:{unused_port()}", upstream_max_retries=0, trace_public_endpoint=public
+        ),
+        tracing.provider("front", [SimpleSpanProcessor(exporter)]),
+    )
+    with serving(front) as front_port:
+        response = httpx.get(
+            f"http://127.0.0.1:{front_port}/color",
+            headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"},
+            timeout=10,
+        )
+    assert response.status_code == 502
+    assert len(exporter.get_finished_spans()) == recorded
 
 
 def test_an_x_ray_trace_header_alone_continues_the_trace() -> None:

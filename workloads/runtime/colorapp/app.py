@@ -42,7 +42,9 @@ def build(settings: ColorSettings, tracer_provider: TracerProvider) -> web.Servi
         return as_json if accept is not None and web.prefers_json(accept) else as_text
 
     routes = [Route("/", answer, methods=["GET"]), Route("/color", answer, methods=["GET"])]
-    return web.build(NAME, routes, tracer_provider=tracer_provider)
+    return web.build(
+        NAME, routes, tracer_provider=tracer_provider, public_endpoint=settings.trace_public_endpoint
+    )
 
 
 def create_app() -> web.Service:

@@ -50,6 +50,10 @@ class ServerSettings(BaseSettings):
         default="", description="service name on spans (the app's name when empty)"
     )
     otel_exporter_otlp_endpoint: str = Field(default="", description="OTLP/HTTP collector; empty: no export")
+    trace_public_endpoint: bool = Field(
+        default=False,
+        description="callers are untrusted: a request's trace context is linked to, not continued",
+    )
 
     @field_validator("host")
     @classmethod

@@ -11,7 +11,12 @@
   (``drain.DrainState``); SIGTERM later lets requests in flight finish (the server does that);
 - a request body sent to a route that takes none is never read: the answer closes the connection;
 - one span (kind SERVER, context from ``traceparent`` or ``X-Amzn-Trace-Id``) and one access-log
-  line per request.
+  line per request. On a public endpoint (front: ``TRACE_PUBLIC_ENDPOINT``, on by default) the
+  caller's context is untrusted: the span starts a trace of its own, sampled by this service's own
+  rule, with a link to the caller's span, as OpenTelemetry advises for public endpoints
+  (https://opentelemetry.io/docs/specs/otel/overview/#links-between-spans). Continuing it would let
+  any client choose the trace id and set the sampled flag, so every request it sends is recorded and
+  exported to X-Ray, at the account's expense.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -175,8 +180,17 @@ def _read_head(headers: Sequence[tuple[bytes, bytes]]) -> tuple[bool, dict[str, 
 class Service:
     """The ASGI callable: limits and observation around a Starlette app."""
 
-    def __init__(self, name: str, inner: ASGIApp, drain: DrainState, tracer_provider: TracerProvider) -> None:
+    def __init__(
+        self,
+        name: str,
+        inner: ASGIApp,
+        drain: DrainState,
+        tracer_provider: TracerProvider,
+        *,
+        public_endpoint: bool = False,
+    ) -> None:
         self.name = name
+        self.public_endpoint = public_endpoint
         self.inner = inner
         self.drain = drain
         self.tracer = tracer_provider.get_tracer(f"crossmesh.{name}")
@@ -195,6 +209,11 @@ class Service:
         has_body, carrier = _read_head(headers)
         close = has_body or self.drain.draining
         parent = _PROPAGATOR.extract(carrier, getter=_GETTER) if carrier else _NO_PARENT
+        links: list[Link] | None = None
+        if self.public_endpoint and carrier:
+            caller = trace.get_current_span(parent).get_span_context()
+            links = [Link(caller)] if caller.is_valid else None
+            parent = _NO_PARENT
         method: str = scope["method"]
         path: str = scope["path"]
         status = 500
@@ -203,6 +222,7 @@ class Service:
             context=parent,
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": path, "server.address": self.name},
+            links=links,
         )
         # The span is current while the route runs, so front's client span is its child; attached
         # and detached here rather than through start_as_current_span's two context managers, which
@@ -230,24 +250,32 @@ class Service:
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
-        self._access(scope, status, (time.perf_counter() - started) * 1000, span)
+        self._access(scope, status, (time.perf_counter() - started) * 1000, span, links)
 
-    def _access(self, scope: Scope, status: int, duration_ms: float, span: Span | None) -> None:
+    def _access(
+        self,
+        scope: Scope,
+        status: int,
+        duration_ms: float,
+        span: Span | None,
+        links: list[Link] | None = None,
+    ) -> None:
         if not self.access_enabled:
             return
         trace_id = format(span.get_span_context().trace_id, "032x") if span is not None else None
         client = scope.get("client")
-        access_log.info(
-            "request",
-            extra={
-                "method": scope.get("method"),
-                "path": scope.get("path"),
-                "status": status,
-                "duration_ms": round(duration_ms, 3),
-                "client": client[0] if client else None,
-                "trace_id": trace_id,
-            },
-        )
+        fields: dict[str, object] = {
+            "method": scope.get("method"),
+            "path": scope.get("path"),
+            "status": status,
+            "duration_ms": round(duration_ms, 3),
+            "client": client[0] if client else None,
+            "trace_id": trace_id,
+        }
+        if links:
+            # The caller's own trace, which this one links to: how its owner finds this request.
+            fields["caller_trace_id"] = format(links[0].context.trace_id, "032x")
+        access_log.info("request", extra=fields)
 
 
 _KNOWN_PATHS = frozenset({"/", "/color", "/ping", "/healthz", "/drain"})
@@ -297,6 +325,7 @@ def build(
     tracer_provider: TracerProvider,
     lifespan: Lifespan | None = None,
     drain_state: DrainState | None = None,
+    public_endpoint: bool = False,
 ) -> Service:
     state = drain_state or DrainState.from_environment()
 
@@ -342,4 +371,4 @@ def build(
     # The paths are fixed, so ``/color/`` is simply not found. Starlette would otherwise answer 307
     # with a Location built from the client's own Host header: a redirect to any host a caller names.
     app.router.redirect_slashes = False
-    return Service(name, app, state, tracer_provider)
+    return Service(name, app, state, tracer_provider, public_endpoint=public_endpoint)

@@ -40,6 +40,10 @@ class FrontSettings(ServerSettings):
         le=100_000,
         description="requests one process takes in at once; more wait in the backlog",
     )
+    trace_public_endpoint: bool = Field(
+        default=True,
+        description="front faces the internet: a caller's trace context is linked to, not continued",
+    )
     color_host: str = Field(
         default="colorapp.appmesh-demo.pvt.aws.local:8080", description="host:port of colorapp"
     )
@@ -147,7 +151,11 @@ def build(settings: FrontSettings, tracer_provider: TracerProvider) -> web.Servi
         return _relay(answer, settings.color_host)
 
     return web.build(
-        NAME, [Route("/color", color, methods=["GET"])], tracer_provider=tracer_provider, lifespan=lifespan
+        NAME,
+        [Route("/color", color, methods=["GET"])],
+        tracer_provider=tracer_provider,
+        lifespan=lifespan,
+        public_endpoint=settings.trace_public_endpoint,
     )
 
 
