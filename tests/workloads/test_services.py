@@ -153,6 +153,7 @@ def test_colorapp_without_color_fails_fast(launcher: Launcher) -> None:
             {"COLOR": "red", "ACCESS_LOG": "maybe"},
             "ACCESS_LOG: Input should be a valid boolean",
         ),
+        ("workloads.runtime.colorapp", {"COLOR": "\u9752"}, "COLOR: Value error, expected 1-63 letters"),
         (
             "workloads.runtime.colorapp",
             {"COLOR": "red", "WORKERS": "0"},

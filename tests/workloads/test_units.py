@@ -135,6 +135,21 @@ def test_a_failure_detail_is_shortened() -> None:
     assert answer.detail.endswith("...")
 
 
+@pytest.mark.parametrize(
+    "color", ["\u9752", "blue\r\nx-injected: 1", "a" * 64, "-blue", "blue red", "blue\x00"]
+)
+def test_a_color_that_cannot_go_into_a_header_is_refused_naming_the_variable(color: str) -> None:
+    # Before, a non-Latin-1 color crashed the app at start-up and a newline made every answer a 500.
+    with pytest.raises(ValidationError) as caught:
+        ColorSettings(color=color)
+    assert settings_error(caught.value).startswith("COLOR: Value error, expected 1-63 letters, digits")
+
+
+def test_colors_the_deployments_use_are_accepted() -> None:
+    for color in ("blue", "red", "v2", "a" * 63, "Blue_1.0"):
+        assert ColorSettings(color=f" {color} ").color == color
+
+
 def test_header_bytes_counts_names_and_values() -> None:
     assert web.header_bytes([(b"host", b"x"), (b"accept", b"*/*")]) == 4 + 1 + 6 + 3
 

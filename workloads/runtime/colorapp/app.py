@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import Field, field_validator
@@ -15,6 +16,7 @@ from workloads.runtime.common.settings import ServerSettings
 
 NAME = "colorapp"
 VERSION_HEADER = "x-crossmesh-version"
+_COLOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 class ColorSettings(ServerSettings):
@@ -23,9 +25,16 @@ class ColorSettings(ServerSettings):
     @field_validator("color")
     @classmethod
     def _required(cls, value: str) -> str:
-        if not value.strip():
+        value = value.strip()
+        if not value:
             raise ValueError("must be set to a non-empty value, e.g. COLOR=blue")
-        return value.strip()
+        # It goes into a response header as it is: no control characters, nothing outside ASCII.
+        if not _COLOR.fullmatch(value):
+            raise ValueError(
+                "expected 1-63 letters, digits, '.', '_' or '-' starting with a letter or digit "
+                "(it is sent in the x-crossmesh-version header), e.g. COLOR=blue"
+            )
+        return value
 
 
 def build(settings: ColorSettings, tracer_provider: TracerProvider) -> web.Service:
