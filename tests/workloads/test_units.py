@@ -150,6 +150,45 @@ def test_colors_the_deployments_use_are_accepted() -> None:
         assert ColorSettings(color=f" {color} ").color == color
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil host:80",
+        "a\r\nb:80",
+        "::1:80",
+        "[1.2.3.4]:80",
+        "user@x:80",
+        "x?y:80",
+        "x#y:80",
+        "\u00e9.com:80",
+        "a" * 64 + ":80",
+        " x:80",
+        "x:\u0668\u0660",
+        "-x:80",
+        "x:0",
+        "x:65536",
+        "x",
+    ],
+)
+def test_color_host_must_be_a_dns_name_or_an_address_and_a_port(host: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        FrontSettings(color_host=host)
+    assert settings_error(caught.value).startswith("COLOR_HOST: Value error, must be host:port")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "colorapp.appmesh-demo.pvt.aws.local:8080",
+        "127.0.0.1:8080",
+        "[::1]:8080",
+        "colorapp-0a1b2c3d4e5f.7d67968.vpc-lattice-svcs.us-east-1.on.aws:80",
+    ],
+)
+def test_color_host_takes_the_names_the_backends_give(host: str) -> None:
+    assert FrontSettings(color_host=host).policy().host == host
+
+
 def test_header_bytes_counts_names_and_values() -> None:
     assert web.header_bytes([(b"host", b"x"), (b"accept", b"*/*")]) == 4 + 1 + 6 + 3
 

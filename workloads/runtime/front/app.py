@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -65,8 +67,11 @@ class FrontSettings(ServerSettings):
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, _, port = value.rpartition(":")
-        if "/" in value or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("must be host:port without a scheme or path, e.g. colorapp:8080")
+        if not (_host_name_or_address(host) and port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(
+                "must be host:port without a scheme or path: a DNS name, an IPv4 address or an IPv6 "
+                "address in brackets, and a port 1-65535, e.g. colorapp:8080"
+            )
         return value
 
     @model_validator(mode="after")
@@ -86,6 +91,21 @@ class FrontSettings(ServerSettings):
             retry_budget_percent=self.upstream_retry_budget_percent,
             max_connections=self.upstream_max_connections,
         )
+
+
+_DNS_NAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def _host_name_or_address(host: str) -> bool:
+    """A DNS name (RFC 1123 labels), an IPv4 address, or an IPv6 address in brackets."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.ip_address(host[1:-1]).version == 6
+        except ValueError:
+            return False
+    return host.isascii() and _DNS_NAME.fullmatch(host) is not None
 
 
 def _relay(answer: Answer, upstream: str) -> Response:
