@@ -189,6 +189,14 @@ def test_color_host_takes_the_names_the_backends_give(host: str) -> None:
     assert FrontSettings(color_host=host).policy().host == host
 
 
+def test_aws_region_must_look_like_a_region() -> None:
+    assert FrontSettings(aws_region="us-gov-west-1", upstream_auth="sigv4").aws_region == "us-gov-west-1"
+    for region in ("us east 1", "US-EAST-1", "us-east-1\n", "../x"):
+        with pytest.raises(ValidationError) as caught:
+            FrontSettings(aws_region=region, upstream_auth="sigv4")
+        assert settings_error(caught.value).startswith("AWS_REGION: Value error, expected an AWS region name")
+
+
 def test_header_bytes_counts_names_and_values() -> None:
     assert web.header_bytes([(b"host", b"x"), (b"accept", b"*/*")]) == 4 + 1 + 6 + 3
 

@@ -74,6 +74,14 @@ class FrontSettings(ServerSettings):
             )
         return value
 
+    @field_validator("aws_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        # It is part of every signature's scope: a malformed one would fail each call with a 403.
+        if value and not _REGION.fullmatch(value):
+            raise ValueError("expected an AWS region name such as us-east-1, or nothing")
+        return value
+
     @model_validator(mode="after")
     def _region_for_sigv4(self) -> FrontSettings:
         if self.upstream_auth == "sigv4" and not self.aws_region:
@@ -93,6 +101,7 @@ class FrontSettings(ServerSettings):
         )
 
 
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 _DNS_NAME = re.compile(
     r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
 )
