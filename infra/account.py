@@ -7,8 +7,15 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from infra.config_parse import ConfigError, Problem
 from infra.iam import Arns
-from infra.network import choose_zone_ids
+from infra.network import ZoneChoiceError, choose_zone_ids
+
+
+class UnavailableZoneError(ConfigError, pulumi.RunError):
+    """Zones the account cannot give, as bad configuration: the command line reports it like every
+    other configuration problem (key, value given, what was expected; exit 2), and inside ``pulumi up``
+    it is a RunError, which the engine prints without a Python traceback."""
 
 
 def lookup_arns(provider: aws.Provider) -> pulumi.Output[Arns]:
@@ -67,5 +74,6 @@ def availability_zones(
             count=count,
             wanted=wanted,
         )
-    except ValueError as exc:
-        raise pulumi.RunError(str(exc)) from exc
+    except ZoneChoiceError as exc:
+        problems = [Problem(f"crossmesh:{key}", value, expected) for key, value, expected in exc.problems]
+        raise UnavailableZoneError(problems, f"Pulumi.{pulumi.get_stack()}.yaml") from None

@@ -64,6 +64,17 @@ def plan_subnets(
     return tuple(planned[(tier, az)] for tier in (Tier.PRIVATE, Tier.PUBLIC) for az in azs)
 
 
+class ZoneChoiceError(ValueError):
+    """Zones the account cannot give: each problem is the configuration key (without the
+    ``crossmesh:`` namespace), the value given there and what was expected."""
+
+    def __init__(self, problems: Sequence[tuple[str, object, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            "; ".join(f"crossmesh:{key}: got {value!r}; {expected}" for key, value, expected in problems)
+        )
+
+
 def choose_zone_ids(
     *,
     region: str,
@@ -80,7 +91,8 @@ def choose_zone_ids(
     each account, and EC2 says per zone ID which instance types it offers (DescribeInstanceTypeOfferings
     with LocationType availability-zone-id). A managed node group spans every private subnet, so a zone
     that lacks one of the types fails node creation. ``wanted`` may name zones by name or by ID.
-    Raises ValueError naming the region, the types and the zones, before anything is created.
+    Raises :class:`ZoneChoiceError` naming each key, the value given and the zones there are, before
+    anything is created.
     """
     by_name = dict(zip(names, zone_ids, strict=True))
     pairs = set(offered)
@@ -88,25 +100,43 @@ def choose_zone_ids(
     usable = [z for z in zone_ids if all((t, z) in pairs for t in types)]
     described = f"{region} zones offering every instance type ({', '.join(types)})"
     if wanted is not None:
+        key = "network.availabilityZones"
         chosen = [by_name.get(w, w) for w in wanted]
-        unknown = [w for w, z in zip(wanted, chosen, strict=True) if z not in zone_ids]
+        unknown = [
+            (
+                f"{key}[{index}]",
+                w,
+                f"expected a zone this account has in {region}: {', '.join(names)} ({', '.join(zone_ids)})",
+            )
+            for index, (w, z) in enumerate(zip(wanted, chosen, strict=True))
+            if z not in zone_ids
+        ]
         if unknown:
-            raise ValueError(
-                f"crossmesh:network.availabilityZones: {', '.join(unknown)} not available here; "
-                f"expected zones among {', '.join(names)} ({', '.join(zone_ids)})"
+            raise ZoneChoiceError(unknown)
+        lacking = [
+            (
+                f"{key}[{index}]",
+                w,
+                f"does not offer every instance type; expected one of the {described}: "
+                f"{', '.join(usable) or 'none'}",
             )
-        lacking = [w for w, z in zip(wanted, chosen, strict=True) if z not in usable]
+            for index, (w, z) in enumerate(zip(wanted, chosen, strict=True))
+            if z not in usable
+        ]
         if lacking:
-            raise ValueError(
-                f"crossmesh:network.availabilityZones: {', '.join(lacking)} does not offer every instance "
-                f"type; expected {described}: {', '.join(usable) or 'none'}"
-            )
+            raise ZoneChoiceError(lacking)
         return chosen
     if len(usable) < count:
-        raise ValueError(
-            f"crossmesh:network.azCount: {count} zones wanted but only {len(usable)} {described}: "
-            f"{', '.join(usable) or 'none'}; expected at most {len(usable)}, or other instance types "
-            "(crossmesh:clusters[].nodes.instanceTypes)"
+        raise ZoneChoiceError(
+            [
+                (
+                    "network.azCount",
+                    count,
+                    f"{count} zones wanted but only {len(usable)} {described}: "
+                    f"{', '.join(usable) or 'none'}; expected at most {len(usable)}, or other instance types "
+                    "(crossmesh:clusters[].nodes.instanceTypes)",
+                )
+            ]
         )
     return usable[:count]
 

@@ -10,6 +10,7 @@ import pytest
 from infra.network import (
     SubnetPlanError,
     Tier,
+    ZoneChoiceError,
     choose_zone_ids,
     plan_subnets,
     service_cidr_problem,
@@ -112,7 +113,7 @@ def test_zones_are_chosen_by_id_among_those_offering_every_instance_type() -> No
 def test_too_few_zones_offering_the_types_is_an_error_naming_region_and_types() -> None:
     with pytest.raises(
         ValueError,
-        match=r"crossmesh:network.azCount: 3 zones wanted but only 1 us-east-1 zones offering every instance type \(m7g.large, t3.medium\): use1-az1",
+        match=r"crossmesh:network.azCount: got 3; 3 zones wanted but only 1 us-east-1 zones offering every instance type \(m7g.large, t3.medium\): use1-az1",
     ):
         choose_zone_ids(
             region="us-east-1",
@@ -137,7 +138,26 @@ def test_explicit_zones_by_name_or_id_must_exist_and_offer_the_types() -> None:
         "use1-az1",
         "use1-az4",
     ]
-    with pytest.raises(ValueError, match=r"availabilityZones: us-east-1z not available here"):
+    with pytest.raises(ZoneChoiceError) as unknown:
         choose_zone_ids(offered=offered, wanted=["us-east-1a", "us-east-1z"], **kwargs)
-    with pytest.raises(ValueError, match=r"availabilityZones: us-east-1b does not offer every instance type"):
+    assert unknown.value.problems == (
+        (
+            "network.availabilityZones[1]",
+            "us-east-1z",
+            "expected a zone this account has in us-east-1: "
+            + ", ".join(NAMES)
+            + " ("
+            + ", ".join(IDS)
+            + ")",
+        ),
+    )
+    with pytest.raises(ZoneChoiceError) as lacking:
         choose_zone_ids(offered=offered, wanted=["us-east-1a", "us-east-1b"], **kwargs)
+    assert lacking.value.problems == (
+        (
+            "network.availabilityZones[1]",
+            "us-east-1b",
+            "does not offer every instance type; expected one of the us-east-1 zones offering every "
+            "instance type (t3.medium): use1-az4, use1-az1",
+        ),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from automation.recorder import Recording
 from tests.support import inputs, record_document, record_env, variant
@@ -135,10 +136,44 @@ def test_unavailable_zone_stops_the_program_before_the_network() -> None:
     import pulumi
     import pytest
 
+    from infra.config_parse import ConfigError
+
     document = variant(
         "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1a", "us-east-1z"])
     )
-    with pytest.raises(
-        pulumi.RunError, match=r"crossmesh:network.availabilityZones: us-east-1z not available here"
-    ):
+    with pytest.raises(ConfigError) as caught:
         record_document(document)
+    # A configuration error for the command line (exit 2), a RunError (no traceback) for the engine.
+    assert isinstance(caught.value, pulumi.RunError)
+    assert [str(p) for p in caught.value.problems] == [
+        "crossmesh:network.availabilityZones[1]: got 'us-east-1z'; expected a zone this account has in "
+        "us-east-1: us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1e, us-east-1f "
+        "(use1-az1, use1-az2, use1-az3, use1-az4, use1-az5, use1-az6)"
+    ]
+
+
+def test_render_refuses_an_unavailable_zone_as_bad_input(tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from automation.cli import app
+    from automation.session import Dependencies
+    from tests.support import PROJECT_DIR
+
+    document = variant(
+        "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1z", "us-east-1a"])
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (project / "__main__.py").symlink_to(PROJECT_DIR / "__main__.py")
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    outcome = CliRunner().invoke(
+        app, ["render", "dev", "--out", str(tmp_path / "out")], obj=Dependencies(project_dir=project)
+    )
+    flat = " ".join(outcome.output.split())
+    assert outcome.exit_code == 2, flat
+    assert (
+        "crossmesh:network.availabilityZones[0]: got 'us-east-1z'; expected a zone this account has" in flat
+    )
+    assert "Traceback" not in flat
