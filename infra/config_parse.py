@@ -43,6 +43,8 @@ class Problem:
             if self.value is _SECRET
             else "(the default)"
             if self.value is _DEFAULT
+            else self.value.text
+            if isinstance(self.value, _Shown)
             else _show(self.value)
         )
         return f"{self.key}: got {shown}; {self.message}"
@@ -62,6 +64,13 @@ class ConfigError(Exception):
 class _Missing:
     def __repr__(self) -> str:
         return "(missing)"
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A value described in words rather than shown as data (a null key has no text to quote)."""
+
+    text: str
 
 
 _MISSING: Any = _Missing()
@@ -92,6 +101,19 @@ _TOP_LEVEL = {
 }
 _STRING_KEYS = frozenset({"kubernetes_version"})
 _REGION_KEY = "aws:region"
+# Namespaces of the providers and tools a stack file may configure besides this project's own: never
+# taken for a typo of it, however close they look.
+OTHER_NAMESPACES = frozenset({"aws", "aws-native", "awsx", "eks", "kubernetes", "pulumi", "random", "tls"})
+
+
+def qualified_key(key: str) -> str:
+    """``key`` as Pulumi passes it to the program: a key without a namespace is the project's.
+
+    "In cases where a simple name without a colon is used, Pulumi automatically uses the current
+    project name from Pulumi.yaml as the namespace" (https://www.pulumi.com/docs/iac/concepts/config/,
+    Configuration Keys): ``network:`` in a stack file is ``crossmesh:network``.
+    """
+    return key if ":" in key else f"{PROJECT}:{key}"
 
 
 def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> StackConfig:
@@ -112,13 +134,17 @@ def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> Sta
             problems.append(Problem(_REGION_KEY, region, region_problem))
         data["region"] = region
 
-    for key, text in raw.items():
-        namespace, _, _name = key.partition(":")
+    for given, text in raw.items():
+        key = qualified_key(given)
+        namespace, _, name = key.partition(":")
         if namespace != PROJECT:
+            typo = _namespace_typo(namespace)
+            if typo:
+                problems.append(Problem(key, _decode(text), typo.format(name=name)))
             continue
         field = _TOP_LEVEL.get(key)
         if field is None:
-            problems.append(Problem(key, _decode(text), _unknown_key_message(key, _TOP_LEVEL)))
+            problems.append(Problem(key, _decode(text), _unknown_top_level_message(name)))
             continue
         # Scalars arrive as strings; keep string-typed keys verbatim so "1.30" stays "1.30".
         data[field] = text if field in _STRING_KEYS else _decode(text)
@@ -147,6 +173,7 @@ def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "
     config = as_mapping(document.get("config") or {})
     if config is None:
         raise ConfigError([Problem("config", document.get("config"), "expected a mapping of keys")], source)
+    block = qualified_block(config, source)
     secrets = [
         Problem(
             path,
@@ -155,12 +182,62 @@ def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "
             "and a secret here would be unreadable to the render and hidden from every report; "
             "expected the plain value",
         )
-        for key, value in config.items()
-        for path in _secure_values(value, str(key))
+        for key, value in block.items()
+        for path in _secure_values(value, key)
     ]
     if secrets:
         raise ConfigError(secrets, source)
-    return parse_config(flatten_config(config), stack, source=source)
+    return parse_config(flatten_config(block), stack, source=source)
+
+
+def qualified_block(config: Mapping[Any, Any], source: str = "") -> dict[str, Any]:
+    """A stack file's ``config:`` block with every key as Pulumi reads it (see :func:`qualified_key`).
+
+    Raises :class:`ConfigError` for a key that names nothing (null, ``~`` or empty: YAML reads them
+    without complaint, Pulumi would not) and for one key given twice, once with and once without the
+    namespace.
+    """
+    problems: list[Problem] = []
+    block: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for raw_key, value in config.items():
+        if raw_key is None or (isinstance(raw_key, str) and not raw_key.strip()):
+            shown = "a null key (~ or null)" if raw_key is None else f"an empty key {raw_key!r}"
+            problems.append(
+                Problem(
+                    "config",
+                    _Shown(shown),
+                    "expected every key to have a name, like crossmesh:network or aws:region",
+                )
+            )
+            continue
+        text = str(raw_key)
+        key = qualified_key(text)
+        namespace, _, name = key.partition(":")
+        if not namespace or not name:
+            problems.append(
+                Problem(
+                    text,
+                    value,
+                    "expected <namespace>:<name> with both parts, like crossmesh:network or aws:region",
+                )
+            )
+            continue
+        if key in block:
+            problems.append(
+                Problem(
+                    key,
+                    value,
+                    f"given twice, as {given[key]} and as {text} (a key without a namespace is "
+                    f"{PROJECT}'s); expected it once",
+                )
+            )
+            continue
+        block[key] = value
+        given[key] = text
+    if problems:
+        raise ConfigError(problems, source)
+    return block
 
 
 def _secure_values(value: Any, path: str) -> Iterator[str]:
@@ -178,9 +255,10 @@ def _secure_values(value: Any, path: str) -> Iterator[str]:
         yield from _secure_values(inner, f"{path}[{index}]")
 
 
-def flatten_config(config: Mapping[str, Any]) -> dict[str, str]:
-    """A stack file's ``config:`` block as Pulumi passes it to a program: structured values as JSON."""
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+def flatten_config(config: Mapping[Any, Any]) -> dict[str, str]:
+    """A stack file's ``config:`` block as Pulumi passes it to a program: every key with its namespace,
+    structured values as JSON. Raises :class:`ConfigError` as :func:`qualified_block` does."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in qualified_block(config).items()}
 
 
 def _decode(text: str) -> Any:
@@ -197,6 +275,34 @@ def _check_region(region: str) -> str | None:
     close = did_you_mean(region, known_regions())
     hint = f" (did you mean {close!r}?)" if close else ""
     return f"expected an AWS region where EKS is available, as botocore knows them{hint}"
+
+
+def _namespace_typo(namespace: str) -> str | None:
+    """A message template (``{name}``) when ``namespace`` looks like a typo of the project's, else None.
+
+    Keys of other namespaces belong to their providers (``aws:region``, ``kubernetes:...``) and are
+    passed over; one that differs from ``crossmesh`` by a slip would be silently ignored with them.
+    """
+    if namespace in OTHER_NAMESPACES or did_you_mean(namespace, [PROJECT]) is None:
+        return None
+    return (
+        f"unknown namespace {namespace!r}; did you mean '{PROJECT}:{{name}}'? expected {PROJECT}: for this "
+        f"program's keys (keys of other namespaces go to their providers, e.g. aws:region)"
+    )
+
+
+def _unknown_top_level_message(name: str) -> str:
+    """An unknown ``crossmesh:`` key, with a did-you-mean among the project's keys and aws:region."""
+    names = {key.partition(":")[2]: key for key in _TOP_LEVEL}
+    names["region"] = _REGION_KEY
+    # ``crossmesh.network`` (a dot for the colon) is crossmesh:crossmesh.network to Pulumi.
+    head, dot, rest = name.partition(".")
+    if dot and rest in names and did_you_mean(head, [PROJECT]):
+        close: str | None = rest
+    else:
+        close = did_you_mean(name, names)
+    hint = f"did you mean {names[close]!r}? " if close else ""
+    return f"unknown key; {hint}expected one of {', '.join(sorted(_TOP_LEVEL))}"
 
 
 def _unknown_key_message(key: str, allowed: Iterable[str]) -> str:
