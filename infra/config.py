@@ -14,7 +14,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -210,6 +210,14 @@ RESERVED_NAMESPACES = (
 # resource, keys 1-128 and values 0-256 characters, and the aws: prefix is reserved for AWS.
 MAX_TAGS_PER_RESOURCE = 50
 _TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
+
+# Tags the program sets itself: project, environment and managed-by on every resource (__main__.py),
+# Name on most, and on subnets crossmesh/tier and the kubernetes.io/ role and cluster tags the load
+# balancer controllers select by (infra.network.subnet_tags). The leak check (automation/leaks.py) and
+# the name-ownership check (automation/preflight.py) find this stack's resources by project and
+# environment, so a user tag may not replace any of them.
+PROGRAM_TAG_KEYS = ("project", "environment", "managed-by", "Name", "crossmesh/tier")
+PROGRAM_TAG_PREFIXES = ("kubernetes.io/",)
 
 
 class _Model(BaseModel):
@@ -783,8 +791,9 @@ class StackConfig(_Model):
     )
     tags: Mapping[str, str] = Field(
         default_factory=dict[str, str],
-        description="Extra tags on every AWS resource (not `aws:`-prefixed; keys up to 128 and values up "
-        "to 256 characters; with the program's own, at most 50 on a resource).",
+        description="Extra tags on every AWS resource (not `aws:`-prefixed and none of the program's own: "
+        "`project`, `environment`, `managed-by`, `Name`, `crossmesh/tier`, `kubernetes.io/...`; keys up to "
+        "128 and values up to 256 characters; with the program's own, at most 50 on a resource).",
         json_schema_extra={"default": {}},
     )
     policy: PolicyConfig = Field(
@@ -854,14 +863,28 @@ class StackConfig(_Model):
         for key, value in self.tags.items():
             where = f"tags.{key}"
             if key.lower().startswith("aws:"):
-                raise KeyedError(where, "the aws: prefix is reserved for AWS; expected a key of your own")
+                raise KeyedError(
+                    where, "the aws: prefix is reserved for AWS; expected a key of your own", value=value
+                )
+            if key in PROGRAM_TAG_KEYS or key.startswith(PROGRAM_TAG_PREFIXES):
+                raise KeyedError(
+                    where,
+                    f"{key!r} is a tag the program sets itself (it finds and names this stack's resources "
+                    f"by them); expected a key other than {', '.join(PROGRAM_TAG_KEYS)} and not under "
+                    f"{', '.join(PROGRAM_TAG_PREFIXES)}",
+                    value=value,
+                )
             if not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):
                 raise KeyedError(
-                    where, "expected a tag key of 1-128 letters, digits, spaces and _ . : / = + - @"
+                    where,
+                    "expected a tag key of 1-128 letters, digits, spaces and _ . : / = + - @",
+                    value=value,
                 )
             if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
                 raise KeyedError(
-                    where, "expected a tag value of at most 256 letters, digits, spaces and _ . : / = + - @"
+                    where,
+                    "expected a tag value of at most 256 letters, digits, spaces and _ . : / = + - @",
+                    value=value,
                 )
 
     def _check_zones(self) -> None:
@@ -904,10 +927,23 @@ def reserved_tag_count(clusters: int) -> int:
     return 3 + 2 + clusters
 
 
-class KeyedError(ValueError):
-    """A cross-field error that knows which key it is about (relative to the model it was raised in)."""
+class _NoValue:
+    def __repr__(self) -> str:
+        return "(no value)"
 
-    def __init__(self, key: str, message: str) -> None:
+
+NO_VALUE: Any = _NoValue()
+
+
+class KeyedError(ValueError):
+    """A cross-field error that knows which key it is about (relative to the model it was raised in).
+
+    ``value`` is the value given there, for keys the parser cannot find by their path (a tag key with
+    dots in it, like ``kubernetes.io/cluster/x``); by default the parser looks the key up itself.
+    """
+
+    def __init__(self, key: str, message: str, *, value: Any = NO_VALUE) -> None:
         super().__init__(message)
         self.key = key
         self.message = message
+        self.value = value

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
-from infra.config import PROJECT, KeyedError, StackConfig
+from infra.config import NO_VALUE, PROJECT, KeyedError, StackConfig
 from infra.config_limits import name_problems
 from infra.data import as_list, as_mapping
 from infra.known import did_you_mean, known_regions
@@ -402,7 +402,9 @@ def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> list[Proble
         if isinstance(cause, KeyedError):
             base, _ = _loc_to_path(loc, data)
             path = _join(base, cause.key)
-            _, value = _loc_to_path(_path_to_loc(path), data)
+            _, value = (
+                _loc_to_path(_path_to_loc(path), data) if cause.value is NO_VALUE else ("", cause.value)
+            )
             # A cross-field check can fail on a key the user never set: its default is what was "given".
             problems.append(Problem(_full_key(path), _DEFAULT if value is _MISSING else value, cause.message))
             continue

@@ -113,6 +113,10 @@ def _version(index: int, **values: Any) -> Change:
     return lambda config: config["crossmesh:workloads"]["colorapp"]["versions"][index].update(values)
 
 
+def _tags(tags: dict[str, str]) -> Change:
+    return lambda config: config.update({"crossmesh:tags": tags})
+
+
 CASES: list[tuple[str, Change, str]] = [
     (
         "cidr-host-bits",
@@ -300,6 +304,23 @@ CASES: list[tuple[str, Change, str]] = [
         "admin-arn-invalid",
         _cluster(0, adminPrincipalArns=["admin"]),
         "crossmesh:clusters[0].adminPrincipalArns[0]: got 'admin'; expected an IAM role or user ARN",
+    ),
+    *(
+        (
+            f"tag-of-the-program-{key}",
+            _tags({"team": "a", key: "other"}),
+            f"crossmesh:tags.{key}: got 'other'; {key!r} is a tag the program sets itself (it finds and "
+            "names this stack's resources by them); expected a key other than project, environment, "
+            "managed-by, Name, crossmesh/tier and not under kubernetes.io/",
+        )
+        for key in (
+            "project",
+            "environment",
+            "managed-by",
+            "Name",
+            "crossmesh/tier",
+            "kubernetes.io/cluster/x",
+        )
     ),
     (
         "router-cluster-without-colorapp",
