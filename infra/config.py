@@ -842,12 +842,19 @@ class StackConfig(_Model):
                 )
         if self.traffic_weights is not None:
             colors = [v.color for v in colorapp.versions]
+            expected = f"expected a weight for each version and no other: {', '.join(colors)}"
+            for color, weight in self.traffic_weights.items():
+                if color not in colors:
+                    raise KeyedError(
+                        f"trafficWeights.{color}", f"no version is {color!r}; {expected}", value=weight
+                    )
             if sorted(self.traffic_weights) != sorted(colors):
+                raise KeyedError("trafficWeights", expected)
+            total = sum(self.traffic_weights.values())
+            if total != 100:
                 raise KeyedError(
-                    "trafficWeights", f"expected a weight for each version and no other: {', '.join(colors)}"
+                    "trafficWeights", f"weights add up to {total}; expected weights summing to 100"
                 )
-            if sum(self.traffic_weights.values()) != 100:
-                raise KeyedError("trafficWeights", "expected weights summing to 100")
         # Names that collide once composed (front named like a colorapp version, or like a role the
         # program creates) are refused with both keys by infra.config_limits.
         return self

@@ -17,7 +17,7 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from infra.config import NO_VALUE, PROJECT, KeyedError, StackConfig
 from infra.config_limits import name_problems
@@ -384,7 +384,9 @@ def _loc_to_path(loc: Sequence[int | str], data: Any) -> tuple[str, Any]:
         key = to_camel(part) if "_" in part else part
         path = _join(path, key)
         found = as_mapping(value)
-        value = found.get(key, found.get(part, _MISSING)) if found is not None else _MISSING
+        # Nested values are keyed as written (camelCase); the top level by model field (snake_case).
+        names = (key, part, to_snake(part))
+        value = next((found[n] for n in names if n in found), _MISSING) if found is not None else _MISSING
     return path, value
 
 

@@ -323,6 +323,24 @@ CASES: list[tuple[str, Change, str]] = [
         )
     ),
     (
+        "traffic-weights-unknown-color",
+        lambda c: c.update({"crossmesh:trafficWeights": {"blue": 70, "green": 30}}),
+        "crossmesh:trafficWeights.green: got 30; no version is 'green'; expected a weight for each version "
+        "and no other: blue, red",
+    ),
+    (
+        "traffic-weights-missing-color",
+        lambda c: c.update({"crossmesh:trafficWeights": {"blue": 100}}),
+        'crossmesh:trafficWeights: got {"blue": 100}; expected a weight for each version and no other: '
+        "blue, red",
+    ),
+    (
+        "traffic-weights-sum",
+        lambda c: c.update({"crossmesh:trafficWeights": {"blue": 70, "red": 70}}),
+        'crossmesh:trafficWeights: got {"blue": 70, "red": 70}; weights add up to 140; expected weights '
+        "summing to 100",
+    ),
+    (
         "router-cluster-without-colorapp",
         lambda c: c["crossmesh:workloads"]["colorapp"].update(routerCluster="eksc1"),
         "crossmesh:workloads.colorapp.routerCluster: got 'eksc1'; 'eksc1' runs no colorapp version",

@@ -191,7 +191,9 @@ def test_traffic_weights_override_the_versions_and_are_validated() -> None:
     assert topology_of(config).weights == {"blue": 10, "red": 90}
     with pytest.raises(ConfigError, match=r"crossmesh:trafficWeights: .*summing to 100"):
         parse_config({**RAW, "crossmesh:trafficWeights": '{"blue": 10, "red": 10}'}, "dev")
-    with pytest.raises(ConfigError, match=r"crossmesh:trafficWeights: .*each version"):
+    with pytest.raises(
+        ConfigError, match=r"crossmesh:trafficWeights\.green: got 100; no version is .green.; .*each version"
+    ):
         parse_config({**RAW, "crossmesh:trafficWeights": '{"green": 100}'}, "dev")
 
 
