@@ -468,6 +468,36 @@ class LatticeAuth(StrEnum):
     """No authentication between services (authType NONE)."""
 
 
+# Lattice takes the healthy codes as text of digits, '-' and ',' (Matcher.httpCode, pattern
+# ^[0-9-,]+$: https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_Matcher.html); the codes an
+# HTTP health check may count as healthy are 200-499, as for Elastic Load Balancing's HTTP target groups
+# (Matcher.HttpCode: https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_Matcher.html).
+# One code or one ascending range is what the TargetGroupPolicy's statusMatch is given here.
+HEALTHY_CODES = (200, 499)
+_STATUS_MATCH = re.compile(r"^(\d{3})(?:-(\d{3}))?$")
+
+
+def _status_match(value: str) -> str:
+    low, high = HEALTHY_CODES
+    expected = f"expected an HTTP code between {low} and {high}, or a range of them low-high, like 200-299"
+    match = _STATUS_MATCH.fullmatch(value)
+    if match is None:
+        raise ValueError(expected)
+    first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+    if not (low <= first <= high and low <= last <= high):
+        raise ValueError(f"codes outside {low}-{high}; {expected}")
+    if first > last:
+        raise ValueError(f"a reversed range; {expected} (write {last}-{first})")
+    return value
+
+
+StatusMatch = Annotated[
+    str,
+    AfterValidator(_status_match),
+    WithJsonSchema({"type": "string", "pattern": r"^[2-4][0-9]{2}(-[2-4][0-9]{2})?$"}),
+]
+
+
 class LatticeHealthCheckConfig(_Model):
     """How VPC Lattice health-checks each colorapp pod (a TargetGroupPolicy per version)."""
 
@@ -486,7 +516,7 @@ class LatticeHealthCheckConfig(_Model):
     unhealthy_threshold: Annotated[StrictInt, Field(ge=2, le=10)] = Field(
         default=3, description="Consecutive failures before a target stops receiving traffic."
     )
-    status_match: Annotated[str, Field(pattern=r"^[2-4][0-9]{2}(-[2-4][0-9]{2})?$")] = Field(
+    status_match: StatusMatch = Field(
         default="200", description="HTTP codes that count as healthy, e.g. `200` or `200-299`."
     )
 

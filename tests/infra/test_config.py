@@ -113,6 +113,13 @@ def _version(index: int, **values: Any) -> Change:
     return lambda config: config["crossmesh:workloads"]["colorapp"]["versions"][index].update(values)
 
 
+def _health_check(**values: Any) -> Change:
+    return lambda config: config["crossmesh:mesh"].setdefault("lattice", {}).update(healthCheck=values)
+
+
+_CODES = "expected an HTTP code between 200 and 499, or a range of them low-high, like 200-299"
+
+
 def _tags(tags: dict[str, str]) -> Change:
     return lambda config: config.update({"crossmesh:tags": tags})
 
@@ -339,6 +346,19 @@ CASES: list[tuple[str, Change, str]] = [
         lambda c: c.update({"crossmesh:trafficWeights": {"blue": 70, "red": 70}}),
         'crossmesh:trafficWeights: got {"blue": 70, "red": 70}; weights add up to 140; expected weights '
         "summing to 100",
+    ),
+    *(
+        (
+            f"status-match-{name}",
+            _health_check(statusMatch=given),
+            f"crossmesh:mesh.lattice.healthCheck.statusMatch: got {given!r}; {expected}",
+        )
+        for name, given, expected in (
+            ("reversed", "299-200", f"a reversed range; {_CODES} (write 200-299)"),
+            ("above-499", "200-599", f"codes outside 200-499; {_CODES}"),
+            ("below-200", "100", f"codes outside 200-499; {_CODES}"),
+            ("not-a-code", "2xx", _CODES),
+        )
     ),
     (
         "router-cluster-without-colorapp",
