@@ -12,21 +12,81 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.config import StackConfig
+from pydantic import TypeAdapter, ValidationError
+
+from infra.config import DnsLabel, StackConfig
 from infra.config_parse import ConfigError, Problem, flatten_config, parse_stack_file
 from infra.data import mapping_or_empty
 
+_ENVIRONMENT_NAME: TypeAdapter[str] = TypeAdapter(DnsLabel)
 
-class UnknownEnvironmentError(Exception):
+
+class EnvironmentInputError(Exception):
+    """The environment argument, or its stack file, cannot be used (bad input, exit 2)."""
+
+
+class UnknownEnvironmentError(EnvironmentInputError):
     """No ``Pulumi.<env>.yaml`` in the project."""
 
     def __init__(self, env: str, project_dir: Path) -> None:
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        known = known_environments(project_dir)
         super().__init__(
             f"unknown environment {env!r}: no Pulumi.{env}.yaml in {project_dir}; "
             f"expected one of {', '.join(known)}"
         )
         self.known = known
+
+
+class EnvironmentNameError(EnvironmentInputError):
+    """The environment argument is not a name an environment can have."""
+
+
+def _shown(env: str) -> str:
+    text = repr(env)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def environment_name_problem(env: str) -> str | None:
+    """Why ``env`` cannot name an environment (None when it can).
+
+    Pulumi's own rule for stack names is 1 to 100 characters of letters, digits, ``-``, ``_`` and
+    ``.`` (https://www.pulumi.com/docs/intro/concepts/stack/: "Stack names may only contain
+    alphanumeric characters, hyphens, underscores, or periods"; the 100-character limit is
+    ``ParseReference`` in pulumi/pulumi ``pkg/backend/diy/store.go``). This project also puts the
+    stack name into AWS and Kubernetes names (``<cluster>-<stack>``), so its configuration model
+    (``StackConfig.stack``) takes the stricter DNS label: every such name is a valid Pulumi stack
+    name, and none holds a path separator, ``..`` or a leading dot.
+    """
+    try:
+        _ENVIRONMENT_NAME.validate_python(env)
+    except ValidationError as exc:
+        reason = exc.errors()[0].get("ctx", {}).get("error")
+        return str(reason) if reason is not None else exc.errors()[0]["msg"]
+    return None
+
+
+def known_environments(project_dir: Path) -> list[str]:
+    """The environments of ``project_dir``: the valid names among its ``Pulumi.<env>.yaml`` files."""
+    known: list[str] = []
+    for path in project_dir.glob("Pulumi.*.yaml"):
+        name = path.name[len("Pulumi.") : -len(".yaml")]
+        if environment_name_problem(name) is None:
+            known.append(name)
+    return sorted(known)
+
+
+def check_environment_name(env: str, project_dir: Path) -> None:
+    """Refuse an environment argument that is no environment's name, before it is used in a path.
+
+    Raises :class:`EnvironmentNameError` saying what a name must be and which environments exist.
+    """
+    problem = environment_name_problem(env)
+    if problem is not None:
+        known = known_environments(project_dir)
+        raise EnvironmentNameError(
+            f"environment {_shown(env)} is not a valid environment name: {problem} "
+            f"(the environments of this project are {', '.join(known) or 'none'})"
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +104,7 @@ class Environment:
 
 
 def stack_file(project_dir: Path, env: str) -> Path:
+    check_environment_name(env, project_dir)
     path = project_dir / f"Pulumi.{env}.yaml"
     if not path.is_file():
         raise UnknownEnvironmentError(env, project_dir)
@@ -77,10 +138,11 @@ def environment(
     ``backend=False`` skips the mesh backend's own checks, which load the Pulumi SDKs: for commands
     that only read the apps' topology (``verify --front-url``).
 
-    Raises :class:`infra.config_parse.ConfigError` or :class:`UnknownEnvironmentError`.
+    Raises :class:`infra.config_parse.ConfigError` or :class:`EnvironmentInputError`.
     """
     from automation.guardrails import check_relaxations  # noqa: PLC0415 - loads the rules, only here
 
+    check_environment_name(env, project_dir)
     source = f"Pulumi.{env}.yaml"
     if document is None:
         document = read_stack_document(stack_file(project_dir, env))

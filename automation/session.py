@@ -249,17 +249,19 @@ class DeploySession:
 
     def run(self, body: Callable[[], int]) -> int:
         """Run ``body`` (a pipeline) and turn every known failure into its message and exit code."""
-        from automation.environment import UnknownEnvironmentError
+        from automation.environment import EnvironmentInputError, check_environment_name
         from infra.config_parse import ConfigError
         from infra.naming import NameTooLongError
 
         try:
+            # First: the name goes into paths (build/render/ENV, logs, locks) before the stack file.
+            check_environment_name(self.env, self.deps.project_dir)
             return body()
         except _Declined:
             self.output.say("declined: nothing was changed")
             self.output.emit(self.result(True, ExitCode.OK, changes={}, declined=True))
             return int(ExitCode.OK)
-        except (ConfigError, UnknownEnvironmentError) as exc:
+        except (ConfigError, EnvironmentInputError) as exc:
             return self.fail(
                 failure(ExitCode.BAD_INPUT, "bad_input", str(exc), "Nothing was called or changed.")
             )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from automation.environment import UnknownEnvironmentError
+from automation.environment import EnvironmentInputError
 from automation.scan.allowlist import AllowListError
 from automation.scan.run import DEFAULT_OUT, TOOLS, ScanExit, environments, scan
 from automation.scan.tools import ScanError
@@ -42,7 +42,7 @@ def main(
         raise typer.Exit(int(ScanExit.BAD_INPUT))
     try:
         report = scan(envs or environments(), tools, out=out)
-    except (ConfigError, AllowListError, UnknownEnvironmentError) as exc:
+    except (ConfigError, AllowListError, EnvironmentInputError) as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         raise typer.Exit(int(ScanExit.BAD_INPUT)) from None
     except ScanError as exc:

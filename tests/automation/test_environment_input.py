@@ -1,0 +1,99 @@
+"""The environment argument and its stack file, as a hostile caller gives them: refused with exit 2,
+a message about the environment, and one JSON document; never a traceback, never a path built from
+an unchecked name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import automation.render as render_module
+from automation.cli import app
+from automation.session import Dependencies
+from tests.support import PROJECT_DIR
+
+NAME_RULE = (
+    "is not a valid environment name: expected a DNS label: 1-63 characters of lowercase letters, "
+    "digits and '-', starting and ending with a letter or digit"
+)
+
+
+def _project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.dev.yaml").write_text((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    return project
+
+
+def _run(project: Path, argv: list[str], tmp_path: Path) -> tuple[int, dict[str, Any], str]:
+    outcome = CliRunner().invoke(app, argv, obj=Dependencies(project_dir=project, log_dir=tmp_path / "logs"))
+    lines = outcome.stdout.strip().splitlines()
+    assert len(lines) == 1, outcome.output
+    assert outcome.exception is None or isinstance(outcome.exception, SystemExit), outcome.exception
+    return outcome.exit_code, json.loads(lines[0]), outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "shown"),
+    [
+        ("/etc/passwd", "'/etc/passwd'"),
+        ("", "''"),
+        (".", "'.'"),
+        ("..", "'..'"),
+        ("../dev", "'../dev'"),
+        ("a" * 300, "'" + "a" * 36 + "..."),
+        ("Dev", "'Dev'"),
+    ],
+    ids=["absolute-path", "empty", "dot", "dot-dot", "parent-path", "300-chars", "uppercase"],
+)
+def test_render_refuses_an_environment_name_before_using_it_in_a_path(
+    env: str, shown: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[str] = []
+    monkeypatch.setattr(render_module, "record_project", lambda *a, **k: recorded.append("ran"))
+    project = _project(tmp_path)
+    code, document, stderr = _run(project, ["render", env, "--json"], tmp_path)
+    assert code == 2
+    assert (document["ok"], document["exit_code"], document["operation"]) == (False, 2, "render")
+    message = document["error"]["message"]
+    assert message.startswith(f"environment {shown} {NAME_RULE}")
+    assert message.endswith("(the environments of this project are dev)")
+    assert "--out" not in message
+    assert NAME_RULE in stderr
+    assert recorded == []
+    assert not (project / "build").exists()
+
+
+@pytest.mark.parametrize("command", [["deploy", "--yes"], ["destroy", "--yes"], ["outputs"], ["verify"]])
+def test_every_command_refuses_a_bad_environment_name(command: list[str], tmp_path: Path) -> None:
+    code, document, _ = _run(_project(tmp_path), [command[0], "../x", *command[1:], "--json"], tmp_path)
+    assert code == 2
+    assert document["error"]["message"].startswith(f"environment '../x' {NAME_RULE}")
+
+
+def test_a_stack_file_under_a_name_pulumi_allows_but_this_project_does_not_is_about_the_name(
+    tmp_path: Path,
+) -> None:
+    # Pulumi takes h_port_0 as a stack name; the AWS names built from it (<cluster>-<stack>) would
+    # not: the message speaks of the environment name, not of a key the user never wrote.
+    project = _project(tmp_path)
+    (project / "Pulumi.h_port_0.yaml").write_text((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    code, document, _ = _run(project, ["render", "h_port_0", "--json"], tmp_path)
+    assert code == 2
+    message = document["error"]["message"]
+    assert message == f"environment 'h_port_0' {NAME_RULE} (the environments of this project are dev)"
+    assert "crossmesh:stack" not in message
+
+
+def test_an_unknown_but_valid_name_lists_the_environments(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "Pulumi.Bad_Name.yaml").write_text("config: {}\n")
+    code, document, _ = _run(project, ["render", "qa", "--json"], tmp_path)
+    assert code == 2
+    assert document["error"]["message"] == (
+        f"unknown environment 'qa': no Pulumi.qa.yaml in {project}; expected one of dev"
+    )
