@@ -7,6 +7,8 @@ against the policy pack (:func:`automation.guardrails.check_relaxations`).
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,9 @@ from pydantic import TypeAdapter, ValidationError
 from infra.config import DnsLabel, StackConfig
 from infra.config_parse import ConfigError, Problem, flatten_config, parse_stack_file
 from infra.data import mapping_or_empty
+
+MAX_STACK_FILE_BYTES = 1024 * 1024
+"""A stack file of this project is a few KB; a bigger one is refused unread."""
 
 _ENVIRONMENT_NAME: TypeAdapter[str] = TypeAdapter(DnsLabel)
 
@@ -39,6 +44,10 @@ class UnknownEnvironmentError(EnvironmentInputError):
 
 class EnvironmentNameError(EnvironmentInputError):
     """The environment argument is not a name an environment can have."""
+
+
+class StackFileError(EnvironmentInputError):
+    """``Pulumi.<env>.yaml`` is there but is not a regular file this program may read."""
 
 
 def _shown(env: str) -> str:
@@ -66,11 +75,15 @@ def environment_name_problem(env: str) -> str | None:
 
 
 def known_environments(project_dir: Path) -> list[str]:
-    """The environments of ``project_dir``: the valid names among its ``Pulumi.<env>.yaml`` files."""
+    """The environments of ``project_dir``: valid names whose ``Pulumi.<env>.yaml`` is a regular file."""
     known: list[str] = []
     for path in project_dir.glob("Pulumi.*.yaml"):
         name = path.name[len("Pulumi.") : -len(".yaml")]
-        if environment_name_problem(name) is None:
+        try:
+            regular = stat.S_ISREG(path.stat().st_mode)
+        except OSError:
+            regular = False
+        if regular and environment_name_problem(name) is None:
             known.append(name)
     return sorted(known)
 
@@ -89,6 +102,20 @@ def check_environment_name(env: str, project_dir: Path) -> None:
         )
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(name: str, mode: int) -> StackFileError:
+    kind = next((what for test, what in _FILE_KINDS if test(mode)), "not a file")
+    return StackFileError(f"{name} is not a regular file ({kind}); a stack file must be a YAML file")
+
+
 @dataclass(frozen=True)
 class Environment:
     """One environment as the program will see it."""
@@ -104,21 +131,62 @@ class Environment:
 
 
 def stack_file(project_dir: Path, env: str) -> Path:
+    """``Pulumi.<env>.yaml``, checked to be a regular file (a folder, pipe or device is refused unread).
+
+    Raises :class:`EnvironmentNameError`, :class:`UnknownEnvironmentError` or :class:`StackFileError`.
+    """
     check_environment_name(env, project_dir)
     path = project_dir / f"Pulumi.{env}.yaml"
-    if not path.is_file():
-        raise UnknownEnvironmentError(env, project_dir)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise StackFileError(
+                f"{path.name} is not a regular file (a symbolic link to {os.readlink(path)!r}, "
+                "which does not exist)"
+            ) from None
+        raise UnknownEnvironmentError(env, project_dir) from None
+    except OSError as exc:
+        raise StackFileError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise _not_regular(path.name, mode)
     return path
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of the regular file ``path``, at most :data:`MAX_STACK_FILE_BYTES` of them.
+
+    Opened without blocking and checked on the open descriptor, so a file swapped for a pipe or a
+    device after :func:`stack_file` looked at it is refused rather than read forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise StackFileError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path.name, mode)
+        try:
+            raw = handle.read(MAX_STACK_FILE_BYTES + 1)
+        except OSError as exc:
+            raise StackFileError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_STACK_FILE_BYTES:
+        raise StackFileError(
+            f"{path.name} is larger than {MAX_STACK_FILE_BYTES // 1024} KiB; a stack file is a few KB of YAML"
+        )
+    return raw
 
 
 def read_stack_document(path: Path) -> Mapping[str, Any]:
     """The parsed stack file, or :class:`ConfigError` naming the file, line and column of what is wrong:
     YAML syntax (tabs, control characters, ...), a key given twice, or aliases that would expand past
-    :data:`automation.stack_yaml.MAX_EXPANDED_NODES`."""
+    :data:`automation.stack_yaml.MAX_EXPANDED_NODES`. A file that is no regular file, cannot be read or
+    is larger than :data:`MAX_STACK_FILE_BYTES` raises :class:`StackFileError`."""
     from automation.stack_yaml import StackYamlError, load_stack_yaml  # noqa: PLC0415 - imports yaml
 
+    raw = _read_bounded(path)
     try:
-        raw = path.read_bytes()
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problem = Problem(f"{path.name}", f"byte {exc.start}", "expected a UTF-8 text file")

@@ -97,3 +97,50 @@ def test_an_unknown_but_valid_name_lists_the_environments(tmp_path: Path) -> Non
     assert document["error"]["message"] == (
         f"unknown environment 'qa': no Pulumi.qa.yaml in {project}; expected one of dev"
     )
+
+
+def _make_fifo(path: Path) -> None:
+    import os
+
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda p: p.mkdir(), "a folder"),
+        (_make_fifo, "a named pipe"),
+        (lambda p: p.symlink_to("/dev/zero"), "a character device"),
+        (lambda p: p.symlink_to(p.parent / "missing.yaml"), "a symbolic link to"),
+    ],
+    ids=["folder", "fifo", "dev-zero", "dangling-symlink"],
+)
+def test_a_stack_file_that_is_not_a_regular_file_is_refused_unread(
+    make: Any, what: str, tmp_path: Path
+) -> None:
+    project = _project(tmp_path)
+    make(project / "Pulumi.x.yaml")
+    # A pipe with no writer or /dev/zero would block or fill memory if read: the test would hang.
+    code, document, _ = _run(project, ["render", "x", "--json"], tmp_path)
+    assert code == 2
+    message = document["error"]["message"]
+    assert message.startswith(f"Pulumi.x.yaml is not a regular file ({what}")
+    assert "unknown environment" not in message
+
+
+def test_a_stack_file_past_the_size_bound_is_refused(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "Pulumi.x.yaml").write_bytes(b"#" * (1024 * 1024 + 1))
+    code, document, _ = _run(project, ["render", "x", "--json"], tmp_path)
+    assert code == 2
+    assert document["error"]["message"] == (
+        "Pulumi.x.yaml is larger than 1024 KiB; a stack file is a few KB of YAML"
+    )
+
+
+def test_the_environments_listed_are_regular_files_only(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "Pulumi.x.yaml").mkdir()
+    code, document, _ = _run(project, ["render", "qa", "--json"], tmp_path)
+    assert code == 2
+    assert document["error"]["message"].endswith("; expected one of dev")
