@@ -39,9 +39,17 @@ def out_dir_problem(out_dir: Path) -> str | None:
     """Why a render must not write to ``out_dir`` (None when it may).
 
     A render replaces its folder as a whole, so the folder must be new, empty or an earlier render's:
-    ``--out .`` or ``--out ~`` must never delete what else is there.
+    ``--out .`` or ``--out ~`` must never delete what else is there. A path the system refuses to
+    look at (a name too long, a loop of links, no permission) is a reason too, not an exception.
     """
-    if out_dir.exists() and not out_dir.is_dir():
+    try:
+        return _problem(out_dir)
+    except OSError as exc:
+        return f"{out_dir} cannot be used: {exc.strerror or exc}"
+
+
+def _problem(out_dir: Path) -> str | None:
+    if os.path.lexists(out_dir) and not out_dir.is_dir():  # lexists: a dangling link is there too
         return f"{out_dir} exists and is not a folder"
     if out_dir.is_dir():
         extra = sorted(p.name for p in out_dir.iterdir() if p.name not in ARTEFACTS)
@@ -52,8 +60,17 @@ def out_dir_problem(out_dir: Path) -> str | None:
                 "whole, so give a new or empty folder, or an earlier render's"
             )
     parent = out_dir.parent
-    while not parent.exists() and parent != parent.parent:
+    while not os.path.lexists(parent) and parent != parent.parent:
         parent = parent.parent
+    if not parent.is_dir():
+        what = (
+            "a file"
+            if parent.is_file()
+            else "a link that leads nowhere"
+            if parent.is_symlink()
+            else "no folder"
+        )
+        return f"{parent} is {what}, not a folder, so {out_dir} cannot be made inside it"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"{parent} is not writable"
     return None

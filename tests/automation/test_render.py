@@ -236,3 +236,34 @@ def test_a_failed_write_leaves_the_earlier_render_whole(
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # dev's render, untouched, not half of staging's
     assert sorted(p.name for p in tmp_path.iterdir()) == ["render"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("b" * 300, "{out} cannot be used: File name too long"),
+        ("a-file/sub", "{base}/a-file is a file, not a folder, so {out} cannot be made inside it"),
+        ("a-file/sub/deeper", "{base}/a-file is a file, not a folder, so {out} cannot be made inside it"),
+        (
+            "dangling/sub",
+            "{base}/dangling is a link that leads nowhere, not a folder, so {out} cannot be made inside it",
+        ),
+        ("dangling", "{out} exists and is not a folder"),
+    ],
+    ids=["name-too-long", "under-a-file", "deeper-under-a-file", "under-a-dangling-link", "a-dangling-link"],
+)
+def test_an_out_folder_that_cannot_be_made_is_refused_before_the_render(
+    out: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("mine")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    recorded: list[str] = []
+    monkeypatch.setattr(render_module, "record_project", lambda *a, **k: recorded.append("ran"))
+    target = tmp_path / out
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(target), "--json"])
+    assert outcome.exit_code == 2
+    document = json.loads(outcome.stdout)
+    assert (document["ok"], document["exit_code"]) == (False, 2)
+    assert document["error"]["message"] == "--out: " + message.format(out=target, base=tmp_path)
+    assert recorded == []
+    assert (tmp_path / "a-file").read_text() == "mine"
