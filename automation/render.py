@@ -168,17 +168,20 @@ def render(
     Custom resources are validated against the CRDs in ``crds_dir`` (``render --crds``), else those
     :func:`automation.crds.locate_crd_files` finds (or ``crd_files`` when given).
 
-    Raises ConfigError / UnknownEnvironmentError before running anything.
+    Raises ConfigError / EnvironmentInputError / :class:`automation.validate.CrdFileError` before
+    running anything.
     """
     started = time.perf_counter()
     loaded_env = environment(project_dir, env, document)
     config = loaded_env.config
     loaded = time.perf_counter()
+    # Before the program runs: a bad --crds file is bad input, refused without seconds of work first.
+    located = crd_files if crd_files is not None else locate_crd_files(project_dir, crds_dir)
+    crds = CrdSchemas.load(located.paths)
+    crds_loaded = time.perf_counter()
     recording = record_project(project_dir, env, loaded_env.flat)
     recorded = time.perf_counter()
     manifests, releases = kubernetes_objects(recording)
-    located = crd_files if crd_files is not None else locate_crd_files(project_dir, crds_dir)
-    crds = CrdSchemas.load(located.paths)
     pairs = [(cluster, obj) for cluster, items in manifests.items() for obj in items]
     problems, notes = validate_objects(pairs, kubernetes_version=config.kubernetes_version, crds=crds)
     unvalidated = [
@@ -197,8 +200,8 @@ def render(
     result.to_replace = documentation_values(loaded_env.block)
     result.timings = {
         "config": loaded - started,
-        "program": recorded - loaded,
-        "validate": validated - recorded,
+        "program": recorded - crds_loaded,
+        "validate": validated - recorded + (crds_loaded - loaded),
         "guardrails": checked - validated,
         "total": checked - started,
     }

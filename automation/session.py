@@ -680,6 +680,7 @@ class DeploySession:
         from automation.render import render as do_render
         from automation.render_output import OutDirError, default_out_dir, out_dir_problem, write_render
         from automation.render_view import render_summary
+        from automation.validate import CrdFileError
 
         target = out_dir or default_out_dir(self.deps.project_dir, self.env)
 
@@ -698,6 +699,17 @@ class DeploySession:
                 written = write_render(result, target)
             except KeyboardInterrupt:
                 raise CrossmeshError(render_interrupted(self.env, str(target))) from None
+            except CrdFileError as exc:
+                where = "--crds: " if crds_dir is not None else "CRD schemas: "
+                raise CrossmeshError(
+                    failure(
+                        ExitCode.BAD_INPUT,
+                        "bad_input",
+                        f"{where}{exc}",
+                        "Give a folder of CustomResourceDefinition YAML files (the pinned upstream ones "
+                        "are listed in automation/crds.py). Nothing was written.",
+                    )
+                ) from None
             except (OutDirError, OSError) as exc:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 raise CrossmeshError(

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-from automation.crds import user_cache_dir
+from automation.crds import MAX_CRD_BYTES, user_cache_dir
 from infra.data import mapping_or_empty
 
 NO_SCHEMA_CACHE_ENV = "CROSSMESH_NO_SCHEMA_CACHE"
@@ -121,6 +122,49 @@ def _closed(schema: Any) -> Any:
     return schema
 
 
+class CrdFileError(ValueError):
+    """A CRD file that cannot be used; the message names the file and what is wrong."""
+
+
+# What of a CustomResourceDefinition the schemas are read from; checked before it is read, so a file
+# that is YAML but no CRD (``spec: 5``) is refused by name instead of failing with a KeyError.
+_CRD_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "required": ["spec"],
+    "properties": {
+        "spec": {
+            "type": "object",
+            "required": ["group", "names", "scope", "versions"],
+            "properties": {
+                "group": {"type": "string"},
+                "scope": {"type": "string"},
+                "names": {
+                    "type": "object",
+                    "required": ["kind"],
+                    "properties": {"kind": {"type": "string"}},
+                },
+                "versions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "schema"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "schema": {
+                                "type": "object",
+                                "required": ["openAPIV3Schema"],
+                                "properties": {"openAPIV3Schema": {"type": "object"}},
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+_CRD_SHAPE_VALIDATOR = jsonschema.Draft7Validator(_CRD_SHAPE)
+
+
 @dataclass(frozen=True)
 class CrdSchemas:
     """CRD schemas by (apiVersion, kind)."""
@@ -130,11 +174,27 @@ class CrdSchemas:
 
     @classmethod
     def load(cls, paths: Iterable[Path]) -> CrdSchemas:
+        """The schemas of every CustomResourceDefinition in ``paths``.
+
+        Raises :class:`CrdFileError` naming the file and what is wrong with it: not a regular file,
+        larger than :data:`automation.crds.MAX_CRD_BYTES`, unreadable, not UTF-8, not YAML, or a
+        CustomResourceDefinition without the fields a schema is read from.
+        """
         schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
         scopes: dict[tuple[str, str], str] = {}
         for path in paths:
-            stat = path.stat()
-            found, found_scopes = _parse_crd_file(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+            try:
+                info = path.stat()
+            except OSError as exc:
+                raise CrdFileError(f"{path}: {exc.strerror or exc}") from None
+            if not stat.S_ISREG(info.st_mode):
+                raise CrdFileError(f"{path}: not a regular file")
+            if info.st_size > MAX_CRD_BYTES:
+                raise CrdFileError(f"{path}: larger than {MAX_CRD_BYTES // (1024 * 1024)} MiB")
+            try:
+                found, found_scopes = _parse_crd_file(str(path.resolve()), info.st_size, info.st_mtime_ns)
+            except CrdFileError as exc:
+                raise CrdFileError(f"{path}: {exc}") from None
             schemas.update(found)
             scopes.update(found_scopes)
         return cls(schemas, scopes)
@@ -166,7 +226,13 @@ def _parse_crd_file(path: str, size: int, mtime_ns: int) -> CrdParse:
     """The closed schemas and scopes of one CRD file, parsed once per process (keyed by its size and
     modification time, so an edited file is read again). Callers must not modify the result."""
     del size, mtime_ns  # part of the in-process cache key only
-    data = Path(path).read_bytes()
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CRD_BYTES + 1)
+    except OSError as exc:
+        raise CrdFileError(exc.strerror or str(exc)) from None
+    if len(data) > MAX_CRD_BYTES:
+        raise CrdFileError(f"larger than {MAX_CRD_BYTES // (1024 * 1024)} MiB")
     cached = _schema_cache_path(hashlib.sha256(data).hexdigest())
     if cached is not None and cached.is_file():
         try:
@@ -177,7 +243,11 @@ def _parse_crd_file(path: str, size: int, mtime_ns: int) -> CrdParse:
             )
         except (ValueError, OSError, IndexError, TypeError):
             pass  # a damaged cache entry is parsed again and rewritten
-    parsed = _parse_crd_text(data.decode("utf-8"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CrdFileError(f"not UTF-8 text (byte {exc.start}); expected YAML CRD files") from None
+    parsed = _parse_crd_text(text)
     if cached is not None:
         _write_schema_cache(cached, parsed)
     return parsed
@@ -186,10 +256,27 @@ def _parse_crd_file(path: str, size: int, mtime_ns: int) -> CrdParse:
 def _parse_crd_text(text: str) -> CrdParse:
     schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
     scopes: dict[tuple[str, str], str] = {}
-    for doc in yaml.load_all(text, Loader=_YamlLoader):
-        if not doc or doc.get("kind") != "CustomResourceDefinition":
+    try:
+        documents: list[Any] = list(yaml.load_all(text, Loader=_YamlLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CrdFileError(f"not valid YAML: {where}{problem}") from None
+    for number, doc in enumerate(documents, start=1):
+        if doc is None:
             continue
-        spec = doc["spec"]
+        if not isinstance(doc, dict):
+            raise CrdFileError(f"document {number} is a {type(doc).__name__}, not a Kubernetes object")
+        crd = cast(dict[str, Any], doc)
+        if crd.get("kind") != "CustomResourceDefinition":
+            continue
+        errors = sorted(_CRD_SHAPE_VALIDATOR.iter_errors(crd), key=lambda e: len(e.absolute_path))
+        if errors:
+            error = errors[0]  # the outermost: "spec: 5 is not of type 'object'"
+            field = ".".join(str(part) for part in error.absolute_path) or "the document"
+            raise CrdFileError(f"document {number}: CustomResourceDefinition {field}: {error.message}")
+        spec = crd["spec"]
         for version in spec["versions"]:
             key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
             schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])

@@ -172,3 +172,57 @@ def test_cli_crds_dir_offline_validates_everything(tmp_path: Path) -> None:
     )
     assert outcome.exit_code == 0, outcome.output
     assert json.loads(outcome.stdout.strip().splitlines()[-1])["fully_validated"] is True
+
+
+_NOT_A_CRD_FILE = [
+    (bytes(range(128, 256)) * 4, "not UTF-8 text (byte 0); expected YAML CRD files"),
+    (b"kind: [\n", "not valid YAML: line 2, column 1: did not find expected node content"),
+    (
+        b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: 5\n",
+        "document 1: CustomResourceDefinition spec: 5 is not of type 'object'",
+    ),
+    (
+        b"---\nkind: CustomResourceDefinition\nspec: {group: g, names: {}, scope: x, versions: []}\n",
+        "document 1: CustomResourceDefinition spec.names: 'kind' is a required property",
+    ),
+    (b"just words\n", "document 1 is a str, not a Kubernetes object"),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"), _NOT_A_CRD_FILE, ids=["bytes", "yaml", "spec-5", "no-kind", "text"]
+)
+def test_a_bad_file_in_crds_is_bad_input_naming_the_file_before_the_program_runs(
+    content: bytes, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automation.render as render_module
+
+    folder = tmp_path / "crds"
+    folder.mkdir()
+    (folder / "broken.yaml").write_bytes(content)
+    recorded: list[str] = []
+    monkeypatch.setattr(render_module, "record_project", lambda *a, **k: recorded.append("ran"))
+    out = tmp_path / "out"
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(out), "--crds", str(folder), "--json"])
+    assert outcome.exit_code == 2
+    document = json.loads(outcome.stdout)
+    assert (document["ok"], document["exit_code"], document["error"]["kind"]) == (False, 2, "bad_input")
+    assert document["error"]["message"] == f"--crds: {folder / 'broken.yaml'}: {reason}"
+    assert recorded == []
+    assert not out.exists()
+
+
+def test_a_pipe_in_crds_is_refused_unread(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "crds"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.yaml")
+    outcome = runner.invoke(
+        app, ["render", "dev", "--out", str(tmp_path / "out"), "--crds", str(folder), "--json"]
+    )
+    assert outcome.exit_code == 2
+    assert (
+        json.loads(outcome.stdout)["error"]["message"]
+        == f"--crds: {folder / 'pipe.yaml'}: not a regular file"
+    )
