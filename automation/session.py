@@ -721,16 +721,22 @@ class DeploySession:
                     )
                 ) from exc
             render_summary(result, self.output.out, written)
-            failed = not result.ok or (strict and not result.fully_validated)
-            code = ExitCode.INVALID_RENDER if failed else ExitCode.OK
+            # Every reason the render fails, so `ok` and `problems` agree with the exit code.
+            problems = [str(p) for p in result.problems]
+            if result.guardrails is not None:
+                problems += [f"policy violation: {v}" for v in result.guardrails.mandatory_violations]
+            if strict:
+                problems += [f"not validated (--strict): {name}" for name in result.unvalidated]
+            code = ExitCode.INVALID_RENDER if problems else ExitCode.OK
             self.output.emit(
                 {
-                    "ok": result.ok,
+                    "ok": code == ExitCode.OK,
                     "env": self.env,
+                    "exit_code": int(code),
                     "out": str(written),
                     "resources": len(result.recording.resources),
                     "objects": {k: len(v) for k, v in result.manifests.items()},
-                    "problems": [str(p) for p in result.problems],
+                    "problems": problems,
                     "fully_validated": result.fully_validated,
                     "unvalidated": result.unvalidated,
                     "to_replace": [{"key": v.key, "value": v.value, "why": v.why} for v in result.to_replace],

@@ -165,6 +165,19 @@ def test_cli_crds_dir_and_strict(tmp_path: Path) -> None:
     assert strict.exit_code == 1
 
 
+def test_cli_strict_json_says_not_ok_and_why(tmp_path: Path) -> None:
+    # exit 1 used to come with "ok": true and no problem: `ok` must agree with the exit code.
+    empty = tmp_path / "crds"
+    empty.mkdir()
+    argv = ["render", "appmesh", "--crds", str(empty), "--out", str(tmp_path / "out"), "--strict", "--json"]
+    outcome = runner.invoke(app, argv)
+    assert outcome.exit_code == 1
+    payload = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert (payload["ok"], payload["exit_code"], payload["fully_validated"]) == (False, 1, False)
+    assert "not validated (--strict): eksc1: Mesh/global" in payload["problems"]
+    assert all(p.startswith("not validated (--strict): ") for p in payload["problems"])
+
+
 @needs_reference
 def test_cli_crds_dir_offline_validates_everything(tmp_path: Path) -> None:
     outcome = runner.invoke(

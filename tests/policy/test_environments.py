@@ -7,6 +7,7 @@ the policy and the fix; relaxing what may not be relaxed is a configuration erro
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,31 @@ def test_policy_pack_args_for_stack_up(tmp_path: Path) -> None:
     }
     assert set(written) == {"network-cross-cluster-app-port", "k8s-pod-security-labels"}
     assert settings_from(written["k8s-pod-security-labels"]).pod_security_exceptions == exceptions
+
+
+def test_a_mandatory_violation_is_in_the_json_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Exit 1 with "ok": false and "problems": [] left a pipeline without the reason.
+    def private_endpoint_off(config: dict[str, object]) -> None:
+        clusters = config["crossmesh:clusters"]
+        assert isinstance(clusters, list)
+        clusters[0]["endpoint"] = {"privateAccess": False}
+
+    project = _project_with(tmp_path, variant("dev", private_endpoint_off))
+    if REFERENCE_DIR.is_dir():
+        monkeypatch.setenv("CROSSMESH_REFERENCE_DIR", str(REFERENCE_DIR))
+    outcome = runner.invoke(
+        app,
+        ["render", "dev", "--out", str(tmp_path / "out"), "--json"],
+        obj=Dependencies(project_dir=project),
+    )
+    assert outcome.exit_code == 1
+    document = json.loads(outcome.stdout)
+    assert (document["ok"], document["exit_code"]) == (False, 1)
+    assert len(document["problems"]) == 1
+    problem = document["problems"][0]
+    assert problem.startswith(
+        "policy violation: eks:index:Cluster eksc1-eks: the private API endpoint is off"
+    )
+    assert "[policy eks-endpoint-private-access, mandatory] fix: set endpointPrivateAccess: true" in problem
