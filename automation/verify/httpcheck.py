@@ -67,17 +67,62 @@ class HttpSamples:
         return sum(self.errors.values())
 
 
+def _shown_url(url: str) -> str:
+    """``url`` for messages: user and password, if any, replaced by ``***``; at most 80 characters."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    shown = f"{scheme}{sep}{authority}{slash}{path}"
+    return repr(shown if len(shown) <= 80 else shown[:77] + "...")
+
+
+def front_url_problem(front_url: str) -> str | None:
+    """Why ``front_url`` cannot be the URL of front (None when it can): checked before any request.
+
+    It must be an ASCII ``http(s)://host[:port][/path]`` with no blanks or control characters, a
+    host whose labels IDNA accepts (1-63 characters each), a port in 1-65535, and no user or password
+    (they would be printed in the report and logs; front takes none).
+    """
+    url = front_url if "://" in front_url else "http://" + front_url
+    if any(c.isspace() or not c.isprintable() for c in url) or not url.isascii():
+        return "it holds blanks, control or non-ASCII characters (give an IDN host in punycode)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port out of 0-65535 or not a number
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme is {parts.scheme!r}"
+    if parts.username is not None or parts.password is not None:
+        return "it holds a user or password (front needs none; they would be printed in reports and logs)"
+    host = parts.hostname
+    if not host:
+        return "it has no host"
+    if port == 0:
+        return "port 0 (expected 1-65535)"
+    try:
+        host.encode("idna")  # an IPv6 literal (urlsplit checked it) encodes too
+    except UnicodeError as exc:
+        return f"the host is not a valid DNS name ({exc})"
+    return None
+
+
 def color_url(front_url: str, path: str = COLOR_PATH) -> str:
     """``front_url`` with ``path`` appended, unless the URL already ends with it.
 
     Accepts a bare host (``a1b2.elb.amazonaws.com``) and assumes http, because that is what a
-    LoadBalancer Service hostname output looks like.
+    LoadBalancer Service hostname output looks like. Raises ``ValueError`` saying what is wrong with
+    a URL :func:`front_url_problem` refuses (user and password never shown).
     """
+    problem = front_url_problem(front_url)
+    if problem is not None:
+        raise ValueError(
+            f"front URL must be http(s)://host[:port][/path], got {_shown_url(front_url)}: {problem}"
+        )
     if "://" not in front_url:
         front_url = "http://" + front_url
     parts = urlsplit(front_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"front URL must be http(s)://host[:port][/path], got {front_url!r}")
     base_path = parts.path.rstrip("/")
     if not base_path.endswith(path.rstrip("/")):
         base_path += path
