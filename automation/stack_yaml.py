@@ -27,30 +27,69 @@ class StackYamlError(Exception):
         self.expected = expected
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
 class _StrictLoader(yaml.SafeLoader):
     """The safe loader, refusing duplicate keys (the pure-Python one: its errors carry positions)."""
 
+    def _key_name(self, key_node: Node) -> str:
+        """The key as the program sees it: Pulumi passes a mapping on as JSON, whose keys are text, so a
+        whole-number or true/false key becomes its JSON text (``1`` -> ``"1"``, ``true`` -> ``"true"``)
+        and ``1`` and ``true`` stay two keys (Python's ``1 == True`` would merge them in a dict)."""
+        key = cast(object, self.construct_object(key_node, deep=True))  # pyright: ignore[reportUnknownMemberType] - untyped stub
+        if isinstance(key, str):
+            return key
+        if isinstance(key, bool):
+            return "true" if key else "false"
+        if isinstance(key, int):
+            return str(key)
+        line, column = _mark(key_node)
+        found = (
+            str(key_node.value)
+            if isinstance(key_node, ScalarNode)
+            else "a sequence"
+            if isinstance(key_node, SequenceNode)
+            else "a mapping"
+        )
+        raise StackYamlError(line, column, found, "expected a key that is text, a whole number or true/false")
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[object, Node] = {}
+        # Two keys are the same if they are written the same (gopkg.in/yaml.v3, which Pulumi reads stack
+        # files with, refuses "mapping key ... already defined" by comparing the keys' kind and text:
+        # decode.go, decoder.mapping, v3.0.1), or if they name the same key once read (``1`` and
+        # ``0x1``), where the last copy would silently win.
+        by_name: dict[str, Node] = {}
+        by_text: dict[str, Node] = {}
         for key_node, _value in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == MERGE_TAG:
                 continue
-            key = cast(object, self.construct_object(key_node, deep=True))  # pyright: ignore[reportUnknownMemberType] - untyped stub
-            try:
-                first = seen.get(key)
-            except TypeError:
-                continue  # an unhashable key: the base class reports it
+            name = self._key_name(key_node)
+            text = key_node.value if isinstance(key_node, ScalarNode) else None
+            first = by_name.get(name) or (by_text.get(text) if text is not None else None)
             if first is not None:
-                mark = key_node.start_mark
+                line, column = _mark(key_node)
+                first_text = first.value if isinstance(first, ScalarNode) else name
+                spelled = "" if first_text == text else f", written {first_text}"
                 raise StackYamlError(
-                    mark.line + 1,
-                    mark.column + 1,
-                    str(key),
-                    f"key {key!r} is given twice (first on line {first.start_mark.line + 1}); YAML keeps "
-                    "only the last copy: expected each key once",
+                    line,
+                    column,
+                    str(text if text is not None else name),
+                    f"key {name!r} is given twice (first on line {first.start_mark.line + 1}{spelled}); "
+                    "YAML keeps only the last copy: expected each key once",
                 )
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
+            by_name[name] = key_node
+            if text is not None:
+                by_text[text] = key_node
+        self.flatten_mapping(node)  # the merge keys (<<: *base); a key of the mapping's own wins
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            mapping[self._key_name(key_node)] = self.construct_object(value_node, deep=deep)  # pyright: ignore[reportUnknownMemberType] - untyped stub
+        return mapping
 
 
 def _expanded_size(node: Node, memo: dict[int, int], bound: int) -> int:
