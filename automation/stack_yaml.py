@@ -5,10 +5,24 @@ wins) and aliases that expand into a huge document (a few lines of nested aliase
 nodes once the program serialises the configuration). Both are refused here, before any value is
 used, along with what PyYAML itself refuses (tabs, control characters, bad indentation), which it
 reports with a position this module turns into a line and column.
+
+Plain values are read the way Pulumi's CLI reads them, not by PyYAML's YAML 1.1 rules: Pulumi reads
+``Pulumi.<env>.yaml`` with gopkg.in/yaml.v3 into untyped values (pulumi/pulumi
+``sdk/go/common/workspace/loaders.go``, ``LoadProjectStackBytes``; ``sdk/go/common/encoding/marshal.go``),
+whose resolver (yaml.v3 v3.0.1 ``resolve.go``) knows only ``true``/``false`` (three spellings each) as
+booleans, ``~``/``null`` as null, no base-60 numbers ("purposefully unsupported"), and integers as Go's
+``strconv.ParseInt(text, 0, 64)`` after dropping ``_``. So ``yes``, ``on``, ``n`` and ``2:14:20`` stay
+text here, as they do for ``pulumi up``. Values that have no single meaning for both are refused with
+what to write instead: an unquoted date (yaml.v3 makes it a ``time.Time``, which Pulumi passes on as Go
+prints it, ``2024-01-01 00:00:00 +0000 UTC``: ``sdk/go/common/resource/config/object.go``,
+``unmarshalObject``), a number with a leading zero (an octal number to yaml.v3), and tags with no JSON
+form (``!!binary``, ``!!set``, ``!!timestamp``, ``!!omap``, ``!!pairs``, ``!!python/...``, local tags).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, cast
 
 import yaml
@@ -27,7 +41,26 @@ class StackYamlError(Exception):
         self.expected = expected
 
 
-MERGE_TAG = "tag:yaml.org,2002:merge"
+_YAML_TAG = "tag:yaml.org,2002:"
+MERGE_TAG = _YAML_TAG + "merge"
+_DIGITS = "[0-9][0-9_]*"
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(rf"^[-+]?(?:{_DIGITS}|0[xX][0-9a-fA-F][0-9a-fA-F_]*|0[oO][0-7][0-7_]*|0[bB][01][01_]*)$")
+_FLOAT = re.compile(
+    rf"^[-+]?(?:\.{_DIGITS}|{_DIGITS}(?:\.[0-9_]*)?)(?:[eE][-+]?{_DIGITS})?$"
+    r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+)
+_TIMESTAMP = next(
+    regexp
+    for tag, regexp in cast(
+        list[tuple[str, re.Pattern[str]]], yaml.resolver.Resolver.yaml_implicit_resolvers["2"]
+    )
+    if tag == _YAML_TAG + "timestamp"
+)
+"""PyYAML's own pattern for dates and times (yaml.v3 looks for the same shapes, YYYY-M-D[...])."""
+_NO_JSON_FORM = "binary", "set", "omap", "pairs"
+_NO_JSON = "has no JSON form (Pulumi passes each value to the program as text or JSON)"
 
 
 def _mark(node: Node) -> tuple[int, int]:
@@ -90,6 +123,102 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, value_node in node.value:
             mapping[self._key_name(key_node)] = self.construct_object(value_node, deep=deep)  # pyright: ignore[reportUnknownMemberType] - untyped stub
         return mapping
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+
+
+def _refuse(node: Node, found: str, expected: str) -> StackYamlError:
+    line, column = _mark(node)
+    return StackYamlError(line, column, found, expected)
+
+
+def _scalar_text(loader: _StrictLoader, node: Node, tag: str, pattern: re.Pattern[str]) -> str:
+    """The scalar's text, refused unless it is one of ``pattern``'s (an explicit ``!!int x``, say)."""
+    text = str(node.value) if isinstance(node, ScalarNode) else ""
+    if not isinstance(node, ScalarNode) or not pattern.match(text):
+        raise _refuse(
+            node, f"{_short_tag(node.tag)} {text}".strip(), f"expected {tag} after {_short_tag(node.tag)}"
+        )
+    return text
+
+
+def _construct_null(loader: _StrictLoader, node: Node) -> None:
+    _scalar_text(loader, node, "~ or null", _NULL)
+
+
+def _construct_bool(loader: _StrictLoader, node: Node) -> bool:
+    return _scalar_text(loader, node, "true or false", _BOOL).lower() == "true"
+
+
+def _construct_int(loader: _StrictLoader, node: Node) -> int:
+    text = _scalar_text(loader, node, "a whole number", _INT).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    base = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}.get(digits[:2], 10)
+    if base == 10 and len(digits) > 1 and digits.startswith("0"):
+        raise _refuse(
+            node,
+            str(node.value),
+            "expected no leading zero: Pulumi's YAML reader takes 0777 for the octal number 511 (and "
+            "09 for 9.0); write it without the zero, as 0o777 if octal is meant, or in quotes if it is text",
+        )
+    return sign * int(digits if base == 10 else digits[2:], base)
+
+
+def _construct_float(loader: _StrictLoader, node: Node) -> float:
+    text = _scalar_text(loader, node, "a number", _FLOAT).replace("_", "")
+    value = float(text) if text[-1:].isdigit() or text.endswith(".") else math.inf  # .inf, .nan
+    if not math.isfinite(value):
+        raise _refuse(
+            node, str(node.value), f"{text} {_NO_JSON}; expected a finite number, or quotes if it is text"
+        )
+    return value
+
+
+def _construct_timestamp(loader: _StrictLoader, node: Node) -> object:
+    if not isinstance(node, ScalarNode) or not _TIMESTAMP.match(str(node.value)):
+        return _construct_no_json_form(loader, node)
+    raise _refuse(
+        node,
+        str(node.value),
+        'expected a date or time in quotes ("2024-01-01"): unquoted, Pulumi\'s YAML reader makes it a '
+        "time and passes it on as Go prints one (2024-01-01 00:00:00 +0000 UTC)",
+    )
+
+
+def _construct_no_json_form(loader: _StrictLoader, node: Node) -> object:
+    value = str(node.value) if isinstance(node, ScalarNode) else ""
+    tag = _short_tag(node.tag)
+    raise _refuse(
+        node,
+        f"{tag} {value}".strip(),
+        f"the tag {tag} {_NO_JSON}; expected a plain string, number, true/false, null, list or mapping",
+    )
+
+
+def _construct_other_tag(loader: _StrictLoader, suffix: str, node: Node) -> object:
+    return _construct_no_json_form(loader, node)
+
+
+# How values are resolved and built: yaml.v3's rules (see the module's docstring), through PyYAML's own
+# resolver and constructor tables.
+_StrictLoader.yaml_implicit_resolvers = {}
+_StrictLoader.add_implicit_resolver(_YAML_TAG + "null", _NULL, ["~", "n", "N", ""])
+_StrictLoader.add_implicit_resolver(_YAML_TAG + "bool", _BOOL, list("tTfF"))
+_StrictLoader.add_implicit_resolver(_YAML_TAG + "timestamp", _TIMESTAMP, list("0123456789"))
+_StrictLoader.add_implicit_resolver(_YAML_TAG + "int", _INT, list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(_YAML_TAG + "float", _FLOAT, list("-+0123456789."))
+_StrictLoader.add_implicit_resolver(MERGE_TAG, re.compile(r"^<<$"), ["<"])
+_StrictLoader.add_constructor(_YAML_TAG + "null", _construct_null)
+_StrictLoader.add_constructor(_YAML_TAG + "bool", _construct_bool)
+_StrictLoader.add_constructor(_YAML_TAG + "int", _construct_int)
+_StrictLoader.add_constructor(_YAML_TAG + "float", _construct_float)
+_StrictLoader.add_constructor(_YAML_TAG + "timestamp", _construct_timestamp)
+for _name in _NO_JSON_FORM:
+    _StrictLoader.add_constructor(_YAML_TAG + _name, _construct_no_json_form)
+_StrictLoader.add_multi_constructor("", _construct_other_tag)  # every tag not named above
 
 
 def _expanded_size(node: Node, memo: dict[int, int], bound: int) -> int:

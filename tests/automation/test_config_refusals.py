@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import automation.render as render_module
 from automation.cli import app
+from automation.environment import load_environment
 from automation.session import Dependencies
 from tests.support import PROJECT_DIR, stack_document
 
@@ -432,6 +433,67 @@ def test_control_character(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         "Pulumi.dev.yaml:2:24: got 'character #x0007'",
         "YAML allows no control characters",
     )
+
+
+def _dev_plus(extra: str) -> tuple[str, int]:
+    """The shipped dev stack file with ``extra`` lines added to its config block, and the line number
+    of the first added line."""
+    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    return text + extra, len(text.splitlines()) + 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "line_offset", "column", "found", "expected"),
+    [
+        (
+            "  crossmesh:tags:\n    created: 2024-01-01\n",
+            1,
+            14,
+            "2024-01-01",
+            'expected a date or time in quotes ("2024-01-01")',
+        ),
+        (
+            "  crossmesh:tags:\n    blob: !!binary aGVsbG8=\n",
+            1,
+            11,
+            "!!binary aGVsbG8=",
+            "the tag !!binary has no JSON form",
+        ),
+        ("  crossmesh:tags: !!set {a, b}\n", 0, 19, "!!set", "the tag !!set has no JSON form"),
+    ],
+)
+def test_value_without_one_meaning_for_pulumi(
+    extra: str,
+    line_offset: int,
+    column: int,
+    found: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text, line = _dev_plus(extra)
+    _refused(
+        tmp_path, monkeypatch, text, f"Pulumi.dev.yaml:{line + line_offset}:{column}: got {found!r}", expected
+    )
+
+
+def test_unquoted_date_as_kubernetes_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    text = text.replace('crossmesh:kubernetesVersion: "1.34"', "crossmesh:kubernetesVersion: 2024-01-01")
+    _refused(
+        tmp_path,
+        monkeypatch,
+        text,
+        "Pulumi.dev.yaml:8:32: got '2024-01-01'",
+        "expected a date or time in quotes",
+    )
+
+
+def test_yes_on_and_base_60_reach_the_program_as_text(tmp_path: Path) -> None:
+    # What Pulumi's YAML reader makes of them; PyYAML's YAML 1.1 rules made them True, True and 8060.
+    text, _line = _dev_plus("  crossmesh:tags:\n    backup: yes\n    ha: on\n    window: 2:14:20\n")
+    _config, flat = load_environment(_project(tmp_path, text), "dev", backend=False)
+    assert flat["crossmesh:tags"] == '{"backup": "yes", "ha": "on", "window": "2:14:20"}'
 
 
 def _alias_bomb() -> str:

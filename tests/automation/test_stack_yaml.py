@@ -46,3 +46,81 @@ def test_key_without_a_json_form(key: str, found: str) -> None:
     refused = _refusal(f"tags:\n  {key}: a\n")
     assert (refused.line, refused.column, refused.found) == (2, 3, found)
     assert refused.expected == "expected a key that is text, a whole number or true/false"
+
+
+# Plain values, as Pulumi's YAML reader (gopkg.in/yaml.v3) resolves them ---------------------------------
+
+
+def test_yaml_1_1_booleans_and_base_60_stay_text() -> None:
+    text = "a: [yes, no, on, off, y, n, Yes, OFF, 2:14:20, 1:30]\n"
+    assert load_stack_yaml(text) == {
+        "a": ["yes", "no", "on", "off", "y", "n", "Yes", "OFF", "2:14:20", "1:30"]
+    }
+
+
+def test_yaml_1_2_numbers() -> None:
+    text = "a: [0o17, 0x1F, 0b101, 1_000, 1e3, .5, -2, true, FALSE, ~, null, =]\n"
+    assert load_stack_yaml(text) == {"a": [15, 31, 5, 1000, 1000.0, 0.5, -2, True, False, None, None, "="]}
+
+
+@pytest.mark.parametrize("value", ["2024-01-01", "2001-12-14t21:59:43.10-05:00", "!!timestamp 2024-01-01"])
+def test_unquoted_date_is_refused(value: str) -> None:
+    refused = _refusal(f"tags:\n  created: {value}\n")
+    assert (refused.line, refused.column, refused.found) == (2, 12, value.removeprefix("!!timestamp "))
+    assert refused.expected.startswith('expected a date or time in quotes ("2024-01-01")')
+    assert "2024-01-01 00:00:00 +0000 UTC" in refused.expected
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("!!binary aGVsbG8=", "!!binary aGVsbG8="),
+        ("!!set {a, b}", "!!set"),
+        ("!!omap [a: 1]", "!!omap"),
+        ("!!pairs [a: 1]", "!!pairs"),
+        ("!!timestamp soon", "!!timestamp soon"),
+        ("!!python/object/apply:os.getcwd []", "!!python/object/apply:os.getcwd"),
+        ("!Ref other", "!Ref other"),
+    ],
+)
+def test_tag_without_a_json_form_is_refused(value: str, found: str) -> None:
+    refused = _refusal(f"tags:\n  a: {value}\n")
+    assert (refused.line, refused.column, refused.found) == (2, 6, found)
+    tag = found.split(maxsplit=1)[0]
+    assert refused.expected == (
+        f"the tag {tag} has no JSON form (Pulumi passes each value to the program as text or JSON); "
+        "expected a plain string, number, true/false, null, list or mapping"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("!!int x", "expected a whole number after !!int"),
+        ("!!bool yes", "expected true or false after !!bool"),
+        ("!!null 0", "expected ~ or null after !!null"),
+        ("!!float one", "expected a number after !!float"),
+    ],
+)
+def test_explicit_tag_on_a_value_it_does_not_fit(value: str, expected: str) -> None:
+    refused = _refusal(f"a: {value}\n")
+    assert (refused.line, refused.column, refused.found, refused.expected) == (1, 4, value, expected)
+
+
+@pytest.mark.parametrize("value", [".inf", "-.Inf", ".nan"])
+def test_infinity_and_nan_are_refused(value: str) -> None:
+    refused = _refusal(f"a: {value}\n")
+    assert (refused.line, refused.column, refused.found) == (1, 4, value)
+    assert refused.expected == (
+        f"{value} has no JSON form (Pulumi passes each value to the program as text or JSON); "
+        "expected a finite number, or quotes if it is text"
+    )
+
+
+@pytest.mark.parametrize("value", ["0777", "09", "-012"])
+def test_leading_zero_is_refused(value: str) -> None:
+    refused = _refusal(f"a: {value}\n")
+    assert (refused.line, refused.column, refused.found) == (1, 4, value)
+    assert refused.expected.startswith(
+        "expected no leading zero: Pulumi's YAML reader takes 0777 for the octal"
+    )
