@@ -60,6 +60,8 @@ _TIMESTAMP = next(
 )
 """PyYAML's own pattern for dates and times (yaml.v3 looks for the same shapes, YYYY-M-D[...])."""
 _NO_JSON_FORM = "binary", "set", "omap", "pairs"
+_MAX_INT_TEXT = 66
+"""Characters of a 64-bit whole number at most, in any base (0b and 64 binary digits)."""
 _NO_JSON = "has no JSON form (Pulumi passes each value to the program as text or JSON)"
 
 
@@ -164,15 +166,35 @@ def _construct_int(loader: _StrictLoader, node: Node) -> int:
             "expected no leading zero: Pulumi's YAML reader takes 0777 for the octal number 511 (and "
             "09 for 9.0); write it without the zero, as 0o777 if octal is meant, or in quotes if it is text",
         )
-    return sign * int(digits if base == 10 else digits[2:], base)
+    # yaml.v3 reads whole numbers as Go's int64 or uint64 and anything longer as a float or as text
+    # (resolve.go), so only those are taken; the length check also keeps int() from its 4300-digit limit.
+    value = sign * int(digits if base == 10 else digits[2:], base) if len(digits) <= _MAX_INT_TEXT else None
+    if value is None or not -(2**63) <= value < 2**64:
+        shown = text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+        raise _refuse(
+            node,
+            shown,
+            "expected a whole number of at most 64 bits (-9223372036854775808 to 18446744073709551615): "
+            "Pulumi's YAML reader turns a longer one into a rounded float or text; put it in quotes if it "
+            "is text",
+        )
+    return value
 
 
 def _construct_float(loader: _StrictLoader, node: Node) -> float:
     text = _scalar_text(loader, node, "a number", _FLOAT).replace("_", "")
-    value = float(text) if text[-1:].isdigit() or text.endswith(".") else math.inf  # .inf, .nan
-    if not math.isfinite(value):
+    if not (text[-1:].isdigit() or text.endswith(".")):  # .inf, .nan
         raise _refuse(
             node, str(node.value), f"{text} {_NO_JSON}; expected a finite number, or quotes if it is text"
+        )
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+        raise _refuse(
+            node,
+            shown,
+            "expected a number within a 64-bit float's range (about 1.8e308): Pulumi's YAML reader keeps a "
+            "larger one as text; put it in quotes if it is text",
         )
     return value
 

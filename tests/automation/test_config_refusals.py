@@ -477,6 +477,17 @@ def test_value_without_one_meaning_for_pulumi(
     )
 
 
+def test_number_of_5000_digits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text, line = _dev_plus(f"  crossmesh:tags:\n    big: {'7' * 5000}\n")
+    _refused(
+        tmp_path,
+        monkeypatch,
+        text,
+        f"Pulumi.dev.yaml:{line + 1}:10: got '{'7' * 20}...(5000 characters)'",
+        "expected a whole number of at most 64 bits",
+    )
+
+
 def test_unquoted_date_as_kubernetes_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
     text = text.replace('crossmesh:kubernetesVersion: "1.34"', "crossmesh:kubernetesVersion: 2024-01-01")

@@ -124,3 +124,32 @@ def test_leading_zero_is_refused(value: str) -> None:
     assert refused.expected.startswith(
         "expected no leading zero: Pulumi's YAML reader takes 0777 for the octal"
     )
+
+
+# Numbers beyond what Pulumi's reader keeps ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("9" * 5000, "9" * 20 + "...(5000 characters)"),  # past int()'s 4300-digit limit
+        ("18446744073709551616", "18446744073709551616"),  # 2**64
+        ("-9223372036854775809", "-9223372036854775809"),  # -(2**63) - 1
+        ("0x1" + "0" * 16, "0x1" + "0" * 16),
+    ],
+)
+def test_whole_number_beyond_64_bits_is_refused(value: str, found: str) -> None:
+    refused = _refusal(f"config:\n  a: {value}\n")
+    assert (refused.line, refused.column, refused.found) == (2, 6, found)
+    assert refused.expected.startswith(
+        "expected a whole number of at most 64 bits (-9223372036854775808 to 18446744073709551615)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "found"), [("1e999", "1e999"), ("1" * 400 + ".5", "1" * 20 + "...(402 characters)")]
+)
+def test_float_beyond_64_bits_is_refused(value: str, found: str) -> None:
+    refused = _refusal(f"a: {value}\n")
+    assert (refused.line, refused.column, refused.found) == (1, 4, found)
+    assert refused.expected.startswith("expected a number within a 64-bit float's range")
