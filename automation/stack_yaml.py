@@ -26,10 +26,15 @@ import re
 from typing import Any, cast
 
 import yaml
+from yaml.events import AliasEvent, Event, MappingStartEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_EXPANDED_NODES = 20_000
 """A stack file of this project is a few hundred nodes; aliases may not grow it past this bound."""
+
+MAX_DEPTH = 64
+"""Lists and mappings nest at most this deep (this project's stack files: 6), aliases expanded: PyYAML
+builds nodes recursively, so a file 5000 brackets deep would otherwise end in a RecursionError."""
 
 
 class StackYamlError(Exception):
@@ -71,6 +76,67 @@ def _mark(node: Node) -> tuple[int, int]:
 
 class _StrictLoader(yaml.SafeLoader):
     """The safe loader, refusing duplicate keys (the pure-Python one: its errors carry positions)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._heights: dict[int, int] = {}
+        """How deep each finished node nests, aliases expanded (a node absent is still being read)."""
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        # The bound is checked on the parser's events before PyYAML recurses into the next level, so it
+        # does not depend on the interpreter's recursion limit.
+        event = cast(Event, self.peek_event())  # pyright: ignore[reportUnknownMemberType] - untyped stub
+        line, column = cast(int, event.start_mark.line) + 1, cast(int, event.start_mark.column) + 1
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            if node is not None and id(node) not in self._heights:
+                raise StackYamlError(
+                    line,
+                    column,
+                    f"*{event.anchor}",
+                    "an alias inside the value it names (it would contain itself); expected an alias to "
+                    "a value given before it",
+                )
+            return node
+        if self._depth >= MAX_DEPTH:
+            found = (
+                "a list"
+                if isinstance(event, SequenceStartEvent)
+                else "a mapping"
+                if isinstance(event, MappingStartEvent)
+                else str(event.value)
+                if isinstance(event, ScalarEvent)
+                else "a value"
+            )
+            raise StackYamlError(
+                line, column, found, f"expected lists and mappings nested at most {MAX_DEPTH} deep"
+            )
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is None:
+            return None
+        children: list[Node] = (
+            [n for pair in cast(list[tuple[Node, Node]], node.value) for n in pair]
+            if isinstance(node, MappingNode)
+            else cast(list[Node], node.value)
+            if isinstance(node, SequenceNode)
+            else []
+        )
+        height = 1 + max((self._heights[id(child)] for child in children), default=0)
+        if height > MAX_DEPTH:
+            raise StackYamlError(
+                line,
+                column,
+                "aliases",
+                f"expected lists and mappings nested at most {MAX_DEPTH} deep, counting what its aliases "
+                "(*name) stand for",
+            )
+        self._heights[id(node)] = height
+        return node
 
     def _key_name(self, key_node: Node) -> str:
         """The key as the program sees it: Pulumi passes a mapping on as JSON, whose keys are text, so a

@@ -488,6 +488,26 @@ def test_number_of_5000_digits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "column", "found"),
+    [
+        ("[" * 5000 + "]" * 5000, 19 + 62, "a list"),
+        ("{a: " * 3000 + "x" + "}" * 3000, 19 + 4 * 61 + 1, "a"),
+    ],
+)
+def test_nesting_thousands_deep(
+    value: str, column: int, found: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, line = _dev_plus(f"  crossmesh:tags: {value}\n")
+    _refused(
+        tmp_path,
+        monkeypatch,
+        text,
+        f"Pulumi.dev.yaml:{line}:{column}: got {found!r}",
+        "expected lists and mappings nested at most 64 deep",
+    )
+
+
 def test_unquoted_date_as_kubernetes_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
     text = text.replace('crossmesh:kubernetesVersion: "1.34"', "crossmesh:kubernetesVersion: 2024-01-01")

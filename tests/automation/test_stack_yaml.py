@@ -153,3 +153,35 @@ def test_float_beyond_64_bits_is_refused(value: str, found: str) -> None:
     refused = _refusal(f"a: {value}\n")
     assert (refused.line, refused.column, refused.found) == (1, 4, found)
     assert refused.expected.startswith("expected a number within a 64-bit float's range")
+
+
+# Depth ---------------------------------------------------------------------------------------------------
+
+
+def test_lists_5000_deep_are_refused_at_the_65th_level() -> None:
+    prefix = "config:\n  tags: "
+    refused = _refusal(prefix + "[" * 5000 + "]" * 5000 + "\n")
+    # config's mapping, tags' value and 62 brackets make 64 levels; the next bracket is one too many.
+    assert (refused.line, refused.column, refused.found) == (2, len("  tags: ") + 63, "a list")
+    assert refused.expected == "expected lists and mappings nested at most 64 deep"
+
+
+def test_mappings_3000_deep_are_refused() -> None:
+    refused = _refusal("t: " + "{a: " * 3000 + "x" + "}" * 3000 + "\n")
+    assert (refused.line, refused.column, refused.found) == (1, 4 + 4 * 62 + 1, "a")
+    assert refused.expected == "expected lists and mappings nested at most 64 deep"
+
+
+def test_depth_through_aliases_is_refused() -> None:
+    text = "a0: &a0 " + "[" * 40 + "x" + "]" * 40 + "\na1: " + "[" * 30 + "*a0" + "]" * 30 + "\n"
+    refused = _refusal(text)
+    assert (refused.line, refused.column, refused.found) == (2, 5 + 6, "aliases")
+    assert refused.expected == (
+        "expected lists and mappings nested at most 64 deep, counting what its aliases (*name) stand for"
+    )
+
+
+def test_alias_inside_its_own_value_is_refused() -> None:
+    refused = _refusal("a: &a [1, *a]\n")
+    assert (refused.line, refused.column, refused.found) == (1, 11, "*a")
+    assert refused.expected.startswith("an alias inside the value it names")
