@@ -80,6 +80,8 @@ class _StrictLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._written = 0
+        """Values written out in the file so far (an alias not counted)."""
         self._heights: dict[int, int] = {}
         """How deep each finished node nests, aliases expanded (a node absent is still being read)."""
 
@@ -111,6 +113,15 @@ class _StrictLoader(yaml.SafeLoader):
             )
             raise StackYamlError(
                 line, column, found, f"expected lists and mappings nested at most {MAX_DEPTH} deep"
+            )
+        self._written += 1
+        if self._written > MAX_EXPANDED_NODES:
+            raise StackYamlError(
+                line,
+                column,
+                f"value {self._written}",
+                f"the file has more than {MAX_EXPANDED_NODES} values (keys, values and list items); "
+                "expected a stack file of at most that many",
             )
         self._depth += 1
         try:

@@ -185,3 +185,18 @@ def test_alias_inside_its_own_value_is_refused() -> None:
     refused = _refusal("a: &a [1, *a]\n")
     assert (refused.line, refused.column, refused.found) == (1, 11, "*a")
     assert refused.expected.startswith("an alias inside the value it names")
+
+
+# Size ----------------------------------------------------------------------------------------------------
+
+
+def test_large_file_without_aliases_is_not_blamed_on_aliases() -> None:
+    text = "tags:\n" + "".join(f"  k{i}: v\n" for i in range(19_000))
+    refused = _refusal(text)
+    # The file's mapping, tags, its mapping and 9998 key/value pairs make 19999 values; the 9999th pair
+    # (line 10000, k9998) takes the 20000th and 20001st.
+    assert (refused.line, refused.column, refused.found) == (10_000, len("  k9998: ") + 1, "value 20001")
+    assert refused.expected == (
+        "the file has more than 20000 values (keys, values and list items); expected a stack file of at most "
+        "that many"
+    )
