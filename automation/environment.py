@@ -18,7 +18,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from infra.config import DnsLabel, StackConfig
 from infra.config_parse import ConfigError, Problem, flatten_config, parse_stack_file
-from infra.data import mapping_or_empty
+from infra.data import as_mapping, mapping_or_empty
+from infra.known import did_you_mean
 
 MAX_STACK_FILE_BYTES = 1024 * 1024
 """A stack file of this project is a few KB; a bigger one is refused unread."""
@@ -192,10 +193,52 @@ def read_stack_document(path: Path) -> Mapping[str, Any]:
         problem = Problem(f"{path.name}", f"byte {exc.start}", "expected a UTF-8 text file")
         raise ConfigError([problem], path.name) from None
     try:
-        return mapping_or_empty(load_stack_yaml(text))
+        document = load_stack_yaml(text)
     except StackYamlError as exc:
         where = f"{path.name}:{exc.line}:{exc.column}"
         raise ConfigError([Problem(where, exc.found, exc.expected)], path.name) from None
+    return stack_document(document, path.name)
+
+
+STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
+"""The top-level keys of a stack file (``ProjectStack`` in pulumi/pulumi
+``sdk/go/common/workspace/project.go``); anything else there is a typo Pulumi would not read."""
+
+
+def stack_document(document: object, name: str) -> Mapping[str, Any]:
+    """A parsed stack file's top level, checked: a mapping of Pulumi's stack-file keys only."""
+    if document is None:
+        raise ConfigError(
+            [
+                Problem(
+                    name,
+                    "an empty file",
+                    "expected a mapping with a config: block, like config: {aws:region: us-east-1, ...}",
+                )
+            ],
+            name,
+        )
+    found = as_mapping(document)
+    if found is None:
+        shown = "a list" if isinstance(document, list) else f"{type(document).__name__} {document!r:.40}"
+        raise ConfigError(
+            [Problem(name, f"{shown} at the top", "expected a mapping with a config: block")], name
+        )
+    problems: list[Problem] = []
+    for key in found:
+        if key not in STACK_FILE_KEYS:
+            typo = did_you_mean(str(key), STACK_FILE_KEYS)
+            hint = f"did you mean '{typo}'? " if typo else ""
+            problems.append(
+                Problem(
+                    f"{name}: {key}",
+                    found[key],
+                    f"unknown top-level key; {hint}expected one of {', '.join(STACK_FILE_KEYS)}",
+                )
+            )
+    if problems:
+        raise ConfigError(problems, name)
+    return found
 
 
 def environment(

@@ -144,3 +144,38 @@ def test_the_environments_listed_are_regular_files_only(tmp_path: Path) -> None:
     code, document, _ = _run(project, ["render", "qa", "--json"], tmp_path)
     assert code == 2
     assert document["error"]["message"].endswith("; expected one of dev")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "Pulumi.x.yaml: got 'an empty file'; expected a mapping with a config: block"),
+        (
+            "# nothing but a comment\n",
+            "Pulumi.x.yaml: got 'an empty file'; expected a mapping with a config: block",
+        ),
+        ("- a\n- b\n", "Pulumi.x.yaml: got 'a list at the top'; expected a mapping with a config: block"),
+        ("42\n", "Pulumi.x.yaml: got 'int 42 at the top'; expected a mapping with a config: block"),
+    ],
+)
+def test_a_stack_file_that_is_no_mapping_says_so(text: str, expected: str, tmp_path: Path) -> None:
+    # Before, these read as an empty configuration and the refusals spoke only of missing keys.
+    project = _project(tmp_path)
+    (project / "Pulumi.x.yaml").write_text(text)
+    code, document, _ = _run(project, ["render", "x", "--json"], tmp_path)
+    assert code == 2
+    assert expected in document["error"]["message"]
+    assert "missing" not in document["error"]["message"]
+
+
+def test_an_unknown_top_level_key_is_refused_with_the_key_meant(tmp_path: Path) -> None:
+    # Pulumi reads only its own top-level keys: a misspelt config: block would be ignored whole.
+    project = _project(tmp_path)
+    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text() + "confg:\n  crossmesh:network: {}\n"
+    (project / "Pulumi.x.yaml").write_text(text)
+    code, document, _ = _run(project, ["render", "x", "--json"], tmp_path)
+    assert code == 2
+    assert (
+        "Pulumi.x.yaml: confg: got {\"crossmesh:network\": {}}; unknown top-level key; did you mean 'config'? "
+        "expected one of config, environment, secretsprovider, encryptedkey, encryptionsalt"
+    ) in document["error"]["message"]
