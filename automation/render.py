@@ -27,7 +27,7 @@ from automation.environment import UnknownEnvironmentError, environment, load_en
 from automation.guardrails import evaluate_recording
 from automation.placeholders import DocumentationValue, documentation_values
 from automation.recorder import Recording, Registration, record_project
-from automation.validate import CrdSchemas, Invalid, is_custom, validate_objects
+from automation.validate import CrdSchemas, Invalid, unchecked_objects, validate_objects
 from infra.config import StackConfig
 from infra.data import as_list, as_mapping, mapping_or_empty
 from policy.crossmesh_policy import PolicyReport
@@ -184,11 +184,7 @@ def render(
     manifests, releases = kubernetes_objects(recording)
     pairs = [(cluster, obj) for cluster, items in manifests.items() for obj in items]
     problems, notes = validate_objects(pairs, kubernetes_version=config.kubernetes_version, crds=crds)
-    unvalidated = [
-        f"{cluster}: {obj.get('kind')}/{mapping_or_empty(obj.get('metadata')).get('name', '?')}"
-        for cluster, obj in pairs
-        if not crds.schemas and is_custom(str(obj.get("apiVersion", "")))
-    ]
+    unvalidated = unchecked_objects(pairs, kubernetes_version=config.kubernetes_version, crds=crds)
     if located.problem:
         notes.append(f"CRD schemas from {located.source}: {located.problem}")
     validated = time.perf_counter()

@@ -309,6 +309,29 @@ def _write_schema_cache(target: Path, parsed: CrdParse) -> None:
         pass  # a read-only cache only costs speed
 
 
+def _left_unchecked(api_version: str, crds: CrdSchemas) -> bool:
+    """No schema at all for an object, excused: a custom resource while no CRD schema was found."""
+    return not crds.schemas and is_custom(api_version)
+
+
+def unchecked_objects(
+    objects: Iterable[tuple[str, Mapping[str, Any]]], *, kubernetes_version: str, crds: CrdSchemas
+) -> list[str]:
+    """``cluster: Kind/name`` of what :func:`validate_objects` leaves unchecked: custom resources with
+    no CRD schema and no built-in one (NetworkPolicy's dotted group has a built-in schema: checked)."""
+    found: list[str] = []
+    for cluster, obj in objects:
+        api_version = str(obj.get("apiVersion", ""))
+        kind = str(obj.get("kind", ""))
+        if (
+            (api_version, kind) not in crds.schemas
+            and _builtin_validator(kubernetes_version, kind, api_version) is None
+            and _left_unchecked(api_version, crds)
+        ):
+            found.append(f"{cluster}: {kind}/{mapping_or_empty(obj.get('metadata')).get('name', '?')}")
+    return found
+
+
 def is_custom(api_version: str) -> bool:
     """A group with a dot that kubernetes-validate has no schema for is served by a CRD (App Mesh,
     Lattice, and the Gateway API too, whose group ends in .k8s.io but is not built in)."""
@@ -340,7 +363,7 @@ def validate_objects(
         else:
             validator = _builtin_validator(kubernetes_version, kind, api_version)
         if validator is None:
-            if not crds.schemas and is_custom(api_version):
+            if _left_unchecked(api_version, crds):
                 unchecked.append(f"{cluster}: {kind}/{name}")
             else:
                 problems.append(Invalid(cluster, kind, name, "", f"no schema knows {api_version} {kind}"))

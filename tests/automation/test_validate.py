@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from automation.validate import CrdSchemas, validate_objects
+from automation.validate import CrdSchemas, unchecked_objects, validate_objects
 from tests.support import REFERENCE_DIR
 
 needs_reference = pytest.mark.skipif(
@@ -169,3 +169,23 @@ def test_parsed_crd_schemas_are_cached_as_json_and_rebuilt_when_damaged(
     validate._parse_crd_file.cache_clear()  # pyright: ignore[reportPrivateUsage]
     assert CrdSchemas.load([crd_file]) == parsed
     assert json.loads(cached[0].read_text())[0][:3] == [*next(iter(parsed.schemas)), "Namespaced"]
+
+
+def test_without_crd_schemas_only_custom_resources_are_listed_as_unchecked() -> None:
+    # NetworkPolicy's group has a dot too, but kubernetes-validate has its schema: it was checked,
+    # so --strict must not report it as unvalidated.
+    pairs: list[tuple[str, dict[str, Any]]] = [
+        (
+            "eksc1",
+            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "np"}},
+        ),
+        (
+            "eksc2",
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "r"}},
+        ),
+    ]
+    empty = CrdSchemas({}, {})
+    assert unchecked_objects(pairs, kubernetes_version="1.34", crds=empty) == ["eksc2: HTTPRoute/r"]
+    _, notes = validate_objects(pairs, kubernetes_version="1.34", crds=empty)
+    assert notes[0].startswith("1 custom resource(s) not checked")
+    assert notes[0].endswith("eksc2: HTTPRoute/r")
