@@ -35,41 +35,47 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, App]]:
         launcher.stop_all()
 
 
+class _Servers:
+    """Test servers run on threads of this process, each on a port the kernel picks; stopped together."""
+
+    def __init__(self) -> None:
+        self.running: list[socketserver.TCPServer] = []
+
+    def start(self, server: socketserver.TCPServer) -> int:
+        if isinstance(server, socketserver.ThreadingMixIn):
+            server.daemon_threads = True
+            server.block_on_close = False
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.running.append(server)
+        return int(server.server_address[1])
+
+    def stop(self) -> None:
+        for server in self.running:
+            server.shutdown()
+            server.server_close()
+
+
 @pytest.fixture
 def fake_upstream() -> Iterator[Callable[..., Upstream]]:
-    servers: list[ThreadingHTTPServer] = []
+    servers = _Servers()
 
     def make(**kwargs: Any) -> Upstream:
         upstream = Upstream(**kwargs)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(upstream))
-        server.daemon_threads = True
-        server.block_on_close = False
-        upstream.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
+        upstream.port = servers.start(ThreadingHTTPServer(("127.0.0.1", 0), handler_for(upstream)))
         return upstream
 
     yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    servers.stop()
 
 
 @pytest.fixture
 def scripted_upstream() -> Iterator[Callable[..., ScriptedUpstream]]:
-    servers: list[socketserver.ThreadingTCPServer] = []
+    servers = _Servers()
 
     def make(**kwargs: Any) -> ScriptedUpstream:
         upstream = ScriptedUpstream(**kwargs)
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), upstream.handler())
-        server.daemon_threads = True
-        server.block_on_close = False
-        upstream.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
+        upstream.port = servers.start(socketserver.ThreadingTCPServer(("127.0.0.1", 0), upstream.handler()))
         return upstream
 
     yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    servers.stop()

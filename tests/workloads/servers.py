@@ -201,6 +201,8 @@ class ScriptedUpstream:
     reply: bytes = b""
     reset: bool = False
     requests: int = 0
+    received: list[bytes] = field(default_factory=list[bytes])
+    """Each request's head as the bytes that arrived."""
     port: int = 0
 
     @property
@@ -221,6 +223,7 @@ class ScriptedUpstream:
                         return
                     head += chunk
                 upstream.requests += 1
+                upstream.received.append(head)
                 if upstream.reset:
                     # A zero linger makes close() send RST instead of FIN.
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")

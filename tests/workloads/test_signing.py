@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
-import socket
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -23,7 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.credentials import RefreshableCredentials
 
-from tests.workloads.servers import Launcher
+from tests.workloads.servers import Launcher, ScriptedUpstream
 from workloads.runtime.front.signing import Credentials
 
 pytestmark = pytest.mark.network
@@ -70,56 +68,20 @@ def signature_valid(raw: bytes, secret: str = SECRET) -> bool:
     )
 
 
-class RawServer:
-    """Accepts connections, records each request's bytes, answers 200 with a color."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.received: list[bytes] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.received.append(data)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-crossmesh-version: blue\r\n"
-                    b"content-length: 4\r\nconnection: close\r\n\r\nblue"
-                )
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
-        self.sock.close()
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-crossmesh-version: blue\r\n"
+    b"content-length: 4\r\nconnection: close\r\n\r\nblue"
+)
 
 
 @pytest.fixture
-def raw_server() -> Iterator[RawServer]:
-    server = RawServer()
-    yield server
-    server.close()
+def raw_server(scripted_upstream: Callable[..., ScriptedUpstream]) -> ScriptedUpstream:
+    """Records exactly the bytes front sends and answers 200 with a color."""
+    return scripted_upstream(reply=ANSWER)
 
 
 def test_front_signs_each_call_and_a_changed_signed_header_fails(
-    launcher: Launcher, raw_server: RawServer
+    launcher: Launcher, raw_server: ScriptedUpstream
 ) -> None:
     front = launcher.start(
         "workloads.runtime.front",

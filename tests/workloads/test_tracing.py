@@ -55,6 +55,15 @@ def serving(app: Service) -> Iterator[int]:
         thread.join(10)
 
 
+def get_as_sampled_caller(port: int) -> httpx.Response:
+    """``GET /color`` from a caller with its own trace context, marked sampled."""
+    return httpx.get(
+        f"http://127.0.0.1:{port}/color",
+        headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"},
+        timeout=10,
+    )
+
+
 def traced_call(
     front_settings: FrontSettings | None = None,
 ) -> tuple[dict[tuple[str, SpanKind], ReadableSpan], int]:
@@ -70,11 +79,7 @@ def traced_call(
             tracing.provider("front", [SimpleSpanProcessor(exporter)]),
         )
         with serving(front) as front_port:
-            response = httpx.get(
-                f"http://127.0.0.1:{front_port}/color",
-                headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"},
-                timeout=10,
-            )
+            response = get_as_sampled_caller(front_port)
     assert (response.status_code, response.text) == (200, "blue")
     spans = exporter.get_finished_spans()
     return {(s.resource.attributes["service.name"], s.kind): s for s in spans}, color_port
@@ -139,11 +144,7 @@ def test_a_caller_cannot_make_a_public_endpoint_record_its_requests(
         tracing.provider("front", [SimpleSpanProcessor(exporter)]),
     )
     with serving(front) as front_port:
-        response = httpx.get(
-            f"http://127.0.0.1:{front_port}/color",
-            headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"},
-            timeout=10,
-        )
+        response = get_as_sampled_caller(front_port)
     assert response.status_code == 502
     assert len(exporter.get_finished_spans()) == recorded
 
