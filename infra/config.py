@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -125,40 +126,66 @@ def _iam_principal_arn(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What to write for a value of a type, in words: the parser says it when a value of another kind
+    (a mapping, a list, a YAML boolean) stands where this type is expected. Pydantic ignores it."""
+
+    text: str
+
+
 # The JSON Schema of each string type says to an editor what the validator says to the CLI.
 _IPV4_CIDR_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$"
 DnsLabel = Annotated[
     str,
+    Expected("a DNS label: 1-63 lowercase letters, digits and '-', like appmesh-demo"),
     AfterValidator(_dns_label),
     WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63}),
 ]
 DnsName = Annotated[
     str,
+    Expected("a lowercase DNS name of at least two labels, like appmesh-demo.pvt.aws.local"),
     AfterValidator(_dns_name),
     WithJsonSchema({"type": "string", "pattern": r"^[a-z0-9.-]+\.[a-z0-9-]+$", "maxLength": 253}),
 ]
 Ipv4Cidr = Annotated[
-    str, AfterValidator(_ipv4_cidr), WithJsonSchema({"type": "string", "pattern": _IPV4_CIDR_PATTERN})
+    str,
+    Expected("an IPv4 CIDR block, like 172.16.0.0/16"),
+    AfterValidator(_ipv4_cidr),
+    WithJsonSchema({"type": "string", "pattern": _IPV4_CIDR_PATTERN}),
 ]
 KubernetesVersion = Annotated[
-    str, AfterValidator(_kubernetes_version), WithJsonSchema({"enum": list(SUPPORTED_KUBERNETES_VERSIONS)})
+    str,
+    Expected(f"one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)} (a quoted string)"),
+    AfterValidator(_kubernetes_version),
+    WithJsonSchema({"enum": list(SUPPORTED_KUBERNETES_VERSIONS)}),
 ]
 InstanceType = Annotated[
-    str, AfterValidator(_instance_type), WithJsonSchema({"type": "string", "pattern": _INSTANCE_TYPE.pattern})
+    str,
+    Expected("an EC2 instance type such as t3.medium or m6i.large"),
+    AfterValidator(_instance_type),
+    WithJsonSchema({"type": "string", "pattern": _INSTANCE_TYPE.pattern}),
 ]
 IamPrincipalArn = Annotated[
     str,
+    Expected("an IAM role or user ARN, like arn:aws:iam::123456789012:role/platform-admins"),
     AfterValidator(_iam_principal_arn),
     WithJsonSchema({"type": "string", "pattern": _IAM_PRINCIPAL_ARN.pattern}),
 ]
 IamRoleArn = Annotated[
-    str, AfterValidator(_iam_role_arn), WithJsonSchema({"type": "string", "pattern": _IAM_ROLE_ARN.pattern})
+    str,
+    Expected("an IAM role ARN, like arn:aws:iam::123456789012:role/platform-admins"),
+    AfterValidator(_iam_role_arn),
+    WithJsonSchema({"type": "string", "pattern": _IAM_ROLE_ARN.pattern}),
 ]
 ClusterKey = Annotated[
     str,
+    Expected("a cluster key: 1-31 lowercase letters and digits starting with a letter, like eksc1"),
     AfterValidator(_cluster_key),
     WithJsonSchema({"type": "string", "pattern": "^[a-z][a-z0-9]{0,30}$", "maxLength": 31}),
 ]
+# A zone is checked against the region with the whole stack (StackConfig._check_zones).
+ZoneName = Annotated[DnsLabel, Expected("a zone name, like us-east-1a")]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 Weight = Annotated[StrictInt, Field(ge=0, le=100)]
 
@@ -179,7 +206,10 @@ def _log_retention(value: int) -> int:
 
 
 LogRetentionDays = Annotated[
-    StrictInt, AfterValidator(_log_retention), WithJsonSchema({"enum": list(LOG_RETENTION_DAYS)})
+    StrictInt,
+    Expected("a whole number of days CloudWatch Logs accepts as a retention, like 30 or 90"),
+    AfterValidator(_log_retention),
+    WithJsonSchema({"enum": list(LOG_RETENTION_DAYS)}),
 ]
 
 # Ports the mesh proxies and their helpers take inside an app pod: Envoy's ingress and egress
@@ -276,7 +306,7 @@ class NetworkConfig(_Model):
         default="172.20.0.0/16",
         description="Kubernetes service IP range of every cluster; must not overlap the VPC.",
     )
-    availability_zones: tuple[DnsLabel, ...] | None = Field(
+    availability_zones: tuple[ZoneName, ...] | None = Field(
         default=None,
         description="Exact zones to use, when the region's first `azCount` zones won't do (e.g. a zone EKS "
         "rejects with UnsupportedAvailabilityZoneException); its length must equal `azCount`.",
@@ -493,17 +523,37 @@ def _status_match(value: str) -> str:
 
 StatusMatch = Annotated[
     str,
+    Expected("an HTTP code or a range of them, quoted, like '200' or '200-299'"),
     AfterValidator(_status_match),
     WithJsonSchema({"type": "string", "pattern": r"^[2-4][0-9]{2}(-[2-4][0-9]{2})?$"}),
+]
+
+
+_HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
+_HTTP_PATH_MAX = 2048
+
+
+def _http_path(value: str) -> str:
+    if len(value) > _HTTP_PATH_MAX or not _HTTP_PATH.fullmatch(value):
+        raise ValueError(
+            f"expected a path starting with / and made of printable ASCII characters without spaces, "
+            f"at most {_HTTP_PATH_MAX} characters, like /healthz"
+        )
+    return value
+
+
+HttpPath = Annotated[
+    str,
+    Expected(f"a path starting with /, like /healthz (at most {_HTTP_PATH_MAX} characters)"),
+    AfterValidator(_http_path),
+    WithJsonSchema({"type": "string", "pattern": _HTTP_PATH.pattern, "maxLength": _HTTP_PATH_MAX}),
 ]
 
 
 class LatticeHealthCheckConfig(_Model):
     """How VPC Lattice health-checks each colorapp pod (a TargetGroupPolicy per version)."""
 
-    path: Annotated[str, Field(pattern=r"^/[\x21-\x7e]*$", max_length=2048)] = Field(
-        default="/healthz", description="HTTP path Lattice requests on each pod."
-    )
+    path: HttpPath = Field(default="/healthz", description="HTTP path Lattice requests on each pod.")
     interval_seconds: Annotated[StrictInt, Field(ge=5, le=300)] = Field(
         default=10, description="Seconds between health checks of one target."
     )
@@ -706,7 +756,10 @@ def _digest_ref(value: str) -> str:
 
 
 DigestRef = Annotated[
-    str, AfterValidator(_digest_ref), WithJsonSchema({"type": "string", "pattern": _DIGEST_REF.pattern})
+    str,
+    Expected("an image pinned by digest, like registry/repo@sha256:<64 hex digits>"),
+    AfterValidator(_digest_ref),
+    WithJsonSchema({"type": "string", "pattern": _DIGEST_REF.pattern}),
 ]
 
 
@@ -769,6 +822,26 @@ class WorkloadsConfig(_Model):
     colorapp: ColorappConfig = Field(default=ColorappConfig(), description="The service front calls.")
 
 
+_POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def _policy_id(value: str) -> str:
+    if not _POLICY_ID.fullmatch(value):
+        raise ValueError(
+            "expected a policy id: lowercase letters, digits and '-', starting with a letter or digit, "
+            "like eks-endpoint-public-access-restricted (docs/security.md lists them)"
+        )
+    return value
+
+
+PolicyId = Annotated[
+    str,
+    Expected("a policy id, like eks-endpoint-public-access-restricted (docs/security.md lists them)"),
+    AfterValidator(_policy_id),
+    WithJsonSchema({"type": "string", "pattern": _POLICY_ID.pattern}),
+]
+
+
 class Relaxation(_Model):
     """An advisory policy this environment does not follow, and why (the render report shows both).
 
@@ -776,9 +849,7 @@ class Relaxation(_Model):
     (``automation/guardrails.py``) where they run, so the model does not import the pack.
     """
 
-    policy: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")] = Field(
-        description="Id of an advisory guardrail policy (see docs/security.md)."
-    )
+    policy: PolicyId = Field(description="Id of an advisory guardrail policy (see docs/security.md).")
     reason: Annotated[str, Field(min_length=10, max_length=500)] = Field(
         description="Why this environment does not follow it (10-500 characters)."
     )

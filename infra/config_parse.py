@@ -13,13 +13,14 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from enum import Enum
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel, to_snake
 
-from infra.config import NO_VALUE, PROJECT, KeyedError, StackConfig
+from infra.config import NO_VALUE, PROJECT, Expected, KeyedError, StackConfig
 from infra.config_limits import name_problems
 from infra.data import as_list, as_mapping
 from infra.known import did_you_mean, known_regions
@@ -414,7 +415,9 @@ def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> list[Proble
         if value is _MISSING and error["type"] != "missing":
             value = error.get("input", _MISSING)
         message = (
-            str(cause) if isinstance(cause, ValueError) else _expected(error["type"], error["msg"], context)
+            str(cause)
+            if isinstance(cause, ValueError)
+            else _expected(error["type"], error["msg"], context, _type_at(loc))
         )
         problems.append(Problem(_full_key(path) if path else PROJECT, value, message))
     return problems
@@ -427,8 +430,19 @@ def _path_to_loc(path: str) -> tuple[int | str, ...]:
     return tuple(loc)
 
 
-def _expected(kind: str, msg: str, context: Mapping[str, Any]) -> str:
-    """Pydantic's wording, rephrased as 'expected ...' where we know better."""
+# What each kind of value is called when the model's type at the key cannot say more.
+_KIND_WORDS = {
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+}
+
+
+def _expected(kind: str, msg: str, context: Mapping[str, Any], expected: _Type | None = None) -> str:
+    """Pydantic's error, said as what to write instead; ``expected`` is the model's type at the key."""
     if kind == "missing":
         return "required key is missing"
     if kind in {"int_type", "int_parsing", "int_from_float"}:
@@ -445,9 +459,113 @@ def _expected(kind: str, msg: str, context: Mapping[str, Any]) -> str:
         return f"expected {context.get('expected')}"
     if kind == "too_short":
         return f"expected at least {context.get('min_length')} item(s)"
-    if kind in {"string_type", "tuple_type", "list_type", "dict_type", "model_type", "model_attributes_type"}:
-        return msg[0].lower() + msg[1:] if msg else kind
+    if kind == "too_long":
+        return f"expected at most {context.get('max_length')} item(s)"
+    if kind == "string_too_short":
+        return f"expected at least {context.get('min_length')} character(s)"
+    if kind == "string_too_long":
+        return f"expected at most {context.get('max_length')} character(s)"
+    described = _describe(expected) if expected is not None else None
+    if kind in _KIND_WORDS or kind == "string_pattern_mismatch":
+        # The pattern itself is no answer to "what should I write": the type's words are.
+        return f"expected {described or _KIND_WORDS.get(kind, 'text of another form')}"
     return msg[0].lower() + msg[1:] if msg else kind
+
+
+# --------------------------------------------------------------------------------------------------
+# The model's type at a key, in words
+
+
+@dataclass(frozen=True)
+class _Type:
+    """A type of the model and the ``Annotated`` metadata it was declared with."""
+
+    annotation: Any
+    metadata: tuple[Any, ...] = ()
+
+
+def _type_at(loc: Sequence[int | str]) -> _Type | None:
+    """The type :class:`StackConfig` expects at a pydantic error location, or None where the location
+    leads somewhere the walk does not know."""
+    current = _Type(StackConfig)
+    for part in loc:
+        if isinstance(part, str) and (part.startswith("function-") or part in {"tagged-union", "literal"}):
+            continue
+        annotation = _bare(current.annotation)
+        args = get_args(annotation)
+        origin = get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
+            info = annotation.model_fields.get(part) or next(
+                (i for i in annotation.model_fields.values() if i.alias == part), None
+            )
+            if info is None:
+                return None
+            current = _Type(info.annotation, tuple(info.metadata))
+        elif origin in (tuple, list) and args and isinstance(part, int):
+            current = _Type(args[0])
+        elif origin in (Mapping, dict) and len(args) == 2 and isinstance(part, str):
+            current = _Type(args[1])
+        else:
+            return None
+    return current
+
+
+def _bare(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated`` and without ``| None``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _bare(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        present = [a for a in get_args(annotation) if a is not NoneType]
+        if len(present) == 1:
+            return _bare(present[0])
+    return annotation
+
+
+def _describe(expected: _Type) -> str | None:
+    """What to write for a value of ``expected``, in words; None for a type it has no words for."""
+    annotation, metadata = expected.annotation, list(expected.metadata)
+    while get_origin(annotation) is Annotated:
+        annotation, *inner = get_args(annotation)
+        metadata.extend(inner)
+    # The outermost words win: a zone is a DNS label, but said as a zone.
+    words = next((m.text for m in reversed(metadata) if isinstance(m, Expected)), None)
+    if words is not None:
+        return words
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin in (Union, UnionType):
+        present = [a for a in args if a is not NoneType]
+        parts = [_describe(_Type(a)) for a in present]
+        return " or ".join(p for p in parts if p) or None
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (tuple, list):
+        item = _describe(_Type(args[0])) if args else None
+        return f"a list, each item {item}" if item else "a list"
+    if origin in (Mapping, dict):
+        value = _describe(_Type(args[1])) if len(args) == 2 else None
+        return f"a mapping of names to values, each value {value}" if value else "a mapping"
+    if not isinstance(annotation, type):
+        return None
+    if issubclass(annotation, BaseModel):
+        return _keys_in_words(annotation)
+    if issubclass(annotation, Enum):
+        return "one of " + ", ".join(repr(m.value) for m in annotation)
+    if issubclass(annotation, bool):
+        return "true or false"
+    if issubclass(annotation, int):
+        return "a whole number"
+    if issubclass(annotation, str):
+        return "a string"
+    return None
+
+
+def _keys_in_words(model: type[BaseModel]) -> str:
+    keys = [(info.alias or name, info.is_required()) for name, info in model.model_fields.items()]
+    required = [key for key, needed in keys if needed]
+    text = f"a mapping with keys {', '.join(key for key, _ in keys)}"
+    return f"{text} ({' and '.join(required)} required)" if required else text
 
 
 def from_pulumi() -> StackConfig:

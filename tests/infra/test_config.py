@@ -399,3 +399,103 @@ def test_error_message_names_the_file() -> None:
         parse_stack_file(
             variant("dev", lambda c: c["crossmesh:workloads"].update(port=0)), "dev", source="Pulumi.dev.yaml"
         )
+
+
+# A value of the wrong kind is answered with what to write, in words ---------------------------------
+
+_MESH_KEYS = (
+    "backend, name, cloudMapNamespace, egressFilter, tracing, controllerChartVersion, controllerReplicas, "
+    "route, lattice"
+)
+_CLUSTER_KEYS = (
+    "name, kubernetesVersion, nodes, endpoint, adminPrincipalArns, logRetentionDays (name required)"
+)
+
+
+def _relax(**values: Any) -> Change:
+    return lambda config: config["crossmesh:policy"]["relax"][0].update(values)
+
+
+WRONG_KIND: list[tuple[str, Change, str]] = [
+    (
+        "scalar-for-mapping",
+        lambda c: c.update({"crossmesh:mesh": 5}),
+        f"crossmesh:mesh: got 5; expected a mapping with keys {_MESH_KEYS}",
+    ),
+    (
+        "list-for-mapping",
+        lambda c: c.update({"crossmesh:network": ["10.0.0.0/16"]}),
+        'crossmesh:network: got ["10.0.0.0/16"]; expected a mapping with keys cidr, azCount, '
+        "privateSubnetPrefix, publicSubnetPrefix, natGateways, flowLogs, flowLogRetentionDays, serviceCidr, "
+        "availabilityZones",
+    ),
+    (
+        "mapping-for-list",
+        lambda c: c.update({"crossmesh:clusters": {"name": "eksc1"}}),
+        'crossmesh:clusters: got {"name": "eksc1"}; expected a list, each item a mapping with keys '
+        + _CLUSTER_KEYS,
+    ),
+    (
+        "scalar-for-list-item",
+        lambda c: c["crossmesh:clusters"].__setitem__(0, "eksc1"),
+        f"crossmesh:clusters[0]: got 'eksc1'; expected a mapping with keys {_CLUSTER_KEYS}",
+    ),
+    (
+        "scalar-for-list-of-strings",
+        _nodes(0, instanceTypes="t3.medium"),
+        "crossmesh:clusters[0].nodes.instanceTypes: got 't3.medium'; expected a list, each item an EC2 "
+        "instance type such as t3.medium or m6i.large",
+    ),
+    (
+        "scalar-for-list-of-zones",
+        _network(availabilityZones="us-east-1a"),
+        "crossmesh:network.availabilityZones: got 'us-east-1a'; expected a list, each item a zone name, "
+        "like us-east-1a",
+    ),
+    (
+        "mapping-for-string",
+        lambda c: c["crossmesh:mesh"].update(name={"value": "global"}),
+        'crossmesh:mesh.name: got {"value": "global"}; expected a DNS label: 1-63 lowercase letters, '
+        "digits and '-', like appmesh-demo",
+    ),
+    (
+        "list-for-tags",
+        lambda c: c.update({"crossmesh:tags": ["team"]}),
+        'crossmesh:tags: got ["team"]; expected a mapping of names to values, each value a string',
+    ),
+    (
+        "health-check-path-not-a-path",
+        _health_check(path="healthz"),
+        "crossmesh:mesh.lattice.healthCheck.path: got 'healthz'; expected a path starting with / and made "
+        "of printable ASCII characters without spaces, at most 2048 characters, like /healthz",
+    ),
+    (
+        "health-check-path-with-space",
+        _health_check(path="/health z"),
+        "crossmesh:mesh.lattice.healthCheck.path: got '/health z'; expected a path starting with / and made "
+        "of printable ASCII characters without spaces, at most 2048 characters, like /healthz",
+    ),
+    (
+        "relaxed-policy-not-an-id",
+        _relax(policy="No SSH"),
+        "crossmesh:policy.relax[0].policy: got 'No SSH'; expected a policy id: lowercase letters, digits "
+        "and '-', starting with a letter or digit, like eks-endpoint-public-access-restricted "
+        "(docs/security.md lists them)",
+    ),
+    (
+        "relax-reason-too-short",
+        _relax(reason="because"),
+        "crossmesh:policy.relax[0].reason: got 'because'; expected at least 10 character(s)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [(c, e) for _, c, e in WRONG_KIND], ids=[i for i, _, _ in WRONG_KIND]
+)
+def test_a_value_of_the_wrong_kind_says_what_to_write(change: Change, expected: str) -> None:
+    found = problems(change)
+    assert found == [expected]
+    # Nothing of pydantic's own vocabulary or a regular expression reaches the user.
+    for leaked in ("valid tuple", "valid dictionary", "instance of", "should match pattern", "^", "$"):
+        assert leaked not in found[0]
