@@ -147,6 +147,8 @@ def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> Sta
         if field is None:
             problems.append(Problem(key, _decode(text), _unknown_top_level_message(name)))
             continue
+        if field not in _STRING_KEYS:
+            problems.extend(_json_problems(key, text))
         # Scalars arrive as strings; keep string-typed keys verbatim so "1.30" stays "1.30".
         data[field] = text if field in _STRING_KEYS else _decode(text)
 
@@ -268,6 +270,27 @@ def _decode(text: str) -> Any:
         return json.loads(text)
     except (TypeError, ValueError):
         return text
+
+
+def _json_problems(key: str, text: str) -> list[Problem]:
+    """Why ``text``, meant as a JSON object or array (it starts with ``{`` or ``[``), is not one.
+
+    Pulumi passes a structured value as JSON text and :func:`_decode` reads it; text that fails to parse
+    would otherwise reach the model as a plain string and be reported as the wrong kind of value.
+    """
+    if not text.lstrip().startswith(("{", "[")):
+        return []
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        near = text[max(exc.pos - 15, 0) : exc.pos + 15]
+        message = (
+            f"not valid JSON: {exc.msg[0].lower()}{exc.msg[1:]} at line {exc.lineno} column {exc.colno} "
+            f"(near {near!r}); expected a JSON object {{...}} or array [...], which is how Pulumi passes a "
+            "mapping or a list"
+        )
+        return [Problem(key, text, message)]
+    return []
 
 
 def _check_region(region: str) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 
 from infra.config import LatticeAuth, MeshBackendKind, NatGatewayMode, StackConfig, Tracing
 from infra.config_parse import ConfigError, parse_config, parse_stack_file
-from tests.support import stack_document, variant
+from tests.support import flat, stack_document, variant
 
 Change = Callable[[dict[str, Any]], None]
 
@@ -499,3 +499,41 @@ def test_a_value_of_the_wrong_kind_says_what_to_write(change: Change, expected: 
     # Nothing of pydantic's own vocabulary or a regular expression reaches the user.
     for leaked in ("valid tuple", "valid dictionary", "instance of", "should match pattern", "^", "$"):
         assert leaked not in found[0]
+
+
+# Pulumi passes a mapping or a list as JSON text: text that is not JSON is said to be so ----------------
+
+_NOT_JSON = "expected a JSON object {...} or array [...], which is how Pulumi passes a mapping or a list"
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "expected"),
+    [
+        (
+            "crossmesh:mesh",
+            '{"backend": "lattice",}',
+            'crossmesh:mesh: got \'{"backend": "lattice",}\'; not valid JSON: expecting property name '
+            'enclosed in double quotes at line 1 column 23 (near \'nd": "lattice",}\'); ' + _NOT_JSON,
+        ),
+        (
+            "crossmesh:clusters",
+            '[{"name": "eksc1"',
+            "crossmesh:clusters: got '[{\"name\": \"eksc1\"'; not valid JSON: expecting ',' delimiter at "
+            'line 1 column 18 (near \'"name": "eksc1"\'); ' + _NOT_JSON,
+        ),
+        (
+            # Past the 80 characters a value is shown with, the snippet still points at the fault.
+            "crossmesh:workloads",
+            '{"namespace": "appmesh-demo", "port": 8080,\n "front": {"cluster": "eksc1", "replicas": 1 }},',
+            'crossmesh:workloads: got \'{"namespace": "appmesh-demo", "port": 8080,\\n "front": '
+            '{"cluster": "eksc1", ...; not valid JSON: extra data at line 2 column 48 '
+            "(near 'replicas\": 1 }},'); " + _NOT_JSON,
+        ),
+    ],
+    ids=["trailing-comma", "unterminated", "long"],
+)
+def test_a_value_that_is_not_json_is_named_so(key: str, text: str, expected: str) -> None:
+    raw = {**flat(stack_document("dev")), key: text}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, "dev")
+    assert [str(p) for p in caught.value.problems] == [expected]
