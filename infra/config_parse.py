@@ -437,13 +437,51 @@ def _problems_from(exc: ValidationError, data: Mapping[str, Any]) -> list[Proble
         path, value = _loc_to_path(loc, data)
         if value is _MISSING and error["type"] != "missing":
             value = error.get("input", _MISSING)
+        expected = _type_at(loc)
         message = (
             str(cause)
             if isinstance(cause, ValueError)
-            else _expected(error["type"], error["msg"], context, _type_at(loc))
+            else _expected(error["type"], error["msg"], context, expected)
         )
+        if _wants_text(error["type"], expected):
+            value = _yaml_scalar(value, path)
         problems.append(Problem(_full_key(path) if path else PROJECT, value, message))
     return problems
+
+
+def _wants_text(kind: str, expected: _Type | None) -> bool:
+    """Whether the error is about a value that had to be text: a string, or one of a set of words."""
+    if kind == "string_type":
+        return True
+    if kind not in {"literal_error", "enum"} or expected is None:
+        return False
+    annotation = _bare(expected.annotation)
+    if get_origin(annotation) is Literal:
+        return all(isinstance(a, str) for a in get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, str)
+
+
+def _yaml_scalar(value: Any, path: str) -> Any:
+    """``value`` with a word on how YAML made it, when it is a boolean or a number where text belongs.
+
+    YAML reads unquoted ``on``, ``yes`` and ``true`` as the boolean true (``off``, ``no``, ``false`` as
+    false) and ``1e3`` or ``1.30`` as numbers, so ``color: on`` reaches the model as true.
+    """
+    leaf = re.sub(r"\[\d+\]$", "", path).rpartition(".")[2] or path
+    if isinstance(value, bool):
+        word = "on" if value else "off"
+        return _Shown(
+            f"{_show(value)}, a YAML boolean (unquoted on/off, yes/no and true/false are booleans: quote "
+            f"it, e.g. {leaf}: '{word}')"
+        )
+    if isinstance(value, int):
+        return _Shown(f"{_show(value)}, a YAML number (quote it: {leaf}: '{value}')")
+    if isinstance(value, float):
+        return _Shown(
+            f"{_show(value)}, a YAML number (quote it as written: unquoted, 1e3 reads as 1000.0 and "
+            "1.30 as 1.3)"
+        )
+    return value
 
 
 def _path_to_loc(path: str) -> tuple[int | str, ...]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from infra.config import LatticeAuth, MeshBackendKind, NatGatewayMode, StackConfig, Tracing
 from infra.config_parse import ConfigError, parse_config, parse_stack_file
@@ -537,3 +538,81 @@ def test_a_value_that_is_not_json_is_named_so(key: str, text: str, expected: str
     with pytest.raises(ConfigError) as caught:
         parse_config(raw, "dev")
     assert [str(p) for p in caught.value.problems] == [expected]
+
+
+# A YAML boolean or number where text belongs says how YAML made it -------------------------------------
+
+_DNS_LABEL = "expected a DNS label: 1-63 lowercase letters, digits and '-', like appmesh-demo"
+_BOOLEANS = "unquoted on/off, yes/no and true/false are booleans: quote it"
+
+
+def _yaml(path: str, text: str) -> Change:
+    """Set the mapping at ``path`` (keys joined by '/') to ``text`` as YAML reads it."""
+
+    def change(config: dict[str, Any]) -> None:
+        *parents, last = path.split("/")
+        target: Any = config
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[int(last) if last.isdigit() else last] = yaml.safe_load(text)
+
+    return change
+
+
+YAML_SCALARS: list[tuple[str, Change, str]] = [
+    (
+        "on",
+        _yaml("crossmesh:workloads/colorapp/versions/0", "{color: on, cluster: eksc2, weight: 50}"),
+        "crossmesh:workloads.colorapp.versions[0].color: got true, a YAML boolean "
+        f"({_BOOLEANS}, e.g. color: 'on'); {_DNS_LABEL}",
+    ),
+    (
+        "no",
+        _yaml("crossmesh:workloads/colorapp/versions/1", "{color: no, cluster: eksc2, weight: 50}"),
+        "crossmesh:workloads.colorapp.versions[1].color: got false, a YAML boolean "
+        f"({_BOOLEANS}, e.g. color: 'off'); {_DNS_LABEL}",
+    ),
+    (
+        "yes-as-a-tag-value",
+        _yaml("crossmesh:tags", "{team: yes}"),
+        f"crossmesh:tags.team: got true, a YAML boolean ({_BOOLEANS}, e.g. team: 'on'); expected a string",
+    ),
+    (
+        "off-for-one-of-words",
+        _yaml("crossmesh:mesh/tracing", "off"),
+        f"crossmesh:mesh.tracing: got false, a YAML boolean ({_BOOLEANS}, e.g. tracing: 'off'); "
+        "expected 'none' or 'x-ray'",
+    ),
+    (
+        "whole-number",
+        _yaml("crossmesh:mesh/name", "5"),
+        f"crossmesh:mesh.name: got 5, a YAML number (quote it: name: '5'); {_DNS_LABEL}",
+    ),
+    (
+        "decimal-version",
+        _yaml("crossmesh:clusters/0/kubernetesVersion", "1.30"),
+        "crossmesh:clusters[0].kubernetesVersion: got 1.3, a YAML number (quote it as written: unquoted, "
+        "1e3 reads as 1000.0 and 1.30 as 1.3); expected one of 1.31, 1.32, 1.33, 1.34, 1.35 (a quoted string)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [(c, e) for _, c, e in YAML_SCALARS], ids=[i for i, _, _ in YAML_SCALARS]
+)
+def test_a_yaml_boolean_or_number_where_text_belongs_says_to_quote_it(change: Change, expected: str) -> None:
+    assert problems(change) == [expected]
+
+
+def test_only_text_gets_the_word_about_quoting() -> None:
+    # A boolean where a number belongs is not a quoting slip: the port is told what it needs, the
+    # color how YAML read it.
+    def both(config: dict[str, Any]) -> None:
+        _yaml("crossmesh:workloads/port", "on")(config)
+        _yaml("crossmesh:workloads/colorapp/versions/0/color", "on")(config)
+
+    assert problems(both) == [
+        "crossmesh:workloads.port: got true; expected a whole number",
+        f"crossmesh:workloads.colorapp.versions[0].color: got true, a YAML boolean ({_BOOLEANS}, e.g. "
+        f"color: 'on'); {_DNS_LABEL}",
+    ]
