@@ -367,17 +367,45 @@ def architecture_of(instance_type: str) -> Literal["arm64", "x86_64"]:
     return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
 
 
+# Nodes per managed node group: 450 by default in every region (adjustable through Service Quotas),
+# per the Amazon EKS User Guide's service quotas page,
+# https://docs.aws.amazon.com/eks/latest/userguide/service-quotas.html. The CreateNodegroup API sets
+# no fixed maximum of its own: NodegroupScalingConfig.maxSize (minimum 1) refers to that page for the
+# most it may be (https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupScalingConfig.html).
+# The program keeps every size within the default quota, so a configuration it accepts is one a
+# fresh account can create.
+MAX_NODES_PER_NODE_GROUP = 450
+
+
+def _node_count(value: int) -> int:
+    if value > MAX_NODES_PER_NODE_GROUP:
+        raise ValueError(
+            f"expected at most {MAX_NODES_PER_NODE_GROUP} nodes: Amazon EKS's default quota of nodes per "
+            "managed node group (Service Quotas, 'Nodes per managed node group')"
+        )
+    return value
+
+
+NodeCount = Annotated[
+    StrictInt,
+    Field(ge=1),
+    AfterValidator(_node_count),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_NODES_PER_NODE_GROUP}),
+]
+_NODES_QUOTA = (
+    f"at most {MAX_NODES_PER_NODE_GROUP}, Amazon EKS's default quota of nodes per managed node group"
+)
+
+
 class NodeGroupConfig(_Model):
     """The managed node group of one cluster. Nodes sit in private subnets; there is no SSH."""
 
     instance_types: Annotated[tuple[InstanceType, ...], Field(min_length=1)] = Field(
         default=("t3.medium",), description="EC2 instance types of the nodes, all of one architecture."
     )
-    desired: Annotated[StrictInt, Field(ge=1)] = Field(
-        default=2, description="Nodes to start with (between min and max)."
-    )
-    min: Annotated[StrictInt, Field(ge=1)] = Field(default=1, description="Fewest nodes the group scales to.")
-    max: Annotated[StrictInt, Field(ge=1)] = Field(default=3, description="Most nodes the group scales to.")
+    desired: NodeCount = Field(default=2, description="Nodes to start with (between min and max).")
+    min: NodeCount = Field(default=1, description="Fewest nodes the group scales to.")
+    max: NodeCount = Field(default=3, description=f"Most nodes the group scales to ({_NODES_QUOTA}).")
     disk_size_gib: Annotated[StrictInt, Field(ge=20, le=16384)] = Field(
         default=20, description="Encrypted gp3 root volume of each node, in GiB."
     )

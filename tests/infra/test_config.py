@@ -616,3 +616,28 @@ def test_only_text_gets_the_word_about_quoting() -> None:
         f"crossmesh:workloads.colorapp.versions[0].color: got true, a YAML boolean ({_BOOLEANS}, e.g. "
         f"color: 'on'); {_DNS_LABEL}",
     ]
+
+
+# Node counts stay within EKS's quota of nodes per managed node group ---------------------------------
+
+_NODES_QUOTA = (
+    "expected at most 450 nodes: Amazon EKS's default quota of nodes per managed node group "
+    "(Service Quotas, 'Nodes per managed node group')"
+)
+
+
+def test_a_node_group_beyond_the_eks_quota_is_refused() -> None:
+    def huge(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][0]["nodes"] = {"min": 1, "desired": 1_000_000, "max": 1_000_000}
+
+    assert problems(huge) == [
+        f"crossmesh:clusters[0].nodes.desired: got 1000000; {_NODES_QUOTA}",
+        f"crossmesh:clusters[0].nodes.max: got 1000000; {_NODES_QUOTA}",
+    ]
+
+
+@pytest.mark.parametrize("key", ["min", "desired", "max"])
+def test_each_node_count_is_bounded_by_the_quota(key: str) -> None:
+    # 450 itself is within the quota: only the key at 451 is named.
+    sizes = {"min": 1, "desired": 1, "max": 450, key: 451}
+    assert problems(_nodes(1, **sizes)) == [f"crossmesh:clusters[1].nodes.{key}: got 451; {_NODES_QUOTA}"]
