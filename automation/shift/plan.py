@@ -85,12 +85,20 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+MAX_HOLD_SECONDS = 24 * 3600.0
+"""A step holds at most a day: a longer wait outlives the credentials a pipeline runs with, and a
+number like ``99999999999999999999h`` would overflow the sleep that waits for it."""
+
+
 def parse_duration(text: str, option: str = "--hold") -> float:
-    """``60s``, ``2m``, ``500ms`` or a bare number of seconds -> seconds."""
+    """``60s``, ``2m``, ``500ms`` or a bare number of seconds -> seconds, at most a day."""
     match = _DURATION.fullmatch(text.strip())
     if not match:
         raise PlanError(f"{option}: got {text!r}; expected a duration like 60s, 2m or 500ms")
-    return float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
+    if seconds > MAX_HOLD_SECONDS:
+        raise PlanError(f"{option}: got {text!r}; expected at most 24h")
+    return seconds
 
 
 def weights_at(start: Weights, target: Weights, percent: int) -> dict[str, int]:

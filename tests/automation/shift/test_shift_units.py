@@ -59,6 +59,10 @@ def test_bad_targets_and_durations_name_the_option() -> None:
         parse_target("blue=60,red=60", {"blue": 50, "red": 50})
     assert parse_duration("2m") == 120
     assert parse_duration("500ms") == 0.5
+    assert parse_duration("24h") == 86400
+    for too_long in ("25h", "1441m", "99999999999999999999h"):
+        with pytest.raises(PlanError, match=r"--hold: got '.+'; expected at most 24h"):
+            parse_duration(too_long)
     with pytest.raises(PlanError, match="--hold"):
         parse_duration("soon")
 
