@@ -464,15 +464,16 @@ def _wants_text(kind: str, expected: _Type | None) -> bool:
 def _yaml_scalar(value: Any, path: str) -> Any:
     """``value`` with a word on how YAML made it, when it is a boolean or a number where text belongs.
 
-    YAML reads unquoted ``on``, ``yes`` and ``true`` as the boolean true (``off``, ``no``, ``false`` as
-    false) and ``1e3`` or ``1.30`` as numbers, so ``color: on`` reaches the model as true.
+    Pulumi's YAML reader, and ``automation/stack_yaml.py`` with it, reads unquoted ``true`` and
+    ``false`` as booleans (``on`` and ``yes`` stay text there) and ``1e3`` or ``1.30`` as numbers, so
+    ``color: true`` reaches the model as a boolean.
     """
     leaf = re.sub(r"\[\d+\]$", "", path).rpartition(".")[2] or path
     if isinstance(value, bool):
-        word = "on" if value else "off"
+        word = "true" if value else "false"
         return _Shown(
-            f"{_show(value)}, a YAML boolean (unquoted on/off, yes/no and true/false are booleans: quote "
-            f"it, e.g. {leaf}: '{word}')"
+            f"{_show(value)}, a YAML boolean (unquoted true and false are booleans: quote it, "
+            f"e.g. {leaf}: '{word}')"
         )
     if isinstance(value, int):
         return _Shown(f"{_show(value)}, a YAML number (quote it: {leaf}: '{value}')")

@@ -543,7 +543,7 @@ def test_a_value_that_is_not_json_is_named_so(key: str, text: str, expected: str
 # A YAML boolean or number where text belongs says how YAML made it -------------------------------------
 
 _DNS_LABEL = "expected a DNS label: 1-63 lowercase letters, digits and '-', like appmesh-demo"
-_BOOLEANS = "unquoted on/off, yes/no and true/false are booleans: quote it"
+_BOOLEANS = "unquoted true and false are booleans: quote it"
 
 
 def _yaml(path: str, text: str) -> Change:
@@ -561,26 +561,26 @@ def _yaml(path: str, text: str) -> Change:
 
 YAML_SCALARS: list[tuple[str, Change, str]] = [
     (
-        "on",
-        _yaml("crossmesh:workloads/colorapp/versions/0", "{color: on, cluster: eksc2, weight: 50}"),
+        "true",
+        _yaml("crossmesh:workloads/colorapp/versions/0", "{color: true, cluster: eksc2, weight: 50}"),
         "crossmesh:workloads.colorapp.versions[0].color: got true, a YAML boolean "
-        f"({_BOOLEANS}, e.g. color: 'on'); {_DNS_LABEL}",
+        f"({_BOOLEANS}, e.g. color: 'true'); {_DNS_LABEL}",
     ),
     (
-        "no",
-        _yaml("crossmesh:workloads/colorapp/versions/1", "{color: no, cluster: eksc2, weight: 50}"),
+        "false",
+        _yaml("crossmesh:workloads/colorapp/versions/1", "{color: false, cluster: eksc2, weight: 50}"),
         "crossmesh:workloads.colorapp.versions[1].color: got false, a YAML boolean "
-        f"({_BOOLEANS}, e.g. color: 'off'); {_DNS_LABEL}",
+        f"({_BOOLEANS}, e.g. color: 'false'); {_DNS_LABEL}",
     ),
     (
-        "yes-as-a-tag-value",
-        _yaml("crossmesh:tags", "{team: yes}"),
-        f"crossmesh:tags.team: got true, a YAML boolean ({_BOOLEANS}, e.g. team: 'on'); expected a string",
+        "true-as-a-tag-value",
+        _yaml("crossmesh:tags", "{team: true}"),
+        f"crossmesh:tags.team: got true, a YAML boolean ({_BOOLEANS}, e.g. team: 'true'); expected a string",
     ),
     (
-        "off-for-one-of-words",
-        _yaml("crossmesh:mesh/tracing", "off"),
-        f"crossmesh:mesh.tracing: got false, a YAML boolean ({_BOOLEANS}, e.g. tracing: 'off'); "
+        "false-for-one-of-words",
+        _yaml("crossmesh:mesh/tracing", "false"),
+        f"crossmesh:mesh.tracing: got false, a YAML boolean ({_BOOLEANS}, e.g. tracing: 'false'); "
         "expected 'none' or 'x-ray'",
     ),
     (
@@ -608,13 +608,13 @@ def test_only_text_gets_the_word_about_quoting() -> None:
     # A boolean where a number belongs is not a quoting slip: the port is told what it needs, the
     # color how YAML read it.
     def both(config: dict[str, Any]) -> None:
-        _yaml("crossmesh:workloads/port", "on")(config)
-        _yaml("crossmesh:workloads/colorapp/versions/0/color", "on")(config)
+        _yaml("crossmesh:workloads/port", "true")(config)
+        _yaml("crossmesh:workloads/colorapp/versions/0/color", "true")(config)
 
     assert problems(both) == [
         "crossmesh:workloads.port: got true; expected a whole number",
         f"crossmesh:workloads.colorapp.versions[0].color: got true, a YAML boolean ({_BOOLEANS}, e.g. "
-        f"color: 'on'); {_DNS_LABEL}",
+        f"color: 'true'); {_DNS_LABEL}",
     ]
 
 
