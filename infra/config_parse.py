@@ -190,7 +190,7 @@ def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "
     ]
     if secrets:
         raise ConfigError(secrets, source)
-    return parse_config(flatten_config(block), stack, source=source)
+    return parse_config(_as_passed(block), stack, source=source)
 
 
 def qualified_block(config: Mapping[Any, Any], source: str = "") -> dict[str, Any]:
@@ -261,7 +261,12 @@ def _secure_values(value: Any, path: str) -> Iterator[str]:
 def flatten_config(config: Mapping[Any, Any]) -> dict[str, str]:
     """A stack file's ``config:`` block as Pulumi passes it to a program: every key with its namespace,
     structured values as JSON. Raises :class:`ConfigError` as :func:`qualified_block` does."""
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in qualified_block(config).items()}
+    return _as_passed(qualified_block(config))
+
+
+def _as_passed(block: Mapping[str, Any]) -> dict[str, str]:
+    """A qualified block's values as Pulumi passes them: text as it is, anything else as JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in block.items()}
 
 
 def _decode(text: str) -> Any:
