@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from automation.cli import app
 from automation.environment import load_environment
@@ -77,9 +77,11 @@ def _project_with(tmp_path: Path, document: dict[str, object]) -> Path:
     return project
 
 
-def test_a_mandatory_violation_fails_the_render_naming_resource_policy_and_fix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _render_with_the_private_endpoint_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *options: str
+) -> Result:
+    """Render dev with cluster 1's private API endpoint off: a mandatory policy's violation."""
+
     def private_endpoint_off(config: dict[str, object]) -> None:
         clusters = config["crossmesh:clusters"]
         assert isinstance(clusters, list)
@@ -88,9 +90,17 @@ def test_a_mandatory_violation_fails_the_render_naming_resource_policy_and_fix(
     project = _project_with(tmp_path, variant("dev", private_endpoint_off))
     if REFERENCE_DIR.is_dir():
         monkeypatch.setenv("CROSSMESH_REFERENCE_DIR", str(REFERENCE_DIR))
-    outcome = runner.invoke(
-        app, ["render", "dev", "--out", str(tmp_path / "out")], obj=Dependencies(project_dir=project)
+    return runner.invoke(
+        app,
+        ["render", "dev", "--out", str(tmp_path / "out"), *options],
+        obj=Dependencies(project_dir=project),
     )
+
+
+def test_a_mandatory_violation_fails_the_render_naming_resource_policy_and_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcome = _render_with_the_private_endpoint_off(tmp_path, monkeypatch)
     assert outcome.exit_code == 1, outcome.output
     flat = " ".join(outcome.output.split())
     assert "1 mandatory violation(s)" in flat
@@ -159,19 +169,7 @@ def test_a_mandatory_violation_is_in_the_json_problems(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Exit 1 with "ok": false and "problems": [] left a pipeline without the reason.
-    def private_endpoint_off(config: dict[str, object]) -> None:
-        clusters = config["crossmesh:clusters"]
-        assert isinstance(clusters, list)
-        clusters[0]["endpoint"] = {"privateAccess": False}
-
-    project = _project_with(tmp_path, variant("dev", private_endpoint_off))
-    if REFERENCE_DIR.is_dir():
-        monkeypatch.setenv("CROSSMESH_REFERENCE_DIR", str(REFERENCE_DIR))
-    outcome = runner.invoke(
-        app,
-        ["render", "dev", "--out", str(tmp_path / "out"), "--json"],
-        obj=Dependencies(project_dir=project),
-    )
+    outcome = _render_with_the_private_endpoint_off(tmp_path, monkeypatch, "--json")
     assert outcome.exit_code == 1
     document = json.loads(outcome.stdout)
     assert (document["ok"], document["exit_code"]) == (False, 1)
