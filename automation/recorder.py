@@ -11,6 +11,7 @@ context variables and a thread starts with a fresh context, so runs cannot leak 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import runpy
@@ -219,10 +220,31 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.cloud = mocks
         self.recording = recording
         self._lock = threading.Lock()
+        self._thread_loops: dict[int, asyncio.AbstractEventLoop] = {}
+
+    def _thread_loop(self) -> None:
+        """The calling thread's event loop, made if missing (as the SDK's mock monitor does), and kept.
+
+        The engine calls the monitor on its executor's threads, and the SDK gives each of them a loop
+        that nothing closes. Left to the garbage collector, they were closed at interpreter exit, in
+        whatever order finalization ran; one that found its file descriptors already gone printed an
+        "Exception ignored in BaseEventLoop.__del__" traceback after an otherwise clean exit.
+        """
+        loop = _ensure_event_loop()
+        with self._lock:
+            self._thread_loops.setdefault(threading.get_ident(), loop)
+
+    def close_thread_loops(self) -> None:
+        """Close the loops the engine's threads were given (once those threads have stopped)."""
+        with self._lock:
+            loops, self._thread_loops = list(self._thread_loops.values()), {}
+        for loop in loops:
+            if not loop.is_closed() and not loop.is_running():
+                loop.close()
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
-        _ensure_event_loop()
+        self._thread_loop()
         inputs, secret_paths = _struct_to_plain(request.object)
         dependencies = tuple(dict.fromkeys(request.dependencies))
         property_dependencies = {k: tuple(v.urns) for k, v in request.propertyDependencies.items()}
@@ -266,13 +288,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=obj)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
+        self._thread_loop()
         if request.urn.split("::")[-2].endswith(STACK_TYPE):
             outputs, _ = _struct_to_plain(request.outputs)
             with self._lock:
                 self.recording.outputs.update(outputs)
         return super().RegisterResourceOutputs(request)
 
+    def ReadResource(self, request: Any) -> Any:
+        self._thread_loop()
+        return super().ReadResource(request)
+
     def Invoke(self, request: Any) -> Any:
+        self._thread_loop()
         args, _ = _struct_to_plain(request.args)
         with self._lock:
             self.recording.invokes.append((request.tok, args))
@@ -321,9 +349,9 @@ def record(
         logger.setLevel(logging.DEBUG)
         handler = _LogCapture(recording)
         logger.addHandler(handler)
+        monitor = RecordingMonitor(cloud, recording)
         try:
             set_all_config(dict(config or {}))
-            monitor = RecordingMonitor(cloud, recording)
             pulumi_mocks.set_mocks(
                 cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor
             )
@@ -332,7 +360,13 @@ def record(
             failure.append(exc)
         finally:
             logger.removeHandler(handler)
-            loop.close()
+            # The executor's threads end first (close() alone would not wait for them), then the
+            # loops they were given, then this thread's own.
+            try:
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                monitor.close_thread_loops()
+                loop.close()
 
     worker = threading.Thread(target=run, name=f"pulumi-record-{stack}")
     worker.start()
