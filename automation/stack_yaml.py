@@ -349,6 +349,32 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, column
 
 
+def _config_scalars_as_written(loader: _StrictLoader, node: Node, document: object) -> None:
+    """Give each plain value directly under ``config:`` as Pulumi passes it: the text as written.
+
+    Pulumi reads such a value into a Go string first (pulumi/pulumi
+    ``sdk/go/common/resource/config/value.go``, ``unmarshalValue``: "First, try to unmarshal as a
+    string"), and yaml.v3 fills a string from any scalar with the scalar's own text (``decode.go``,
+    ``decoder.scalar``, ``out.SetString(n.Value)``), leaving it empty for a null. So
+    ``crossmesh:kubernetesVersion: 1.30`` reaches the program as ``1.30``, not the number 1.3, and
+    ``0x1F`` as ``0x1F``. Values inside a mapping or list are read as typed YAML and passed as JSON.
+    """
+    if not isinstance(node, MappingNode) or not isinstance(document, dict):
+        return
+    config_node: Node | None = None
+    for key_node, value_node in node.value:  # merge keys already flattened: the last copy wins
+        if loader._key_name(key_node) == "config":  # pyright: ignore[reportPrivateUsage] - this module's loader
+            config_node = value_node
+    block = cast(dict[str, Any], document).get("config")
+    if not isinstance(config_node, MappingNode) or not isinstance(block, dict):
+        return
+    config = cast(dict[str, Any], block)
+    for key_node, value_node in config_node.value:
+        if isinstance(value_node, ScalarNode):
+            as_written = "" if value_node.tag == _YAML_TAG + "null" else str(value_node.value)
+            config[loader._key_name(key_node)] = as_written  # pyright: ignore[reportPrivateUsage]
+
+
 def load_stack_yaml(text: str) -> Any:
     """Parse one YAML document strictly; raises :class:`StackYamlError`."""
     loader: _StrictLoader | None = None
@@ -367,7 +393,9 @@ def load_stack_yaml(text: str) -> Any:
                 f"the document expands to more than {MAX_EXPANDED_NODES} values through its aliases "
                 "(*name); expected a stack file without alias bombs",
             )
-        return cast(object, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] - untyped stub
+        document = cast(object, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] - untyped stub
+        _config_scalars_as_written(loader, node, document)
+        return document
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)
         found = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)

@@ -150,7 +150,7 @@ def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> Sta
         if field not in _STRING_KEYS:
             problems.extend(_json_problems(key, text))
         # Scalars arrive as strings; keep string-typed keys verbatim so "1.30" stays "1.30".
-        data[field] = text if field in _STRING_KEYS else _decode(text)
+        data[field] = text if field in _STRING_KEYS else _top_level_value(text)
 
     if "clusters" not in data:
         problems.append(
@@ -267,6 +267,19 @@ def flatten_config(config: Mapping[Any, Any]) -> dict[str, str]:
 def _as_passed(block: Mapping[str, Any]) -> dict[str, str]:
     """A qualified block's values as Pulumi passes them: text as it is, anything else as JSON."""
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in block.items()}
+
+
+_YAML_BOOLEAN_SPELLINGS = {"True": True, "TRUE": True, "False": False, "FALSE": False}
+"""The spellings of true and false that yaml.v3 reads as booleans besides the JSON ones (``resolve.go``).
+Pulumi passes a value directly under ``config:`` as the text written (see ``automation/stack_yaml.py``),
+so ``crossmesh:deletionProtection: True`` arrives as the text ``True``, which JSON does not read."""
+
+
+def _top_level_value(text: str) -> Any:
+    """A value written directly under ``config:``: JSON, or one of YAML's boolean spellings, or text."""
+    if text in _YAML_BOOLEAN_SPELLINGS:
+        return _YAML_BOOLEAN_SPELLINGS[text]
+    return _decode(text)
 
 
 def _decode(text: str) -> Any:

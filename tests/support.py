@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
 
+from automation.environment import read_stack_document
 from automation.recorder import Recording, Registration, record_project
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Generator[int]:
 
 
 def stack_document(env: str) -> dict[str, Any]:
-    return yaml.safe_load((PROJECT_DIR / f"Pulumi.{env}.yaml").read_text(encoding="utf-8"))
+    """``Pulumi.<env>.yaml`` read as the CLI and the render read it (Pulumi's YAML rules, not PyYAML's)."""
+    return dict(read_stack_document(PROJECT_DIR / f"Pulumi.{env}.yaml"))
 
 
 def flat(document: dict[str, Any]) -> dict[str, str]:

@@ -9,11 +9,18 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from automation import config_docs
 from infra import config as model
-from tests.support import PROJECT_DIR, stack_document
+from tests.support import PROJECT_DIR
+
+
+def stack_document(env: str) -> dict[str, Any]:
+    """The stack file as an editor's YAML language server reads it against the schema: every value typed
+    (the CLI passes a value directly under ``config:`` on as its text, as Pulumi does)."""
+    return yaml.safe_load((PROJECT_DIR / f"Pulumi.{env}.yaml").read_text(encoding="utf-8"))
 
 
 def _models() -> list[type[BaseModel]]:

@@ -63,6 +63,44 @@ def test_yaml_1_2_numbers() -> None:
     assert load_stack_yaml(text) == {"a": [15, 31, 5, 1000, 1000.0, 0.5, -2, True, False, None, None, "="]}
 
 
+def test_a_value_directly_under_config_is_the_text_as_written_as_pulumi_passes_it() -> None:
+    # Pulumi reads it into a Go string first (config/value.go, unmarshalValue) and yaml.v3 fills a
+    # string with the scalar's own text (decode.go, decoder.scalar), a null with nothing. Values
+    # inside a mapping or list stay typed: Pulumi passes those as JSON.
+    text = (
+        "config:\n"
+        "  crossmesh:kubernetesVersion: 1.30\n"
+        "  a:hex: 0x1F\n"
+        "  a:exponent: 1e3\n"
+        "  a:capital: True\n"
+        "  a:tilde: ~\n"
+        "  a:empty:\n"
+        "  a:quoted: '1.30'\n"
+        "  a:nested: {v: 1.30, w: ~, x: True}\n"
+        "  a:listed: [1.30]\n"
+        "other: 1.30\n"
+    )
+    assert load_stack_yaml(text) == {
+        "config": {
+            "crossmesh:kubernetesVersion": "1.30",
+            "a:hex": "0x1F",
+            "a:exponent": "1e3",
+            "a:capital": "True",
+            "a:tilde": "",
+            "a:empty": "",
+            "a:quoted": "1.30",
+            "a:nested": {"v": 1.3, "w": None, "x": True},
+            "a:listed": [1.3],
+        },
+        "other": 1.3,
+    }
+
+
+def test_a_value_merged_or_aliased_into_config_is_its_text_too() -> None:
+    text = "a: &v 2.50\nconfig:\n  <<: {a:x: 1.30, a:y: 1}\n  a:y: 2.0\n  a:z: *v\n"
+    assert load_stack_yaml(text) == {"a": 2.5, "config": {"a:x": "1.30", "a:y": "2.0", "a:z": "2.50"}}
+
+
 @pytest.mark.parametrize("value", ["2024-01-01", "2001-12-14t21:59:43.10-05:00", "!!timestamp 2024-01-01"])
 def test_unquoted_date_is_refused(value: str) -> None:
     refused = _refusal(f"tags:\n  created: {value}\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 
 from infra.config import LatticeAuth, MeshBackendKind, NatGatewayMode, StackConfig, Tracing
 from infra.config_parse import ConfigError, parse_config, parse_stack_file
-from tests.support import flat, stack_document, variant
+from tests.support import PROJECT_DIR, flat, stack_document, variant
 
 Change = Callable[[dict[str, Any]], None]
 
@@ -616,6 +617,51 @@ def test_only_text_gets_the_word_about_quoting() -> None:
         f"crossmesh:workloads.colorapp.versions[0].color: got true, a YAML boolean ({_BOOLEANS}, e.g. "
         f"color: 'true'); {_DNS_LABEL}",
     ]
+
+
+# A value directly under config: reaches the program as the text written (Pulumi's rule) ---------------
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [("true", True), ("True", True), ("TRUE", True), ("False", False), ("FALSE", False)],
+)
+def test_deletion_protection_takes_every_spelling_yaml_reads_as_a_boolean(
+    written: str, expected: bool
+) -> None:
+    # `pulumi up` hands the program `True` as the text True (config/value.go tries a string first).
+    raw = {**flat(stack_document("dev")), "crossmesh:deletionProtection": written}
+    assert parse_config(raw, "dev").deletion_protection is expected
+
+
+@pytest.mark.parametrize("written", ["yes", "on", "1", ""])
+def test_deletion_protection_refuses_what_yaml_does_not_read_as_a_boolean(written: str) -> None:
+    raw = {**flat(stack_document("dev")), "crossmesh:deletionProtection": written}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, "dev")
+    assert [p.key for p in caught.value.problems] == ["crossmesh:deletionProtection"]
+    assert str(caught.value.problems[0]).endswith("expected true or false")
+
+
+def test_an_unquoted_version_is_shown_as_written_not_as_the_number_yaml_makes_of_it(tmp_path: Path) -> None:
+    from automation.environment import read_stack_document
+
+    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    assert 'crossmesh:kubernetesVersion: "1.34"' in text
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(
+        text.replace('kubernetesVersion: "1.34"', "kubernetesVersion: 1.30"), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_file(read_stack_document(stack_file), "dev")
+    assert [str(p) for p in caught.value.problems] == [
+        "crossmesh:kubernetesVersion: got '1.30'; expected one of 1.31, 1.32, 1.33, 1.34, 1.35 (a quoted string)"
+    ]
+    # A supported version written unquoted is the same version.
+    stack_file.write_text(
+        text.replace('kubernetesVersion: "1.34"', "kubernetesVersion: 1.35"), encoding="utf-8"
+    )
+    assert parse_stack_file(read_stack_document(stack_file), "dev").kubernetes_version == "1.35"
 
 
 # Node counts stay within EKS's quota of nodes per managed node group ---------------------------------
