@@ -17,6 +17,8 @@ what to write instead: an unquoted date (yaml.v3 makes it a ``time.Time``, which
 prints it, ``2024-01-01 00:00:00 +0000 UTC``: ``sdk/go/common/resource/config/object.go``,
 ``unmarshalObject``), a number with a leading zero (an octal number to yaml.v3), and tags with no JSON
 form (``!!binary``, ``!!set``, ``!!timestamp``, ``!!omap``, ``!!pairs``, ``!!python/...``, local tags).
+A plain value directly under ``config:`` is then given as the text written, as Pulumi passes it
+(``_config_scalars_as_written``): ``crossmesh:kubernetesVersion: 1.30`` is ``1.30``, not 1.3.
 """
 
 from __future__ import annotations
