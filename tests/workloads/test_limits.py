@@ -17,6 +17,7 @@ import pytest
 
 from tests.workloads.servers import App, Launcher, Upstream
 from workloads.runtime.common.settings import MAX_HEADER_BYTES
+from workloads.runtime.front.app import MAX_FORWARDED_ACCEPT_BYTES
 
 pytestmark = pytest.mark.network
 
@@ -47,11 +48,10 @@ def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
 
 
-def request_with_headers_of(total: int) -> bytes:
-    """A GET whose header names plus values add up to exactly ``total`` bytes."""
-    host = (b"host", b"127.0.0.1")
-    used = len(host[0]) + len(host[1])
-    headers = [host]
+def request_with_headers_of(total: int, *given: tuple[bytes, bytes]) -> bytes:
+    """A GET with the ``given`` headers, whose header names plus values add up to exactly ``total`` bytes."""
+    headers = [(b"host", b"127.0.0.1"), *given]
+    used = sum(len(k) + len(v) for k, v in headers)
     remaining = total - used
     n = 0
     while remaining > 0:
@@ -203,6 +203,51 @@ def test_front_caps_the_upstream_answer_at_64_kib(
         assert status_of(response) == expected, upstream
         if expected == 502:
             assert b"upstream answer larger than 65536 bytes" in response
+
+
+SIGNING = {
+    "UPSTREAM_AUTH": "sigv4",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    # As long as a session token from STS usually is: front's signing headers at their real size.
+    "AWS_SESSION_TOKEN": "T" * 900,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def _accept_of(length: int) -> bytes:
+    ranges = b"application/json;q=0.9, text/plain;q=0.8"
+    return ranges + b", x/y" * ((length - len(ranges)) // 5) + b"z" * ((length - len(ranges)) % 5)
+
+
+def test_no_head_front_takes_in_makes_colorapp_refuse_fronts_call(launcher: Launcher) -> None:
+    # A client head at exactly front's 60 KiB limit, with the longest Accept front passes on: front
+    # adds its SigV4 and trace headers to what it forwards, and colorapp must still take the call.
+    # Before front bounded Accept, a head like this one got colorapp's 431 and front's 502.
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue"})
+    front = launcher.start("workloads.runtime.front", {"COLOR_HOST": f"127.0.0.1:{color.port}", **SIGNING})
+    accept = _accept_of(MAX_FORWARDED_ACCEPT_BYTES)
+    assert len(accept) == MAX_FORWARDED_ACCEPT_BYTES
+    at_limit = MAX_HEADER_BYTES - len(b"connection") - len(b"close")
+    response = exchange(front.port, request_with_headers_of(at_limit, (b"accept", accept)))
+    assert status_of(response) == 200, response[-300:]
+    assert response.endswith(b'{"color": "blue"}')
+
+
+def test_an_accept_front_would_not_pass_on_gets_431_and_is_never_sent(
+    launcher: Launcher, fake_upstream: Callable[..., Upstream]
+) -> None:
+    upstream = fake_upstream()
+    front = launcher.start("workloads.runtime.front", {"COLOR_HOST": upstream.host})
+    longest = _accept_of(MAX_FORWARDED_ACCEPT_BYTES)
+    request = b"GET /color HTTP/1.1\r\nhost: x\r\naccept: %s\r\nconnection: close\r\n\r\n"
+    assert status_of(exchange(front.port, request % longest)) == 200
+    assert upstream.requests[-1]["accept"] == longest.decode()
+    response = exchange(front.port, request % (longest + b"z"))
+    assert status_of(response) == 431
+    assert response.partition(b"\r\n\r\n")[2] == b'{"error":"Accept header longer than 4096 bytes"}'
+    assert len(upstream.requests) == 1
 
 
 def test_an_exhausted_upstream_pool_waits_within_the_deadline_and_says_so(

@@ -35,6 +35,13 @@ flight held 119 MiB and answered 4 % with 502 after 3 s; 256 held 83 MiB and ser
 128 held 78 MiB and served 2,343 requests/s, no 502 at either."""
 
 
+MAX_FORWARDED_ACCEPT_BYTES = 4096
+"""The longest Accept front passes on to colorapp (browsers send about 100 bytes). A longer one is
+refused with 431 here: passed on, with front's own signing and trace headers added to a head the
+client had brought just under the 60 KiB limit, it made colorapp answer 431 and front a 502, an
+upstream failure any client could cause at will, in the 5xx figures that page people."""
+
+
 class FrontSettings(ServerSettings):
     max_connections: int = Field(
         default=FRONT_MAX_CONNECTIONS,
@@ -176,7 +183,14 @@ def build(settings: FrontSettings, tracer_provider: TracerProvider) -> web.Servi
                 await credentials.stop()
 
     async def color(request: Request) -> Response:
-        answer = await state["client"].color(request.headers.get("accept"))
+        accept = request.headers.get("accept")
+        if accept is not None and len(accept) > MAX_FORWARDED_ACCEPT_BYTES:
+            return JSONResponse(
+                {"error": f"Accept header longer than {MAX_FORWARDED_ACCEPT_BYTES} bytes"},
+                431,
+                headers={"Connection": "close"},
+            )
+        answer = await state["client"].color(accept)
         return _relay(answer, settings.color_host)
 
     return web.build(
