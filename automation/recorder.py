@@ -40,6 +40,8 @@ from automation.pulumi_private import ensure_event_loop as _ensure_event_loop
 from automation.pulumi_private import sync_await as _sync_await
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+INTERRUPT_GRACE_SECONDS = 10.0
+"""After Ctrl-C, how long a recording may take to finish before the caller is told it was interrupted."""
 UNKNOWN_MARKER = "<unknown>"
 
 
@@ -342,14 +344,16 @@ def record(
     recording.placeholders = cloud.placeholders
     failure: list[BaseException] = []
 
+    done = threading.Event()
+
     def run() -> None:
+        monitor = RecordingMonitor(cloud, recording)
         loop = _ensure_event_loop()
         logger = logging.getLogger(f"crossmesh.recorder.{stack}")
         logger.propagate = False
         logger.setLevel(logging.DEBUG)
         handler = _LogCapture(recording)
         logger.addHandler(handler)
-        monitor = RecordingMonitor(cloud, recording)
         try:
             set_all_config(dict(config or {}))
             pulumi_mocks.set_mocks(
@@ -367,10 +371,20 @@ def record(
             finally:
                 monitor.close_thread_loops()
                 loop.close()
+                done.set()
 
-    worker = threading.Thread(target=run, name=f"pulumi-record-{stack}")
-    worker.start()
-    worker.join()
+    # Waited for through an event, not join(): Ctrl-C during Thread.join() can leave the thread marked
+    # as ended while it still runs, and the interpreter then exits under it with its loops open.
+    worker = threading.Thread(target=run, name=f"pulumi-record-{stack}", daemon=True)
+    try:
+        worker.start()
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        # A program cannot be stopped part-way: it gets a moment to finish and close its event loops,
+        # so that the interpreter does not close them at exit (a traceback); Ctrl-C again leaves now.
+        done.wait(INTERRUPT_GRACE_SECONDS)
+        raise
     if failure:
         raise failure[0]
     return recording
