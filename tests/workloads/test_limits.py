@@ -222,15 +222,19 @@ def _accept_of(length: int) -> bytes:
 
 
 def test_no_head_front_takes_in_makes_colorapp_refuse_fronts_call(launcher: Launcher) -> None:
-    # A client head at exactly front's 60 KiB limit, with the longest Accept front passes on: front
-    # adds its SigV4 and trace headers to what it forwards, and colorapp must still take the call.
-    # Before front bounded Accept, a head like this one got colorapp's 431 and front's 502.
+    # front adds its SigV4 and trace headers to the Accept it passes on. A head at exactly front's
+    # 60 KiB limit, nearly all of it Accept, made colorapp answer 431 and front 502 before front
+    # bounded Accept; now front refuses it itself. With the longest Accept front passes on, the same
+    # head gets colorapp's answer.
     color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue"})
     front = launcher.start("workloads.runtime.front", {"COLOR_HOST": f"127.0.0.1:{color.port}", **SIGNING})
-    accept = _accept_of(MAX_FORWARDED_ACCEPT_BYTES)
-    assert len(accept) == MAX_FORWARDED_ACCEPT_BYTES
     at_limit = MAX_HEADER_BYTES - len(b"connection") - len(b"close")
-    response = exchange(front.port, request_with_headers_of(at_limit, (b"accept", accept)))
+    filling = exchange(front.port, request_with_headers_of(at_limit, (b"accept", _accept_of(at_limit - 200))))
+    assert status_of(filling) == 431, filling[-300:]
+    assert filling.partition(b"\r\n\r\n")[2] == b'{"error":"Accept header longer than 4096 bytes"}'
+    longest = _accept_of(MAX_FORWARDED_ACCEPT_BYTES)
+    assert len(longest) == MAX_FORWARDED_ACCEPT_BYTES
+    response = exchange(front.port, request_with_headers_of(at_limit, (b"accept", longest)))
     assert status_of(response) == 200, response[-300:]
     assert response.endswith(b'{"color": "blue"}')
 
@@ -241,13 +245,21 @@ def test_an_accept_front_would_not_pass_on_gets_431_and_is_never_sent(
     upstream = fake_upstream()
     front = launcher.start("workloads.runtime.front", {"COLOR_HOST": upstream.host})
     longest = _accept_of(MAX_FORWARDED_ACCEPT_BYTES)
-    request = b"GET /color HTTP/1.1\r\nhost: x\r\naccept: %s\r\nconnection: close\r\n\r\n"
-    assert status_of(exchange(front.port, request % longest)) == 200
+
+    def get(*accept: bytes) -> bytes:
+        lines = b"".join(b"accept: %s\r\n" % value for value in accept)
+        return exchange(front.port, b"GET /color HTTP/1.1\r\nhost: x\r\n%sconnection: close\r\n\r\n" % lines)
+
+    assert status_of(get(longest)) == 200
     assert upstream.requests[-1]["accept"] == longest.decode()
-    response = exchange(front.port, request % (longest + b"z"))
-    assert status_of(response) == 431
-    assert response.partition(b"\r\n\r\n")[2] == b'{"error":"Accept header longer than 4096 bytes"}'
-    assert len(upstream.requests) == 1
+    # Given on two lines, Accept is one list: passed on joined, and bounded as a whole.
+    assert status_of(get(b"text/plain", b"application/json")) == 200
+    assert upstream.requests[-1]["accept"] == "text/plain, application/json"
+    assert len(upstream.requests) == 2
+    for refused in (get(longest + b"z"), get(b"text/plain", longest)):
+        assert status_of(refused) == 431
+        assert refused.partition(b"\r\n\r\n")[2] == b'{"error":"Accept header longer than 4096 bytes"}'
+    assert len(upstream.requests) == 2
 
 
 def test_an_exhausted_upstream_pool_waits_within_the_deadline_and_says_so(

@@ -183,7 +183,8 @@ def build(settings: FrontSettings, tracer_provider: TracerProvider) -> web.Servi
                 await credentials.stop()
 
     async def color(request: Request) -> Response:
-        accept = request.headers.get("accept")
+        # Accept given on several lines is one list (RFC 9110, section 5.3): passed on, and bounded, whole.
+        accept = ", ".join(request.headers.getlist("accept")) or None
         if accept is not None and len(accept) > MAX_FORWARDED_ACCEPT_BYTES:
             return JSONResponse(
                 {"error": f"Accept header longer than {MAX_FORWARDED_ACCEPT_BYTES} bytes"},
