@@ -18,7 +18,7 @@ prints it, ``2024-01-01 00:00:00 +0000 UTC``: ``sdk/go/common/resource/config/ob
 ``unmarshalObject``), a number with a leading zero (an octal number to yaml.v3), and tags with no JSON
 form (``!!binary``, ``!!set``, ``!!timestamp``, ``!!omap``, ``!!pairs``, ``!!python/...``, local tags).
 A plain value directly under ``config:`` is then given as the text written, as Pulumi passes it
-(``_config_scalars_as_written``): ``crossmesh:kubernetesVersion: 1.30`` is ``1.30``, not 1.3.
+(``_config_values_as_written``): ``crossmesh:kubernetesVersion: 1.30`` is ``1.30``, not 1.3.
 """
 
 from __future__ import annotations
@@ -351,30 +351,54 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, column
 
 
-def _config_scalars_as_written(loader: _StrictLoader, node: Node, document: object) -> None:
-    """Give each plain value directly under ``config:`` as Pulumi passes it: the text as written.
+_AS_TEXT_TAGS = frozenset(_YAML_TAG + t for t in ("str", "null", "bool", "int", "float", "timestamp"))
+"""The tags a value directly under ``config:`` may carry to be passed on as its text."""
+
+
+def _config_values_as_written(root: Node) -> None:
+    """Read each plain value directly under ``config:`` as Pulumi passes it: the text as written.
 
     Pulumi reads such a value into a Go string first (pulumi/pulumi
     ``sdk/go/common/resource/config/value.go``, ``unmarshalValue``: "First, try to unmarshal as a
-    string"), and yaml.v3 fills a string from any scalar with the scalar's own text (``decode.go``,
+    string"), and yaml.v3 fills a string with the scalar's own text (``decode.go``,
     ``decoder.scalar``, ``out.SetString(n.Value)``), leaving it empty for a null. So
-    ``crossmesh:kubernetesVersion: 1.30`` reaches the program as ``1.30``, not the number 1.3, and
-    ``0x1F`` as ``0x1F``. Values inside a mapping or list are read as typed YAML and passed as JSON.
+    ``crossmesh:kubernetesVersion: 1.30`` reaches the program as ``1.30``, not the number 1.3, and an
+    unquoted date or ``0755`` as written. Values inside a mapping or list are read as typed YAML and
+    passed as JSON. The ``config:`` mapping is replaced by a copy, as are the mappings merged into it
+    (``<<``), so a node an alias shares elsewhere in the file keeps its typed reading there.
     """
-    if not isinstance(node, MappingNode) or not isinstance(document, dict):
+    if not isinstance(root, MappingNode):
         return
-    config_node: Node | None = None
-    for key_node, value_node in node.value:  # merge keys already flattened: the last copy wins
-        if loader._key_name(key_node) == "config":  # pyright: ignore[reportPrivateUsage] - this module's loader
-            config_node = value_node
-    block = cast(dict[str, Any], document).get("config")
-    if not isinstance(config_node, MappingNode) or not isinstance(block, dict):
-        return
-    config = cast(dict[str, Any], block)
-    for key_node, value_node in config_node.value:
-        if isinstance(value_node, ScalarNode):
-            as_written = "" if value_node.tag == _YAML_TAG + "null" else str(value_node.value)
-            config[loader._key_name(key_node)] = as_written  # pyright: ignore[reportPrivateUsage]
+    for index, (key_node, value_node) in enumerate(root.value):
+        if (
+            isinstance(key_node, ScalarNode)
+            and key_node.value == "config"
+            and isinstance(value_node, MappingNode)
+        ):
+            root.value[index] = (key_node, _mapping_as_written(value_node))
+
+
+def _mapping_as_written(node: MappingNode) -> MappingNode:
+    pairs: list[tuple[Node, Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == MERGE_TAG:
+            pairs.append((key_node, _merged_as_written(value_node)))
+        elif isinstance(value_node, ScalarNode) and value_node.tag in _AS_TEXT_TAGS:
+            text = "" if value_node.tag == _YAML_TAG + "null" else str(value_node.value)
+            as_text = ScalarNode(_YAML_TAG + "str", text, value_node.start_mark, value_node.end_mark)
+            pairs.append((key_node, as_text))
+        else:
+            pairs.append((key_node, value_node))
+    return MappingNode(node.tag, pairs, node.start_mark, node.end_mark, flow_style=node.flow_style)
+
+
+def _merged_as_written(node: Node) -> Node:
+    if isinstance(node, MappingNode):
+        return _mapping_as_written(node)
+    if isinstance(node, SequenceNode):
+        merged = [_mapping_as_written(n) if isinstance(n, MappingNode) else n for n in node.value]
+        return SequenceNode(node.tag, merged, node.start_mark, node.end_mark, flow_style=node.flow_style)
+    return node
 
 
 def load_stack_yaml(text: str) -> Any:
@@ -395,9 +419,8 @@ def load_stack_yaml(text: str) -> Any:
                 f"the document expands to more than {MAX_EXPANDED_NODES} values through its aliases "
                 "(*name); expected a stack file without alias bombs",
             )
-        document = cast(object, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] - untyped stub
-        _config_scalars_as_written(loader, node, document)
-        return document
+        _config_values_as_written(node)
+        return cast(object, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] - untyped stub
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)
         found = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)

@@ -509,14 +509,16 @@ def test_nesting_thousands_deep(
 
 
 def test_unquoted_date_as_kubernetes_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Directly under config: Pulumi passes the text written (automation/stack_yaml.py), so the model
+    # judges '2024-01-01' as a version; inside a mapping the date stays refused as a YAML date.
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
     text = text.replace('crossmesh:kubernetesVersion: "1.34"', "crossmesh:kubernetesVersion: 2024-01-01")
     _refused(
         tmp_path,
         monkeypatch,
         text,
-        "Pulumi.dev.yaml:8:32: got '2024-01-01'",
-        "expected a date or time in quotes",
+        "crossmesh:kubernetesVersion: got '2024-01-01'",
+        "expected one of 1.31, 1.32, 1.33, 1.34, 1.35",
     )
 
 

@@ -96,6 +96,34 @@ def test_a_value_directly_under_config_is_the_text_as_written_as_pulumi_passes_i
     }
 
 
+def test_what_would_be_refused_inside_a_mapping_is_text_directly_under_config() -> None:
+    # An unquoted date, a leading zero, a number past 64 bits, NaN: Pulumi passes each as written.
+    text = (
+        "config:\n"
+        "  a:date: 2024-01-01\n"
+        "  a:octal: 0755\n"
+        "  a:big: 123456789012345678901234567890\n"
+        "  a:nan: .nan\n"
+    )
+    assert load_stack_yaml(text) == {
+        "config": {
+            "a:date": "2024-01-01",
+            "a:octal": "0755",
+            "a:big": "123456789012345678901234567890",
+            "a:nan": ".nan",
+        }
+    }
+    # One level down they have no single meaning for Pulumi and the program, and stay refused.
+    assert _refusal("config:\n  a:x: {created: 2024-01-01}\n").found == "2024-01-01"
+    # An explicit tag with no text form is refused wherever it is.
+    assert _refusal("config:\n  a:x: !!binary aGk=\n").found == "!!binary aGk="
+
+
+def test_a_mapping_aliased_as_config_stays_typed_where_else_it_is_used() -> None:
+    text = "environment: &shared {a:x: 1.30}\nconfig: *shared\n"
+    assert load_stack_yaml(text) == {"environment": {"a:x": 1.3}, "config": {"a:x": "1.30"}}
+
+
 def test_a_value_merged_or_aliased_into_config_is_its_text_too() -> None:
     text = "a: &v 2.50\nconfig:\n  <<: {a:x: 1.30, a:y: 1}\n  a:y: 2.0\n  a:z: *v\n"
     assert load_stack_yaml(text) == {"a": 2.5, "config": {"a:x": "1.30", "a:y": "2.0", "a:z": "2.50"}}
@@ -177,8 +205,9 @@ def test_leading_zero_is_refused(value: str) -> None:
     ],
 )
 def test_whole_number_beyond_64_bits_is_refused(value: str, found: str) -> None:
-    refused = _refusal(f"config:\n  a: {value}\n")
-    assert (refused.line, refused.column, refused.found) == (2, 6, found)
+    # Inside a list: directly under config: it would be passed on as its text (the tests below).
+    refused = _refusal(f"config:\n  a: [{value}]\n")
+    assert (refused.line, refused.column, refused.found) == (2, 7, found)
     assert refused.expected.startswith(
         "expected a whole number of at most 64 bits (-9223372036854775808 to 18446744073709551615)"
     )
