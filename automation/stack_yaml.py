@@ -172,6 +172,33 @@ class _StrictLoader(yaml.SafeLoader):
         )
         raise StackYamlError(line, column, found, "expected a key that is text, a whole number or true/false")
 
+    def flatten_mapping(self, node: MappingNode) -> None:
+        """Merge keys (``<<: *base``) as yaml.v3 applies them (``decode.go``, ``decoder.merge``): the
+        mapping's own keys win wherever ``<<`` stands, then the merged mappings in the order given,
+        the first to name a key winning. Keys compare as the program sees them; PyYAML compares them by
+        the identity of their text, so a repeated key in a list of merges went either way."""
+        own: list[tuple[Node, Node]] = []
+        sources: list[MappingNode] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != MERGE_TAG:
+                own.append((key_node, value_node))
+                continue
+            given = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in given:
+                if not isinstance(source, MappingNode):
+                    raise _refuse(source, "<<", "expected a mapping, or a list of mappings, to merge after <<")
+                sources.append(source)
+        seen = {self._key_name(key_node) for key_node, _ in own}
+        merged: list[tuple[Node, Node]] = []
+        for source in sources:
+            self.flatten_mapping(source)
+            for key_node, value_node in source.value:
+                name = self._key_name(key_node)
+                if name not in seen:
+                    seen.add(name)
+                    merged.append((key_node, value_node))
+        node.value = merged + own
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Two keys are the same if they are written the same (gopkg.in/yaml.v3, which Pulumi reads stack
         # files with, refuses "mapping key ... already defined" by comparing the keys' kind and text:

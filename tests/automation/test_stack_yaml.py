@@ -119,6 +119,25 @@ def test_what_would_be_refused_inside_a_mapping_is_text_directly_under_config() 
     assert _refusal("config:\n  a:x: !!binary aGk=\n").found == "!!binary aGk="
 
 
+def test_merge_keys_apply_as_pulumis_yaml_reader_applies_them() -> None:
+    # yaml.v3 (decode.go, decoder.merge): the mapping's own keys win wherever << stands, then the
+    # merged mappings in the order listed, the first to name a key winning. PyYAML 6.0.4 compares
+    # merged keys by the identity of their text, so 'a:y' took the last mapping's value and 'x' the
+    # first's.
+    assert load_stack_yaml("t:\n  <<: [{a:y: 1}, {a:y: 2}]\n") == {"t": {"a:y": 1}}
+    assert load_stack_yaml("t:\n  <<: [{x: 1}, {x: 2}]\n") == {"t": {"x": 1}}
+    assert load_stack_yaml("t:\n  a:y: 3\n  <<: {a:y: 1, a:z: 1}\n") == {"t": {"a:z": 1, "a:y": 3}}
+    nested = "b: &b {p: 1, q: 1}\nc: &c {<<: *b, q: 2}\nt: {<<: [*c, {q: 3, r: 3}]}\n"
+    assert load_stack_yaml(nested)["t"] == {"p": 1, "q": 2, "r": 3}
+
+
+@pytest.mark.parametrize("merged", ["5", "[{a: 1}, 5]"])
+def test_a_merge_of_anything_but_mappings_is_refused(merged: str) -> None:
+    refused = _refusal(f"t:\n  <<: {merged}\n")
+    assert refused.line == 2
+    assert refused.expected == "expected a mapping, or a list of mappings, to merge after <<"
+
+
 def test_a_mapping_aliased_as_config_stays_typed_where_else_it_is_used() -> None:
     text = "environment: &shared {a:x: 1.30}\nconfig: *shared\n"
     assert load_stack_yaml(text) == {"environment": {"a:x": 1.3}, "config": {"a:x": "1.30"}}
