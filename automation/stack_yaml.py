@@ -186,7 +186,8 @@ class _StrictLoader(yaml.SafeLoader):
             given = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
             for source in given:
                 if not isinstance(source, MappingNode):
-                    raise _refuse(source, "<<", "expected a mapping, or a list of mappings, to merge after <<")
+                    expected = "expected a mapping, or a list of mappings, to merge after <<"
+                    raise _refuse(source, "<<", expected)
                 sources.append(source)
         seen = {self._key_name(key_node) for key_node, _ in own}
         merged: list[tuple[Node, Node]] = []
