@@ -26,13 +26,16 @@ import contextlib
 import encodings.idna  # noqa: F401  # pyright: ignore[reportUnusedImport] - imported for its side effect (see above)
 import ipaddress
 import logging
+import multiprocessing.connection
 import os
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import cast
 
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
@@ -80,9 +83,37 @@ def _announce_when_listening(host: str, port: int, workers: int, state_file: Pat
         return
 
 
-def server(target: str, settings: ServerSettings, service: str) -> MPServer:
+class Server(MPServer):
+    """granian's multi-process server, stopping its serving processes without a race."""
+
+    def _stop_workers(self) -> None:
+        """SIGTERM every serving process, wait for each until the shutdown deadline, kill what is left.
+
+        granian's own version asks each process ``is_alive()`` after ``join()``. Its watcher thread per
+        process waits on the same child, and when that thread reaps it first, ``is_alive()`` cannot
+        tell (the exit status went to the watcher): granian then waits 1 ms, logs "Killing worker-N
+        after it refused to gracefully stop" and sends SIGKILL to a process that has already exited
+        (granian 2.8.9, ``server/common.py``). Here the exit is read from the process's sentinel, which
+        closes when the process ends, whichever thread reaps it.
+        """
+        for worker in self.wrks:
+            worker.terminate()
+        deadline = time.monotonic() + (self.workers_kill_timeout or SHUTDOWN_TIMEOUT_SECONDS)
+        for worker in self.wrks:
+            process = cast(BaseProcess, worker.inner)  # granian sets it untyped: a multiprocessing Process
+            if not multiprocessing.connection.wait([process.sentinel], max(deadline - time.monotonic(), 0.0)):
+                log.warning(
+                    "serving process did not stop after SIGTERM; killing it",
+                    extra={"pid": process.pid, "waited_s": self.workers_kill_timeout},
+                )
+                worker.kill()
+            process.join()
+        self.wrks.clear()
+
+
+def server(target: str, settings: ServerSettings, service: str) -> Server:
     port = settings.port or _free_port(settings.host)
-    return MPServer(
+    return Server(
         target,
         address=settings.host,
         port=port,
