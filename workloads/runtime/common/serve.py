@@ -9,7 +9,8 @@ accepting and lets requests in flight finish. Only HTTP/1.1 is served: those lim
 settings, and granian's HTTP/2 in clear text (on by default) would let a client past all of them.
 
 ``WORKERS`` processes serve (the Deployments run two: one Python process runs requests on one core
-at a time); granian's supervisor forwards SIGTERM to them and starts a new one if one dies. The drain
+at a time); granian's supervisor forwards SIGTERM to them, and if one dies it stops the others and
+exits 1, so the kubelet restarts the container (granian's respawning is left off). The drain
 state set by ``POST /drain`` is shared by all of them through a file this supervisor creates before
 they start and removes when they have stopped, and so is the key a drain call must present
 (``drain``).
@@ -94,17 +95,20 @@ class Server(MPServer):
         tell (the exit status went to the watcher): granian then waits 1 ms, logs "Killing worker-N
         after it refused to gracefully stop" and sends SIGKILL to a process that has already exited
         (granian 2.8.9, ``server/common.py``). Here the exit is read from the process's sentinel, which
-        closes when the process ends, whichever thread reaps it.
+        closes when the process ends, whichever thread reaps it. A SIGHUP reload (``_respawn_workers``),
+        which no pod is sent, still stops the old processes granian's way.
         """
         for worker in self.wrks:
             worker.terminate()
-        deadline = time.monotonic() + (self.workers_kill_timeout or SHUTDOWN_TIMEOUT_SECONDS)
+        started = time.monotonic()
+        # Always a deadline: granian waits forever when none is set; ``server()`` sets 25 s anyway.
+        deadline = started + (self.workers_kill_timeout or SHUTDOWN_TIMEOUT_SECONDS)
         for worker in self.wrks:
             process = cast(BaseProcess, worker.inner)  # granian sets it untyped: a multiprocessing Process
             if not multiprocessing.connection.wait([process.sentinel], max(deadline - time.monotonic(), 0.0)):
                 log.warning(
                     "serving process did not stop after SIGTERM; killing it",
-                    extra={"pid": process.pid, "waited_s": self.workers_kill_timeout},
+                    extra={"pid": process.pid, "waited_s": round(time.monotonic() - started, 1)},
                 )
                 worker.kill()
             process.join()
