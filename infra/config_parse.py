@@ -343,13 +343,15 @@ def _unknown_top_level_message(name: str) -> str:
         close: str | None = rest
     else:
         close = did_you_mean(name, names)
-    hint = f"did you mean {names[close]!r}? " if close else ""
-    return f"unknown key; {hint}expected one of {', '.join(sorted(_TOP_LEVEL))}"
+    return _unknown_key_words(names[close] if close else None, _TOP_LEVEL)
 
 
 def _unknown_key_message(key: str, allowed: Iterable[str]) -> str:
-    close = did_you_mean(key, allowed)
-    hint = f"did you mean {close!r}? " if close else ""
+    return _unknown_key_words(did_you_mean(key, allowed), allowed)
+
+
+def _unknown_key_words(meant: str | None, allowed: Iterable[str]) -> str:
+    hint = f"did you mean {meant!r}? " if meant else ""
     return f"unknown key; {hint}expected one of {', '.join(sorted(allowed))}"
 
 
@@ -521,30 +523,35 @@ _KIND_WORDS = {
 }
 
 
+_FIXED_WORDS = {
+    "missing": "required key is missing",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+}
+"""Pydantic's errors that need no more than their kind to be said as what to write."""
+_BOUND_WORDS = {
+    "greater_than_equal": ("expected a number >= {}", "ge"),
+    "less_than_equal": ("expected a number <= {}", "le"),
+    "literal_error": ("expected {}", "expected"),
+    "enum": ("expected {}", "expected"),
+    "too_short": ("expected at least {} item(s)", "min_length"),
+    "too_long": ("expected at most {} item(s)", "max_length"),
+    "string_too_short": ("expected at least {} character(s)", "min_length"),
+    "string_too_long": ("expected at most {} character(s)", "max_length"),
+}
+"""Pydantic's errors said with one value of the error's context: (words, the context's key)."""
+
+
 def _expected(kind: str, msg: str, context: Mapping[str, Any], expected: _Type | None = None) -> str:
     """Pydantic's error, said as what to write instead; ``expected`` is the model's type at the key."""
-    if kind == "missing":
-        return "required key is missing"
-    if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return "expected a whole number"
-    if kind in {"bool_type", "bool_parsing"}:
-        return "expected true or false"
-    if kind == "greater_than_equal":
-        return f"expected a number >= {context.get('ge')}"
-    if kind == "less_than_equal":
-        return f"expected a number <= {context.get('le')}"
-    if kind == "literal_error":
-        return f"expected {context.get('expected')}"
-    if kind == "enum":
-        return f"expected {context.get('expected')}"
-    if kind == "too_short":
-        return f"expected at least {context.get('min_length')} item(s)"
-    if kind == "too_long":
-        return f"expected at most {context.get('max_length')} item(s)"
-    if kind == "string_too_short":
-        return f"expected at least {context.get('min_length')} character(s)"
-    if kind == "string_too_long":
-        return f"expected at most {context.get('max_length')} character(s)"
+    if kind in _FIXED_WORDS:
+        return _FIXED_WORDS[kind]
+    if kind in _BOUND_WORDS:
+        words, name = _BOUND_WORDS[kind]
+        return words.format(context.get(name))
     described = _describe(expected) if expected is not None else None
     if kind in _KIND_WORDS or kind == "string_pattern_mismatch":
         # The pattern itself is no answer to "what should I write": the type's words are.
