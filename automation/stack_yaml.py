@@ -243,7 +243,12 @@ def _refuse(node: Node, found: str, expected: str) -> StackYamlError:
     return StackYamlError(line, column, found, expected)
 
 
-def _scalar_text(loader: _StrictLoader, node: Node, tag: str, pattern: re.Pattern[str]) -> str:
+def _shortened(text: str) -> str:
+    """A long number's text as an error shows it: its start and its length."""
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
+def _scalar_text(node: Node, tag: str, pattern: re.Pattern[str]) -> str:
     """The scalar's text, refused unless it is one of ``pattern``'s (an explicit ``!!int x``, say)."""
     text = str(node.value) if isinstance(node, ScalarNode) else ""
     if not isinstance(node, ScalarNode) or not pattern.match(text):
@@ -254,15 +259,15 @@ def _scalar_text(loader: _StrictLoader, node: Node, tag: str, pattern: re.Patter
 
 
 def _construct_null(loader: _StrictLoader, node: Node) -> None:
-    _scalar_text(loader, node, "~ or null", _NULL)
+    _scalar_text(node, "~ or null", _NULL)
 
 
 def _construct_bool(loader: _StrictLoader, node: Node) -> bool:
-    return _scalar_text(loader, node, "true or false", _BOOL).lower() == "true"
+    return _scalar_text(node, "true or false", _BOOL).lower() == "true"
 
 
 def _construct_int(loader: _StrictLoader, node: Node) -> int:
-    text = _scalar_text(loader, node, "a whole number", _INT).replace("_", "")
+    text = _scalar_text(node, "a whole number", _INT).replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
     base = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}.get(digits[:2], 10)
@@ -277,10 +282,9 @@ def _construct_int(loader: _StrictLoader, node: Node) -> int:
     # (resolve.go), so only those are taken; the length check also keeps int() from its 4300-digit limit.
     value = sign * int(digits if base == 10 else digits[2:], base) if len(digits) <= _MAX_INT_TEXT else None
     if value is None or not -(2**63) <= value < 2**64:
-        shown = text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
         raise _refuse(
             node,
-            shown,
+            _shortened(text),
             "expected a whole number of at most 64 bits (-9223372036854775808 to 18446744073709551615): "
             "Pulumi's YAML reader turns a longer one into a rounded float or text; put it in quotes if it "
             "is text",
@@ -289,17 +293,16 @@ def _construct_int(loader: _StrictLoader, node: Node) -> int:
 
 
 def _construct_float(loader: _StrictLoader, node: Node) -> float:
-    text = _scalar_text(loader, node, "a number", _FLOAT).replace("_", "")
+    text = _scalar_text(node, "a number", _FLOAT).replace("_", "")
     if not (text[-1:].isdigit() or text.endswith(".")):  # .inf, .nan
         raise _refuse(
             node, str(node.value), f"{text} {_NO_JSON}; expected a finite number, or quotes if it is text"
         )
     value = float(text)
     if not math.isfinite(value):
-        shown = text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
         raise _refuse(
             node,
-            shown,
+            _shortened(text),
             "expected a number within a 64-bit float's range (about 1.8e308): Pulumi's YAML reader keeps a "
             "larger one as text; put it in quotes if it is text",
         )
