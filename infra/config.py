@@ -25,11 +25,12 @@ from pydantic import (
     StrictBool,
     StrictInt,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from infra.known import did_you_mean, known_instance_types
+from infra.known import did_you_mean, known_instance_types, partition_of
 from infra.naming import cluster_key_problem, eks_cluster_name
 from infra.naming import service_network as default_service_network
 from infra.network import SubnetPlanError, plan_subnets, service_cidr_problem
@@ -219,6 +220,27 @@ LogRetentionDays = Annotated[
 PROXY_PORTS = (2000, 9901, 15000, 15001, 15006, 15020, 15021, 15090)
 SSH_PORT = 22
 
+# Special-purpose IPv4 ranges that are not globally reachable (IANA's registry, RFC 6890 and its
+# updates): private, shared, loopback, link-local, benchmarking, multicast and reserved. EKS refuses
+# reserved addresses in a public endpoint's allowlist ("The block cannot include reserved addresses":
+# https://docs.aws.amazon.com/eks/latest/userguide/config-cluster-endpoint.html). RFC 5737's
+# documentation ranges are left to automation/placeholders.py: staging ships with one as the value to
+# replace, which renders and is refused by deploy and preview as a placeholder.
+RESERVED_IPV4_RANGES = tuple(
+    ipaddress.IPv4Network(block)
+    for block in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+    )
+)  # fmt: skip
+
+
+def reserved_range_of(cidr: str) -> str | None:
+    """The reserved range a block lies wholly in, or None (0.0.0.0/0 spans them, so it is not in one)."""
+    network = ipaddress.IPv4Network(cidr)
+    return next((str(r) for r in RESERVED_IPV4_RANGES if network.subnet_of(r)), None)
+
+
 # Where a VPC's block may come from: the RFC 1918 private ranges and RFC 6598's shared space.
 VPC_ADDRESS_SPACES = tuple(
     ipaddress.IPv4Network(block)
@@ -359,8 +381,9 @@ class NetworkConfig(_Model):
         return self
 
 
-# Graviton instance families carry a "g" after the generation number: m7g, c7gn, t4g, r8gd.
-_GRAVITON = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
+# Graviton instance families carry a "g" after the generation number: m7g, c7gn, t4g, r8gd; a1, the
+# first Graviton family, is the one without it (https://aws.amazon.com/ec2/instance-types/a1/).
+_GRAVITON = re.compile(r"^(a1|[a-z]+\d+[a-z]*g[a-z]*)\.")
 
 
 def architecture_of(instance_type: str) -> Literal["arm64", "x86_64"]:
@@ -449,6 +472,16 @@ class EndpointConfig(_Model):
                 "expected at least one CIDR while publicAccess is true (EKS reads an empty list as "
                 "0.0.0.0/0); set publicAccess: false for a private-only endpoint",
             )
+        for index, cidr in enumerate(self.public_access_cidrs):
+            reserved = reserved_range_of(cidr)
+            if reserved is not None:
+                raise KeyedError(
+                    f"publicAccessCidrs[{index}]",
+                    f"{cidr} lies in the reserved range {reserved}: no caller reaches the public endpoint "
+                    "from it, and EKS refuses reserved addresses there; expected public addresses (for "
+                    "callers inside the VPC, the private endpoint already answers)",
+                    value=cidr,
+                )
         return self
 
 
@@ -557,15 +590,20 @@ StatusMatch = Annotated[
 ]
 
 
-_HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
+# The characters and length VPC Lattice takes in a health-check path: the HealthCheckPath shape of its
+# API model as botocore ships it (data/vpc-lattice/2022-11-30/service-2.json: at most 2,048 characters,
+# "^/[a-zA-Z0-9@:%_+.~#?&/=-]*$"); CreateTargetGroup refuses anything else, so the controller would
+# never make the target group. Anything else is written percent-encoded (%28 for "(").
+_HTTP_PATH = re.compile(r"^/[a-zA-Z0-9@:%_+.~#?&/=-]*$")
 _HTTP_PATH_MAX = 2048
 
 
 def _http_path(value: str) -> str:
     if len(value) > _HTTP_PATH_MAX or not _HTTP_PATH.fullmatch(value):
         raise ValueError(
-            f"expected a path starting with / and made of printable ASCII characters without spaces, "
-            f"at most {_HTTP_PATH_MAX} characters, like /healthz"
+            f"expected a path starting with / of at most {_HTTP_PATH_MAX} characters, made of letters, "
+            "digits and @ : % _ + . ~ # ? & / = - (what VPC Lattice takes; percent-encode anything "
+            "else), like /healthz"
         )
     return value
 
@@ -611,7 +649,7 @@ class LatticeAccessLogsConfig(_Model):
     """Access logs of the service network: every request, to an encrypted CloudWatch log group."""
 
     enabled: StrictBool = Field(default=True, description="Log every request through the service network.")
-    retention_days: Annotated[StrictInt, Field(ge=1, le=3653)] = Field(
+    retention_days: LogRetentionDays = Field(
         default=30, description="Days CloudWatch Logs keeps the access log."
     )
 
@@ -651,6 +689,10 @@ class LatticeConfig(_Model):
     access_logs: LatticeAccessLogsConfig = Field(
         default=LatticeAccessLogsConfig(), description="Access logs of the service network."
     )
+
+
+CLUSTER_DNS_ZONES = ("cluster.local", "in-addr.arpa", "ip6.arpa")
+"""Zones the clusters' CoreDNS answers from Kubernetes itself (the EKS Corefile's kubernetes plugin)."""
 
 
 class MeshConfig(_Model):
@@ -696,6 +738,21 @@ class MeshConfig(_Model):
     # Whether the backend supports the other settings is the backend's to say
     # (MeshBackend.config_problems, checked by infra.mesh.backend_for).
 
+    @field_validator("cloud_map_namespace")
+    @classmethod
+    def _not_a_zone_the_cluster_answers(cls, value: str) -> str:
+        # CoreDNS answers the cluster domain itself, and its kubernetes plugin answers NXDOMAIN for a
+        # name there it does not know unless told to fall through, which EKS's Corefile does only for
+        # the reverse zones (https://coredns.io/plugins/kubernetes/): front could never resolve colorapp.
+        for zone in CLUSTER_DNS_ZONES:
+            if value == zone or value.endswith(f".{zone}"):
+                raise ValueError(
+                    f"{value!r} is inside {zone}, which the clusters' own DNS answers: front could never "
+                    "resolve colorapp there; expected a private name of your own, like "
+                    "appmesh-demo.pvt.aws.local"
+                )
+        return value
+
 
 class ColorVersion(_Model):
     """One deployment of colorapp: answers with ``color`` and takes ``weight`` percent of the traffic."""
@@ -711,16 +768,37 @@ class ColorVersion(_Model):
     )
 
 
+MAX_SOURCE_RANGES = 30
+"""Source ranges front's load balancer takes: two security-group rules each, 60 rules by default."""
+
+
 class FrontConfig(_Model):
     """The public entry point: calls colorapp through the mesh."""
 
     name: DnsLabel = Field(default="front", description="Deployment, Service and mesh-node name of front.")
     cluster: DnsLabel = Field(default="eksc1", description="The cluster (a `clusters[].name`) front runs in.")
     replicas: Annotated[StrictInt, Field(ge=1, le=100)] = Field(default=1, description="Pods of front.")
-    # An empty list is not "nobody": Kubernetes reads no source ranges as open to everyone.
+    # An empty list is not "nobody": Kubernetes reads no source ranges as open to everyone. At most
+    # MAX_SOURCE_RANGES: the cloud provider writes two rules per range into the load balancer's security
+    # group (the listener port, and ICMP for path-MTU discovery; ensureLoadBalancer in
+    # kubernetes/cloud-provider-aws), and a security group holds 60 inbound rules by default
+    # (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups).
     load_balancer_source_ranges: Annotated[tuple[Ipv4Cidr, ...], Field(min_length=1)] = Field(
-        default=("0.0.0.0/0",), description="Who may reach front's public load balancer."
+        default=("0.0.0.0/0",),
+        description="Who may reach front's public load balancer (1-30 blocks).",
+        json_schema_extra={"maxItems": MAX_SOURCE_RANGES},
     )
+
+    @model_validator(mode="after")
+    def _source_ranges_fit_a_security_group(self) -> FrontConfig:
+        count = len(self.load_balancer_source_ranges)
+        if count > MAX_SOURCE_RANGES:
+            raise KeyedError(
+                "loadBalancerSourceRanges",
+                f"{count} blocks; expected at most {MAX_SOURCE_RANGES}: the load balancer's security group "
+                f"gets two rules per block and holds 60 by default; join neighbouring blocks",
+            )
+        return self
 
 
 def _default_versions() -> tuple[ColorVersion, ...]:
@@ -945,6 +1023,7 @@ class StackConfig(_Model):
     def _topology_is_consistent(self) -> StackConfig:
         self._check_tags()
         self._check_zones()
+        self._check_partitions()
         names = [c.name for c in self.clusters]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -1010,6 +1089,16 @@ class StackConfig(_Model):
                     f"{', '.join(PROGRAM_TAG_PREFIXES)}",
                     value=value,
                 )
+            for part, text in (("key", key), ("value", value)):
+                if "=" in text or text != text.strip():
+                    raise KeyedError(
+                        where,
+                        f"the tag's {part} {text!r} has '=' or spaces at an end: front's load balancer "
+                        "gets the tags through a key=value,... annotation that the cloud provider splits at "
+                        "'=' and trims, so it would carry another tag than every other resource; expected "
+                        "a tag without '=' and without spaces at either end",
+                        value=value,
+                    )
             if not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):
                 raise KeyedError(
                     where,
@@ -1021,6 +1110,29 @@ class StackConfig(_Model):
                     where,
                     "expected a tag value of at most 256 letters, digits, spaces and _ . : / = + - @",
                     value=value,
+                )
+
+    def _check_partitions(self) -> None:
+        """IAM principals from another partition than the region's: EKS cannot grant them access."""
+        partition = partition_of(self.region)
+        if partition is None:
+            return
+        given = [
+            *(
+                (f"clusters[{i}].adminPrincipalArns[{j}]", arn)
+                for i, cluster in enumerate(self.clusters)
+                for j, arn in enumerate(cluster.admin_principal_arns)
+            ),
+            *((f"operators[{j}]", arn) for j, arn in enumerate(self.operators)),
+        ]
+        for key, arn in given:
+            theirs = arn.split(":", 2)[1]
+            if theirs != partition:
+                raise KeyedError(
+                    key,
+                    f"an ARN of partition {theirs!r}, but region {self.region} is in {partition!r}: "
+                    f"IAM principals work only in their own partition; expected arn:{partition}:iam::...",
+                    value=arn,
                 )
 
     def _check_zones(self) -> None:

@@ -58,6 +58,23 @@ def known_regions() -> frozenset[str]:
     return frozenset(regions)
 
 
+@cache
+def _partitions() -> tuple[tuple[str, frozenset[str]], ...]:
+    """(partition, its regions) for every partition in ``data/endpoints.json``."""
+    data_dir = _data_dir()
+    raw = _read(data_dir / "endpoints.json") if data_dir else None
+    data: Mapping[str, Any] = json.loads(raw) if raw else {}
+    return tuple(
+        (str(p.get("partition", "")), frozenset(str(r) for r in p.get("regions", {})))
+        for p in data.get("partitions", [])
+    )
+
+
+def partition_of(region: str) -> str | None:
+    """The partition a region belongs to (``aws``, ``aws-cn``, ``aws-us-gov``...), or None if unknown."""
+    return next((name for name, regions in _partitions() if region in regions), None)
+
+
 # The shape's definition in the EC2 model: {"type":"string", "enum":[...]} (the model also has members
 # named InstanceType that only point at a shape, which this does not match).
 _INSTANCE_TYPE_SHAPE = re.compile(

@@ -468,14 +468,16 @@ WRONG_KIND: list[tuple[str, Change, str]] = [
     (
         "health-check-path-not-a-path",
         _health_check(path="healthz"),
-        "crossmesh:mesh.lattice.healthCheck.path: got 'healthz'; expected a path starting with / and made "
-        "of printable ASCII characters without spaces, at most 2048 characters, like /healthz",
+        "crossmesh:mesh.lattice.healthCheck.path: got 'healthz'; expected a path starting with / of at most "
+        "2048 characters, made of letters, digits and @ : % _ + . ~ # ? & / = - (what VPC Lattice takes; "
+        "percent-encode anything else), like /healthz",
     ),
     (
         "health-check-path-with-space",
         _health_check(path="/health z"),
-        "crossmesh:mesh.lattice.healthCheck.path: got '/health z'; expected a path starting with / and made "
-        "of printable ASCII characters without spaces, at most 2048 characters, like /healthz",
+        "crossmesh:mesh.lattice.healthCheck.path: got '/health z'; expected a path starting with / of at most "
+        "2048 characters, made of letters, digits and @ : % _ + . ~ # ? & / = - (what VPC Lattice takes; "
+        "percent-encode anything else), like /healthz",
     ),
     (
         "relaxed-policy-not-an-id",

@@ -42,7 +42,10 @@ class LatticeBackend(MeshBackend):
     # --- decisions from the configuration alone ---------------------------------------------------
 
     # backendRefs per rule of a Gateway API HTTPRoute: maxItems 16 in the HTTPRoute CRD (v1.5.0).
-    max_weighted_targets = (16, "an HTTPRoute rule takes at most 16 backendRefs")
+    # A Lattice rule forwards to at most 10 target groups (ForwardAction.targetGroups, 1-10 items:
+    # https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_ForwardAction.html), fewer than
+    # the 16 backendRefs an HTTPRoute rule may list: past 10 the controller never makes the rule.
+    max_weighted_targets = (10, "a VPC Lattice rule forwards to at most 10 target groups")
 
     def namespace_labels(self) -> Mapping[str, str]:
         return objects.namespace_labels()

@@ -37,14 +37,15 @@ SERVICE = 40
 # CreateTargetGroup name, 3-128, same characters:
 # https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_CreateTargetGroup.html
 TARGET_GROUP = 128
+# All three are at least 3 characters long.
 LATTICE_NAME = Syntax(
-    "a VPC Lattice name: lowercase letters, digits and single '-' between them (no '--')",
-    re.compile(r"[a-z0-9]+(-[a-z0-9]+)*"),
+    "a VPC Lattice name: at least 3 lowercase letters, digits and single '-' between them (no '--')",
+    re.compile(r"(?=.{3})[a-z0-9]+(-[a-z0-9]+)*"),
 )
 LATTICE_SERVICE_NAME = Syntax(
-    "a VPC Lattice service name: lowercase letters, digits and single '-' between them (no '--'), "
-    "not starting with 'svc-'",
-    re.compile(r"(?!svc-)[a-z0-9]+(-[a-z0-9]+)*"),
+    "a VPC Lattice service name: at least 3 lowercase letters, digits and single '-' between them "
+    "(no '--'), not starting with 'svc-'",
+    re.compile(r"(?!svc-)(?=.{3})[a-z0-9]+(-[a-z0-9]+)*"),
 )
 
 

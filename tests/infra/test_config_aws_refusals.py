@@ -1,0 +1,255 @@
+"""Values the model used to accept that AWS, EKS or the clusters would refuse (or silently change) during
+``pulumi up``, half-way through a deploy: each is now refused up front, naming the key, and the value
+next to it that AWS does take still passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.config import LOG_RETENTION_DAYS, StackConfig, architecture_of
+from infra.config_parse import ConfigError, parse_stack_file
+from infra.known import partition_of
+from infra.mesh import backend_for
+from tests.support import variant
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def parse(change: Change, env: str = "dev") -> StackConfig:
+    """The model's checks, then the backend's (its names and limits), as the render and the CLI run them."""
+    config = parse_stack_file(variant(env, change), env)
+    backend_for(config)
+    return config
+
+
+def refusal(change: Change, env: str = "dev") -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse(change, env)
+    return str(caught.value)
+
+
+def lattice(**settings: Any) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:mesh"]["lattice"].update(settings)
+
+    return change
+
+
+# CloudWatch Logs PutRetentionPolicy takes only its listed values (API_PutRetentionPolicy.html).
+def test_access_log_retention_must_be_one_cloudwatch_takes() -> None:
+    message = refusal(lattice(accessLogs={"retentionDays": 2}))
+    assert "crossmesh:mesh.lattice.accessLogs.retentionDays" in message
+    assert "CloudWatch Logs accepts" in message
+    assert parse(lattice(accessLogs={"retentionDays": 3})).mesh.lattice.access_logs.retention_days == 3
+    assert 2 not in LOG_RETENTION_DAYS
+
+
+# HealthCheckPath in botocore's vpc-lattice model: "^/[a-zA-Z0-9@:%_+.~#?&/=-]*$".
+@pytest.mark.parametrize("path", ["/health(z)", "/healthz!", "/a;b", "/a*b", "/a$b", "/[x]", "/a,b", "/a'b"])
+def test_health_check_path_takes_only_what_lattice_takes(path: str) -> None:
+    message = refusal(lattice(healthCheck={"path": path}))
+    assert "crossmesh:mesh.lattice.healthCheck.path" in message
+    assert "percent-encode" in message
+
+
+def test_health_check_path_with_lattices_own_characters_passes() -> None:
+    path = "/health%28z%29/a-b_c.d~e@f:g?h=1&i=+#j"
+    assert parse(lattice(healthCheck={"path": path})).mesh.lattice.health_check.path == path
+
+
+def test_health_check_path_pattern_is_botocores() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("vpc-lattice")
+    assert "^/[a-zA-Z0-9@:%_+.~#?&/=-]*$" in model.shape_for("HealthCheckPath").metadata["pattern"]
+
+
+# ServiceNetworkName: 3-63 characters (botocore's vpc-lattice model, API_CreateServiceNetwork.html).
+@pytest.mark.parametrize("name", ["ab", "a"])
+def test_service_network_name_has_at_least_three_characters(name: str) -> None:
+    message = refusal(lattice(serviceNetwork=name))
+    assert "crossmesh:mesh.lattice.serviceNetwork" in message
+    assert "at least 3" in message
+
+
+def test_three_character_service_network_name_passes() -> None:
+    assert parse(lattice(serviceNetwork="abc")).mesh.lattice.service_network == "abc"
+
+
+def test_lattice_name_minimums_are_botocores() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("vpc-lattice")
+    for shape in ("ServiceNetworkName", "ServiceName", "TargetGroupName"):
+        assert model.shape_for(shape).metadata["min"] == 3
+
+
+def _versions(count: int) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        weights = [100 // count + (1 if i < 100 % count else 0) for i in range(count)]
+        config["crossmesh:workloads"]["colorapp"]["versions"] = [
+            {"color": f"c{i}", "cluster": "eksc2", "weight": w} for i, w in enumerate(weights)
+        ]
+
+    return change
+
+
+# ForwardAction.targetGroups: 1-10 items (API_ForwardAction.html; WeightedTargetGroupList in botocore).
+def test_lattice_takes_at_most_ten_weighted_versions() -> None:
+    message = refusal(_versions(11))
+    assert "crossmesh:workloads.colorapp.versions" in message
+    assert "at most 10 target groups" in message
+    assert len(parse(_versions(10)).workloads.colorapp.versions) == 10
+
+
+def test_lattice_forward_limit_is_botocores() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("vpc-lattice")
+    assert model.shape_for("ForwardAction").members["targetGroups"].metadata["max"] == 10
+
+
+def _instance_types(*types: str) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][0]["nodes"]["instanceTypes"] = list(types)
+
+    return change
+
+
+def test_a1_is_graviton() -> None:
+    assert architecture_of("a1.large") == "arm64"
+    assert architecture_of("a1.metal") == "arm64"
+    assert architecture_of("m5.large") == "x86_64"
+    assert architecture_of("g4ad.xlarge") == "x86_64"
+    # a1 with another Graviton type is one architecture; with an x86 type it is two
+    assert parse(_instance_types("a1.large", "m6g.large")).clusters[0].nodes.instance_types == (
+        "a1.large",
+        "m6g.large",
+    )
+    assert "crossmesh:clusters[0].nodes.instanceTypes" in refusal(_instance_types("a1.large", "m5.large"))
+
+
+def _endpoint_cidrs(*cidrs: str) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][0]["endpoint"] = {"publicAccessCidrs": list(cidrs)}
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("cidr", "reserved"),
+    [
+        ("10.0.0.0/8", "10.0.0.0/8"),
+        ("10.20.0.0/16", "10.0.0.0/8"),
+        ("192.168.1.0/24", "192.168.0.0/16"),
+        ("172.16.0.0/12", "172.16.0.0/12"),
+        ("100.64.0.0/10", "100.64.0.0/10"),
+        ("127.0.0.1/32", "127.0.0.0/8"),
+        ("169.254.0.0/16", "169.254.0.0/16"),
+        ("198.18.0.0/16", "198.18.0.0/15"),
+        ("224.0.0.0/4", "224.0.0.0/4"),
+    ],
+)
+def test_public_endpoint_allowlist_refuses_reserved_ranges(cidr: str, reserved: str) -> None:
+    message = refusal(_endpoint_cidrs("198.51.99.0/24", cidr))
+    assert "crossmesh:clusters[0].endpoint.publicAccessCidrs[1]" in message
+    assert f"reserved range {reserved}" in message
+
+
+# A documentation range is a placeholder: rendered, and refused by deploy (automation/placeholders.py).
+@pytest.mark.parametrize(
+    "cidrs", [("0.0.0.0/0",), ("203.0.112.0/24", "8.8.8.8/32"), ("11.0.0.0/8",), ("203.0.113.0/24",)]
+)
+def test_public_endpoint_allowlist_takes_public_blocks_and_placeholders(cidrs: tuple[str, ...]) -> None:
+    assert parse(_endpoint_cidrs(*cidrs)).clusters[0].endpoint.public_access_cidrs == cidrs
+
+
+def _source_ranges(count: int) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:workloads"]["front"]["loadBalancerSourceRanges"] = [
+            f"198.51.{i}.0/24" for i in range(count)
+        ]
+
+    return change
+
+
+# Two rules per range in the load balancer's security group, 60 inbound rules by default.
+def test_load_balancer_takes_at_most_thirty_source_ranges() -> None:
+    message = refusal(_source_ranges(31))
+    assert "crossmesh:workloads.front.loadBalancerSourceRanges" in message
+    assert "expected at most 30" in message
+    assert len(parse(_source_ranges(30)).workloads.front.load_balancer_source_ranges) == 30
+
+
+def _namespace(name: str) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:mesh"]["cloudMapNamespace"] = name
+
+    return change
+
+
+@pytest.mark.parametrize("name", ["cluster.local", "svc.cluster.local", "pvt.in-addr.arpa", "x.ip6.arpa"])
+def test_discovery_namespace_is_not_a_zone_coredns_answers(name: str) -> None:
+    message = refusal(_namespace(name))
+    assert "crossmesh:mesh.cloudMapNamespace" in message
+    assert "could never resolve colorapp" in message
+
+
+def test_discovery_namespace_merely_ending_like_the_cluster_domain_passes() -> None:
+    assert parse(_namespace("mycluster.local")).mesh.cloud_map_namespace == "mycluster.local"
+
+
+def _tags(tags: dict[str, str]) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:tags"] = tags
+
+    return change
+
+
+# The cloud provider splits aws-load-balancer-additional-resource-tags at ',' and '=' and trims each pair
+# (getKeyValuePropertiesFromAnnotation in kubernetes/cloud-provider-aws): "team=a=b" tags the ELB team=a.
+@pytest.mark.parametrize(
+    "tags", [{"team": "a=b"}, {"a=b": "x"}, {"team": " x"}, {"team": "x "}, {" team": "x"}, {"team ": "x"}]
+)
+def test_tags_the_load_balancer_annotation_would_change_are_refused(tags: dict[str, str]) -> None:
+    message = refusal(_tags(tags))
+    assert "crossmesh:tags." in message
+    assert "'=' or spaces at an end" in message
+
+
+def test_tags_with_inner_spaces_pass() -> None:
+    assert dict(parse(_tags({"cost center": "team a"})).tags) == {"cost center": "team a"}
+
+
+def _operators(*arns: str) -> Change:
+    def change(config: dict[str, Any]) -> None:
+        config["crossmesh:operators"] = list(arns)
+
+    return change
+
+
+def test_principals_must_be_of_the_regions_partition() -> None:
+    message = refusal(
+        _operators("arn:aws:iam::210987654321:role/ops", "arn:aws-us-gov:iam::210987654321:role/o")
+    )
+    assert "crossmesh:operators[1]" in message
+    assert "partition 'aws-us-gov'" in message
+    assert "us-east-1 is in 'aws'" in message
+
+    def admins(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][1]["adminPrincipalArns"] = ["arn:aws-cn:iam::210987654321:user/x"]
+
+    assert "crossmesh:clusters[1].adminPrincipalArns[0]" in refusal(admins)
+    assert parse(_operators("arn:aws:iam::210987654321:role/ops")).operators == (
+        "arn:aws:iam::210987654321:role/ops",
+    )
+
+
+def test_partitions_come_from_botocore() -> None:
+    assert partition_of("us-east-1") == "aws"
+    assert partition_of("cn-north-1") == "aws-cn"
+    assert partition_of("us-gov-west-1") == "aws-us-gov"
+    assert partition_of("nowhere-1") is None
