@@ -16,6 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.workloads.servers import App, Launcher, Upstream
+from workloads.runtime.common import logs
 from workloads.runtime.common.settings import MAX_HEADER_BYTES
 from workloads.runtime.front.app import MAX_FORWARDED_ACCEPT_BYTES
 
@@ -298,3 +299,84 @@ def test_an_exhausted_upstream_pool_waits_within_the_deadline_and_says_so(
     )
     # Bounded by the overall deadline, not by the pool.
     assert waited < 1.5
+
+
+@pytest.mark.parametrize(
+    ("hosts", "expected"),
+    [
+        (b"host: a\r\nhost: b\r\n", 400),  # two
+        (b"host: [\r\n", 400),  # not host[:port]
+        (b"host: a b\r\n", 400),
+        (b"host: example.com:8080\r\n", 200),
+        (b"host: [::1]:8080\r\n", 200),
+        # granian hands the app an empty Host when none was sent, so the two look alike; both are
+        # served: a health checker that leaves Host out must not see the app as down.
+        (b"host: \r\n", 200),
+        (b"", 200),
+    ],
+)
+def test_an_http11_request_needs_exactly_one_valid_host(colorapp: App, hosts: bytes, expected: int) -> None:
+    # RFC 9112, section 3.2: "A server MUST respond with a 400 (Bad Request) status code to [...] any
+    # request message that contains more than one Host header field line or a Host header field with
+    # an invalid field value."
+    response = exchange(colorapp.port, b"GET /ping HTTP/1.1\r\n" + hosts + b"connection: close\r\n\r\n")
+    assert status_of(response) == expected, response
+
+
+def test_an_http10_request_without_host_is_served(colorapp: App) -> None:
+    assert status_of(exchange(colorapp.port, b"GET /ping HTTP/1.0\r\n\r\n")) == 200
+
+
+def test_the_negotiated_answers_say_they_vary_by_accept(launcher: Launcher) -> None:
+    # RFC 9110, section 12.5.5: otherwise a cache between a client and front could give the JSON
+    # answer to a client that asked for text.
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue"})
+    front = launcher.start("workloads.runtime.front", {"COLOR_HOST": f"127.0.0.1:{color.port}"})
+    for port in (color.port, front.port):
+        for accept in (b"", b"accept: application/json\r\n"):
+            response = exchange(
+                port, b"GET /color HTTP/1.1\r\nhost: x\r\n%sconnection: close\r\n\r\n" % accept
+            )
+            assert status_of(response) == 200
+            head = response.partition(b"\r\n\r\n")[0].lower()
+            assert b"\r\nvary: accept\r\n" in head, head
+
+
+def test_a_clients_long_method_path_and_trace_state_cannot_stretch_or_fill_the_log(
+    launcher: Launcher,
+) -> None:
+    # Lines over PIPE_BUF are not written atomically: two serving processes sharing stdout mixed a
+    # 60 KB access line with another, leaving lines that are not JSON. And OpenTelemetry warned about a
+    # malformed tracestate with the client's own text, once per request.
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue"})
+    path = "/" + "a" * 60_000
+    response = exchange(color.port, f"GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".encode())
+    assert status_of(response) == 404
+    body = response.partition(b"\r\n\r\n")[2]
+    assert len(body) < 400
+    assert b"(60001 characters)" in body
+    method = "M" * 10_000
+    assert (
+        status_of(
+            exchange(color.port, f"{method} /color HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".encode())
+        )
+        == 405
+    )
+    junk = "SECURITY ALERT: user admin logged in " + "A" * 8000
+    traced = (
+        "GET /ping HTTP/1.1\r\nhost: x\r\n"
+        "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+        f"tracestate: {junk}\r\nconnection: close\r\n\r\n"
+    )
+    assert status_of(exchange(color.port, traced.encode())) == 200
+    color.terminate()
+    assert color.wait(timeout=10) == 0
+    raw = color.stdout.read_bytes().splitlines()
+    assert all(len(line) + 1 <= logs.PIPE_BUF for line in raw), max(len(line) for line in raw)
+    records = color.logs()
+    access = [r for r in records if r.get("msg") == "request"]
+    assert [r["status"] for r in access] == [404, 405, 200]
+    assert access[0]["path"].endswith("... (60001 characters)")
+    assert access[1]["method"].endswith("... (10000 characters)")
+    assert not [r for r in records if r["level"] == "warning"], records
+    assert "SECURITY ALERT" not in color.stdout.read_text()

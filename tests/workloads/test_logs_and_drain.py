@@ -126,6 +126,42 @@ def test_a_forked_child_does_not_write_its_parents_waiting_lines(pipe: tuple[int
     handler.close()
 
 
+def _json_handler(write: int, name: str) -> tuple[logs.LineBatches, logging.Logger]:
+    config = logs.logging_config("colorapp", "info")
+    formatter_spec = dict(config["formatters"]["json"])
+    factory = formatter_spec.pop("()")
+    handler, log = batching_logger(write, name)
+    handler.setFormatter(factory(**formatter_spec))
+    return handler, log
+
+
+def test_a_line_longer_than_pipe_buf_is_shortened_to_one_atomic_write(pipe: tuple[int, int]) -> None:
+    # Written whole, a 60 KB line was split by another process's line in the pod's stdout.
+    read, write = pipe
+    handler, log = _json_handler(write, "long")
+    log.warning("upstream %s", "x" * 9000, extra={"path": "/" + "a" * 60_000, "status": 404, "short": "ok"})
+    (line,) = read_available(read).splitlines()
+    assert len(line) + 1 <= logs.PIPE_BUF
+    record = json.loads(line)
+    assert record["path"] == "/" + "a" * (logs.SHORTENED_CHARS - 1) + "... (60001 characters)"
+    assert record["msg"].endswith("... (9009 characters)")
+    assert (record["status"], record["short"], record["level"]) == (404, "ok", "warning")
+    handler.close()
+
+
+def test_a_traceback_is_kept_whole_however_long(pipe: tuple[int, int]) -> None:
+    read, write = pipe
+    handler, log = _json_handler(write, "traceback")
+    try:
+        raise RuntimeError("y" * 6000)
+    except RuntimeError:
+        log.exception("unhandled error")
+    (line,) = read_available(read).splitlines()
+    assert len(line) > logs.PIPE_BUF
+    assert "y" * 6000 in json.loads(line)["exc_info"]
+    handler.close()
+
+
 def test_the_app_format_is_one_json_object_per_line(pipe: tuple[int, int]) -> None:
     read, write = pipe
     config = logs.logging_config("colorapp", "info")

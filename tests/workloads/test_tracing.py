@@ -230,3 +230,23 @@ def test_the_apps_export_linked_spans_over_otlp(launcher: Launcher) -> None:
     _, color_parent = by_role["colorapp", server_kind]
     assert call_parent == front_id
     assert color_parent == call_id
+
+
+def test_an_unknown_method_is_recorded_as_other_and_a_long_path_is_cut() -> None:
+    # OpenTelemetry's HTTP conventions: a method outside the standard ones is "_OTHER" and the span is
+    # named "HTTP"; the method and the path are a client's text, as long as the head allows.
+    exporter = InMemorySpanExporter()
+    color = build_colorapp(
+        ColorSettings(color="blue"), tracing.provider("colorapp", [SimpleSpanProcessor(exporter)])
+    )
+    with serving(color) as port:
+        odd = httpx.request("FROBNICATE", f"http://127.0.0.1:{port}/color", timeout=10)
+        long_path = httpx.get(f"http://127.0.0.1:{port}/{'a' * 5000}", timeout=10)
+    assert (odd.status_code, long_path.status_code) == (405, 404)
+    first, second = exporter.get_finished_spans()
+    assert first.name == "HTTP"
+    assert first.attributes is not None
+    assert first.attributes["http.request.method"] == "_OTHER"
+    assert second.name == "GET"
+    assert second.attributes is not None
+    assert second.attributes["url.path"] == "/" + "a" * 255 + "... (5001 characters)"

@@ -39,7 +39,8 @@ class ColorSettings(ServerSettings):
 
 def build(settings: ColorSettings, tracer_provider: TracerProvider) -> web.Service:
     color = settings.color
-    version = {VERSION_HEADER: color}
+    # The body depends on Accept, so caches must key on it (RFC 9110, section 12.5.5).
+    version = {VERSION_HEADER: color, "Vary": "Accept"}
     # The answer never changes, so both responses are built once and sent as they are: a Starlette
     # Response holds its encoded body and headers and keeps no state from one send to the next.
     as_text = Response(color.encode(), media_type="text/plain; charset=utf-8", headers=version)

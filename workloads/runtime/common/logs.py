@@ -82,6 +82,23 @@ class _Formatter(OrjsonFormatter):
 
 
 _LIVE: weakref.WeakSet[LineBatches] = weakref.WeakSet()
+SHORTENED_CHARS = 200
+"""What is kept of each long text in a line that would not fit in one atomic write."""
+
+
+def _shortened(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of ``record`` whose message and text fields are cut to ``SHORTENED_CHARS``, saying so."""
+    copy = logging.makeLogRecord(record.__dict__)
+    copy.msg = _cut(record.getMessage())
+    copy.args = None
+    for key, value in record.__dict__.items():
+        if isinstance(value, str) and key not in ("msg", "message") and len(value) > SHORTENED_CHARS:
+            setattr(copy, key, _cut(value))
+    return copy
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHORTENED_CHARS else f"{text[:SHORTENED_CHARS]}... ({len(text)} characters)"
 
 
 class LineBatches(logging.Handler):
@@ -101,6 +118,11 @@ class LineBatches(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+            if len(line) > PIPE_BUF and not record.exc_info:
+                # One write of more than PIPE_BUF bytes can be split by another process's line in the
+                # same pipe: the record's long texts are cut until its line fits in one atomic write.
+                # A traceback is kept whole: it is the program's own text, and worth more than that.
+                line = (self.format(_shortened(record)) + "\n").encode("utf-8", "backslashreplace")
         except Exception:
             self.handleError(record)
             return
@@ -186,6 +208,10 @@ def logging_config(service: str, level: str) -> dict[str, Any]:
             # granian's loggers: through the root handler; its access log stays off (ours has more).
             "_granian": {"handlers": [], "level": level.upper(), "propagate": True},
             "granian.access": {"handlers": [], "level": "WARNING", "propagate": True},
+            # OpenTelemetry warns about a malformed traceparent or tracestate with the client's own
+            # text in the line, once per request: any client could fill the warning stream with it.
+            "opentelemetry.trace.span": {"handlers": [], "level": "ERROR", "propagate": True},
+            "opentelemetry.trace.propagation": {"handlers": [], "level": "ERROR", "propagate": True},
         },
     }
 

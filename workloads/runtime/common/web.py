@@ -10,6 +10,8 @@
   keep-alive clients move to another pod, in every serving process of the pod
   (``drain.DrainState``); SIGTERM later lets requests in flight finish (the server does that);
 - a request body sent to a route that takes none is never read: the answer closes the connection;
+- two Host lines, or a Host that is not ``host[:port]``, get 400 (RFC 9112, section 3.2);
+- a client's method and path are cut to ``MAX_ECHOED_CHARS`` wherever they are echoed (404, log, span);
 - one span (kind SERVER, context from ``traceparent`` or ``X-Amzn-Trace-Id``) and one access-log
   line per request. On a public endpoint (front: ``TRACE_PUBLIC_ENDPOINT``, on by default) the
   caller's context is untrusted: the span starts a trace of its own, sampled by this service's own
@@ -26,6 +28,7 @@ import functools
 import gc
 import ipaddress
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -165,16 +168,27 @@ _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"x-amzn-trace-id"})
 """What the propagators read (W3C trace context and X-Ray); no other header is decoded."""
 
 
-def _read_head(headers: Sequence[tuple[bytes, bytes]]) -> tuple[bool, dict[str, str]]:
-    """In one pass: whether the request has a body, and its trace headers as text."""
+# RFC 9110, section 4.2.3 and RFC 3986: an authority is a host (an IP literal in brackets, or a name
+# of unreserved, percent-encoded and sub-delimiter characters) and an optional port.
+_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(:[0-9]*)?")
+
+
+def _read_head(headers: Sequence[tuple[bytes, bytes]]) -> tuple[bool, dict[str, str], bool]:
+    """In one pass: whether the request has a body, its trace headers as text, and whether it has
+    exactly one valid Host."""
     has_body = False
     carrier: dict[str, str] = {}
+    hosts = 0
+    host_ok = False
     for name, value in headers:
         if name in _TRACE_HEADERS:
             carrier[name.decode("latin-1")] = value.decode("latin-1")
+        elif name == b"host":
+            hosts += 1
+            host_ok = _HOST.fullmatch(value) is not None
         elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in {b"", b"0"}):
             has_body = True
-    return has_body, carrier
+    return has_body, carrier, hosts == 1 and host_ok
 
 
 class Service:
@@ -206,7 +220,14 @@ class Service:
             self._access(scope, 431, 0.0, None)
             return
         started = time.perf_counter()
-        has_body, carrier = _read_head(headers)
+        has_body, carrier, one_host = _read_head(headers)
+        if not one_host and scope.get("http_version") != "1.0":
+            # RFC 9112, section 3.2: a server MUST answer 400 to a request with more than one Host, or
+            # with one that is not a valid host[:port]. One that sent none reaches the app with an
+            # empty Host (granian fills it in), which is served: health checkers may leave it out.
+            await _plain(send, 400, b"expected exactly one valid Host header\n")
+            self._access(scope, 400, 0.0, None)
+            return
         close = has_body or self.drain.draining
         parent = _PROPAGATOR.extract(carrier, getter=_GETTER) if carrier else _NO_PARENT
         links: list[Link] | None = None
@@ -217,11 +238,18 @@ class Service:
         method: str = scope["method"]
         path: str = scope["path"]
         status = 500
+        # OpenTelemetry's HTTP conventions: a method outside the standard ones is recorded as _OTHER
+        # and names the span "HTTP"; any method is a client's choice, up to the whole head in size.
+        known = method in _KNOWN_METHODS
         span = self.tracer.start_span(
-            f"{method} {path}" if path in _KNOWN_PATHS else method,
+            (f"{method} {path}" if path in _KNOWN_PATHS else method) if known else "HTTP",
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": path, "server.address": self.name},
+            attributes={
+                "http.request.method": method if known else "_OTHER",
+                "url.path": _bounded(path),
+                "server.address": self.name,
+            },
             links=links,
         )
         # The span is current while the route runs, so front's client span is its child; attached
@@ -265,8 +293,8 @@ class Service:
         trace_id = format(span.get_span_context().trace_id, "032x") if span is not None else None
         client = scope.get("client")
         fields: dict[str, object] = {
-            "method": scope.get("method"),
-            "path": scope.get("path"),
+            "method": _bounded(scope["method"]),
+            "path": _bounded(scope["path"]),
             "status": status,
             "duration_ms": round(duration_ms, 3),
             "client": client[0] if client else None,
@@ -279,6 +307,18 @@ class Service:
 
 
 _KNOWN_PATHS = frozenset({"/", "/color", "/ping", "/healthz", "/drain"})
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+
+MAX_ECHOED_CHARS = 256
+"""The most of a client's method or path that goes into a log line or an answer: the server takes
+paths of up to 64 KiB, and a line over 4 KiB is no longer written to the pod's stdout in one piece."""
+
+
+def _bounded(text: str) -> str:
+    """A client's text cut to ``MAX_ECHOED_CHARS``, with how long it was."""
+    if len(text) > MAX_ECHOED_CHARS:
+        return f"{text[:MAX_ECHOED_CHARS]}... ({len(text)} characters)"
+    return text
 
 
 def _freeze_startup_objects() -> None:
@@ -308,7 +348,7 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": "not found", "path": request.url.path}, 404)
+    return JSONResponse({"error": "not found", "path": _bounded(request.url.path)}, 404)
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:

@@ -136,6 +136,8 @@ def _relay(answer: Answer, upstream: str) -> Response:
     if answer.ok:
         if answer.attempts > 1:
             log.info("upstream answered after retries", extra=log_fields)
+        # colorapp's answer depends on the Accept front passes on (RFC 9110, section 12.5.5).
+        headers["Vary"] = "Accept"
         return Response(
             answer.body, headers=headers, media_type=answer.content_type or "text/plain; charset=utf-8"
         )
