@@ -166,7 +166,7 @@ namespaces = {
         AppNamespaceArgs(
             name=topology.namespace,
             provider=handles[key].provider,
-            labels=mesh.namespace_labels(),
+            labels=mesh.namespace_labels(key),
             after=[controllers[key]],
         ),
     )

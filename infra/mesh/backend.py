@@ -143,8 +143,9 @@ class MeshBackend(ABC):
         return frozenset()
 
     @abstractmethod
-    def namespace_labels(self) -> Mapping[str, str]:
-        """Labels the apps' namespace needs (mesh membership, injection, Pod Security level)."""
+    def namespace_labels(self, cluster: str) -> Mapping[str, str]:
+        """Labels the apps' namespace in ``cluster`` needs (mesh membership, injection, Pod Security
+        level)."""
 
     @abstractmethod
     def traffic_cidrs(self) -> Sequence[str]:

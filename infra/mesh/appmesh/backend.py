@@ -69,7 +69,7 @@ class AppMeshBackend(MeshBackend):
 
     # --- decisions from the configuration alone ---------------------------------------------------
 
-    def namespace_labels(self) -> Mapping[str, str]:
+    def namespace_labels(self, cluster: str) -> Mapping[str, str]:
         return objects.namespace_labels(self.config.mesh.name)
 
     def composed_names(self, topology: Topology) -> Iterator[ComposedName]:

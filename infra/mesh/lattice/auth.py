@@ -32,6 +32,8 @@ class LatticeAuthPoliciesArgs:
     """The service network's id (AuthPolicy takes its id or ARN)."""
     callers: Sequence[pulumi.Output[str]]
     """IAM role ARNs allowed to invoke (front's)."""
+    source_vpc: pulumi.Input[str]
+    """The VPC the callers call from (the shared VPC): the policies allow no other."""
     provider: k8s.Provider
     """Provider of the cluster that holds the HTTPRoute (front's)."""
     after: Sequence[pulumi.Resource]
@@ -46,8 +48,10 @@ class LatticeAuthPolicies(pulumi.ComponentResource):
         self, name: str, args: LatticeAuthPoliciesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}:LatticeAuthPolicies", name, None, opts)
-        document = pulumi.Output.all(*args.callers).apply(
-            lambda arns: json.dumps(iam.invoke_auth_policy([str(a) for a in arns]), sort_keys=True)
+        document = pulumi.Output.all(args.source_vpc, *args.callers).apply(
+            lambda given: json.dumps(
+                iam.invoke_auth_policy([str(a) for a in given[1:]], str(given[0])), sort_keys=True
+            )
         )
         self.network_policy = aws.vpclattice.AuthPolicy(
             child(name, "service-network"),

@@ -47,8 +47,9 @@ class LatticeBackend(MeshBackend):
     # the 16 backendRefs an HTTPRoute rule may list: past 10 the controller never makes the rule.
     max_weighted_targets = (10, "a VPC Lattice rule forwards to at most 10 target groups")
 
-    def namespace_labels(self) -> Mapping[str, str]:
-        return objects.namespace_labels()
+    def namespace_labels(self, cluster: str) -> Mapping[str, str]:
+        exported = {version.cluster for version in self.config.workloads.colorapp.versions}
+        return objects.namespace_labels(readiness_gates=cluster in exported)
 
     def composed_names(self, topology: Topology) -> Iterator[ComposedName]:
         return names.composed_names(self.config, topology)
@@ -221,6 +222,7 @@ class LatticeBackend(MeshBackend):
                 topology=topology,
                 service_network=routing.network.id,
                 callers=[callers[app] for app in caller_names(topology).values()],
+                source_vpc=context.vpc_id,
                 provider=clusters[front.cluster].provider,
                 after=[routing.route],
             ),

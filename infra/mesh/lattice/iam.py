@@ -10,7 +10,7 @@ from infra import iam
 # pkg/aws/services/vpclattice.go), instead of the upstream recommended "vpc-lattice:*". Resources stay
 # "*": the controller lists every target group of the account to resolve ServiceImports and creates
 # Lattice objects under generated names.
-_LATTICE_OWNED = ("Service", "Listener", "Rule", "TargetGroup", "ServiceNetworkServiceAssociation")
+_LATTICE_OWNED = ("Service", "Listener", "Rule", "TargetGroup")
 # Pulumi creates the service network and its VPC association (one VPC can join only one network);
 # the controller only looks them up. It reads access-log subscriptions but is given no AccessLogPolicy.
 _LATTICE_READ = ("ServiceNetwork", "ServiceNetworkVpcAssociation", "AccessLogSubscription")
@@ -22,14 +22,12 @@ _LATTICE_SCOPED = tuple(
                 for kind in _LATTICE_OWNED
                 for verb in ("Create", "Get", "Update", "Delete")
             ),
+            # A service's association with the network is made and removed, never updated: Lattice
+            # has no UpdateServiceNetworkServiceAssociation (only the VPC association has an update).
+            *(f"vpc-lattice:{verb}ServiceNetworkServiceAssociation" for verb in ("Create", "Get", "Delete")),
             *(f"vpc-lattice:Get{kind}" for kind in _LATTICE_READ),
             "vpc-lattice:RegisterTargets",
             "vpc-lattice:DeregisterTargets",
-            # The IAMAuthPolicy on the colorapp route: the controller reads, puts and deletes the
-            # service's auth policy (and sets its authType through UpdateService, above).
-            "vpc-lattice:GetAuthPolicy",
-            "vpc-lattice:PutAuthPolicy",
-            "vpc-lattice:DeleteAuthPolicy",
             "vpc-lattice:ListTagsForResource",
             "vpc-lattice:TagResource",
             "vpc-lattice:UntagResource",
@@ -46,6 +44,14 @@ LATTICE_LIST_ACTIONS = (
     "vpc-lattice:ListServiceNetworks",
     "vpc-lattice:ListServices",
     "vpc-lattice:ListTargetGroups",
+)
+# The IAMAuthPolicy on the colorapp route: the controller reads, puts and deletes the service's auth
+# policy (and sets its authType through UpdateService, above). Services only: the service network's
+# policy is Pulumi's (LatticeAuthPolicies), and the controller may not replace it.
+LATTICE_AUTH_POLICY_ACTIONS = (
+    "vpc-lattice:DeleteAuthPolicy",
+    "vpc-lattice:GetAuthPolicy",
+    "vpc-lattice:PutAuthPolicy",
 )
 LATTICE_CONTROLLER_ACTIONS = tuple(
     sorted(
@@ -75,6 +81,11 @@ def controller_policy(arns: iam.Arns) -> iam.PolicyDocument:
             LATTICE_CONTROLLER_ACTIONS,
             f"arn:{arns.partition}:vpc-lattice:{arns.region}:{arns.account_id}:*",
         ),
+        iam.statement(
+            "AuthPoliciesOfServicesOnly",
+            LATTICE_AUTH_POLICY_ACTIONS,
+            f"arn:{arns.partition}:vpc-lattice:{arns.region}:{arns.account_id}:service/*",
+        ),
         iam.statement("ListLattice", LATTICE_LIST_ACTIONS, "*"),
         # Read-only lookups Lattice makes when VPCs and security groups are associated.
         iam.statement(
@@ -93,8 +104,13 @@ def controller_policy(arns: iam.Arns) -> iam.PolicyDocument:
 INVOKE = "vpc-lattice-svcs:Invoke"
 
 
-def invoke_auth_policy(caller_role_arns: Sequence[str]) -> iam.PolicyDocument:
-    """An auth policy (on the service network or a service) that lets exactly these roles invoke.
+SOURCE_VPC = "vpc-lattice-svcs:SourceVpc"
+
+
+def invoke_auth_policy(caller_role_arns: Sequence[str], source_vpc: str) -> iam.PolicyDocument:
+    """An auth policy (on the service network or a service) that lets exactly these roles invoke, from
+    ``source_vpc`` only: a session of the role used from another VPC that joins the network later is
+    refused (the condition key: https://docs.aws.amazon.com/vpc-lattice/latest/ug/auth-policies.html).
 
     With authType AWS_IAM, Lattice denies every request no auth policy allows, and requests must be
     SigV4-signed (https://docs.aws.amazon.com/vpc-lattice/latest/ug/auth-policies.html). The principal
@@ -112,6 +128,7 @@ def invoke_auth_policy(caller_role_arns: Sequence[str]) -> iam.PolicyDocument:
                 "Principal": {"AWS": sorted(caller_role_arns)},
                 "Action": INVOKE,
                 "Resource": "*",
+                "Condition": {"StringEquals": {SOURCE_VPC: source_vpc}},
             }
         ],
     }

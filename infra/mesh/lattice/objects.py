@@ -261,11 +261,17 @@ def iam_auth_policy(topology: Topology, policy: Deferred) -> Manifest:
     }
 
 
-def namespace_labels() -> Mapping[str, str]:
-    """No sidecars, so the namespace enforces the restricted Pod Security level; pods get the
-    controller's readiness gate (Ready only once Lattice reports the target healthy)."""
+def namespace_labels(*, readiness_gates: bool) -> Mapping[str, str]:
+    """No sidecars, so the namespace enforces the restricted Pod Security level. Where colorapp's
+    exported Services are (``readiness_gates``), pods get the controller's readiness gate (Ready only
+    once Lattice reports the target healthy). Nowhere else: the label puts every pod created in the
+    namespace through the controller's webhook, which fails closed (failurePolicy: Fail in the chart's
+    webhook.yaml), while it only gates pods behind an exported Service (docs/guides/pod-readiness-gates.md
+    in aws/aws-application-networking-k8s); so front's pods could not be created while the webhook
+    was down, for nothing."""
+    gate = {READINESS_GATE_LABEL: "enabled"} if readiness_gates else {}
     return {
-        READINESS_GATE_LABEL: "enabled",
+        **gate,
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/audit": "restricted",
         "pod-security.kubernetes.io/warn": "restricted",

@@ -155,8 +155,12 @@ def test_controller_policy_is_narrowed_and_scoped_to_the_account() -> None:
     # Pulumi owns the service network and its VPC association: the controller only reads them
     assert "vpc-lattice:CreateServiceNetwork" not in scoped["Action"]
     assert "vpc-lattice:CreateServiceNetworkVpcAssociation" not in scoped["Action"]
-    # exactly the auth-policy calls the IAMAuthPolicy on the route needs
-    assert {a for a in scoped["Action"] if "AuthPolicy" in a} == {
+    # exactly the auth-policy calls the IAMAuthPolicy on the route needs, on services only: the
+    # service network's policy is Pulumi's, and the controller may not replace or delete it
+    assert not [a for a in scoped["Action"] if "AuthPolicy" in a]
+    auth = by_sid["AuthPoliciesOfServicesOnly"]
+    assert auth["Resource"] == "arn:aws:vpc-lattice:us-east-1:123456789012:service/*"
+    assert set(auth["Action"]) == {
         "vpc-lattice:GetAuthPolicy",
         "vpc-lattice:PutAuthPolicy",
         "vpc-lattice:DeleteAuthPolicy",
@@ -167,6 +171,18 @@ def test_controller_policy_is_narrowed_and_scoped_to_the_account() -> None:
     assert by_sid["CreateLatticeServiceLinkedRole"]["Condition"] == {
         "StringLike": {"iam:AWSServiceName": "vpc-lattice.amazonaws.com"}
     }
+
+
+def test_every_lattice_action_granted_is_an_operation_of_the_lattice_api() -> None:
+    # IAM takes an action that does not exist without complaint; Access Analyzer flags it. Lattice's IAM
+    # actions are its API operations (vpc-lattice-svcs:Invoke aside), as botocore's model lists them.
+    import botocore.session  # noqa: PLC0415 - only this test reads botocore's model
+
+    operations = set(botocore.session.get_session().get_service_model("vpc-lattice").operation_names)
+    document = lattice_iam.controller_policy(ARNS)
+    granted = {a for s in document["Statement"] for a in s["Action"] if a.startswith("vpc-lattice:")}
+    assert granted
+    assert sorted(a for a in granted if a.removeprefix("vpc-lattice:") not in operations) == []
 
 
 def test_assigned_domain_reads_the_controller_annotation() -> None:
@@ -321,13 +337,21 @@ def test_apps_are_unchanged_no_sidecar_iam_and_restricted_namespace() -> None:
     ]
     account = inputs(lattice, "kubernetes:core/v1:ServiceAccount", "eksc2-apps-colorapp-blue-sa")
     assert "annotations" not in account["metadata"]
-    namespace = inputs(lattice, "kubernetes:core/v1:Namespace", "eksc1-apps-namespace-namespace")
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert (
-        namespace["metadata"]["labels"]["application-networking.k8s.aws/pod-readiness-gate-inject"]
-        == "enabled"
-    )
-    assert "mesh" not in namespace["metadata"]["labels"]
+    gate = "application-networking.k8s.aws/pod-readiness-gate-inject"
+    labels = {
+        key: inputs(lattice, "kubernetes:core/v1:Namespace", f"{key}-apps-namespace-namespace")["metadata"][
+            "labels"
+        ]
+        for key in ("eksc1", "eksc2")
+    }
+    for cluster_labels in labels.values():
+        assert cluster_labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert "mesh" not in cluster_labels
+    # Readiness gates where colorapp's Services are exported (eksc2) and nowhere else: the label sends
+    # every pod of the namespace through the controller's fail-closed webhook, which gates only pods
+    # behind an exported Service, so on eksc1 it could only stop front's pods from being created.
+    assert labels["eksc2"][gate] == "enabled"
+    assert gate not in labels["eksc1"]
 
 
 def test_network_policies_admit_the_lattice_data_plane() -> None:
@@ -392,6 +416,9 @@ def _only_front_may_invoke(document: dict[str, Any]) -> None:
                 "Principal": {"AWS": [FRONT_ROLE]},
                 "Action": "vpc-lattice-svcs:Invoke",
                 "Resource": "*",
+                # from the shared VPC only: a session of front's role used from any other VPC that
+                # joins the network is refused
+                "Condition": {"StringEquals": {"vpc-lattice-svcs:SourceVpc": "<network-vpc.id>"}},
             }
         ],
     }
@@ -399,9 +426,11 @@ def _only_front_may_invoke(document: dict[str, Any]) -> None:
 
 def test_auth_policies_on_the_network_and_the_service_name_front_only() -> None:
     recording = record_env("dev")
-    # the role front's pods run as is the one the policies name
+    # the role front's pods run as is the one the policies name, and the VPC is the stack's
     front_role = recording.named("aws:iam/role:Role", "eksc1-apps-front-irsa-role")
     assert front_role.outputs["arn"] == FRONT_ROLE
+    (vpc,) = recording.of_type("aws:ec2/vpc:Vpc")
+    assert vpc.id == "<network-vpc.id>"
     network_policy = inputs(recording, AUTH_POLICY, "mesh-auth-service-network")
     assert network_policy["resourceIdentifier"] == "<mesh-service-network.id>"
     _only_front_may_invoke(json.loads(network_policy["policy"]))
@@ -458,9 +487,9 @@ def test_auth_none_turns_iam_auth_off_everywhere() -> None:
 
 def test_auth_policy_refuses_wildcard_or_missing_principals() -> None:
     with pytest.raises(ValueError, match="named roles"):
-        lattice_iam.invoke_auth_policy(["*"])
+        lattice_iam.invoke_auth_policy(["*"], "vpc-1")
     with pytest.raises(ValueError, match="named roles"):
-        lattice_iam.invoke_auth_policy([])
+        lattice_iam.invoke_auth_policy([], "vpc-1")
 
 
 def _front_env(recording: Recording) -> dict[str, str]:
