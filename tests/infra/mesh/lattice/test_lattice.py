@@ -176,7 +176,7 @@ def test_controller_policy_is_narrowed_and_scoped_to_the_account() -> None:
 def test_every_lattice_action_granted_is_an_operation_of_the_lattice_api() -> None:
     # IAM takes an action that does not exist without complaint; Access Analyzer flags it. Lattice's IAM
     # actions are its API operations (vpc-lattice-svcs:Invoke aside), as botocore's model lists them.
-    import botocore.session  # noqa: PLC0415 - only this test reads botocore's model
+    import botocore.session
 
     operations = set(botocore.session.get_session().get_service_model("vpc-lattice").operation_names)
     document = lattice_iam.controller_policy(ARNS)
