@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from automation.render import RenderResult
-from automation.report import report_markdown
+from automation.report import REPORT_HEADING, report_markdown
 
 # libyaml's emitter when PyYAML has it (it ships in the wheels): a third of the pure-Python one's time.
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -28,7 +28,10 @@ def default_out_dir(project_dir: Path, env: str) -> Path:
 
 
 ARTEFACTS = frozenset({"resources.json", "manifests", "report.md"})
-"""What a render writes; a folder holding only these (or nothing) is one a render may replace."""
+"""What a render writes at the top of its folder."""
+MARKER = ".crossmesh-render.json"
+"""Written last into every render: the files the render wrote. A folder holding exactly those (or
+fewer) is one the next render may replace; anything else in it is someone else's."""
 
 
 class OutDirError(ValueError):
@@ -49,10 +52,13 @@ def out_dir_problem(out_dir: Path) -> str | None:
 
 
 def _problem(out_dir: Path) -> str | None:
+    if out_dir.is_symlink() and out_dir.is_dir():
+        # Replacing it would replace the link and leave the folder it leads to as it was.
+        return f"{out_dir} is a link; give the folder itself ({out_dir.resolve()}) or a new one"
     if os.path.lexists(out_dir) and not out_dir.is_dir():  # lexists: a dangling link is there too
         return f"{out_dir} exists and is not a folder"
     if out_dir.is_dir():
-        extra = sorted(p.name for p in out_dir.iterdir() if p.name not in ARTEFACTS)
+        extra = _not_rendered(out_dir)
         if extra:
             shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
             return (
@@ -74,6 +80,47 @@ def _problem(out_dir: Path) -> str | None:
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"{parent} is not writable"
     return None
+
+
+def _entries(folder: Path) -> list[str]:
+    """Every file and folder under ``folder``, as paths relative to it (links are not followed)."""
+    found: list[str] = []
+    for root, dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        found.extend(str(base / name) for name in [*dirs, *files])
+    return sorted(found)
+
+
+def _not_rendered(out_dir: Path) -> list[str]:
+    """What in ``out_dir`` an earlier render did not write (by its marker, or for a render from before
+    the marker by the render's own shape); empty for an empty folder or an earlier render's."""
+    entries = _entries(out_dir)
+    marker = out_dir / MARKER
+    if marker.is_file() and not marker.is_symlink():
+        try:
+            written = json.loads(marker.read_text(encoding="utf-8"))["files"]
+            allowed = {str(name) for name in written} | {"manifests", MARKER}
+        except (ValueError, KeyError, TypeError):
+            allowed = set()
+        return [e for e in entries if e not in allowed]
+    extra = [e for e in entries if e.split("/", 1)[0] not in ARTEFACTS]
+    if extra or not entries:
+        return extra
+    # No marker: an earlier version's render is its report, and YAML files in manifests/, nothing else.
+    report = out_dir / "report.md"
+    looks_rendered = report.is_file() and _starts_with(report, REPORT_HEADING)
+    return [
+        e
+        for e in entries
+        if not looks_rendered
+        or (e.startswith("manifests/") and not (e.endswith(".yaml") and (out_dir / e).is_file()))
+        or "/" in e.removeprefix("manifests/")
+    ]
+
+
+def _starts_with(path: Path, text: str) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(text.encode())) == text.encode()
 
 
 def write_render(result: RenderResult, out_dir: Path) -> Path:
@@ -99,6 +146,10 @@ def write_render(result: RenderResult, out_dir: Path) -> Path:
             )
             (staging / "manifests" / f"{cluster}.yaml").write_text(text, encoding="utf-8")
         (staging / "report.md").write_text(report_markdown(result), encoding="utf-8")
+        (staging / MARKER).write_text(
+            json.dumps({"files": [e for e in _entries(staging) if e != "manifests"]}, indent=1) + "\n",
+            encoding="utf-8",
+        )
         staging.chmod(0o755)  # mkdtemp makes it private; the render is meant to be read
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")

@@ -62,6 +62,10 @@ def mermaid(config: StackConfig) -> str:
     return backend_for(config).diagram(topology_of(config))
 
 
+REPORT_HEADING = "# crossmesh render: "
+"""How every report begins (an earlier render's folder is known by it)."""
+
+
 def report_markdown(result: RenderResult) -> str:
     recording = result.recording
     config = result.config
@@ -71,7 +75,7 @@ def report_markdown(result: RenderResult) -> str:
     by_cluster = Counter(assignment[r.urn] for r in resources)
 
     out = [
-        f"# crossmesh render: `{result.env}`",
+        f"{REPORT_HEADING}`{result.env}`",
         "",
         f"Region `{config.region}`, Kubernetes {config.kubernetes_version}, "
         f"mesh backend `{config.mesh.backend}` (mesh `{config.mesh.name}`), "

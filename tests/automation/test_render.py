@@ -22,7 +22,13 @@ runner = CliRunner()
 def test_every_environment_renders_three_valid_artefacts(env: str, tmp_path: Path) -> None:
     result = render_written(env, tmp_path)
     assert result.problems == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifests", "report.md", "resources.json"]
+    # the three artefacts, and the marker that lets the next render replace exactly them
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".crossmesh-render.json",
+        "manifests",
+        "report.md",
+        "resources.json",
+    ]
     assert sorted(p.name for p in (tmp_path / "manifests").iterdir()) == ["eksc1.yaml", "eksc2.yaml"]
     document = json.loads((tmp_path / "resources.json").read_text())
     assert (document["project"], document["stack"]) == ("crossmesh", env)
@@ -267,3 +273,88 @@ def test_an_out_folder_that_cannot_be_made_is_refused_before_the_render(
     assert document["error"]["message"] == "--out: " + message.format(out=target, base=tmp_path)
     assert recorded == []
     assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def _earlier_render(folder: Path) -> Path:
+    """What a render leaves: its artefacts and the marker listing them."""
+    from automation.render_output import MARKER
+
+    (folder / "manifests").mkdir(parents=True)
+    (folder / "manifests" / "eksc1.yaml").write_text("---\nkind: Namespace\n")
+    (folder / "resources.json").write_text("{}\n")
+    (folder / "report.md").write_text("# crossmesh render: `dev`\n")
+    files = ["manifests/eksc1.yaml", "report.md", "resources.json"]
+    (folder / MARKER).write_text(json.dumps({"files": files}))
+    return folder
+
+
+def test_an_earlier_render_may_be_replaced(tmp_path: Path) -> None:
+    from automation.render_output import out_dir_problem
+
+    assert out_dir_problem(_earlier_render(tmp_path / "r")) is None
+    assert out_dir_problem(tmp_path / "new") is None
+    (tmp_path / "empty").mkdir()
+    assert out_dir_problem(tmp_path / "empty") is None
+
+
+@pytest.mark.parametrize(
+    "add",
+    [
+        "manifests/my-own-app.yaml",  # a file of one's own among the manifests
+        "manifests/nested/x.yaml",
+        "notes.txt",
+    ],
+)
+def test_anything_a_render_did_not_write_keeps_its_folder_from_being_replaced(
+    tmp_path: Path, add: str
+) -> None:
+    from automation.render_output import out_dir_problem
+
+    out = _earlier_render(tmp_path / "r")
+    (out / add).parent.mkdir(parents=True, exist_ok=True)
+    (out / add).write_text("precious: true\n")
+    problem = out_dir_problem(out)
+    assert problem is not None
+    assert "holds files a render did not write" in problem
+    assert add.split("/")[-1] in problem or add.split("/")[1] in problem
+
+
+def test_a_render_shaped_folder_without_a_render_in_it_is_refused(tmp_path: Path) -> None:
+    # The artefacts' names alone do not make a folder a render's: here report.md is someone's notes.
+    from automation.render_output import out_dir_problem
+
+    out = tmp_path / "k8s"
+    (out / "manifests").mkdir(parents=True)
+    (out / "manifests" / "my-own-app.yaml").write_text("precious: true\n")
+    (out / "report.md").write_text("# notes\n")
+    assert "holds files a render did not write" in (out_dir_problem(out) or "")
+    # a render from before the marker: its report's heading and YAML manifests only
+    (out / "report.md").write_text("# crossmesh render: `dev`\n")
+    assert out_dir_problem(out) is None
+
+
+def test_a_link_to_a_folder_is_refused_naming_the_folder(tmp_path: Path) -> None:
+    # Replacing the link would have left the render it leads to as it was, and a stray link beside it.
+    from automation.render_output import out_dir_problem
+
+    real = _earlier_render(tmp_path / "real")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    assert out_dir_problem(link) == f"{link} is a link; give the folder itself ({real}) or a new one"
+
+
+def test_a_render_marks_what_it_wrote_so_the_next_may_replace_it_and_nothing_else(tmp_path: Path) -> None:
+    from automation.render_output import MARKER
+
+    out = tmp_path / "render"
+    assert runner.invoke(app, ["render", "dev", "--out", str(out)]).exit_code == 0
+    listed = json.loads((out / MARKER).read_text())["files"]
+    assert sorted(listed) == sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != MARKER
+    )
+    assert runner.invoke(app, ["render", "dev", "--out", str(out)]).exit_code == 0
+    (out / "manifests" / "mine.yaml").write_text("precious: true\n")
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(out), "--json"])
+    assert outcome.exit_code == 2
+    assert "mine.yaml" in json.loads(outcome.stdout)["error"]["message"]
+    assert (out / "manifests" / "mine.yaml").read_text() == "precious: true\n"
