@@ -97,11 +97,12 @@ def _not_rendered(out_dir: Path) -> list[str]:
     entries = _entries(out_dir)
     marker = out_dir / MARKER
     if marker.is_file() and not marker.is_symlink():
+        allowed: set[str] = set()
         try:
-            written = json.loads(marker.read_text(encoding="utf-8"))["files"]
+            written: list[object] = json.loads(marker.read_text(encoding="utf-8"))["files"]
             allowed = {str(name) for name in written} | {"manifests", MARKER}
         except (ValueError, KeyError, TypeError):
-            allowed = set()
+            pass  # not a marker a render wrote: nothing in the folder counts as rendered
         return [e for e in entries if e not in allowed]
     extra = [e for e in entries if e.split("/", 1)[0] not in ARTEFACTS]
     if extra or not entries:
