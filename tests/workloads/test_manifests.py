@@ -11,6 +11,7 @@ from infra.config_parse import parse_stack_file
 from infra.topology import AppKind, topology_of
 from tests.support import stack_document
 from workloads.deploy import manifests
+from workloads.runtime.common.settings import ServerSettings
 
 TOPOLOGY = topology_of(parse_stack_file(stack_document("dev"), "dev"))
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/crossmesh-dev/colorapp@sha256:" + "a" * 64
@@ -46,6 +47,8 @@ def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() ->
         "UPSTREAM_TIMEOUT_MS": "4000",
         "UPSTREAM_PER_TRY_TIMEOUT_MS": "4000",
         "UPSTREAM_MAX_RETRIES": "0",
+        # past the load balancer's 5 s idle timeout, which is past the 4 s deadline
+        "HEADER_READ_TIMEOUT_MS": "6000",
     }
 
 
@@ -164,10 +167,42 @@ def test_front_service_is_a_load_balancer_80_to_8080() -> None:
     }
     annotations = service["metadata"]["annotations"]
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled"] == "true"
+    # An HTTP proxy, not TCP passed through: slow or silent clients hold the load balancer's
+    # connections, not front's few per process; and it closes idle connections before the app does,
+    # so it never sends a request on a connection the app is closing.
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-backend-protocol"] == "http"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout"] == "5"
     assert (
         annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]
         == "project=crossmesh"
     )
+
+
+@pytest.mark.parametrize("route_timeout_ms", [100, 3000, 3001, 15_000, 60_000])
+def test_the_load_balancer_outwaits_fronts_longest_request_and_closes_idle_connections_first(
+    route_timeout_ms: int,
+) -> None:
+    # Longer than front's longest request (or a slow answer is cut off with a 504), shorter than the
+    # app's keep-alive (or the load balancer may send a request on a connection the app is closing).
+    service = manifests.front_service(
+        TOPOLOGY, source_ranges=["0.0.0.0/0"], tags={}, route_timeout_ms=route_timeout_ms
+    )
+    idle_ms = 1000 * int(
+        service["metadata"]["annotations"][
+            "service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout"
+        ]
+    )
+    front = next(a for a in TOPOLOGY.apps if a.kind is AppKind.FRONT)
+    env = {
+        e["name"]: e["value"]
+        for e in manifests.app_env(front, TOPOLOGY, route_timeout_ms=route_timeout_ms, tracing=False)
+    }
+    longest = int(env["UPSTREAM_TIMEOUT_MS"])
+    keep_alive = int(env["HEADER_READ_TIMEOUT_MS"])
+    assert longest < idle_ms < keep_alive
+    # front takes that keep-alive (its settings' bounds)
+    bounds = ServerSettings.model_fields["header_read_timeout_ms"].metadata
+    assert keep_alive <= next(b.le for b in bounds if hasattr(b, "le"))
 
 
 def test_colorapp_service_is_cluster_ip_over_all_versions() -> None:

@@ -75,7 +75,10 @@ class ClusterApps(pulumi.ComponentResource):
                 kube.apply(
                     child(name, "front-service"),
                     manifests.front_service(
-                        topology, source_ranges=args.load_balancer_source_ranges, tags=args.tags
+                        topology,
+                        source_ranges=args.load_balancer_source_ranges,
+                        tags=args.tags,
+                        route_timeout_ms=args.route_timeout_ms,
                     ),
                     pulumi.ResourceOptions.merge(
                         on_cluster, pulumi.ResourceOptions(depends_on=list(args.front_service_after))

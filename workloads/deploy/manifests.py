@@ -56,6 +56,27 @@ OTLP_HTTP_PORT = 4318
 LB_PORT = 80
 
 
+def front_deadline_ms(route_timeout_ms: int) -> int:
+    """The longest front may take on a request: the route's deadline, and a second more for the mesh's
+    own answer on App Mesh (front waits that long there; on Lattice it applies the route's itself)."""
+    return route_timeout_ms + 1000
+
+
+def lb_idle_timeout_seconds(route_timeout_ms: int) -> int:
+    """How long front's load balancer lets a connection sit idle, on both sides: past front's longest
+    request, so a slow answer is not cut off. It proxies HTTP, so it must also be the side that closes
+    an idle connection to a pod, before the app does (``front_keep_alive_ms``), or it may send a request
+    on a connection the app is closing: the Classic Load Balancer guide asks for an app keep-alive longer
+    than the idle timeout (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/config-idle-timeout.html)."""
+    return -(-front_deadline_ms(route_timeout_ms) // 1000) + 1
+
+
+def front_keep_alive_ms(route_timeout_ms: int) -> int:
+    """front's keep-alive and header-read timeout (one timer in granian): a second past the load
+    balancer's idle timeout. Only the load balancer connects to front from outside the cluster."""
+    return (lb_idle_timeout_seconds(route_timeout_ms) + 1) * 1000
+
+
 def object_labels(app: AppSpec) -> dict[str, str]:
     return {
         **app.labels,
@@ -120,9 +141,10 @@ def app_env(
         env["COLOR"] = app.version or ""
     else:
         env["COLOR_HOST"] = topology.service_address
-        env["UPSTREAM_TIMEOUT_MS"] = str(route_timeout_ms + 1000)
-        env["UPSTREAM_PER_TRY_TIMEOUT_MS"] = str(route_timeout_ms + 1000)
+        env["UPSTREAM_TIMEOUT_MS"] = str(front_deadline_ms(route_timeout_ms))
+        env["UPSTREAM_PER_TRY_TIMEOUT_MS"] = str(front_deadline_ms(route_timeout_ms))
         env["UPSTREAM_MAX_RETRIES"] = "0"
+        env["HEADER_READ_TIMEOUT_MS"] = str(front_keep_alive_ms(route_timeout_ms))
     if tracing:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector_endpoint(topology.namespace)
     env.update(backend_env or {})
@@ -253,13 +275,26 @@ def pod_disruption_budget(app: AppSpec, topology: Topology) -> Manifest | None:
     }
 
 
-def front_service(topology: Topology, *, source_ranges: Sequence[str], tags: Mapping[str, str]) -> Manifest:
+def front_service(
+    topology: Topology,
+    *,
+    source_ranges: Sequence[str],
+    tags: Mapping[str, str],
+    route_timeout_ms: int = 3000,
+) -> Manifest:
     """front's public entry: a Classic Load Balancer made by the EKS cloud provider.
 
-    Annotations (https://cloud-provider-aws.sigs.k8s.io/service_controller/): drain connections on
-    deregistration (matching the pods' shutdown delay), balance across zones, and tag the ELB like the
-    rest of the stack. The load balancer's own security group is the only place that accepts the
-    public source ranges; nodes accept traffic from that security group only.
+    Annotations (https://cloud-provider-aws.sigs.k8s.io/service_controller/): an HTTP listener and HTTP
+    to the pods (``backend-protocol: http``), so the load balancer takes in clients' connections and
+    passes on only whole requests over connections of its own: a client that opens connections and
+    sends nothing, or sends its head a byte at a time, holds the load balancer's connections, never
+    one of the few front accepts per process (passed through as TCP, a few hundred such connections
+    held every front process's slots, and every request waited in the backlog). Drain connections on
+    deregistration (matching the pods' shutdown delay), close idle connections after front's longest
+    request and before the app would (``lb_idle_timeout_seconds``),
+    balance across zones, and tag the ELB like the rest of the stack. The load balancer's own security
+    group is the only place that accepts the public source ranges; nodes accept traffic from that
+    security group only.
     """
     app = topology.front
     return {
@@ -272,7 +307,10 @@ def front_service(topology: Topology, *, source_ranges: Sequence[str], tags: Map
             "annotations": {
                 "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
                 "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
-                "service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "60",
+                "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
+                "service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": str(
+                    lb_idle_timeout_seconds(route_timeout_ms)
+                ),
                 "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
                 "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags": ",".join(
                     f"{k}={v}" for k, v in sorted(tags.items())

@@ -36,7 +36,7 @@ class ServerSettings(BaseSettings):
     header_read_timeout_ms: int = Field(
         default=5000,
         ge=100,
-        le=60_000,
+        le=120_000,
         description="a client must send a whole request head within this long, and an idle keep-alive "
         "connection is closed after it (the server uses one timer for both)",
     )
