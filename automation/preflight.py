@@ -14,6 +14,7 @@ Both raise :class:`automation.errors.CrossmeshError` with exit code 5 or 6. Clie
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -107,12 +108,23 @@ def make_clients(region: str) -> PreflightClients:
             logs=session.client("logs", config=config),
             servicediscovery=session.client("servicediscovery", config=config),
         )
-    except BotoCoreError as exc:
+    except (BotoCoreError, ValueError) as exc:
+        # ValueError: botocore's own refusal of an endpoint URL it cannot use (AWS_ENDPOINT_URL=x).
         raise aws_setup_failure(exc) from exc
 
 
-def aws_setup_failure(exc: BotoCoreError) -> CrossmeshError:
-    """An AWS setup botocore cannot use: a missing profile, a malformed config file, half a key pair."""
+def aws_setup_failure(exc: BotoCoreError | ValueError) -> CrossmeshError:
+    """An AWS setup botocore cannot use: a missing profile, a malformed config file, half a key pair,
+    an endpoint URL that is not one."""
+    if isinstance(exc, json.JSONDecodeError):
+        return _unreadable_credentials(exc)
+    if isinstance(exc, ValueError):
+        return _credentials_failure(
+            "aws_config_invalid",
+            f"the AWS configuration cannot be used{_profile()}: {exc}",
+            "Check AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE> and endpoint_url in the profile: a URL "
+            "like https://host:port, or unset them.",
+        )
     if isinstance(exc, ProfileNotFound):
         profiles = ", ".join(_known_profiles())
         return _credentials_failure(
@@ -166,6 +178,17 @@ def _profile() -> str:
     return f" (AWS_PROFILE={profile})" if profile else ""
 
 
+def _unreadable_credentials(exc: ValueError) -> CrossmeshError:
+    """botocore reads a credential_process's answer as JSON and lets the parser's error through."""
+    return _credentials_failure(
+        "aws_credentials_missing",
+        f"the configured credential source gave an answer botocore cannot read{_profile()}: "
+        f"{type(exc).__name__}: {exc}",
+        "Check the profile's credential_process: it must print the JSON botocore documents "
+        "(Version 1, AccessKeyId, SecretAccessKey, SessionToken, Expiration).",
+    )
+
+
 def _credentials_failure(kind: str, message: str, hint: str) -> CrossmeshError:
     return CrossmeshError(Failure(ExitCode.AWS_CREDENTIALS, kind, message, hint + " Nothing was changed."))
 
@@ -203,6 +226,8 @@ def check_aws_credentials(sts: Any) -> CallerIdentity:
             f"the configured credential source failed{profile}: {exc}",
             "Check the profile's credential_process / role settings in ~/.aws/config.",
         ) from exc
+    except ValueError as exc:
+        raise _unreadable_credentials(exc) from exc
     except ClientError as exc:
         code, message = _code_and_message(exc)
         if code in _EXPIRED_CODES:

@@ -21,6 +21,7 @@ CLI imports this module for every command, ``--help`` and ``verify --front-url``
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -138,15 +139,11 @@ class Output:
 
     @property
     def out(self) -> Console:
-        from rich.console import Console
-
-        return Console(stderr=self.as_json, soft_wrap=False)
+        return _console(stderr=self.as_json, soft_wrap=False)
 
     @property
     def err(self) -> Console:
-        from rich.console import Console
-
-        return Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+        return _console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
     def say(self, text: str, *, out: bool = False, label: str = "", style: str = "") -> None:
         """Print ``text`` as is: never as rich markup, because messages carry URLs and paths with
@@ -157,10 +154,18 @@ class Output:
         (self.out if out else self.err).print(line)
 
     def emit(self, document: Mapping[str, Any]) -> None:
-        """The one JSON document of this run (only with ``--json``)."""
-        if self.as_json:
+        """The one JSON document of this run (only with ``--json``). A stdout that is closed, full or
+        whose reader went away is said on stderr; the exit status stays the command's own."""
+        if not self.as_json:
+            return
+        try:
+            if sys.stdout is None:  # started with stdout closed (`>&-`)
+                raise OSError("stdout is closed")
             sys.stdout.write(json.dumps(document, default=str) + "\n")
             sys.stdout.flush()
+        except (OSError, ValueError) as exc:
+            _discard(sys.stdout)
+            self.say(f"the JSON result could not be written to stdout: {exc}", label="warning: ")
 
     def confirm(self, question: str) -> bool:
         """Ask on stderr; Ctrl-C or end of input at the prompt is an interrupt before any change."""
@@ -172,6 +177,41 @@ class Output:
             # click turns Ctrl-C (and end of input) at a prompt into Abort, which would exit 1: this
             # is an interrupt before any change, so it ends like one (130, "nothing was changed").
             raise KeyboardInterrupt from None
+
+
+def _console(*, stderr: bool, **options: Any) -> Console:
+    """A rich console that survives its reader going away and a COLUMNS it cannot use."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 here, which is INVALID_RENDER in this CLI: the rest of the output goes
+            # nowhere instead, and the command ends with its own status.
+            self.quiet = True
+            _discard(sys.stderr if stderr else sys.stdout)
+
+    return _Console(stderr=stderr, width=_usable_width(), **options)
+
+
+def _usable_width() -> int | None:
+    """None (rich reads COLUMNS or the terminal) unless COLUMNS is below 1: rich would then print
+    every line, errors included, as nothing."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return 80 if columns < 1 else None
+
+
+def _discard(stream: Any) -> None:
+    """Point a broken or full stream's descriptor at /dev/null, so nothing more (not even the flush
+    at exit) fails on it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass  # no descriptor to redirect (closed at start, or not a file): nothing will be written
 
 
 # --------------------------------------------------------------------------------------------------

@@ -43,6 +43,20 @@ CASES: dict[str, tuple[dict[str, str], str, str]] = {
         "aws_config_invalid",
         "the AWS config file cannot be read: Unable to parse config file",
     ),
+    "endpoint that is not a URL": (
+        {
+            "AWS_ENDPOINT_URL": "notaurl",
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "x",
+        },
+        "aws_config_invalid",
+        "the AWS configuration cannot be used: Invalid endpoint: notaurl",
+    ),
+    "credential process printing no JSON": (
+        {"AWS_CONFIG_FILE": "{process}"},
+        "aws_credentials_missing",
+        "the configured credential source gave an answer botocore cannot read: JSONDecodeError",
+    ),
     "partial key pair": (
         {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"},
         "aws_credentials_missing",
@@ -54,15 +68,20 @@ CASES: dict[str, tuple[dict[str, str], str, str]] = {
 def aws_environment(tmp_path: Path, case: str) -> dict[str, str]:
     """The AWS variables of ``case``, over config files of its own (never the machine's)."""
     good, broken = tmp_path / "aws-config", tmp_path / "aws-config-broken"
+    process = tmp_path / "aws-config-process"
     good.write_text(GOOD_CONFIG)
     broken.write_text(BROKEN_CONFIG)
+    process.write_text("[default]\nregion = us-east-1\ncredential_process = /bin/echo notjson\n")
     env = {
         "AWS_CONFIG_FILE": str(good),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     variables, _, _ = CASES[case]
-    return env | {name: value.replace("{broken}", str(broken)) for name, value in variables.items()}
+    return env | {
+        name: value.replace("{broken}", str(broken)).replace("{process}", str(process))
+        for name, value in variables.items()
+    }
 
 
 @pytest.fixture

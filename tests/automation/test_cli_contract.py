@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -226,3 +227,47 @@ def test_verify_front_url_imports_only_what_the_http_check_needs(tmp_path: Path)
     assert last == "3 []", done.stderr  # verification failed (nothing listens there), nothing heavy loaded
     report = json.loads(done.stdout)
     assert "connect error x2" in report["checks"][0]["detail"]
+
+
+def _cli(args: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "automation", *args],
+        cwd=PROJECT_DIR,
+        text=True,
+        timeout=60,
+        check=False,
+        **options,
+    )
+
+
+def test_columns_of_zero_still_shows_the_error(tmp_path: Path) -> None:
+    # rich takes COLUMNS=0 as a width of 0 and printed every line, the error included, as nothing.
+    done = _cli(["render", "../x"], env=_clean_env(tmp_path) | {"COLUMNS": "0"}, capture_output=True)
+    assert done.returncode == ExitCode.BAD_INPUT
+    assert "is not a valid environment name" in done.stderr
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full", "reader gone"])
+def test_a_json_result_stdout_cannot_take_is_said_on_stderr_and_the_status_stays(
+    tmp_path: Path, stdout: str
+) -> None:
+    # Before: a traceback and exit 1 (INVALID_RENDER) for a run that was a usage error (2).
+    env = _clean_env(tmp_path)
+    args = ["render", "../x", "--json"]
+    if stdout == "closed":
+        # the child's stdout is closed before it starts, as `>&-` does
+        done = _cli(args, env=env, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    elif stdout == "full":
+        with open("/dev/full", "w") as full:
+            done = _cli(args, env=env, stdout=full, stderr=subprocess.PIPE)
+    else:
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            done = _cli(args, env=env, stdout=writer, stderr=subprocess.PIPE)
+        finally:
+            os.close(writer)
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "the JSON result could not be written to stdout" in done.stderr
+    assert "is not a valid environment name" in done.stderr
