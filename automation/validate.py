@@ -214,9 +214,10 @@ class CrdSchemas:
 _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Parsed schemas are kept as JSON in the user cache, keyed by the file's sha256 and this version of
-# the closing rules (bump it when _closed or the added properties change): even the C loader spends
-# about half a second of a render building Python objects from YAML, JSON takes a hundredth of that.
-_SCHEMA_CACHE_VERSION = "1"
+# the parsing rules (bump it when _closed, the added properties or the checks change): even the C
+# loader spends about half a second of a render building Python objects from YAML, JSON takes a
+# hundredth of that.
+_SCHEMA_CACHE_VERSION = "2"
 
 CrdParse = tuple[dict[tuple[str, str], Mapping[str, Any]], dict[tuple[str, str], str]]
 
@@ -280,6 +281,13 @@ def _parse_crd_text(text: str) -> CrdParse:
         for version in spec["versions"]:
             key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
             schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+            # A schema that is not one ("type: 5") would fail in the middle of validating objects.
+            problem = _schema_problem(schema)
+            if problem:
+                raise CrdFileError(
+                    f"document {number}: CustomResourceDefinition {key[1]} {version['name']}: "
+                    f"openAPIV3Schema is not a valid schema: {problem}"
+                )
             # apiVersion/kind/metadata are the API server's business, not the CRD's.
             properties = schema.setdefault("properties", {})
             properties["metadata"] = {"type": "object"}
@@ -288,6 +296,19 @@ def _parse_crd_text(text: str) -> CrdParse:
             schemas[key] = _closed(schema)
             scopes[key] = spec["scope"]
     return schemas, scopes
+
+
+_META_VALIDATOR = jsonschema.Draft7Validator(jsonschema.Draft7Validator.META_SCHEMA)
+
+
+def _schema_problem(schema: Any) -> str | None:
+    """Where and how ``schema`` breaks JSON Schema's own rules (Draft 7's meta-schema), or None."""
+    errors = sorted(_META_VALIDATOR.iter_errors(schema), key=lambda e: len(e.absolute_path))
+    if not errors:
+        return None
+    error = errors[0]  # the outermost
+    where = ".".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else str(error.message)
 
 
 def _schema_cache_path(digest: str) -> Path | None:

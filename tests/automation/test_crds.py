@@ -201,11 +201,19 @@ _NOT_A_CRD_FILE = [
         "document 1: CustomResourceDefinition spec.names: 'kind' is a required property",
     ),
     (b"just words\n", "document 1 is a str, not a Kubernetes object"),
+    # A schema that is no JSON Schema failed in the middle of validating objects, with a traceback.
+    (
+        b"kind: CustomResourceDefinition\nspec:\n  group: example.com\n  scope: Namespaced\n"
+        b"  names: {kind: Thing}\n  versions:\n  - name: v1\n    schema:\n      openAPIV3Schema:\n"
+        b"        type: object\n        properties: {spec: {type: 5}}\n",
+        "document 1: CustomResourceDefinition Thing v1: openAPIV3Schema is not a valid schema: "
+        "properties.spec.type: 5 is not valid under any of the given schemas",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("content", "reason"), _NOT_A_CRD_FILE, ids=["bytes", "yaml", "spec-5", "no-kind", "text"]
+    ("content", "reason"), _NOT_A_CRD_FILE, ids=["bytes", "yaml", "spec-5", "no-kind", "text", "type-5"]
 )
 def test_a_bad_file_in_crds_is_bad_input_naming_the_file_before_the_program_runs(
     content: bytes, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
