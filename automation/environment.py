@@ -129,6 +129,8 @@ class Environment:
     """Where it came from, for messages: ``Pulumi.<env>.yaml``."""
     block: Mapping[str, Any]
     """The stack file's ``config:`` block as written (for the documentation-value check)."""
+    imports: object = None
+    """The stack file's ``environment:`` (Pulumi ESC environments it imports), as written."""
 
 
 def stack_file(project_dir: Path, env: str) -> Path:
@@ -179,6 +181,46 @@ def _read_bounded(path: Path) -> bytes:
     return raw
 
 
+PROJECT_FILE = "Pulumi.yaml"
+CONFIG_NAMESPACES = ("crossmesh:", "aws:")
+"""The configuration the model reads: a value for one of these set anywhere but the stack file would
+reach ``pulumi up`` without being checked, rendered or shown by this CLI."""
+
+
+def project_name(project_dir: Path) -> str:
+    """The project's name from ``Pulumi.yaml``; :class:`EnvironmentInputError` (exit 2) naming the file
+    and what is wrong when it is missing, unreadable, not YAML, names no project, or sets this project's
+    configuration itself (project-level ``config:``, which ``pulumi up`` reads and the stack file does
+    not show)."""
+    import yaml  # noqa: PLC0415 - keeps `import automation` light for the CLI's --help
+
+    path = project_dir / PROJECT_FILE
+    try:
+        document: object = yaml.safe_load(_read_bounded(path).decode("utf-8"))
+    except StackFileError as exc:
+        raise EnvironmentInputError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise EnvironmentInputError(f"{PROJECT_FILE}: not UTF-8 text (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise EnvironmentInputError(f"{PROJECT_FILE}: not valid YAML{where}") from None
+    found = mapping_or_empty(document)
+    name: object = found.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise EnvironmentInputError(
+            f"{PROJECT_FILE}: expected the project's name at the top (name: crossmesh)"
+        )
+    ours = [key for key in mapping_or_empty(found.get("config")) if str(key).startswith(CONFIG_NAMESPACES)]
+    if ours:
+        raise EnvironmentInputError(
+            f"{PROJECT_FILE}: project-level config sets {', '.join(sorted(ours))}; `pulumi up` would apply "
+            "it to every stack unchecked by this CLI and unseen in its renders: move each value to the "
+            "config: block of the Pulumi.<env>.yaml files"
+        )
+    return name
+
+
 def read_stack_document(path: Path) -> Mapping[str, Any]:
     """The parsed stack file, or :class:`ConfigError` naming the file, line and column of what is wrong:
     YAML syntax (tabs, control characters, ...), a key given twice, or aliases that would expand past
@@ -190,7 +232,11 @@ def read_stack_document(path: Path) -> Mapping[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problem = Problem(f"{path.name}", f"byte {exc.start}", "expected a UTF-8 text file")
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem = Problem(
+            f"{path.name}:{line}:{column}", f"byte 0x{raw[exc.start]:02x}", "expected a UTF-8 text file"
+        )
         raise ConfigError([problem], path.name) from None
     try:
         document = load_stack_yaml(text)
@@ -254,6 +300,9 @@ def environment(
     from automation.guardrails import check_relaxations  # noqa: PLC0415 - loads the rules, only here
 
     check_environment_name(env, project_dir)
+    if os.path.lexists(project_dir / PROJECT_FILE):
+        # Checked here when present (a render needs it; the recorder refuses a missing one).
+        project_name(project_dir)
     source = f"Pulumi.{env}.yaml"
     if document is None:
         document = read_stack_document(stack_file(project_dir, env))
@@ -267,7 +316,7 @@ def environment(
         # would share or overflow.
         backend_for(config, source=source, app_names=app_names(config))
     block = mapping_or_empty(document.get("config"))
-    return Environment(env, config, flatten_config(block), source, block)
+    return Environment(env, config, flatten_config(block), source, block, document.get("environment"))
 
 
 def load_for_deploy(project_dir: Path, env: str) -> StackConfig:

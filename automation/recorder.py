@@ -409,10 +409,9 @@ def record_project(project_dir: Path, stack: str, config: Mapping[str, str]) -> 
 
 
 def _project_name(project_dir: Path) -> str:
-    import yaml  # noqa: PLC0415 - keeps `import automation` light for the CLI's --help
+    from automation.environment import project_name  # noqa: PLC0415 - loads the config model
 
-    document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
-    return str(document["name"])
+    return project_name(project_dir)
 
 
 def dump(recording: Recording) -> str:

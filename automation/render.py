@@ -194,6 +194,12 @@ def render(
     result.unvalidated = unvalidated
     result.crd_source = located.source
     result.to_replace = documentation_values(loaded_env.block)
+    imported = loaded_env.imports
+    if imported:
+        result.notes.append(
+            f"{loaded_env.source} imports Pulumi ESC environments ({imported}); `pulumi up` adds the "
+            "values they set, which this offline render (and the CLI's checks) do not read"
+        )
     result.timings = {
         "config": loaded - started,
         "program": recorded - crds_loaded,

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 import automation.render as render_module
 from automation.cli import app
+from automation.environment import EnvironmentInputError, project_name
 from automation.session import Dependencies
-from tests.support import PROJECT_DIR
+from tests.support import PROJECT_DIR, stack_document
 
 NAME_RULE = (
     "is not a valid environment name: expected a DNS label: 1-63 characters of lowercase letters, "
@@ -179,3 +180,59 @@ def test_an_unknown_top_level_key_is_refused_with_the_key_meant(tmp_path: Path) 
         "Pulumi.x.yaml: confg: got {\"crossmesh:network\": {}}; unknown top-level key; did you mean 'config'? "
         "expected one of config, environment, secretsprovider, encryptedkey, encryptionsalt"
     ) in document["error"]["message"]
+
+
+# --- Pulumi.yaml -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "Pulumi.yaml cannot be read: No such file or directory"),
+        ("name: [crossmesh\n", "Pulumi.yaml: not valid YAML at line 2, column 1"),
+        ("runtime: python\n", "Pulumi.yaml: expected the project's name at the top (name: crossmesh)"),
+        ("name: ''\n", "Pulumi.yaml: expected the project's name at the top (name: crossmesh)"),
+        (b"name: cross\xffmesh\n", "Pulumi.yaml: not UTF-8 text (byte 11)"),
+    ],
+    ids=["missing", "not-yaml", "no-name", "empty-name", "not-utf8"],
+)
+def test_a_project_file_that_names_no_project_is_bad_input_naming_it(
+    tmp_path: Path, content: str | bytes | None, reason: str
+) -> None:
+    # Before: a KeyError or YAML traceback (exit 1), or for a missing file an error blaming --out.
+    if isinstance(content, bytes):
+        (tmp_path / "Pulumi.yaml").write_bytes(content)
+    elif content is not None:
+        (tmp_path / "Pulumi.yaml").write_text(content)
+    with pytest.raises(EnvironmentInputError) as caught:
+        project_name(tmp_path)
+    assert str(caught.value) == reason
+
+
+def test_project_level_config_of_this_project_is_refused(tmp_path: Path) -> None:
+    # `pulumi up` applies Pulumi.yaml's config: to every stack; the CLI reads the stack file only, so
+    # such a value would be deployed unchecked and never shown in a render.
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: crossmesh\nconfig:\n  crossmesh:deletionProtection: true\n  other:thing: 1\n"
+    )
+    with pytest.raises(
+        EnvironmentInputError, match=r"project-level config sets crossmesh:deletionProtection;"
+    ):
+        project_name(tmp_path)
+    (tmp_path / "Pulumi.yaml").write_text("name: crossmesh\nconfig:\n  other:thing: 1\n")
+    assert project_name(tmp_path) == "crossmesh"
+
+
+def test_the_committed_project_file_names_the_project() -> None:
+    assert project_name(PROJECT_DIR) == "crossmesh"
+
+
+def test_a_render_says_esc_environments_were_not_read() -> None:
+    from automation.render import render
+
+    document = stack_document("dev")
+    document["environment"] = ["crossmesh-prod-overrides"]
+    result = render("dev", PROJECT_DIR, document=document)
+    (note,) = [n for n in result.notes if "ESC" in n]
+    assert "Pulumi.dev.yaml imports Pulumi ESC environments (['crossmesh-prod-overrides'])" in note
+    assert "do not read" in note
