@@ -124,6 +124,16 @@ def _starts_with(path: Path, text: str) -> bool:
         return handle.read(len(text.encode())) == text.encode()
 
 
+def canonical(document: dict[str, Any]) -> dict[str, Any]:
+    """The recording with its resources by URN and each one's dependencies sorted: the program registers
+    from several threads, so the order of registration differs from run to run, and two renders of the
+    same configuration must be the same file for a diff to show what changed."""
+    resources: list[dict[str, Any]] = [
+        {**r, "dependencies": sorted(r.get("dependencies", []))} for r in document.get("resources", [])
+    ]
+    return {**document, "resources": sorted(resources, key=lambda r: str(r.get("urn", "")))}
+
+
 def write_render(result: RenderResult, out_dir: Path) -> Path:
     """Replace ``out_dir`` with the render's artefacts; returns ``out_dir``.
 
@@ -138,7 +148,7 @@ def write_render(result: RenderResult, out_dir: Path) -> Path:
     try:
         (staging / "manifests").mkdir()
         (staging / "resources.json").write_text(
-            json.dumps(result.recording.to_json(), indent=2, sort_keys=True, default=str) + "\n",
+            json.dumps(canonical(result.recording.to_json()), indent=2, sort_keys=True, default=str) + "\n",
             encoding="utf-8",
         )
         for cluster, objects in result.manifests.items():

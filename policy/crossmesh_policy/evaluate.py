@@ -81,7 +81,10 @@ def evaluate(
     notes: list[str] = []
     for rule in rules:
         applicable = any(rule.applies_to(r.type) for r in resources)
-        violations = tuple(rule.validate_stack(resources, settings)) if applicable else ()
+        # By resource, not by the order resources were registered in (which varies from run to run:
+        # the program registers from several threads), so two reports of one stack read the same.
+        found = rule.validate_stack(resources, settings) if applicable else ()
+        violations = tuple(sorted(found, key=lambda v: (v.resource_type, v.resource_name, v.message)))
         reason = relaxations.get(rule.id)
         if not applicable:
             status = Status.NOT_APPLICABLE

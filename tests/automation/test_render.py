@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import automation.render as render_module
 from automation.cli import app
+from automation.guardrails import evaluate_recording
 from automation.session import Dependencies
 from tests.support import PROJECT_DIR, REFERENCE_DIR, render_written, three_clusters, variant
 
@@ -357,3 +358,26 @@ def test_a_render_marks_what_it_wrote_so_the_next_may_replace_it_and_nothing_els
     assert outcome.exit_code == 2
     assert "mine.yaml" in json.loads(outcome.stdout)["error"]["message"]
     assert (out / "manifests" / "mine.yaml").read_text() == "precious: true\n"
+
+
+def test_the_written_render_does_not_depend_on_the_order_resources_were_registered_in(tmp_path: Path) -> None:
+    # The program registers from several threads, so two renders of one configuration registered in
+    # different orders; resources.json and the report's findings differed between identical runs.
+    import dataclasses
+    import random
+
+    from automation.render import render
+    from automation.render_output import write_render
+
+    result = render("dev", PROJECT_DIR)
+    first = write_render(result, tmp_path / "first")
+    shuffled = [
+        dataclasses.replace(r, dependencies=tuple(reversed(r.dependencies)))
+        for r in result.recording.resources
+    ]
+    random.Random(7).shuffle(shuffled)
+    result.recording.resources[:] = shuffled
+    result.guardrails = evaluate_recording(result.recording, result.config)
+    second = write_render(result, tmp_path / "second")
+    for name in ("resources.json", "report.md"):
+        assert (first / name).read_text() == (second / name).read_text(), name
