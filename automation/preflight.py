@@ -80,6 +80,8 @@ class PreflightClients:
     ecr: Any = None
     logs: Any = None
     servicediscovery: Any = None
+    ec2: Any = None
+    """For the Lattice backend's check of the region's Lattice prefix list."""
 
 
 def make_clients(region: str) -> PreflightClients:
@@ -107,6 +109,7 @@ def make_clients(region: str) -> PreflightClients:
             ecr=session.client("ecr", config=config),
             logs=session.client("logs", config=config),
             servicediscovery=session.client("servicediscovery", config=config),
+            ec2=session.client("ec2", config=config),
         )
     except (BotoCoreError, ValueError) as exc:
         # ValueError: botocore's own refusal of an endpoint URL it cannot use (AWS_ENDPOINT_URL=x).

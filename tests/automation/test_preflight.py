@@ -191,10 +191,16 @@ def test_lattice_backend_checks_vpc_lattice_not_app_mesh() -> None:
 
     config = parse_stack_file(yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text()), "dev")
     clients = make_clients(REGION)
-    with Stubber(clients.lattice) as lattice, Stubber(clients.appmesh) as appmesh:
+    with (
+        Stubber(clients.lattice) as lattice,
+        Stubber(clients.appmesh) as appmesh,
+        Stubber(clients.ec2) as ec2,
+    ):
         lattice.add_response("list_service_networks", {"items": []}, {"maxResults": 1})
+        _lattice_prefix_list(ec2, ["169.254.171.0/24", "fd00:ec2:80::/64"])
         assert check_mesh_backend(config, clients) is True
         appmesh.assert_no_pending_responses()  # App Mesh was never called
+        ec2.assert_no_pending_responses()
     with Stubber(clients.lattice) as lattice:
         lattice.add_client_error(
             "list_service_networks", service_error_code="AccessDeniedException", service_message="denied"
@@ -207,3 +213,49 @@ def test_lattice_backend_checks_vpc_lattice_not_app_mesh() -> None:
         "VPC Lattice ListServiceNetworks failed in us-east-1 (AccessDeniedException: denied)"
         in failure.message
     )
+
+
+def _lattice_prefix_list(ec2: Stubber, cidrs: list[str]) -> None:
+    """EC2's answers for the region's Lattice prefix list, with the exact requests the check makes."""
+    name = f"com.amazonaws.{REGION}.vpc-lattice"
+    ec2.add_response(
+        "describe_managed_prefix_lists",
+        {"PrefixLists": [{"PrefixListId": "pl-0123456789abcdef0", "PrefixListName": name}]},
+        {"Filters": [{"Name": "prefix-list-name", "Values": [name]}]},
+    )
+    ec2.add_response(
+        "get_managed_prefix_list_entries",
+        {"Entries": [{"Cidr": c} for c in cidrs]},
+        {"PrefixListId": "pl-0123456789abcdef0"},
+    )
+
+
+@pytest.mark.usefixtures("credentials")
+def test_a_lattice_range_the_network_policies_do_not_admit_stops_the_deploy() -> None:
+    # The security group follows the prefix list; the NetworkPolicies admit fixed CIDRs. A range only
+    # the first admits would let health checks through the group and drop them at the pod.
+    from automation.verify.backends.lattice import check_lattice_prefix_list
+
+    ec2 = make_clients(REGION).ec2
+    with Stubber(ec2) as stub:
+        _lattice_prefix_list(stub, ["169.254.171.0/24", "129.224.0.0/17"])
+        with pytest.raises(CrossmeshError) as excinfo:
+            check_lattice_prefix_list(ec2, region=REGION)
+    failure = failure_of(excinfo)
+    assert failure.code is ExitCode.MESH_UNAVAILABLE
+    assert "VPC Lattice in us-east-1 connects to targets from 129.224.0.0/17" in failure.message
+    assert "(169.254.171.0/24)" in failure.message
+    assert "LATTICE_DATA_PLANE_CIDRS" in failure.hint
+    with Stubber(ec2) as stub:
+        _lattice_prefix_list(stub, ["169.254.171.0/25"])  # within what is admitted
+        check_lattice_prefix_list(ec2, region=REGION)
+    with Stubber(ec2) as stub:
+        stub.add_client_error("describe_managed_prefix_lists", "UnauthorizedOperation", "denied")
+        with pytest.raises(CrossmeshError, match=r"could not be read \(UnauthorizedOperation: denied\)"):
+            check_lattice_prefix_list(ec2, region=REGION)
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_managed_prefix_lists", {"PrefixLists": []})
+        with pytest.raises(
+            CrossmeshError, match=r"no managed prefix list com\.amazonaws\.us-east-1\.vpc-lattice"
+        ):
+            check_lattice_prefix_list(ec2, region=REGION)

@@ -477,6 +477,66 @@ def check_lattice(lattice: Any, *, env: str, region: str) -> int:
     return len(list(answer.get("items") or []))
 
 
+def lattice_prefix_list_entries(ec2: Any, region: str) -> list[str]:
+    """The CIDRs of the region's managed prefix list ``com.amazonaws.<region>.vpc-lattice``: where VPC
+    Lattice connects to targets from (https://docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html)."""
+    name = f"com.amazonaws.{region}.vpc-lattice"
+    lists: dict[str, Any] = ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [name]}]
+    )
+    listed: list[dict[str, Any]] = lists.get("PrefixLists") or []
+    found = [p for p in listed if p.get("PrefixListName") == name]
+    if not found:
+        raise LookupError(f"no managed prefix list {name} in {region}")
+    entries: dict[str, Any] = ec2.get_managed_prefix_list_entries(PrefixListId=found[0]["PrefixListId"])
+    rows: list[dict[str, Any]] = entries.get("Entries") or []
+    return sorted(str(row["Cidr"]) for row in rows)
+
+
+def unadmitted_ranges(entries: list[str], admitted: list[str]) -> list[str]:
+    """The prefix-list ranges no admitted block holds (IPv6 entries aside: the VPC is IPv4-only)."""
+    import ipaddress  # noqa: PLC0415 - only this check needs it
+
+    blocks = [ipaddress.IPv4Network(a) for a in admitted]
+    outside: list[str] = []
+    for entry in entries:
+        network = ipaddress.ip_network(entry, strict=False)
+        if isinstance(network, ipaddress.IPv4Network) and not any(network.subnet_of(b) for b in blocks):
+            outside.append(entry)
+    return outside
+
+
+def check_lattice_prefix_list(ec2: Any, *, region: str) -> None:
+    """Exit 6 before anything is made when Lattice in ``region`` connects from a range the pods'
+    NetworkPolicies do not admit: the security group (which follows the prefix list) would let it in,
+    and the NetworkPolicy would drop it, so health checks would fail and colorapp never be Ready."""
+    from infra.mesh.lattice.objects import LATTICE_DATA_PLANE_CIDRS  # noqa: PLC0415 - only this check
+
+    admitted: list[str] = list(LATTICE_DATA_PLANE_CIDRS)
+    try:
+        entries = lattice_prefix_list_entries(ec2, region)
+    except (ClientError, BotoCoreError, LookupError) as exc:
+        if isinstance(exc, ClientError):
+            code, message = error_code_and_message(exc)
+            detail = f"{code}: {message}"
+        else:
+            detail = str(exc)
+        reason = f"the VPC Lattice prefix list of {region} could not be read ({detail})"
+        hint = "Grant the deploying role ec2:DescribeManagedPrefixLists and ec2:GetManagedPrefixListEntries."
+        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint)) from exc
+    outside = unadmitted_ranges(entries, admitted)
+    if outside:
+        reason = (
+            f"VPC Lattice in {region} connects to targets from {', '.join(outside)}, outside what the "
+            f"pods' NetworkPolicies admit ({', '.join(admitted)}): colorapp's health checks would fail."
+        )
+        hint = (
+            "Add those ranges to LATTICE_DATA_PLANE_CIDRS in infra/mesh/lattice/objects.py (the "
+            "NetworkPolicies admit exactly that list) and render again. Nothing was changed."
+        )
+        raise CrossmeshError(Failure(ExitCode.MESH_UNAVAILABLE, "mesh_unavailable", reason, hint))
+
+
 class LatticeChecks:
     """The service network and the Lattice service; pods carry no sidecars."""
 
@@ -513,6 +573,8 @@ class LatticeChecks:
         if clients.lattice is None:
             return False
         check_lattice(clients.lattice, env=env, region=region)
+        if getattr(clients, "ec2", None) is not None:
+            check_lattice_prefix_list(clients.ec2, region=region)
         return True
 
     # The listener rule's target-group weights show when Lattice applied a step.

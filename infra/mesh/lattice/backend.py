@@ -56,8 +56,8 @@ class LatticeBackend(MeshBackend):
 
     def traffic_cidrs(self) -> Sequence[str]:
         # Calls between the apps go through Lattice, whose data plane reaches pods (and front reaches
-        # the Lattice service) at link-local addresses of this one range; nothing else is mesh traffic.
-        return [objects.LATTICE_DATA_PLANE_CIDR]
+        # the Lattice service) at the addresses of its prefix list; nothing else is mesh traffic.
+        return list(objects.LATTICE_DATA_PLANE_CIDRS)
 
     def cross_cluster_rules(self, topology: Topology) -> tuple[AccessRule, ...]:
         # Calls cross clusters through Lattice, never node to node: the only door onto the colorapp

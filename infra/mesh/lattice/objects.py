@@ -278,11 +278,13 @@ def namespace_labels(*, readiness_gates: bool) -> Mapping[str, str]:
     }
 
 
-# VPC Lattice reaches targets from link-local addresses in the managed prefix list
-# com.amazonaws.<region>.vpc-lattice; NetworkPolicies need a CIDR, and this is the documented IPv4 range
-# (https://docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). Security groups use the
-# prefix list itself.
-LATTICE_DATA_PLANE_CIDR = "169.254.171.0/24"
+# VPC Lattice reaches targets from the addresses in the managed prefix list
+# com.amazonaws.<region>.vpc-lattice ("either private link-local IPs or non-routeable public IPs":
+# https://docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). Security groups use the
+# prefix list itself; NetworkPolicies need CIDRs, so they admit these, and the deploy's preflight reads
+# the region's list and stops before anything is made if it holds a range outside them
+# (automation/verify/backends/lattice.py, check_lattice_prefix_list).
+LATTICE_DATA_PLANE_CIDRS = ("169.254.171.0/24",)
 
 
 def assigned_domain(metadata: object) -> str:
