@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer import _click  # pyright: ignore[reportPrivateUsage] - typer vendors click; its ClickException is not re-exported
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from automation.errors import Failure
 from automation.exit_codes import ExitCode
@@ -59,10 +59,32 @@ class _Commands(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _positional(argv: Sequence[str]) -> list[str]:
+    """The command line's words that are no option and no option's value (``render --out x`` names no
+    environment ``x``): an option that takes a value is known by the command's own parameters."""
+    command = typer.main.get_command(app)
+    takes_value: set[str] = set()
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            for param in sub.params:
+                if isinstance(param, TyperOption) and not param.is_flag and not param.count:
+                    takes_value.update(param.opts)
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = "=" not in arg and arg in takes_value
+        else:
+            words.append(arg)
+    return words
+
+
 def usage_error_document(argv: Sequence[str], message: str) -> dict[str, Any]:
     """The JSON result of a command line that did not parse: the command and environment when the
     arguments name them, and the parser's message."""
-    words = [a for a in argv if not a.startswith("-")]
+    words = _positional(argv)
     operation = words[0] if words else None
     # The word after the command is its environment unless it is an option's value (a URL, a path).
     env = words[1] if len(words) > 1 and re.fullmatch(r"[\w.-]+", words[1]) else None

@@ -191,6 +191,10 @@ def locate_crd_files(project_dir: Path, explicit_dir: Path | None = None, *, fet
         return CrdFiles(paths, f"--crds {explicit_dir}", problem)
     reference = default_reference_dir(project_dir)
     if reference is not None:
+        if os.environ.get(REFERENCE_ENV) and not reference.is_dir():
+            # Named on purpose: a typo must not pass as "no schemas found" and a weaker render.
+            named = f"{REFERENCE_ENV}={reference}"
+            return CrdFiles((), named, f"{named} is not a folder")
         return CrdFiles(tuple(sorted(reference.glob("*crds.yaml"))), f"reference folder {reference}")
     cache = user_cache_dir()
     if not fetch:

@@ -67,6 +67,9 @@ USAGE_ERRORS = [
     (["deploy", "dev", "--parallel", "-3"], "dev", "deploy", "Invalid value for '--parallel'"),
     (["verify", "dev", "--front-url", "http://x", "--requests", "0"], "dev", "verify", "'--requests'"),
     (["render"], None, "render", "Missing argument"),
+    # an option's value is not the environment (it was reported as env "outdir")
+    (["render", "--out", "outdir"], None, "render", "Missing argument"),
+    (["render", "--out", "outdir", "dev", "--bogus"], "dev", "render", "No such option: --bogus"),
     (["nosuchcommand"], None, "nosuchcommand", "No such command 'nosuchcommand'"),
 ]
 

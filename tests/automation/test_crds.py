@@ -249,3 +249,13 @@ def test_a_pipe_in_crds_is_refused_unread(tmp_path: Path) -> None:
         json.loads(outcome.stdout)["error"]["message"]
         == f"--crds: {folder / 'pipe.yaml'}: not a regular file"
     )
+
+
+def test_a_reference_folder_named_by_the_variable_that_is_not_there_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A typo in CROSSMESH_REFERENCE_DIR read as "no schemas found": a weaker render with nothing said.
+    monkeypatch.setenv("CROSSMESH_REFERENCE_DIR", str(tmp_path / "nowhere"))
+    found = locate_crd_files(tmp_path)
+    assert found.paths == ()
+    assert found.problem == f"CROSSMESH_REFERENCE_DIR={tmp_path / 'nowhere'} is not a folder"
