@@ -65,6 +65,10 @@ class LatticeController(pulumi.ComponentResource):
                 policy=args.arns.apply(iam.controller_policy),
                 release_name=objects.CONTROLLER_RELEASE,
                 # The Lattice CRDs ship in the chart's crds/ folder; the Gateway API ones come from `crds`.
+                # Helm installs crds/ on the first install only and never upgrades it, so moving the
+                # pinned chart version (LatticeConfig.controller_chart_version) must also apply the new
+                # chart's helm/crds/*.yaml (as `crds` does for the Gateway API), or the cluster keeps
+                # the old schemas: docs/mesh-backends.md, "Moving a pinned controller".
                 chart=objects.CONTROLLER_CHART,
                 version=args.chart_version,
                 values=lambda role_arn: pulumi.Output.all(args.arns, args.vpc_id, role_arn).apply(
