@@ -189,9 +189,11 @@ reach ``pulumi up`` without being checked, rendered or shown by this CLI."""
 
 def project_name(project_dir: Path) -> str:
     """The project's name from ``Pulumi.yaml``; :class:`EnvironmentInputError` (exit 2) naming the file
-    and what is wrong when it is missing, unreadable, not YAML, names no project, or sets this project's
-    configuration itself (project-level ``config:``, which ``pulumi up`` reads and the stack file does
-    not show)."""
+    and what is wrong when it is missing, unreadable, not YAML or names no project."""
+    return str(_project_document(project_dir)["name"])
+
+
+def _project_document(project_dir: Path) -> Mapping[str, Any]:
     import yaml  # noqa: PLC0415 - keeps `import automation` light for the CLI's --help
 
     path = project_dir / PROJECT_FILE
@@ -211,14 +213,28 @@ def project_name(project_dir: Path) -> str:
         raise EnvironmentInputError(
             f"{PROJECT_FILE}: expected the project's name at the top (name: crossmesh)"
         )
-    ours = [key for key in mapping_or_empty(found.get("config")) if str(key).startswith(CONFIG_NAMESPACES)]
-    if ours:
+    return found
+
+
+def check_project_config(project_dir: Path, block: Mapping[str, Any], source: str) -> None:
+    """Refuse (exit 2) configuration ``Pulumi.yaml`` sets for this project or AWS that the stack file
+    does not set itself: ``pulumi up`` would apply it (project-level values are every stack's defaults;
+    a key without a namespace is the project's), while this CLI checks and renders the stack file."""
+    from infra.config_parse import qualified_key  # noqa: PLC0415 - the model, only here
+
+    project_config = mapping_or_empty(_project_document(project_dir).get("config"))
+    given = {qualified_key(str(key)) for key in block}
+    unseen = sorted(
+        qualified_key(str(key))
+        for key in project_config
+        if qualified_key(str(key)).startswith(CONFIG_NAMESPACES) and qualified_key(str(key)) not in given
+    )
+    if unseen:
         raise EnvironmentInputError(
-            f"{PROJECT_FILE}: project-level config sets {', '.join(sorted(ours))}; `pulumi up` would apply "
-            "it to every stack unchecked by this CLI and unseen in its renders: move each value to the "
-            "config: block of the Pulumi.<env>.yaml files"
+            f"{PROJECT_FILE}: project-level config sets {', '.join(unseen)}, which {source} does not; "
+            "`pulumi up` would apply it unchecked by this CLI and unseen in its renders: set each in the "
+            "config: block of the stack files instead"
         )
-    return name
 
 
 def read_stack_document(path: Path) -> Mapping[str, Any]:
@@ -300,12 +316,12 @@ def environment(
     from automation.guardrails import check_relaxations  # noqa: PLC0415 - loads the rules, only here
 
     check_environment_name(env, project_dir)
-    if os.path.lexists(project_dir / PROJECT_FILE):
-        # Checked here when present (a render needs it; the recorder refuses a missing one).
-        project_name(project_dir)
     source = f"Pulumi.{env}.yaml"
     if document is None:
         document = read_stack_document(stack_file(project_dir, env))
+    if os.path.lexists(project_dir / PROJECT_FILE):
+        # Checked here when present (a render needs it; the recorder refuses a missing one).
+        check_project_config(project_dir, mapping_or_empty(document.get("config")), source)
     config = parse_stack_file(document, env, source=source)
     check_relaxations(config, source)
     if backend:

@@ -122,11 +122,14 @@ def aws_setup_failure(exc: BotoCoreError | ValueError) -> CrossmeshError:
     if isinstance(exc, json.JSONDecodeError):
         return _unreadable_credentials(exc)
     if isinstance(exc, ValueError):
+        endpoint = "endpoint" in str(exc).lower()
         return _credentials_failure(
             "aws_config_invalid",
             f"the AWS configuration cannot be used{_profile()}: {exc}",
             "Check AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE> and endpoint_url in the profile: a URL "
-            "like https://host:port, or unset them.",
+            "like https://host:port, or unset them."
+            if endpoint
+            else "Check AWS_PROFILE, AWS_CONFIG_FILE and the AWS_* variables.",
         )
     if isinstance(exc, ProfileNotFound):
         profiles = ", ".join(_known_profiles())
@@ -527,6 +530,9 @@ def check_for_deploy(
     check_creator_not_an_operator(config, identity, clients, existing)
     note = check_cloud_map_namespace(config, clients)
     check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)
+    checks = checks_for(config.mesh.backend)
+    if checks is not None:
+        checks.check_for_deploy(clients, region=config.region)
     return [note] if note else []
 
 

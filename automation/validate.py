@@ -116,6 +116,15 @@ def _closed(schema: Any) -> Any:
             node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
         if node.pop("nullable", False) and "type" in node:
             node["type"] = [node["type"], "null"]
+        # OpenAPI 3.0 (what CRDs are written in) makes exclusiveMinimum/-Maximum booleans that qualify
+        # minimum/maximum; JSON Schema Draft 7 makes them the bounds themselves. Read as Draft 7,
+        # ``exclusiveMinimum: true`` was the number 1.
+        for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+            flag = node.get(exclusive)
+            if flag is True and bound in node:
+                node[exclusive] = node.pop(bound)
+            elif flag is False or flag is True:
+                node.pop(exclusive)
         return node
     if isinstance(schema, list):
         return [_closed(v) for v in cast(list[Any], schema)]
@@ -217,7 +226,7 @@ _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # the parsing rules (bump it when _closed, the added properties or the checks change): even the C
 # loader spends about half a second of a render building Python objects from YAML, JSON takes a
 # hundredth of that.
-_SCHEMA_CACHE_VERSION = "2"
+_SCHEMA_CACHE_VERSION = "3"
 
 CrdParse = tuple[dict[tuple[str, str], Mapping[str, Any]], dict[tuple[str, str], str]]
 
@@ -281,19 +290,21 @@ def _parse_crd_text(text: str) -> CrdParse:
         for version in spec["versions"]:
             key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
             schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+            # apiVersion/kind/metadata are the API server's business, not the CRD's.
+            properties = schema.setdefault("properties", {})
+            if isinstance(properties, dict):  # anything else is refused just below
+                properties["metadata"] = {"type": "object"}
+                properties.setdefault("apiVersion", {"type": "string"})
+                properties.setdefault("kind", {"type": "string"})
+            closed = _closed(schema)
             # A schema that is not one ("type: 5") would fail in the middle of validating objects.
-            problem = _schema_problem(schema)
+            problem = _schema_problem(closed)
             if problem:
                 raise CrdFileError(
                     f"document {number}: CustomResourceDefinition {key[1]} {version['name']}: "
                     f"openAPIV3Schema is not a valid schema: {problem}"
                 )
-            # apiVersion/kind/metadata are the API server's business, not the CRD's.
-            properties = schema.setdefault("properties", {})
-            properties["metadata"] = {"type": "object"}
-            properties.setdefault("apiVersion", {"type": "string"})
-            properties.setdefault("kind", {"type": "string"})
-            schemas[key] = _closed(schema)
+            schemas[key] = closed
             scopes[key] = spec["scope"]
     return schemas, scopes
 

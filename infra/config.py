@@ -472,7 +472,7 @@ class EndpointConfig(_Model):
                 "expected at least one CIDR while publicAccess is true (EKS reads an empty list as "
                 "0.0.0.0/0); set publicAccess: false for a private-only endpoint",
             )
-        for index, cidr in enumerate(self.public_access_cidrs):
+        for index, cidr in enumerate(self.public_access_cidrs if self.public_access else ()):
             reserved = reserved_range_of(cidr)
             if reserved is not None:
                 raise KeyedError(
@@ -691,8 +691,9 @@ class LatticeConfig(_Model):
     )
 
 
-CLUSTER_DNS_ZONES = ("cluster.local", "in-addr.arpa", "ip6.arpa")
-"""Zones the clusters' CoreDNS answers from Kubernetes itself (the EKS Corefile's kubernetes plugin)."""
+CLUSTER_DNS_ZONES = ("cluster.local",)
+"""The zone the clusters' CoreDNS answers from Kubernetes itself (the EKS Corefile's kubernetes plugin;
+its reverse zones fall through to the VPC resolver)."""
 
 
 class MeshConfig(_Model):
@@ -1089,14 +1090,21 @@ class StackConfig(_Model):
                     f"{', '.join(PROGRAM_TAG_PREFIXES)}",
                     value=value,
                 )
-            for part, text in (("key", key), ("value", value)):
-                if "=" in text or text != text.strip():
+            # The cloud provider trims each "key=value" pair and splits it at '=' (it keeps the part
+            # before the second '='), so these would tag front's load balancer differently.
+            for part, text, lost in (
+                ("key", key, key != key.lstrip()),
+                ("value", value, value != value.rstrip()),
+            ):
+                if "=" in text or lost:
+                    flaw = "a space the load balancer would lose" if lost else "'='"
                     raise KeyedError(
                         where,
-                        f"the tag's {part} {text!r} has '=' or spaces at an end: front's load balancer "
-                        "gets the tags through a key=value,... annotation that the cloud provider splits at "
-                        "'=' and trims, so it would carry another tag than every other resource; expected "
-                        "a tag without '=' and without spaces at either end",
+                        f"the tag's {part} {text!r} has {flaw}"
+                        ": front's load balancer gets the tags through a key=value,... annotation that the "
+                        "cloud provider splits at '=' and trims, so it would carry another tag than every "
+                        "other resource; expected a tag without '=', no space before its key and none after "
+                        "its value",
                         value=value,
                     )
             if not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):

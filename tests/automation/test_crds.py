@@ -259,3 +259,34 @@ def test_a_reference_folder_named_by_the_variable_that_is_not_there_says_so(
     found = locate_crd_files(tmp_path)
     assert found.paths == ()
     assert found.problem == f"CROSSMESH_REFERENCE_DIR={tmp_path / 'nowhere'} is not a folder"
+
+
+def test_openapi_exclusive_bounds_are_read_as_openapi_not_as_draft_7(tmp_path: Path) -> None:
+    # CRDs are OpenAPI 3.0: exclusiveMinimum: true qualifies minimum. Read as Draft 7, exclusiveMinimum:
+    # true was the bound 1 and exclusiveMaximum: false the bound 0, so no ratio at all passed; and the
+    # meta-schema check refused the file, though it is a valid CRD.
+    from automation.validate import CrdSchemas, validate_objects
+
+    crd = tmp_path / "ratio-crds.yaml"
+    crd.write_text(
+        "kind: CustomResourceDefinition\nspec:\n  group: example.com\n  scope: Namespaced\n"
+        "  names: {kind: Thing}\n  versions:\n  - name: v1\n    schema:\n      openAPIV3Schema:\n"
+        "        type: object\n        properties:\n          spec:\n            type: object\n"
+        "            properties:\n              ratio: {type: number, minimum: 0, exclusiveMinimum: true,"
+        " maximum: 1, exclusiveMaximum: false}\n"
+    )
+    schemas = CrdSchemas.load([crd])
+
+    def problems(ratio: float) -> list[str]:
+        thing = {
+            "apiVersion": "example.com/v1",
+            "kind": "Thing",
+            "metadata": {"name": "t"},
+            "spec": {"ratio": ratio},
+        }
+        found, _ = validate_objects([("c", thing)], kubernetes_version="1.34", crds=schemas)
+        return [p.message for p in found]
+
+    assert problems(0.5) == []
+    assert problems(1) == []  # maximum 1, not exclusive
+    assert problems(0) != []  # exclusive minimum 0

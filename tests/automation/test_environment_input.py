@@ -209,17 +209,27 @@ def test_a_project_file_that_names_no_project_is_bad_input_naming_it(
     assert str(caught.value) == reason
 
 
-def test_project_level_config_of_this_project_is_refused(tmp_path: Path) -> None:
-    # `pulumi up` applies Pulumi.yaml's config: to every stack; the CLI reads the stack file only, so
-    # such a value would be deployed unchecked and never shown in a render.
+def test_project_level_config_the_stack_file_does_not_set_is_refused(tmp_path: Path) -> None:
+    # `pulumi up` applies Pulumi.yaml's config: as every stack's defaults; the CLI reads the stack file
+    # only, so such a value would be deployed unchecked and never shown in a render. A key without a
+    # namespace is the project's; a value the stack file sets itself wins, and is harmless.
+    from automation.environment import check_project_config
+
     (tmp_path / "Pulumi.yaml").write_text(
-        "name: crossmesh\nconfig:\n  crossmesh:deletionProtection: true\n  other:thing: 1\n"
+        "name: crossmesh\nconfig:\n  kubernetesVersion: '1.29'\n  crossmesh:deletionProtection: true\n"
+        "  aws:region: us-east-1\n  other:thing: 1\n"
     )
-    with pytest.raises(
-        EnvironmentInputError, match=r"project-level config sets crossmesh:deletionProtection;"
-    ):
-        project_name(tmp_path)
-    (tmp_path / "Pulumi.yaml").write_text("name: crossmesh\nconfig:\n  other:thing: 1\n")
+    with pytest.raises(EnvironmentInputError) as caught:
+        check_project_config(tmp_path, {"aws:region": "eu-west-1"}, "Pulumi.dev.yaml")
+    assert str(caught.value).startswith(
+        "Pulumi.yaml: project-level config sets crossmesh:deletionProtection, crossmesh:kubernetesVersion, "
+        "which Pulumi.dev.yaml does not;"
+    )
+    check_project_config(
+        tmp_path,
+        {"aws:region": "x", "kubernetesVersion": "1.34", "crossmesh:deletionProtection": "false"},
+        "Pulumi.dev.yaml",
+    )
     assert project_name(tmp_path) == "crossmesh"
 
 

@@ -197,9 +197,9 @@ def test_lattice_backend_checks_vpc_lattice_not_app_mesh() -> None:
         Stubber(clients.ec2) as ec2,
     ):
         lattice.add_response("list_service_networks", {"items": []}, {"maxResults": 1})
-        _lattice_prefix_list(ec2, ["169.254.171.0/24", "fd00:ec2:80::/64"])
         assert check_mesh_backend(config, clients) is True
         appmesh.assert_no_pending_responses()  # App Mesh was never called
+        # verify and shift run this check too: the prefix list is read for deploy and preview only
         ec2.assert_no_pending_responses()
     with Stubber(clients.lattice) as lattice:
         lattice.add_client_error(
@@ -234,9 +234,14 @@ def _lattice_prefix_list(ec2: Stubber, cidrs: list[str]) -> None:
 def test_a_lattice_range_the_network_policies_do_not_admit_stops_the_deploy() -> None:
     # The security group follows the prefix list; the NetworkPolicies admit fixed CIDRs. A range only
     # the first admits would let health checks through the group and drop them at the pod.
-    from automation.verify.backends.lattice import check_lattice_prefix_list
+    from automation.verify.backends.lattice import LatticeChecks, check_lattice_prefix_list
 
-    ec2 = make_clients(REGION).ec2
+    clients = make_clients(REGION)
+    ec2 = clients.ec2
+    with Stubber(ec2) as stub:  # the deploy's own checks read it
+        _lattice_prefix_list(stub, ["169.254.171.0/24", "fd00:ec2:80::/64"])
+        LatticeChecks().check_for_deploy(clients, region=REGION)
+        stub.assert_no_pending_responses()
     with Stubber(ec2) as stub:
         _lattice_prefix_list(stub, ["169.254.171.0/24", "129.224.0.0/17"])
         with pytest.raises(CrossmeshError) as excinfo:

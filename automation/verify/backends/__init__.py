@@ -52,6 +52,11 @@ class BackendChecks(Protocol):
         ``clients`` is the preflight's client set (``automation.preflight.PreflightClients``)."""
         ...
 
+    def check_for_deploy(self, clients: Any, *, region: str) -> None:
+        """Raise ``CrossmeshError`` when this account or region cannot take what the backend would make;
+        deploy and preview only (``clients`` as for :meth:`check_available`)."""
+        ...
+
     @property
     def traffic_shift(self) -> bool:
         """``shift`` can move weights step by step with a targeted update of the routing objects and

@@ -418,6 +418,9 @@ class AppMeshChecks:
         check_appmesh(clients.appmesh, env=env, region=region, today=today)
         return True
 
+    def check_for_deploy(self, clients: Any, *, region: str) -> None:
+        return  # App Mesh cannot be deployed any more: check_deployable refuses it first
+
     # The App Mesh reference environment cannot be deployed any more: out of shift's scope.
     traffic_shift = False
 

@@ -573,9 +573,11 @@ class LatticeChecks:
         if clients.lattice is None:
             return False
         check_lattice(clients.lattice, env=env, region=region)
+        return True
+
+    def check_for_deploy(self, clients: Any, *, region: str) -> None:
         if getattr(clients, "ec2", None) is not None:
             check_lattice_prefix_list(clients.ec2, region=region)
-        return True
 
     # The listener rule's target-group weights show when Lattice applied a step.
     traffic_shift = True
