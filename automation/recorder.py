@@ -390,10 +390,10 @@ def record(
     return recording
 
 
-def record_project(project_dir: Path, stack: str, config: Mapping[str, str]) -> Recording:
-    """Run the project's own ``__main__.py``, the way ``pulumi up`` runs it, and record it."""
+def record_project(project_dir: Path, stack: str, config: Mapping[str, str], *, project: str) -> Recording:
+    """Run the project's own ``__main__.py``, the way ``pulumi up`` runs it, and record it as a stack of
+    ``project`` (its name in ``Pulumi.yaml``: it is part of every URN)."""
     main = project_dir / "__main__.py"
-    project = _project_name(project_dir)
 
     def program() -> None:
         added = str(project_dir) not in sys.path
@@ -406,12 +406,6 @@ def record_project(project_dir: Path, stack: str, config: Mapping[str, str]) -> 
                 sys.path.remove(str(project_dir))
 
     return record(program, project=project, stack=stack, config=config)
-
-
-def _project_name(project_dir: Path) -> str:
-    from automation.environment import project_name  # noqa: PLC0415 - loads the config model
-
-    return project_name(project_dir)
 
 
 def dump(recording: Recording) -> str:

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from automation.crds import CrdFiles, locate_crd_files
-from automation.environment import UnknownEnvironmentError, environment, load_environment, stack_file
+from automation.environment import (
+    UnknownEnvironmentError,
+    environment,
+    load_environment,
+    project_name,
+    stack_file,
+)
 from automation.guardrails import evaluate_recording
 from automation.placeholders import DocumentationValue, documentation_values
 from automation.recorder import Recording, Registration, record_project
@@ -179,7 +185,7 @@ def render(
     located = crd_files if crd_files is not None else locate_crd_files(project_dir, crds_dir)
     crds = CrdSchemas.load(located.paths)
     crds_loaded = time.perf_counter()
-    recording = record_project(project_dir, env, loaded_env.flat)
+    recording = record_project(project_dir, env, loaded_env.flat, project=project_name(project_dir))
     recorded = time.perf_counter()
     manifests, releases = kubernetes_objects(recording)
     pairs = [(cluster, obj) for cluster, items in manifests.items() for obj in items]

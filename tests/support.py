@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from automation.environment import read_stack_document
+from automation.environment import project_name, read_stack_document
 from automation.recorder import Recording, Registration, record_project
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def flat(document: dict[str, Any]) -> dict[str, str]:
 
 
 def record_document(document: dict[str, Any], env: str = "dev") -> Recording:
-    return record_project(PROJECT_DIR, env, flat(document))
+    return record_project(PROJECT_DIR, env, flat(document), project=project_name(PROJECT_DIR))
 
 
 @functools.cache

@@ -125,9 +125,10 @@ def open_shift_stack(request: StackRequest) -> ShiftStack:
 
 def routing_targets(project_dir: Path, env: str, flat_config: Mapping[str, str]) -> list[str]:
     """URNs of the routing objects (and the root stack) from the program's recorded graph."""
+    from automation.environment import project_name  # noqa: PLC0415 - with the program below
     from automation.recorder import record_project  # noqa: PLC0415 - runs the program under mocks
 
-    return targets_in(record_project(project_dir, env, flat_config))
+    return targets_in(record_project(project_dir, env, flat_config, project=project_name(project_dir)))
 
 
 def targets_in(recording: Recording) -> list[str]:
