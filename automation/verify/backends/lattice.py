@@ -209,9 +209,40 @@ def _allowed_principals(document: str) -> list[str] | str:
     return principals
 
 
-def probe_auth_policies(client: LatticeClient, *, network: str, host: str, invoker_role: str) -> Probe:
+SOURCE_VPC_KEY = "vpc-lattice-svcs:SourceVpc"
+
+
+def _unlimited_sources(document: str, vpc_id: str) -> int:
+    """How many Allow statements of a (readable) policy document do not limit callers to ``vpc_id``
+    with ``StringEquals vpc-lattice-svcs:SourceVpc``, as infra/mesh/lattice/iam.py writes it."""
+    parsed = cast("Mapping[str, Any]", json.loads(document))
+    raw: object = parsed.get("Statement")
+    statements: list[object] = [raw] if isinstance(raw, Mapping) else cast("list[object]", raw)
+    unlimited = 0
+    for statement in statements:
+        entry = cast("Mapping[str, Any]", statement)
+        if entry.get("Effect") != "Allow":
+            continue
+        condition: object = entry.get("Condition")
+        equals: object = (
+            cast("Mapping[str, Any]", condition).get("StringEquals")
+            if isinstance(condition, Mapping)
+            else None
+        )
+        value: object = (
+            cast("Mapping[str, Any]", equals).get(SOURCE_VPC_KEY) if isinstance(equals, Mapping) else None
+        )
+        values = cast("list[object]", value) if isinstance(value, list) else [value]
+        if values != [vpc_id]:
+            unlimited += 1
+    return unlimited
+
+
+def probe_auth_policies(
+    client: LatticeClient, *, network: str, host: str, invoker_role: str, vpc_id: str | None = None
+) -> Probe:
     """Are auth policies attached, Active, on the service network and on the service, and do they allow
-    front's role and nobody else?
+    front's role and nobody else (and, given ``vpc_id``, from that VPC only)?
 
     GetAuthPolicy answers ``policy`` (the JSON document) and ``state``: ``Active`` only while the
     resource's authType is AWS_IAM
@@ -251,7 +282,14 @@ def probe_auth_policies(client: LatticeClient, *, network: str, host: str, invok
                 False,
                 f"auth policy of {label} must allow only role {invoker_role}, allows {others or 'nobody'}",
             )
-    return Probe(True, f"auth policies of {network} and {host} allow only role {invoker_role}")
+        if vpc_id and _unlimited_sources(str(document), vpc_id):
+            return Probe(
+                False,
+                f"auth policy of {label} lets its callers in from any VPC: expected {SOURCE_VPC_KEY} = "
+                f"{vpc_id} on every Allow statement (a stack deployed before that condition: deploy again)",
+            )
+    where = f", from {vpc_id} only" if vpc_id else ""
+    return Probe(True, f"auth policies of {network} and {host} allow only role {invoker_role}{where}")
 
 
 def probe_dns(lattice: LatticeClient, route53: Any, *, zone: str, host: str) -> Probe:
@@ -445,7 +483,9 @@ def lattice_checks(
         checks.append(
             polled_check(
                 f"lattice auth policies {network}",
-                lambda: probe_auth_policies(client, network=network, host=host, invoker_role=role),
+                lambda: probe_auth_policies(
+                    client, network=network, host=host, invoker_role=role, vpc_id=vpc_id
+                ),
                 settings,
             )
         )

@@ -219,6 +219,33 @@ def test_a_service_policy_letting_others_in_fails(
     assert reported in probe.detail
 
 
+@pytest.mark.parametrize("written_for", ["vpc-0abc", "vpc-0other", None])
+def test_auth_policies_must_keep_callers_to_the_stacks_vpc(
+    moto_lattice: Any, written_for: str | None
+) -> None:
+    """moto only: the policies as the program writes them (infra/mesh/lattice/iam.py), for the stack's
+    VPC, for another one, and as stacks deployed before the SourceVpc condition have them."""
+    from infra.mesh.lattice.iam import invoke_auth_policy
+
+    document = (
+        json.dumps(invoke_auth_policy([FRONT_ARN], written_for))
+        if written_for
+        else _policy({"AWS": [FRONT_ARN]})
+    )
+    _secured(moto_lattice, network_policy=document, service_policy=document)
+    probe = probe_auth_policies(
+        moto_lattice, network=NETWORK, host=HOST, invoker_role=FRONT_ROLE, vpc_id="vpc-0abc"
+    )
+    if written_for == "vpc-0abc":
+        assert probe.ok, probe.detail
+        assert probe.detail.endswith("from vpc-0abc only")
+    else:
+        assert not probe.ok
+        assert probe.detail.startswith(
+            f"auth policy of service network {NETWORK} lets its callers in from any VPC"
+        )
+
+
 def test_missing_service_policy_fails(moto_lattice: Any) -> None:
     """moto only: GetAuthPolicy of a service without a policy."""
     _secured(moto_lattice, network_policy=_policy({"AWS": FRONT_ARN}), service_policy=None)
