@@ -380,3 +380,27 @@ def test_a_clients_long_method_path_and_trace_state_cannot_stretch_or_fill_the_l
     assert access[1]["method"].endswith("... (10000 characters)")
     assert not [r for r in records if r["level"] == "warning"], records
     assert "SECURITY ALERT" not in color.stdout.read_text()
+
+
+def test_the_access_line_keeps_the_address_the_load_balancer_forwards(launcher: Launcher) -> None:
+    # front's load balancer proxies HTTP, so the connection's peer is the load balancer; the client it
+    # saw is the last address of X-Forwarded-For. A client's own long header is cut like any client text.
+    color = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue"})
+    for forwarded in (b"203.0.113.7", b"198.51.100.1, 203.0.113.7", b"9" * 5000):
+        head = (
+            b"GET /ping HTTP/1.1\r\nhost: x\r\nx-forwarded-for: %s\r\nconnection: close\r\n\r\n" % forwarded
+        )
+        assert status_of(exchange(color.port, head)) == 200
+    assert (
+        status_of(exchange(color.port, b"GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")) == 200
+    )
+    color.terminate()
+    assert color.wait(timeout=10) == 0
+    access = [r for r in color.logs() if r.get("msg") == "request"]
+    assert [r.get("forwarded_for") for r in access] == [
+        "203.0.113.7",
+        "198.51.100.1, 203.0.113.7",
+        "9" * 256 + "... (5000 characters)",
+        None,
+    ]
+    assert {r["client"] for r in access} == {"127.0.0.1"}

@@ -173,22 +173,25 @@ _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"x-amzn-trace-id"})
 _HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(:[0-9]*)?")
 
 
-def _read_head(headers: Sequence[tuple[bytes, bytes]]) -> tuple[bool, dict[str, str], bool]:
-    """In one pass: whether the request has a body, its trace headers as text, and whether it has
-    exactly one valid Host."""
+def _read_head(headers: Sequence[tuple[bytes, bytes]]) -> tuple[bool, dict[str, str], bool, str | None]:
+    """In one pass: whether the request has a body, its trace headers as text, whether it has exactly
+    one valid Host, and its X-Forwarded-For."""
     has_body = False
     carrier: dict[str, str] = {}
     hosts = 0
     host_ok = False
+    forwarded: str | None = None
     for name, value in headers:
         if name in _TRACE_HEADERS:
             carrier[name.decode("latin-1")] = value.decode("latin-1")
         elif name == b"host":
             hosts += 1
             host_ok = _HOST.fullmatch(value) is not None
+        elif name == b"x-forwarded-for":
+            forwarded = value.decode("latin-1")
         elif name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in {b"", b"0"}):
             has_body = True
-    return has_body, carrier, hosts == 1 and host_ok
+    return has_body, carrier, hosts == 1 and host_ok, forwarded
 
 
 class Service:
@@ -220,7 +223,7 @@ class Service:
             self._access(scope, 431, 0.0, None)
             return
         started = time.perf_counter()
-        has_body, carrier, one_host = _read_head(headers)
+        has_body, carrier, one_host, forwarded = _read_head(headers)
         if not one_host and scope.get("http_version") != "1.0":
             # RFC 9112, section 3.2: a server MUST answer 400 to a request with more than one Host, or
             # with one that is not a valid host[:port]. One that sent none reaches the app with an
@@ -278,7 +281,9 @@ class Service:
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
-        self._access(scope, status, (time.perf_counter() - started) * 1000, span, links)
+        self._access(
+            scope, status, (time.perf_counter() - started) * 1000, span, links=links, forwarded=forwarded
+        )
 
     def _access(
         self,
@@ -286,7 +291,9 @@ class Service:
         status: int,
         duration_ms: float,
         span: Span | None,
+        *,
         links: list[Link] | None = None,
+        forwarded: str | None = None,
     ) -> None:
         if not self.access_enabled:
             return
@@ -303,6 +310,10 @@ class Service:
         if links:
             # The caller's own trace, which this one links to: how its owner finds this request.
             fields["caller_trace_id"] = format(links[0].context.trace_id, "032x")
+        if forwarded is not None:
+            # Behind front's load balancer (an HTTP proxy), ``client`` is the load balancer; the last
+            # address here is the client it saw, any before it are the client's own claims.
+            fields["forwarded_for"] = _bounded(forwarded)
         access_log.info("request", extra=fields)
 
 
