@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -450,5 +451,11 @@ def shift(
 
 
 def main(deps: Dependencies | None = None) -> None:
-    """The console entry point; ``deps`` replaces the real dependencies (tests in a subprocess)."""
+    """The console entry point; ``deps`` replaces the real dependencies (tests in a subprocess).
+
+    SIGTERM (a CI job cancelled, a container stopped) ends a command the way Ctrl-C does: a Pulumi
+    operation stops cleanly and the command says so, with exit 130 and, under ``--json``, its document.
+    Without this, SIGTERM ended the process on the spot, with no message and an operation cut short."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     app(obj=deps)

@@ -110,7 +110,11 @@ def test_render_json_on_bad_configuration_names_the_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_render_prints_a_line_and_the_json_error_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_during_render_prints_a_line_and_the_json_error_and_exits_130(
+    tmp_path: Path, sent: signal.Signals
+) -> None:
+    # SIGTERM (a cancelled CI job) ends a command as Ctrl-C does; it used to end it without a word.
     out_dir = tmp_path / "render"
     proc = subprocess.Popen(
         [sys.executable, "-m", "automation", "render", "dev", "--json", "--out", str(out_dir)],
@@ -127,7 +131,7 @@ def test_ctrl_c_during_render_prints_a_line_and_the_json_error_and_exits_130(tmp
         first = proc.stderr.readline()  # the render announces itself, then records the program
         assert first.startswith("rendering dev offline"), first
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sent)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
