@@ -119,10 +119,26 @@ EnvArg = Annotated[
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="One machine-readable result on stdout; logs go to stderr.")
 ]
+DEFAULT_STEPS = "10,25,50,100"
+"""shift's steps when --steps is not given: percent of the way from the start to the target."""
+
+
+def _a_backend(value: str | None) -> str | None:
+    # An unset variable ($BACKEND) gives "": read as no --backend, destroy or refresh would run against
+    # whatever PULUMI_BACKEND_URL or the CLI's login points at, perhaps another backend's stack.
+    if value is not None and not value.strip():
+        raise typer.BadParameter(
+            "expected a backend URL (s3://..., file://..., https://...), got an empty value; leave "
+            "--backend out to use PULUMI_BACKEND_URL or the Pulumi CLI's current login"
+        )
+    return value
+
+
 BackendOpt = Annotated[
     str | None,
     typer.Option(
         "--backend",
+        callback=_a_backend,
         metavar="URL",
         help="Pulumi state backend (s3://bucket/prefix, file://path, https://api.pulumi.com). "
         "Default: PULUMI_BACKEND_URL, else the Pulumi CLI's current login.",
@@ -381,9 +397,13 @@ def shift(
         ),
     ] = None,
     steps: Annotated[
-        str,
-        typer.Option("--steps", metavar="P,P,...", help="Percent of the way at each step, ending at 100."),
-    ] = "10,25,50,100",
+        str | None,
+        typer.Option(
+            "--steps",
+            metavar="P,P,...",
+            help="Percent of the way at each step, ending at 100 (default 10,25,50,100).",
+        ),
+    ] = None,
     hold: Annotated[
         str,
         typer.Option(
@@ -423,6 +443,8 @@ def shift(
         raise typer.BadParameter("give the target weights with --to (e.g. --to red=100), or --resume")
     if to and resume:
         raise typer.BadParameter("--resume continues the interrupted shift's own target; drop --to")
+    if steps is not None and resume:
+        raise typer.BadParameter("--resume continues the interrupted shift's own steps; drop --steps")
     http = HttpCheckSettings(
         requests=requests, timeout_s=timeout, concurrency=concurrency, max_error_rate=max_error_rate
     )
@@ -441,7 +463,7 @@ def shift(
             http=http,
             limits=limits,
             to=",".join(to or []),
-            steps=steps,
+            steps=steps if steps is not None else DEFAULT_STEPS,
             resume=resume,
             yes=yes,
             backend=backend,

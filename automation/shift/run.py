@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
@@ -217,6 +217,15 @@ class ShiftRun:
         from automation.shift.stack import applied_weights  # noqa: PLC0415
 
         applied = applied_weights(outputs) or configured
+        if set(applied) != set(configured):
+            # The steps would write weights for the deployed versions into a stack file that lists
+            # others, which the program then refuses: the file half-changed, every later command refused.
+            raise self._bad(
+                f"{self.env}'s stack file has the versions {', '.join(sorted(configured))}, the deployed "
+                f"stack {', '.join(sorted(applied))}",
+                f"Deploy first (`python -m automation deploy {self.env}`), so the two agree. Nothing was "
+                "changed.",
+            )
         state = self._initial_state(stack, applied, steps)
         planned = plan_steps(state.start, state.target, state.steps)
         remaining = [s for s in planned if s.number > state.next_step]
@@ -258,7 +267,8 @@ class ShiftRun:
             if local is not None and local.start == saved.start and local.target == saved.target:
                 saved.previous_p99 = local.previous_p99
             saved.status = "running"
-            saved.last_good = applied
+            # The last weights that passed their check, as saved: what is applied now may be an
+            # interrupted step's, never checked.
             return saved
         if saved is not None and in_progress:
             raise self._bad(
@@ -401,11 +411,7 @@ class ShiftRun:
             if not verdict.ok:
                 raise _StepFailed(self._step_failure(step, verdict))
         except _StepFailed as failed:
-            state.status = "failed"
-            lines = self._rollback(stack, state, targets, observer, failed.failure)
-            self._save_failed(stack, state)
-            self.session.extra = {"steps": self.report, "weights": state.last_good}
-            raise CrossmeshError(replace(failed.failure, details=[*failed.failure.details, *lines])) from None
+            self._failed(stack, state, targets, observer, failed.failure)
         except (Interrupted, KeyboardInterrupt) as exc:
             entry["verdict"] = "interrupted"
             state.status = "interrupted"
@@ -421,10 +427,37 @@ class ShiftRun:
             raise CrossmeshError(replace(problem, details=lines)) from (
                 exc if isinstance(exc, Interrupted) else None
             )
+        except Exception as exc:  # the update, the observation or the sampling failed outright
+            # A failed step puts the last good weights back whatever failed (docs/canary.md): an update
+            # that stopped half-way, AWS's answer, the state file; not only a failed check.
+            entry["verdict"] = "failed"
+            cause = exc.failure.message if isinstance(exc, CrossmeshError) else f"{type(exc).__name__}: {exc}"
+            failure = Failure(
+                ExitCode.VERIFY_FAILED,
+                "shift_failed",
+                f"step {step.number} ({format_weights(step.weights)}) failed: {cause}",
+            )
+            self._failed(stack, state, targets, observer, failure, exc)
         state.last_good = dict(step.weights)
         state.previous_p99 = verdict.p99_of()
         state.next_step = step.number
         self._save(stack, state)
+
+    def _failed(  # noqa: PLR0917 - the step's context, as _step has it
+        self,
+        stack: ShiftStack,
+        state: ShiftState,
+        targets: list[str],
+        observer: WeightsObserver,
+        failure: Failure,
+        cause: BaseException | None = None,
+    ) -> NoReturn:
+        """Roll back to the last good weights, keep the failed state, and end with ``failure`` (exit 3)."""
+        state.status = "failed"
+        lines = self._rollback(stack, state, targets, observer, failure)
+        self._save_failed(stack, state)
+        self.session.extra = {"steps": self.report, "weights": state.last_good}
+        raise CrossmeshError(replace(failure, details=[*failure.details, *lines])) from cause
 
     def _save_failed(self, stack: ShiftStack, state: ShiftState) -> None:
         write_state_file(self._state_file, state)
@@ -448,6 +481,13 @@ class ShiftRun:
             self.report.append({"rollback": dict(good), "restored": False, "reason": "interrupted"})
             return [
                 f"the rollback to {format_weights(good)} was interrupted: run "
+                f"`python -m automation shift {self.env} --to {format_weights(good)} --steps 100 --yes`"
+            ]
+        except Exception as exc:  # the rollback's own update or observation failed too
+            cause = exc.failure.message if isinstance(exc, CrossmeshError) else f"{type(exc).__name__}: {exc}"
+            self.report.append({"rollback": dict(good), "restored": False, "reason": cause})
+            return [
+                f"the rollback to {format_weights(good)} failed ({cause}): run "
                 f"`python -m automation shift {self.env} --to {format_weights(good)} --steps 100 --yes`"
             ]
         self.report.append({"rollback": dict(good), "restored": seen, "observed_weights": observed})
