@@ -121,6 +121,24 @@ class ShiftOptions:
     observe_interval_s: float = 2.0
 
 
+def _unusable(saved: ShiftState, versions: set[str]) -> str | None:
+    """Why a saved shift (a stack tag anyone can edit) cannot be resumed as it is; None when it can."""
+    try:
+        steps = parse_steps(",".join(str(s) for s in saved.steps))
+    except PlanError as exc:
+        return str(exc).replace("--steps", "its steps", 1)
+    saved_weights = (("start", saved.start), ("target", saved.target), ("last good", saved.last_good))
+    for what, weights in saved_weights:
+        if set(weights) != versions:
+            named, has = ", ".join(sorted(weights)), ", ".join(sorted(versions))
+            return f"its {what} weights name {named}; the stack has {has}"
+        if sum(weights.values()) != 100 or min(weights.values(), default=0) < 0:
+            return f"its {what} weights {format_weights(weights)} are not percentages summing to 100"
+    if not 0 <= saved.next_step < len(steps):
+        return f"its next step ({saved.next_step + 1}) is not one of its {len(steps)} steps"
+    return None
+
+
 class _StepFailed(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.message)
@@ -263,6 +281,13 @@ class ShiftRun:
         if self.options.resume:
             if saved is None or not in_progress:
                 raise self._bad(f"--resume: {self.env} has no interrupted shift to continue")
+            problem = _unusable(saved, set(applied))
+            if problem:
+                raise self._bad(
+                    f"--resume: the saved shift of {self.env} cannot be continued: {problem}",
+                    f"Drop it with `pulumi stack tag rm {STATE_TAG} --stack {self.env}` and start a new "
+                    "shift. Nothing was changed.",
+                )
             local = read_state_file(self._state_file)
             if local is not None and local.start == saved.start and local.target == saved.target:
                 saved.previous_p99 = local.previous_p99

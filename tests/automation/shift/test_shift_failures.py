@@ -209,3 +209,40 @@ def test_options_a_shift_cannot_honour_are_refused(tmp_path: Path, args: list[st
     document: dict[str, Any] = json.loads(outcome.stdout)
     assert message in document["error"]["message"]
     assert stack.updates == []
+
+
+_GOOD_STATE: dict[str, Any] = {
+    "from": {"blue": 100, "red": 0},
+    "to": {"blue": 0, "red": 100},
+    "steps": [10, 25, 100],
+    "good": {"blue": 90, "red": 10},
+    "next": 1,
+    "status": "interrupted",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"next": 7}, "its next step (8) is not one of its 3 steps"),
+        ({"steps": [50, 10, 300]}, "its steps: got '50,10,300'"),
+        (
+            {"to": {"blue": 40, "red": 100}},
+            "its target weights blue=40,red=100 are not percentages summing to 100",
+        ),
+        ({"to": {"green": 100}}, "its target weights name green; the stack has blue, red"),
+    ],
+)
+def test_a_saved_shift_that_cannot_be_what_a_shift_saves_is_not_resumed(
+    tmp_path: Path, change: dict[str, Any], reason: str
+) -> None:
+    # The state is a stack tag anyone can edit: "next": 7 ended a shift to red=100 at 50/50 with exit
+    # 0, and "steps": [50, 10, 300] applied blue=-200,red=300.
+    stack = _Stack({"blue": 75, "red": 25})
+    stack.tags[STATE_TAG] = json.dumps({**_GOOD_STATE, **change})
+    outcome = _run(tmp_path, stack, "--resume")
+    assert outcome.exit_code == 2, outcome.output
+    message = json.loads(outcome.stdout)["error"]["message"]
+    assert message.startswith("--resume: the saved shift of dev cannot be continued: ")
+    assert reason in message
+    assert stack.updates == []
