@@ -17,6 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -479,5 +480,16 @@ def main(deps: Dependencies | None = None) -> None:
     operation stops cleanly and the command says so, with exit 130 and, under ``--json``, its document.
     Without this, SIGTERM ended the process on the spot, with no message and an operation cut short."""
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate_as_ctrl_c)
     app(obj=deps)
+
+
+def _terminate_as_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM handled by whatever handles Ctrl-C at that moment: inside ``asyncio.run`` (the HTTP
+    check) that is the runner's own handler, which cancels the running task; raising KeyboardInterrupt
+    there instead could land in a finalizer, where Python drops it and the command ran on."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt

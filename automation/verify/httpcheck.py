@@ -22,11 +22,12 @@ import asyncio
 import http.client
 import json
 import math
+import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import h11
@@ -129,26 +130,42 @@ def color_url(front_url: str, path: str = COLOR_PATH) -> str:
     return urlunsplit((parts.scheme, parts.netloc, base_path, parts.query, ""))
 
 
+def _token(text: str) -> str | None:
+    """A color as the report can show it: 1-64 printable characters without whitespace; else None.
+
+    Whatever front sends ends up in the terminal and the report: control codes (ESC sequences that
+    retitle or clear a terminal), lone surrogates that cannot be written, and megabytes of "color" are
+    not a version's name but a broken answer."""
+    token = text.strip()
+    if not token or len(token) > _MAX_COLOR_LENGTH or not token.isprintable():
+        return None
+    if any(ch.isspace() for ch in token):
+        return None
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return token
+
+
 def parse_color(content_type: str, body: bytes) -> str | None:
     """The color in a front answer: JSON ``{"color": ...}`` or a plain-text token; ``None`` if neither."""
     if "json" in content_type.lower():
         try:
             payload: object = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the parser's depth
             return None
         if isinstance(payload, dict):
             # json.loads only produces str keys; the values are what needs checking.
             color = cast("dict[str, object]", payload).get("color")
-            if isinstance(color, str) and color.strip():
-                return color.strip()
+            if isinstance(color, str):
+                return _token(color)
         return None
     try:
-        text = body.decode("utf-8").strip()
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if not text or len(text) > _MAX_COLOR_LENGTH or any(ch.isspace() for ch in text):
-        return None
-    return text
+    return _token(text)
 
 
 VERSION_HEADER = b"x-crossmesh-version"
@@ -159,10 +176,7 @@ def answer_color(version: str | None, content_type: str, body: bytes) -> str | N
     """The version that answered: front's ``x-crossmesh-version`` header when it sent one (each version
     is judged by its own answer, whatever the body says), else the color in the body."""
     if version is not None:
-        token = version.strip()
-        if token and len(token) <= _MAX_COLOR_LENGTH and not any(ch.isspace() for ch in token):
-            return token
-        return None
+        return _token(version)
     return parse_color(content_type, body)
 
 
@@ -176,6 +190,13 @@ class _Answer:
         self.content_type = content_type
         self.body = body
         self.version = version
+
+
+MAX_ANSWER_BYTES = 64 * 1024
+"""The most of an answer's body the check reads (front's answer is a color: a few bytes)."""
+
+
+T = TypeVar("T")
 
 
 class _KeepAlive:
@@ -241,6 +262,9 @@ class _KeepAlive:
                     )
                 elif isinstance(event, h11.Data):
                     body += event.data
+                    if len(body) > MAX_ANSWER_BYTES:
+                        # front's answer is a color; an endless body must not fill the machine.
+                        raise h11.RemoteProtocolError(f"answer body longer than {MAX_ANSWER_BYTES} bytes")
                 elif isinstance(event, h11.EndOfMessage):
                     break
                 elif isinstance(event, h11.ConnectionClosed):
@@ -414,9 +438,47 @@ def check_http(
     Runs on uvloop when it is installed (it is a dependency except on Windows): the burst is
     client-CPU-bound on small machines and uvloop trims the event loop's share of that.
     """
-    coroutine = check_http_async(front_url, weights, settings)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(coroutine)
+        return _run_terminable(runner, check_http_async(front_url, weights, settings))
+
+
+def _run_terminable(runner: asyncio.Runner, coroutine: Coroutine[None, None, T]) -> T:
+    """``runner.run(coroutine)``, with SIGTERM ending it as Ctrl-C does (KeyboardInterrupt).
+
+    The loop's own SIGTERM handler cancels the task, as the runner does for Ctrl-C: a KeyboardInterrupt
+    raised by a plain signal handler could land in a finalizer mid-burst, where Python drops it and the
+    burst ran on (half of the tries, measured). Outside the main thread nothing is installed."""
+    loop = runner.get_loop()
+    tasks: list[asyncio.Task[T]] = []
+    terminated: list[bool] = []
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.append(cast("asyncio.Task[T]", task))
+        return await coroutine
+
+    def on_sigterm() -> None:
+        terminated.append(True)
+        for task in tasks:
+            task.cancel()
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        installed = True
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no signals here
+        installed = False
+    try:
+        return runner.run(main())
+    except asyncio.CancelledError:
+        if terminated:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -20,7 +20,8 @@ def checks_table(report: VerifyReport) -> Table:
     table.add_column("check", style="cyan", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for check in report.checks:
-        table.add_row(_verdict(check.ok), check.name, check.detail)
+        # Text, never markup: names and details quote what front and AWS answered ("[/bold]" included).
+        table.add_row(_verdict(check.ok), Text(check.name), Text(check.detail))
     return table
 
 
@@ -32,7 +33,7 @@ def http_table(stats: HttpStats) -> Table:
     table.add_column("p50 ms", justify="right")
     table.add_column("p99 ms", justify="right")
     for color in stats.shares:
-        table.add_column(color, justify="right")
+        table.add_column(Text(color), justify="right")
     row = [
         str(stats.requests),
         str(stats.errors),

@@ -224,10 +224,35 @@ def test_color_url(given: str, expected: str) -> None:
         (b"<html>upstream error</html>", "text/html", None),
         (b"\xff\xfe", "text/plain", None),
         (b'{"color": "red"}', "Application/JSON; charset=utf-8", "red"),
+        # What front sends reaches the terminal and the report: a color is a printable token of at
+        # most 64 characters, in JSON as in text (JSON colors used to skip every rule).
+        (b"[" * 3000, "application/json", None),  # nested past the parser's depth: RecursionError
+        (b'{"color": "' + b"A" * 1_000_000 + b'"}', "application/json", None),
+        (b'{"color": "\\ud800"}', "application/json", None),  # a lone surrogate cannot be printed
+        (b"\x1b]0;PWNED\x07\x1b[2J\x1b[31mred", "text/plain", None),
+        (b'{"color": "\\u001b[2Jred"}', "application/json", None),
+        (b"red\xe2\x80\x8b", "text/plain", None),  # red and a zero-width space: a lookalike of red
+        (b'{"color": "two words"}', "application/json", None),
     ],
 )
 def test_parse_color(body: bytes, content_type: str, color: str | None) -> None:
     assert parse_color(content_type, body) == color
+
+
+def test_a_color_that_looks_like_markup_is_shown_as_written() -> None:
+    # rich read "[/bold]" in a table as a closing tag: MarkupError, a traceback and no JSON document.
+    from rich.console import Console
+
+    from automation.verify.model import CheckResult, HttpStats, VerifyReport
+    from automation.verify.render import render_report
+
+    stats = HttpStats(requests=2, errors=0, p50_ms=1.0, p99_ms=1.0, shares={"[/bold]": 1.0})
+    report = VerifyReport(checks=(CheckResult("http [/x]", False, "answers [/bold]=2"),), http=stats)
+    console = Console(record=True, width=200)
+    render_report(report, console)
+    text = console.export_text()
+    assert "[/bold]" in text
+    assert "http [/x]" in text
 
 
 def test_each_version_is_counted_by_fronts_version_header_not_the_body(
@@ -253,7 +278,64 @@ def test_a_version_header_against_the_weights_fails(fake_front: Callable[..., An
 
 @pytest.mark.parametrize(
     ("version", "body", "color"),
-    [("red", b"blue", "red"), (None, b"blue", "blue"), ("", b"blue", None), ("no way", b"blue", None)],
+    [
+        ("red", b"blue", "red"),
+        (None, b"blue", "blue"),
+        ("", b"blue", None),
+        ("no way", b"blue", None),
+        ("\x9b2J", b"blue", None),  # a C1 control code, as a latin-1 header decodes it
+    ],
 )
 def test_answer_color_prefers_the_header(version: str | None, body: bytes, color: str | None) -> None:
     assert answer_color(version, "text/plain", body) == color
+
+
+def test_an_endless_answer_is_cut_at_the_cap_and_counted_as_an_error() -> None:
+    # The body used to be kept whole: an endless chunked answer grew the check to gigabytes.
+    import socket
+    import threading
+
+    from automation.verify.httpcheck import MAX_ANSWER_BYTES
+
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent: list[int] = []
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
+                )
+                chunk = b"%x\r\n%s\r\n" % (65536, b"r" * 65536)
+                total = 0
+                try:
+                    while not stop.is_set() and total < 64 * MAX_ANSWER_BYTES:
+                        conn.sendall(chunk)
+                        total += 65536
+                except OSError:
+                    pass  # the check hung up: what this test wants
+                sent.append(total)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        report = run_http_only(url, FIFTY_FIFTY, HttpCheckSettings(requests=2, timeout_s=5, concurrency=1))
+        assert time.monotonic() - started < 10
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert not report.ok
+    assert report.http is not None
+    assert report.http.errors == 2
+    assert sent
+    assert all(total < 64 * MAX_ANSWER_BYTES for total in sent)  # the check stopped reading early
