@@ -517,7 +517,9 @@ def wait_until_reachable(
         connection = connection_type(parts.hostname or "", parts.port, timeout=timeout_s)
         try:
             connection.request("GET", target, headers={"User-Agent": "crossmesh-verify"})
-            connection.getresponse().read()
+            # The status line and headers are the answer; the body is not read. A server that sends
+            # an endless or a cut-short body has answered, and must not hold the wait past --deadline.
+            connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             kind = (
                 "timeout"

@@ -339,3 +339,47 @@ def test_an_endless_answer_is_cut_at_the_cap_and_counted_as_an_error() -> None:
     assert report.http.errors == 2
     assert sent
     assert all(total < 64 * MAX_ANSWER_BYTES for total in sent)  # the check stopped reading early
+
+
+def test_an_answer_whose_body_never_ends_is_reachable_at_once() -> None:
+    # The reachability probe read the whole body: an endless one kept it (and memory) growing past
+    # --deadline, and a cut-short one was reported as "never answered".
+    import socket
+    import threading
+
+    from automation.verify.httpcheck import wait_until_reachable
+
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                try:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n")
+                    while not stop.is_set():
+                        conn.sendall(b"r" * 65536)
+                except OSError:
+                    pass  # the probe hung up: what this test wants
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        result = wait_until_reachable(
+            f"http://127.0.0.1:{listener.getsockname()[1]}", deadline_s=5, timeout_s=2
+        )
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert result.done
+    assert result.value is None
+    assert took < 2
