@@ -6,8 +6,11 @@ deterministic; only latency numbers vary between runs.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -290,16 +293,12 @@ def test_answer_color_prefers_the_header(version: str | None, body: bytes, color
     assert answer_color(version, "text/plain", body) == color
 
 
-def test_an_endless_answer_is_cut_at_the_cap_and_counted_as_an_error() -> None:
-    # The body used to be kept whole: an endless chunked answer grew the check to gigabytes.
-    import socket
-    import threading
-
-    from automation.verify.httpcheck import MAX_ANSWER_BYTES
-
+@contextlib.contextmanager
+def _raw_front(answer: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A front on 127.0.0.1 that reads each request and hands the connection to ``answer`` (with the
+    event set at the end of the test); yields its URL."""
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0))
-    sent: list[int] = []
 
     def serve() -> None:
         listener.settimeout(0.2)
@@ -310,30 +309,40 @@ def test_an_endless_answer_is_cut_at_the_cap_and_counted_as_an_error() -> None:
                 continue
             with conn:
                 conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
-                )
-                chunk = b"%x\r\n%s\r\n" % (65536, b"r" * 65536)
-                total = 0
-                try:
-                    while not stop.is_set() and total < 64 * MAX_ANSWER_BYTES:
-                        conn.sendall(chunk)
-                        total += 65536
-                except OSError:
-                    pass  # the check hung up: what this test wants
-                sent.append(total)
+                with contextlib.suppress(OSError):  # the check hung up: what these tests want
+                    answer(conn, stop)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        started = time.monotonic()
-        report = run_http_only(url, FIFTY_FIFTY, HttpCheckSettings(requests=2, timeout_s=5, concurrency=1))
-        assert time.monotonic() - started < 10
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+def test_an_endless_answer_is_cut_at_the_cap_and_counted_as_an_error() -> None:
+    # The body used to be kept whole: an endless chunked answer grew the check to gigabytes.
+    from automation.verify.httpcheck import MAX_ANSWER_BYTES
+
+    sent: list[int] = []
+
+    def endless_chunks(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (65536, b"r" * 65536)
+        total = 0
+        try:
+            while not stop.is_set() and total < 64 * MAX_ANSWER_BYTES:
+                conn.sendall(chunk)
+                total += 65536
+        finally:
+            sent.append(total)
+
+    with _raw_front(endless_chunks) as url:
+        started = time.monotonic()
+        report = run_http_only(url, FIFTY_FIFTY, HttpCheckSettings(requests=2, timeout_s=5, concurrency=1))
+        assert time.monotonic() - started < 10
     assert not report.ok
     assert report.http is not None
     assert report.http.errors == 2
@@ -344,42 +353,17 @@ def test_an_endless_answer_is_cut_at_the_cap_and_counted_as_an_error() -> None:
 def test_an_answer_whose_body_never_ends_is_reachable_at_once() -> None:
     # The reachability probe read the whole body: an endless one kept it (and memory) growing past
     # --deadline, and a cut-short one was reported as "never answered".
-    import socket
-    import threading
-
     from automation.verify.httpcheck import wait_until_reachable
 
-    stop = threading.Event()
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        listener.settimeout(0.2)
+    def endless_body(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n")
         while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.recv(65536)
-                try:
-                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100000000\r\n\r\n")
-                    while not stop.is_set():
-                        conn.sendall(b"r" * 65536)
-                except OSError:
-                    pass  # the probe hung up: what this test wants
+            conn.sendall(b"r" * 65536)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    with _raw_front(endless_body) as url:
         started = time.monotonic()
-        result = wait_until_reachable(
-            f"http://127.0.0.1:{listener.getsockname()[1]}", deadline_s=5, timeout_s=2
-        )
+        result = wait_until_reachable(url, deadline_s=5, timeout_s=2)
         took = time.monotonic() - started
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
     assert result.done
     assert result.value is None
     assert took < 2
