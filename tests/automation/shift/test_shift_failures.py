@@ -173,19 +173,21 @@ def test_versions_the_deployed_stack_does_not_have_stop_the_shift_before_anythin
     assert stack.configured == {"blue": 50, "red": 50}
 
 
+# A shift to red=100 in steps 10,25,100, interrupted after step 2's update, before its check.
+_GOOD_STATE: dict[str, Any] = {
+    "from": {"blue": 100, "red": 0},
+    "to": {"blue": 0, "red": 100},
+    "steps": [10, 25, 100],
+    "good": {"blue": 90, "red": 10},
+    "next": 1,
+    "status": "interrupted",
+}
+
+
 def test_resume_rolls_back_to_the_last_checked_weights_not_to_what_is_applied(tmp_path: Path) -> None:
     # Interrupted after step 2's update, before its check: 75/25 is applied but was never checked.
     stack = _Stack({"blue": 75, "red": 25})
-    stack.tags[STATE_TAG] = json.dumps(
-        {
-            "from": {"blue": 100, "red": 0},
-            "to": {"blue": 0, "red": 100},
-            "steps": [10, 25, 100],
-            "good": {"blue": 90, "red": 10},
-            "next": 1,
-            "status": "interrupted",
-        }
-    )
+    stack.tags[STATE_TAG] = json.dumps(_GOOD_STATE)
     outcome = _run(tmp_path, stack, "--resume", failing="red")
     assert outcome.exit_code == 3, outcome.output
     assert json.loads(outcome.stdout)["weights"] == {"blue": 90, "red": 10}
@@ -209,16 +211,6 @@ def test_options_a_shift_cannot_honour_are_refused(tmp_path: Path, args: list[st
     document: dict[str, Any] = json.loads(outcome.stdout)
     assert message in document["error"]["message"]
     assert stack.updates == []
-
-
-_GOOD_STATE: dict[str, Any] = {
-    "from": {"blue": 100, "red": 0},
-    "to": {"blue": 0, "red": 100},
-    "steps": [10, 25, 100],
-    "good": {"blue": 90, "red": 10},
-    "next": 1,
-    "status": "interrupted",
-}
 
 
 @pytest.mark.parametrize(
