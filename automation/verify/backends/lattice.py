@@ -175,11 +175,8 @@ def probe_service(client: LatticeClient, *, network: str, host: str) -> Probe:
     return Probe(True, f"Lattice service {service.get('name')} serves {host} in {network}")
 
 
-def _allowed_principals(document: str) -> list[str] | str:
-    """The principals every Allow statement of an IAM policy document names, or why it cannot be read.
-
-    A statement without ``Principal``, or with ``"*"``, lets anyone in: it is reported as ``*``.
-    """
+def _allow_statements(document: str) -> list[Mapping[str, Any]] | str:
+    """The Allow statements of an IAM policy document, or why it cannot be read."""
     try:
         parsed: object = json.loads(document)
     except ValueError as exc:
@@ -191,13 +188,21 @@ def _allowed_principals(document: str) -> list[str] | str:
     statements: list[object] = [raw] if isinstance(raw, Mapping) else cast("list[object]", raw)
     if not isinstance(raw, (Mapping, list)):
         return "has no Statement list"
-    principals: list[str] = []
+    allowed: list[Mapping[str, Any]] = []
     for statement in statements:
         if not isinstance(statement, Mapping):
             return "has a statement that is not an object"
         entry = cast("Mapping[str, Any]", statement)
-        if entry.get("Effect") != "Allow":
-            continue
+        if entry.get("Effect") == "Allow":
+            allowed.append(entry)
+    return allowed
+
+
+def _allowed_principals(statements: list[Mapping[str, Any]]) -> list[str]:
+    """The principals the Allow statements name. A statement without ``Principal``, or with ``"*"``,
+    lets anyone in: it is reported as ``*``."""
+    principals: list[str] = []
+    for entry in statements:
         principal: object = entry.get("Principal", "*")
         aws: object = (
             cast("Mapping[str, Any]", principal).get("AWS", "*")
@@ -212,17 +217,11 @@ def _allowed_principals(document: str) -> list[str] | str:
 SOURCE_VPC_KEY = "vpc-lattice-svcs:SourceVpc"
 
 
-def _unlimited_sources(document: str, vpc_id: str) -> int:
-    """How many Allow statements of a (readable) policy document do not limit callers to ``vpc_id``
-    with ``StringEquals vpc-lattice-svcs:SourceVpc``, as infra/mesh/lattice/iam.py writes it."""
-    parsed = cast("Mapping[str, Any]", json.loads(document))
-    raw: object = parsed.get("Statement")
-    statements: list[object] = [raw] if isinstance(raw, Mapping) else cast("list[object]", raw)
+def _unlimited_sources(statements: list[Mapping[str, Any]], vpc_id: str) -> int:
+    """How many Allow statements do not limit callers to ``vpc_id`` with ``StringEquals
+    vpc-lattice-svcs:SourceVpc``, as infra/mesh/lattice/iam.py writes it."""
     unlimited = 0
-    for statement in statements:
-        entry = cast("Mapping[str, Any]", statement)
-        if entry.get("Effect") != "Allow":
-            continue
+    for entry in statements:
         condition: object = entry.get("Condition")
         equals: object = (
             cast("Mapping[str, Any]", condition).get("StringEquals")
@@ -273,16 +272,17 @@ def probe_auth_policies(
             return Probe(False, f"{label} has no auth policy")
         if answer.get("state") != "Active":
             return Probe(False, f"auth policy of {label} is {answer.get('state')} (authType is not AWS_IAM?)")
-        principals = _allowed_principals(str(document))
-        if isinstance(principals, str):
-            return Probe(False, f"auth policy of {label} {principals}", terminal=True)
+        statements = _allow_statements(str(document))
+        if isinstance(statements, str):
+            return Probe(False, f"auth policy of {label} {statements}", terminal=True)
+        principals = _allowed_principals(statements)
         others = sorted({p for p in principals if role_name_of(p) != invoker_role})
         if not principals or others:
             return Probe(
                 False,
                 f"auth policy of {label} must allow only role {invoker_role}, allows {others or 'nobody'}",
             )
-        if vpc_id and _unlimited_sources(str(document), vpc_id):
+        if vpc_id and _unlimited_sources(statements, vpc_id):
             return Probe(
                 False,
                 f"auth policy of {label} lets its callers in from any VPC: expected {SOURCE_VPC_KEY} = "
