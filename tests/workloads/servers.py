@@ -200,7 +200,11 @@ class ScriptedUpstream:
 
     reply: bytes = b""
     reset: bool = False
+    unsolicited: bytes = b""
+    """When set, the connection stays open after ``reply``; these bytes follow 0.2 s later, answering
+    no request, and the next request on the connection is answered again."""
     requests: int = 0
+    connections: int = 0
     received: list[bytes] = field(default_factory=list[bytes])
     """Each request's head as the bytes that arrived."""
     port: int = 0
@@ -216,20 +220,28 @@ class ScriptedUpstream:
             def handle(self) -> None:
                 conn: socket.socket = self.request
                 conn.settimeout(5)
+                upstream.connections += 1
+                with contextlib.suppress(OSError):
+                    while self.answer(conn) and upstream.unsolicited:
+                        time.sleep(0.2)
+                        conn.sendall(upstream.unsolicited)
+
+            def answer(self, conn: socket.socket) -> bool:
+                """Read one request head and send ``reply``; False when the client closed first."""
                 head = b""
                 while b"\r\n\r\n" not in head:
                     chunk = conn.recv(65536)
                     if not chunk:
-                        return
+                        return False
                     head += chunk
                 upstream.requests += 1
                 upstream.received.append(head)
                 if upstream.reset:
                     # A zero linger makes close() send RST instead of FIN.
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                    return
-                with contextlib.suppress(OSError):
-                    conn.sendall(upstream.reply)
+                    return False
+                conn.sendall(upstream.reply)
+                return True
 
         return Handler
 

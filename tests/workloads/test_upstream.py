@@ -234,3 +234,33 @@ def test_front_relays_an_encoded_answer_with_its_encoding_and_keeps_upstream_byt
         lines = [r for r in front.logs() if r.get("msg") == "upstream failed"]
         time.sleep(0.05)
     assert SECRET_LOOKING.decode() in str(lines[0]["detail"])
+
+
+def answer_from(version: str) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %d\r\nx-crossmesh-version: %s\r\n\r\n%s"
+        % (len(version), version.encode(), version.encode())
+    )
+
+
+def test_an_answer_the_upstream_sends_to_no_request_is_never_relayed_as_the_next_one(
+    launcher: Launcher, scripted_upstream: Callable[..., ScriptedUpstream]
+) -> None:
+    # After each real answer, the upstream pushes a second one down the idle kept-alive connection.
+    # Taken as the answer to front's next request, it would shift every later answer by one: each
+    # client would get what the upstream said to the client before it.
+    upstream = scripted_upstream(reply=answer_from("blue"), unsolicited=answer_from("injected"))
+    front = launcher.start(
+        "workloads.runtime.front", {"COLOR_HOST": upstream.host, "UPSTREAM_MAX_RETRIES": "0"}
+    )
+    versions: list[str | None] = []
+    with httpx.Client(timeout=10) as client:
+        for _ in range(3):
+            response = client.get(front.url("/color"))
+            versions.append(response.headers.get("x-crossmesh-version"))
+            time.sleep(0.5)  # the pushed answer arrives while front's connection is idle in its pool
+    assert versions == ["blue", "blue", "blue"]
+    # Each call found its pooled connection spoiled, so each went out on a new one.
+    assert (upstream.requests, upstream.connections) == (3, 3)
+    spoiled = [r for r in front.logs() if r.get("msg", "").startswith("upstream sent bytes on an idle")]
+    assert len(spoiled) == 2

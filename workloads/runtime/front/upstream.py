@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import aiohttp
 import yarl
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -83,6 +85,29 @@ class _AttemptState:
         return self.waited + (now - self.queued_since if self.queued_since is not None else 0.0)
 
 
+class _FreshAnswers(aiohttp.TCPConnector):
+    """A pool that never hands out a connection holding bytes no request asked for.
+
+    aiohttp keeps reading a kept-alive connection while it waits in the pool, and queues any answer
+    that arrives there; the next request on that connection then takes it as its own, and every later
+    answer on it is one behind. A connection that received anything while idle is closed and the next
+    one taken instead. Bytes that arrive in the same read as an answer close the connection already.
+    """
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        # Each pass closes one spoiled connection, and a new connection has received nothing, so
+        # this ends; the call's deadline bounds it in any case.
+        while True:
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            if protocol is None or not protocol.should_close:
+                return connection
+            log.warning("upstream sent bytes on an idle pooled connection, which is closed unused")
+            connection.close()
+
+
 class ColorClient:
     def __init__(
         self,
@@ -108,7 +133,7 @@ class ColorClient:
     async def start(self) -> None:
         p = self.policy
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=p.max_connections, ttl_dns_cache=10),
+            connector=_FreshAnswers(limit=p.max_connections, ttl_dns_cache=10),
             # The overall deadline bounds the wait for a pooled connection; per attempt, connecting and
             # each wait for bytes have their own bounds.
             timeout=aiohttp.ClientTimeout(
