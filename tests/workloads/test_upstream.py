@@ -264,3 +264,45 @@ def test_an_answer_the_upstream_sends_to_no_request_is_never_relayed_as_the_next
     assert (upstream.requests, upstream.connections) == (3, 3)
     spoiled = [r for r in front.logs() if r.get("msg", "").startswith("upstream sent bytes on an idle")]
     assert len(spoiled) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        pytest.param("x-crossmesh-version", "\u20ac".encode(), id="version-outside-latin-1"),
+        pytest.param("x-crossmesh-version", b"\xff\xfe", id="version-not-utf-8"),
+        pytest.param("x-crossmesh-version", b"bl\x01ue", id="version-control-character"),
+        pytest.param("x-crossmesh-version", b"b" * 8000, id="version-8000-characters"),
+        pytest.param("x-crossmesh-version", b"<b>blue</b>", id="version-markup"),
+        pytest.param("content-type", b"text/plain\x7f", id="content-type-control-character"),
+        pytest.param("content-type", "text/plain; x=\u2603".encode(), id="content-type-outside-latin-1"),
+        pytest.param("content-encoding", b"gz\x0bip", id="content-encoding-control-character"),
+    ],
+)
+def test_a_header_front_would_relay_is_checked_so_a_broken_one_is_a_502_not_a_crash(
+    launcher: Launcher, scripted_upstream: Callable[..., ScriptedUpstream], header: str, value: bytes
+) -> None:
+    # The version header carries colorapp's COLOR as it is; the types name the body. A value the
+    # server cannot send (outside Latin-1, or a control character) made front fail with a 500 and a
+    # traceback; one it can send was passed on to the client whatever it said.
+    upstream = scripted_upstream(
+        reply=b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n%s: %s\r\n\r\nblue" % (header.encode(), value)
+    )
+    front = launcher.start(
+        "workloads.runtime.front", {"COLOR_HOST": upstream.host, "UPSTREAM_MAX_RETRIES": "0"}
+    )
+    response = httpx.get(front.url("/color"), timeout=10)
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": f"upstream answer has an invalid {header} header",
+        "upstream": upstream.host,
+        "attempts": 1,
+    }
+    assert "x-crossmesh-version" not in response.headers
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not lines:
+        lines = [r for r in front.logs() if r.get("msg") == "upstream failed"]
+        time.sleep(0.05)
+    assert len(str(lines[0]["detail"])) <= 300
+    assert not [r for r in front.logs() if r.get("level") == "error"]

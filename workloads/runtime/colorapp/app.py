@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import Field, field_validator
@@ -11,12 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from workloads.runtime.common import logs, serve, tracing, web
+from workloads.runtime.common import logs, serve, tracing, version, web
 from workloads.runtime.common.settings import ServerSettings
 
 NAME = "colorapp"
-VERSION_HEADER = "x-crossmesh-version"
-_COLOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+VERSION_HEADER = version.HEADER
 
 
 class ColorSettings(ServerSettings):
@@ -29,7 +27,7 @@ class ColorSettings(ServerSettings):
         if not value:
             raise ValueError("must be set to a non-empty value, e.g. COLOR=blue")
         # It goes into a response header as it is: no control characters, nothing outside ASCII.
-        if not _COLOR.fullmatch(value):
+        if not version.SYNTAX.fullmatch(value):
             raise ValueError(
                 "expected 1-63 letters, digits, '.', '_' or '-' starting with a letter or digit "
                 "(it is sent in the x-crossmesh-version header), e.g. COLOR=blue"
@@ -40,12 +38,12 @@ class ColorSettings(ServerSettings):
 def build(settings: ColorSettings, tracer_provider: TracerProvider) -> web.Service:
     color = settings.color
     # The body depends on Accept, so caches must key on it (RFC 9110, section 12.5.5).
-    version = {VERSION_HEADER: color, "Vary": "Accept"}
+    headers = {VERSION_HEADER: color, "Vary": "Accept"}
     # The answer never changes, so both responses are built once and sent as they are: a Starlette
     # Response holds its encoded body and headers and keeps no state from one send to the next.
-    as_text = Response(color.encode(), media_type="text/plain; charset=utf-8", headers=version)
+    as_text = Response(color.encode(), media_type="text/plain; charset=utf-8", headers=headers)
     body = json.dumps({"color": color}, ensure_ascii=False).encode()
-    as_json = Response(body, media_type="application/json", headers=version)
+    as_json = Response(body, media_type="application/json", headers=headers)
 
     async def answer(request: Request) -> Response:
         accept = request.headers.get("accept")

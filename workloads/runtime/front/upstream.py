@@ -17,7 +17,9 @@ import asyncio
 import errno
 import logging
 import random
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -27,6 +29,7 @@ from aiohttp.tracing import Trace
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from workloads.runtime.common import version
 from workloads.runtime.common.tracing import propagator
 from workloads.runtime.front.retry import RETRY_STATUSES, RetryBudget, backoff
 from workloads.runtime.front.signing import Signer
@@ -34,7 +37,7 @@ from workloads.runtime.front.signing import Signer
 log = logging.getLogger("app")
 
 MAX_RESPONSE_BYTES = 64 * 1024
-VERSION_HEADER = "x-crossmesh-version"
+VERSION_HEADER = version.HEADER
 _PROPAGATOR = propagator()
 
 
@@ -238,6 +241,14 @@ class ColorClient:
                     async with call as response:
                         body = await _read_capped(response)
                         status = response.status
+                        relayed = _unrelayable_header(response.headers, with_body=200 <= status < 300)
+                        if relayed is not None:
+                            name, value = relayed
+                            return Answer(
+                                attempts=attempt,
+                                error=f"upstream answer has an invalid {name} header",
+                                detail=_shortened(f"{name}: {value!r}"),
+                            )
                         answer = Answer(
                             attempts=attempt,
                             status=status,
@@ -319,8 +330,33 @@ DETAIL_CHARS = 300
 
 def _detail(exc: BaseException) -> str:
     """The library's message for the log, shortened: it can quote whatever bytes the upstream sent."""
-    text = f"{type(exc).__name__}: {exc}"
+    return _shortened(f"{type(exc).__name__}: {exc}")
+
+
+def _shortened(text: str) -> str:
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."
+
+
+_FIELD_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?")
+"""A header value front passes on: visible ASCII, with spaces and tabs only between words. The server
+cannot send a control character or a character outside Latin-1 at all."""
+
+
+def _unrelayable_header(headers: Mapping[str, str], *, with_body: bool) -> tuple[str, str] | None:
+    """The first header front would pass on to its client whose value it must not: (name, value).
+
+    The version is colorapp's COLOR, whose syntax both apps share, and is passed on with any answer;
+    the media type and encoding go with a relayed body only, and can only be visible ASCII. aiohttp
+    hands values over decoded as UTF-8, so anything the upstream sent reaches here as text.
+    """
+    version_value = headers.get(VERSION_HEADER)
+    if version_value and not version.SYNTAX.fullmatch(version_value):
+        return VERSION_HEADER, version_value
+    for name in ("content-type", "content-encoding") if with_body else ():
+        value = headers.get(name)
+        if value and not _FIELD_VALUE.fullmatch(value):
+            return name, value
+    return None
 
 
 async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
