@@ -70,9 +70,10 @@ class LatticeBackend(MeshBackend):
 
     def app_environment(self, app: AppSpec, topology: Topology) -> Mapping[str, str]:
         """What front's upstream client needs: Lattice has no retries or per-route timeouts, so front
-        applies ``mesh.route`` itself, and with IAM auth signs every call with SigV4."""
+        applies ``mesh.route`` itself, and with IAM auth signs every call with SigV4. colorapp keeps
+        Lattice's pooled connections open past Lattice's own idle timeout."""
         if app.kind is not AppKind.FRONT:
-            return {}
+            return {"HEADER_READ_TIMEOUT_MS": str(objects.target_keep_alive_ms())}
         route = self.config.mesh.route
         return {
             "UPSTREAM_AUTH": "sigv4" if self.iam_auth else "none",

@@ -286,6 +286,19 @@ def namespace_labels(*, readiness_gates: bool) -> Mapping[str, str]:
 # (automation/verify/backends/lattice.py, check_lattice_prefix_list).
 LATTICE_DATA_PLANE_CIDRS = ("169.254.171.0/24",)
 
+# How long VPC Lattice keeps an idle connection to a target open: the service's idleTimeoutSeconds,
+# "If you don't specify a value, the default is 60 seconds" (CreateService in the VPC Lattice API;
+# 60 is also its least value). The controller pinned here (v2.1.3) sets none, so every service has 60.
+LATTICE_TARGET_IDLE_TIMEOUT_SECONDS = 60
+
+
+def target_keep_alive_ms() -> int:
+    """How long colorapp keeps an idle connection: a second past Lattice's idle timeout, so Lattice,
+    not the app, closes a connection it pools. Were it the other way round, Lattice could send a
+    request on a connection the app is closing, and front would see a failed call that no request of
+    its own caused (the ordering the Elastic Load Balancing guides ask of targets too)."""
+    return (LATTICE_TARGET_IDLE_TIMEOUT_SECONDS + 1) * 1000
+
 
 def assigned_domain(metadata: object) -> str:
     """The Lattice-assigned DNS name from an HTTPRoute's metadata (a plain dict or an ObjectMeta)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import botocore.session
 import pytest
 
 from automation.recorder import Recording
@@ -24,6 +26,7 @@ from tests.support import (
     three_clusters,
     variant,
 )
+from workloads.runtime.common.settings import ServerSettings
 
 LATTICE = topology_of(parse_stack_file(stack_document("dev"), "dev"))
 ARNS = iam.Arns("aws", "us-east-1", "123456789012")
@@ -325,6 +328,7 @@ def test_apps_are_unchanged_no_sidecar_iam_and_restricted_namespace() -> None:
         # client settings on Lattice), probes, security context; only the image's repository differs
         added = {"UPSTREAM_AUTH", "UPSTREAM_SIGV4_SERVICE", "AWS_REGION", "UPSTREAM_TIMEOUT_MS"}
         added |= {"UPSTREAM_PER_TRY_TIMEOUT_MS", "UPSTREAM_MAX_RETRIES", "UPSTREAM_RETRY_BUDGET_PERCENT"}
+        added |= {"HEADER_READ_TIMEOUT_MS"}  # colorapp outlasts Lattice's idle connections
         # (App Mesh's front gets the same variables with Envoy's share: no retries of its own)
         assert [e for e in left["env"] if e["name"] not in added] == [
             e for e in right["env"] if e["name"] not in added
@@ -512,6 +516,26 @@ def test_front_applies_the_route_settings_and_signs_its_calls() -> None:
     appmesh = _front_env(record_env("appmesh"))
     assert appmesh["UPSTREAM_MAX_RETRIES"] == "0"
     assert "UPSTREAM_AUTH" not in appmesh
+
+
+def test_colorapp_keeps_idle_connections_open_past_lattices_idle_timeout() -> None:
+    """Lattice pools connections to targets and closes them after the service's idleTimeoutSeconds
+    (botocore's CreateService: 60 by default, and 60 at least); colorapp must not close first."""
+    shape = botocore.session.get_session().get_service_model("vpc-lattice")
+    idle = shape.operation_model("CreateService").input_shape.members["idleTimeoutSeconds"]
+    default = re.search(r"the default is (\d+) seconds", idle.documentation)
+    assert default is not None
+    assert objects.LATTICE_TARGET_IDLE_TIMEOUT_SECONDS == int(default.group(1)) == idle.metadata["min"]
+    recording = record_env("dev")
+    for name in ("eksc2-apps-colorapp-blue", "eksc2-apps-colorapp-red"):
+        deployment = inputs(recording, "kubernetes:apps/v1:Deployment", name)
+        env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["HEADER_READ_TIMEOUT_MS"] == "61000"
+    # The apps' settings take it (their bound is checked where it is declared).
+    bounds = ServerSettings.model_fields["header_read_timeout_ms"].metadata
+    assert objects.target_keep_alive_ms() <= next(b.le for b in bounds if hasattr(b, "le"))
+    # front's own keep-alive is the load balancer's business, not Lattice's.
+    assert _front_env(recording)["HEADER_READ_TIMEOUT_MS"] == "6000"
 
 
 def test_access_logs_go_to_an_encrypted_group_with_the_configured_retention() -> None:
