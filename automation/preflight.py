@@ -515,6 +515,41 @@ def check_creator_not_an_operator(
         )
 
 
+# What the account-side checks read; a deploying role without them is refused here, by name.
+DEPLOY_CHECK_READS = (
+    "eks:DescribeCluster, iam:ListRoleTags, iam:GetRole, ecr:DescribeRepositories, "
+    "ecr:ListTagsForResource, logs:DescribeLogGroups, logs:ListTagsForResource, "
+    "servicediscovery:ListNamespaces, servicediscovery:ListTagsForResource, "
+    "vpc-lattice:ListServiceNetworks, vpc-lattice:ListTagsForResource"
+)
+
+
+def deploy_check_failure(exc: ClientError | BotoCoreError) -> CrossmeshError:
+    """An AWS call of the deploy checks that failed: refused, throttled or unanswered. Without this
+    the run ended in a traceback (exit 1) and, under --json, with no document at all."""
+    if isinstance(exc, ClientError):
+        code, message = _code_and_message(exc)
+        what = f"{exc.operation_name} failed ({code}: {message})"
+        refused = code in _REJECTED_CODES or code in {"AccessDeniedException", "UnauthorizedOperation"}
+    else:
+        what = f"an AWS call did not complete ({type(exc).__name__}: {exc})"
+        refused = False
+    hint = (
+        f"Grant the deploying role the reads these checks make ({DEPLOY_CHECK_READS}); a deploy needs "
+        "them anyway."
+        if refused
+        else "Check the network and proxy settings (HTTPS_PROXY), then run the command again."
+    )
+    return CrossmeshError(
+        Failure(
+            ExitCode.AWS_CREDENTIALS,
+            "aws_check_failed",
+            f"the checks before deploying could not read the account: {what}",
+            hint + " Nothing was changed.",
+        )
+    )
+
+
 def check_for_deploy(
     config: StackConfig,
     identity: CallerIdentity,
@@ -522,7 +557,21 @@ def check_for_deploy(
     *,
     probe: Callable[[Endpoint], str | None] = probe_endpoint,
 ) -> list[str]:
-    """The account-side checks of deploy and preview; notes worth printing."""
+    """The account-side checks of deploy and preview; notes worth printing. An AWS call that fails
+    stops the run with exit 5 naming the call (:func:`deploy_check_failure`)."""
+    try:
+        return _check_for_deploy(config, identity, clients, probe=probe)
+    except (ClientError, BotoCoreError) as exc:
+        raise deploy_check_failure(exc) from exc
+
+
+def _check_for_deploy(
+    config: StackConfig,
+    identity: CallerIdentity,
+    clients: PreflightClients,
+    *,
+    probe: Callable[[Endpoint], str | None],
+) -> list[str]:
     if clients.eks is None:
         return []
     existing = describe_clusters(clients.eks, [config.eks_name(c.name) for c in config.clusters])

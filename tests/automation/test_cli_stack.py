@@ -184,6 +184,8 @@ class World:
     sts_error: BaseException | None = None
     appmesh_error: BaseException | None = None
     factory_error: BaseException | None = None
+    eks: Any = None
+    """The EKS client of the deploy checks (``None`` skips them)."""
     interactive: bool = False
     project_dir: Path = PROJECT_DIR
     interrupt: InterruptTiming = DEFAULT_TIMING
@@ -204,6 +206,7 @@ class World:
             sts=FakeSts(self.journal, self.sts_error),
             appmesh=FakeAppMesh(self.journal, self.appmesh_error),
             lattice=FakeLattice(self.journal),
+            eks=self.eks,
         )
 
     def verify(self, plan: VerifyPlan, http: HttpCheckSettings, deadline_s: float) -> VerifyReport:
@@ -496,6 +499,35 @@ def test_credentials_failure_stops_before_the_mesh_and_pulumi(world: World) -> N
     assert outcome.exit_code == 5
     assert world.journal == ["sts"]
     assert json_result(outcome)["error"]["kind"] == "aws_credentials_missing"
+
+
+def test_a_deploy_check_aws_refuses_is_exit_5_and_one_json_document(world: World) -> None:
+    from botocore.exceptions import ClientError
+
+    class RefusingEks:
+        def describe_cluster(self, name: str) -> dict[str, Any]:
+            world.journal.append(f"eks {name}")
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDeniedException",
+                        "Message": "not authorized: eks:DescribeCluster",
+                    }
+                },
+                "DescribeCluster",
+            )
+
+    world.eks = RefusingEks()
+    outcome = world.invoke("deploy", "dev", "--yes", "--json")
+    assert outcome.exit_code == ExitCode.AWS_CREDENTIALS == 5, outcome.output
+    error = json_result(outcome)["error"]
+    assert error["kind"] == "aws_check_failed"
+    assert error["message"] == (
+        "the checks before deploying could not read the account: DescribeCluster failed "
+        "(AccessDeniedException: not authorized: eks:DescribeCluster)"
+    )
+    assert world.journal == ["sts", "lattice", "eks eksc1-dev"]  # Pulumi was never reached
+    assert "error: the checks before deploying could not read the account" in outcome.stderr
 
 
 def test_mesh_unavailable_stops_deploy_but_only_warns_on_destroy(world: World) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from automation.errors import CrossmeshError
@@ -151,3 +154,43 @@ def test_a_cloud_map_namespace_of_the_same_name_refused_for_appmesh_noted_for_la
     assert notes == [
         "Cloud Map namespace appmesh-demo.pvt.aws.local also exists for stack other (allowed: another VPC, DNS only)"
     ]
+
+
+def test_a_read_the_role_may_not_make_stops_with_exit_5_naming_the_call(clients: PreflightClients) -> None:
+    # A deploying role without iam:ListRoleTags: IAM refuses the first role the names check reads.
+    with Stubber(clients.iam) as iam:
+        iam.add_client_error(
+            "list_role_tags",
+            service_error_code="AccessDenied",
+            service_message="User: arn:aws:sts::123456789012:assumed-role/ci-deploy/run-1 is not "
+            "authorized to perform: iam:ListRoleTags",
+            http_status_code=403,
+            expected_params={"RoleName": "crossmesh-dev-vpc-flow-logs"},
+        )
+        with pytest.raises(CrossmeshError) as caught:
+            check_for_deploy(_config(), CALLER, clients, probe=_never)
+    failure = caught.value.failure
+    assert (failure.code, failure.kind) == (ExitCode.AWS_CREDENTIALS, "aws_check_failed")
+    assert failure.message == (
+        "the checks before deploying could not read the account: ListRoleTags failed (AccessDenied: User: "
+        "arn:aws:sts::123456789012:assumed-role/ci-deploy/run-1 is not authorized to perform: "
+        "iam:ListRoleTags)"
+    )
+    assert "iam:ListRoleTags" in failure.hint
+    assert failure.hint.endswith("Nothing was changed.")
+
+
+def test_an_aws_endpoint_that_does_not_answer_stops_with_exit_5(clients: PreflightClients) -> None:
+    class Unreachable:
+        def describe_cluster(self, name: str) -> object:
+            raise EndpointConnectionError(endpoint_url="https://eks.us-east-1.amazonaws.com/")
+
+    with pytest.raises(CrossmeshError) as caught:
+        check_for_deploy(_config(), CALLER, replace(clients, eks=Unreachable()), probe=_never)
+    failure = caught.value.failure
+    assert (failure.code, failure.kind) == (ExitCode.AWS_CREDENTIALS, "aws_check_failed")
+    assert failure.message == (
+        "the checks before deploying could not read the account: an AWS call did not complete "
+        '(EndpointConnectionError: Could not connect to the endpoint URL: "https://eks.us-east-1.amazonaws.com/")'
+    )
+    assert "HTTPS_PROXY" in failure.hint
