@@ -270,6 +270,10 @@ def helm_timeout(context: EngineContext, timeouts: Sequence[HelmTimeout], others
 
 
 _RESULT_PREFIX = re.compile(r"^ ?(stdout|stderr): ?")
+# The engine's refusal to touch a protected resource: deleting one (destroy, or an update that removes
+# it) reads "resource <urn> cannot be deleted\nbecause it is protected" (pkg/resource/deploy/step.go,
+# deleteProtectedError); replacing one still reads "... as it is currently marked for protection".
+_PROTECTED = re.compile(r"cannot be deleted\s+because it is protected|marked for protection")
 
 
 def command_text(exc: BaseException) -> str:
@@ -315,7 +319,7 @@ def classify_engine_error(
     others = error_lines(text, [d for d in diagnostics if urn_type(d.urn) != HELM_RELEASE_TYPE])
     if timeouts:
         return helm_timeout(context, timeouts, others)
-    if "marked for protection" in lowered:
+    if _PROTECTED.search(lowered) or any(_PROTECTED.search(d.message.lower()) for d in diagnostics):
         return Failure(
             ExitCode.DEPLOY_FAILED,
             "protected_resource",

@@ -214,3 +214,29 @@ def test_protected_resources_on_destroy_say_how_to_unprotect() -> None:
     assert (failure.code, failure.kind) == (ExitCode.DEPLOY_FAILED, "protected_resource")
     assert "crossmesh:deletionProtection" in failure.hint
     assert "Pulumi.prod.yaml" in failure.hint
+
+
+PROD_CLUSTER_URN = "urn:pulumi:prod::crossmesh::crossmesh:infra:EksCluster$eks:index:Cluster::eksc1-cluster"
+
+
+def test_protected_resources_in_the_engines_current_words_say_how_to_unprotect() -> None:
+    # Since the engine's deleteProtectedError, a destroy that reaches a protected resource says
+    # "cannot be deleted / because it is protected", in the CLI's text and in its diagnostic event.
+    refusal = (
+        f'resource "{PROD_CLUSTER_URN}" cannot be deleted\n'
+        "because it is protected. To unprotect the resource, either remove the `protect` flag from the "
+        "resource in your Pulumi program and run `pulumi up`, or use the command:\n"
+        f"`pulumi state unprotect '{PROD_CLUSTER_URN}'`"
+    )
+    context = EngineContext(env="prod", operation="destroy")
+    stdout = "Destroying (prod):\n\nDiagnostics:\n  eks:index:Cluster (eksc1-cluster):\n" + "".join(
+        f"    {line}\n" for line in f"error: {refusal}".splitlines()
+    )
+    from_text = classify_engine_error(command_error(stdout), context)
+    from_event = classify_engine_error(
+        command_error("error: destroy failed"), context, [Diagnostic(PROD_CLUSTER_URN, "error", refusal)]
+    )
+    for failure in (from_text, from_event):
+        assert (failure.code, failure.kind) == (ExitCode.DEPLOY_FAILED, "protected_resource")
+        assert failure.message == "destroy stopped at a protected resource"
+        assert "set it to false in Pulumi.prod.yaml" in failure.hint
