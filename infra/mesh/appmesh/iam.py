@@ -74,8 +74,14 @@ def controller_policy(
             ],
             "*",
         ),
+        # CreateService requires both resource types, the namespace and the new service
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudmap.html):
+        # granted on the namespace alone it is refused, and the controller never creates colorapp's
+        # and front's Cloud Map services. The namespace ARN keeps it to this namespace.
         iam.statement(
-            "CloudMapCreateServicesInNamespace", ["servicediscovery:CreateService"], cloud_map_namespace_arn
+            "CloudMapCreateServicesInNamespace",
+            ["servicediscovery:CreateService"],
+            [cloud_map_namespace_arn, service_arns],
         ),
         iam.statement(
             "CloudMapManageInstances",

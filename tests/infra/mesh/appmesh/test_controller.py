@@ -89,9 +89,10 @@ def test_controller_role_trusts_only_its_service_account() -> None:
         inputs(recording, "aws:iam/rolePolicy:RolePolicy", "eksc1-mesh-controller-irsa-policy")["policy"]
     )
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["CloudMapCreateServicesInNamespace"]["Resource"] == (
-        "arn:aws:servicediscovery:us-east-1:123456789012:namespace/<discovery-namespace.id>"
-    )
+    assert by_sid["CloudMapCreateServicesInNamespace"]["Resource"] == [
+        "arn:aws:servicediscovery:us-east-1:123456789012:namespace/<discovery-namespace.id>",
+        "arn:aws:servicediscovery:us-east-1:123456789012:service/*",
+    ]
     assert (
         by_sid["DnsRecordsInNamespaceZone"]["Resource"]
         == "arn:aws:route53:::hostedzone/<discovery-namespace.hostedZone>"

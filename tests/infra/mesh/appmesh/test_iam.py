@@ -88,9 +88,6 @@ def test_controller_has_everything_the_published_policy_lists() -> None:
 
 def test_controller_scopes_cloud_map_and_dns_to_this_namespace() -> None:
     by_sid = statements(CONTROLLER)
-    assert by_sid["CloudMapCreateServicesInNamespace"]["Resource"] == (
-        "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1"
-    )
     assert by_sid["DnsRecordsInNamespaceZone"]["Resource"] == "arn:aws:route53:::hostedzone/Z123"
     assert (
         by_sid["CloudMapManageInstances"]["Resource"]
@@ -102,6 +99,20 @@ def test_controller_scopes_cloud_map_and_dns_to_this_namespace() -> None:
         == "arn:aws:iam::123456789012:role/aws-service-role/appmesh.amazonaws.com/AWSServiceRoleForAppMesh"
     )
     assert slr["Condition"] == {"StringLike": {"iam:AWSServiceName": ["appmesh.amazonaws.com"]}}
+
+
+def test_controller_may_create_cloud_map_services_in_this_namespace_only() -> None:
+    # servicediscovery:CreateService requires two resource types, namespace* and service* (Service
+    # Authorization Reference, AWS Cloud Map): a statement naming the namespace alone is refused.
+    assert statements(CONTROLLER)["CloudMapCreateServicesInNamespace"] == {
+        "Sid": "CloudMapCreateServicesInNamespace",
+        "Effect": "Allow",
+        "Action": ["servicediscovery:CreateService"],
+        "Resource": [
+            "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1",
+            "arn:aws:servicediscovery:us-east-1:123456789012:service/*",
+        ],
+    }
 
 
 def test_controller_manages_health_checks_but_creates_them_on_star_only() -> None:
