@@ -22,6 +22,7 @@ from infra.vpc import FlowLogsArgs, SharedVpc, SharedVpcArgs
 from workloads.deploy.apps import ClusterApps, ClusterAppsArgs
 from workloads.deploy.collector import TraceCollector, TraceCollectorArgs
 from workloads.deploy.images import AppImages, AppImagesArgs, image_platforms
+from workloads.deploy.manifests import OTLP_HTTP_PORT
 from workloads.deploy.names import app_names
 from workloads.deploy.namespace import AppNamespace, AppNamespaceArgs
 
@@ -172,7 +173,8 @@ namespaces = {
     )
     for key in topology.clusters
 }
-if config.mesh.tracing is Tracing.XRAY:
+tracing = config.mesh.tracing is Tracing.XRAY
+if tracing:
     for key in topology.clusters:
         TraceCollector(
             f"{key}-trace-collector",
@@ -184,6 +186,7 @@ if config.mesh.tracing is Tracing.XRAY:
                 oidc_issuer=handles[key].oidc_issuer,
                 role_name=f"{physical(stack, key)}-otel-collector",
                 after=namespaces[key].namespace,
+                pod_annotations=mesh.pod_annotations(mesh_member=False),
                 tags=tags,
             ),
             with_aws,
@@ -215,8 +218,14 @@ apps = {
             after={app: [*after, clusters[key].node_group] for app, after in pods_wait_for.items()},
             front_service_after=vpc.internet_path,
             route_timeout_ms=config.mesh.route.timeout_ms,
-            tracing=config.mesh.tracing is Tracing.XRAY,
+            tracing=tracing,
             mesh_env={app.name: mesh.app_environment(app, topology) for app in topology.apps_in(key)},
+            pod_annotations={
+                app.name: mesh.pod_annotations(
+                    mesh_member=True, ports_outside_mesh=(OTLP_HTTP_PORT,) if tracing else ()
+                )
+                for app in topology.apps_in(key)
+            },
             load_balancer_source_ranges=config.workloads.front.load_balancer_source_ranges,
             mesh_cidrs=mesh.traffic_cidrs(),
             tags=tags,

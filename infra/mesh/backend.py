@@ -159,6 +159,15 @@ class MeshBackend(ABC):
     def app_environment(self, app: AppSpec, topology: Topology) -> Mapping[str, str]:
         """Backend-specific environment of an app's container (merged over the common one)."""
 
+    def pod_annotations(
+        self, *, mesh_member: bool, ports_outside_mesh: Sequence[int] = ()
+    ) -> Mapping[str, str]:
+        """Annotations of a pod template in the apps' namespace. ``mesh_member``: an app (its mesh
+        node selects it); otherwise a helper no mesh node selects (the trace collector).
+        ``ports_outside_mesh``: ports an app calls that are no mesh destination (the collector's OTLP
+        port). None by default."""
+        return {}
+
     @abstractmethod
     def pod_security_exceptions(self, topology: Topology) -> Mapping[str, PodSecurityException]:
         """Namespaces (by name) that may enforce less than ``restricted``, with the reason."""

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from automation.validate import CrdSchemas, validate_objects
-from tests.support import inputs, record_document, variant
+from tests.support import inputs, record_document, stack_document, variant
 from workloads.deploy import collector
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -48,6 +48,40 @@ def test_tracing_on_adds_a_collector_per_cluster_with_xray_write_only(env: str) 
     assert (
         env_vars["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "app_annotations", "collector_annotations"),
+    [
+        # App Mesh's injector denies a pod of an injected namespace that no virtual node selects, and
+        # the apps' Envoy (egress filter DROP_ALL) drops calls to the collector, which is no mesh
+        # destination: the collector opts out of injection, the apps leave its port to the kernel.
+        (
+            "appmesh",
+            {"appmesh.k8s.aws/egressIgnoredPorts": "22,4318"},
+            {"appmesh.k8s.aws/sidecarInjectorWebhook": "disabled"},
+        ),
+        ("dev", None, {}),  # Lattice injects nothing
+    ],
+)
+def test_with_tracing_the_mesh_lets_the_apps_reach_a_collector_it_does_not_hold(
+    env: str, app_annotations: dict[str, str] | None, collector_annotations: dict[str, str]
+) -> None:
+    recording = record_document(variant(env, lambda c: c["crossmesh:mesh"].update(tracing="x-ray")), env)
+    for cluster, apps in (("eksc1", ["front"]), ("eksc2", ["colorapp-blue", "colorapp-red"])):
+        template = inputs(recording, DEPLOYMENT, f"{cluster}-trace-collector-deployment")["spec"]["template"]
+        annotations = dict(template["metadata"]["annotations"])
+        assert annotations.pop("crossmesh/config-hash")
+        assert annotations == collector_annotations
+        for app in apps:
+            metadata = inputs(recording, DEPLOYMENT, f"{cluster}-apps-{app}")["spec"]["template"]["metadata"]
+            assert metadata.get("annotations") == app_annotations
+
+
+def test_without_tracing_app_mesh_apps_keep_the_injectors_default_egress() -> None:
+    recording = record_document(stack_document("appmesh"), "appmesh")
+    front = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
+    assert "annotations" not in front["spec"]["template"]["metadata"]
 
 
 def test_no_collector_and_no_export_without_tracing() -> None:

@@ -39,6 +39,8 @@ class ClusterAppsArgs:
     mesh_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
     """Per app: the mesh backend's environment for its container (MeshBackend.app_environment); it
     wins over the defaults."""
+    pod_annotations: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
+    """Per app: the mesh backend's annotations of its pod template (MeshBackend.pod_annotations)."""
     load_balancer_source_ranges: Sequence[str] = ("0.0.0.0/0",)
     front_service_after: Sequence[pulumi.Resource] = ()
     """What front's LoadBalancer Service waits for: the internet gateway and the public subnets' routes,
@@ -126,7 +128,13 @@ class ClusterApps(pulumi.ComponentResource):
         )
         deployment = kube.apply(
             child(name, app.name),
-            manifests.deployment(app, topology, image=args.images[app.kind], env=env),
+            manifests.deployment(
+                app,
+                topology,
+                image=args.images[app.kind],
+                env=env,
+                annotations=args.pod_annotations.get(app.name),
+            ),
             pulumi.ResourceOptions.merge(
                 on_cluster, pulumi.ResourceOptions(depends_on=[account, *args.after.get(app.name, ())])
             ),

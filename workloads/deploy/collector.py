@@ -108,7 +108,10 @@ def service_account(namespace: str, role_arn: Deferred) -> Manifest:
     }
 
 
-def deployment(namespace: str, region: str, replicas: int = 1) -> Manifest:
+def deployment(
+    namespace: str, region: str, replicas: int = 1, annotations: Mapping[str, str] | None = None
+) -> Manifest:
+    """``annotations``: the mesh backend's, on the pod template (MeshBackend.pod_annotations)."""
     probe = {"httpGet": {"path": "/", "port": HEALTH_PORT}, "periodSeconds": 10, "timeoutSeconds": 2}
     # A changed configuration rolls the pods, which read it only at start.
     config_hash = hashlib.sha256(json.dumps(collector_config(region), sort_keys=True).encode()).hexdigest()[
@@ -123,7 +126,10 @@ def deployment(namespace: str, region: str, replicas: int = 1) -> Manifest:
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": dict(SELECTOR)},
             "template": {
-                "metadata": {"labels": dict(LABELS), "annotations": {"crossmesh/config-hash": config_hash}},
+                "metadata": {
+                    "labels": dict(LABELS),
+                    "annotations": {**(annotations or {}), "crossmesh/config-hash": config_hash},
+                },
                 "spec": {
                     "serviceAccountName": COLLECTOR_NAME,
                     "automountServiceAccountToken": False,
@@ -212,6 +218,8 @@ class TraceCollectorArgs:
     """Physical IAM role name, unique per stack and cluster (e.g. ``crossmesh-dev-eksc1-otel-collector``)."""
     after: pulumi.Resource
     """The apps' namespace."""
+    pod_annotations: Mapping[str, str] = field(default_factory=dict[str, str])
+    """The mesh backend's annotations of the collector's pod template (MeshBackend.pod_annotations)."""
     tags: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
@@ -241,7 +249,7 @@ class TraceCollector(pulumi.ComponentResource):
         kube.apply(child(name, "service"), service(args.namespace), on_cluster)
         kube.apply(
             child(name, "deployment"),
-            deployment(args.namespace, args.region),
+            deployment(args.namespace, args.region, annotations=args.pod_annotations),
             pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[account, config])),
         )
         self.register_outputs({"role": role.arn})

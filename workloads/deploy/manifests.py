@@ -209,8 +209,14 @@ def container_security_context() -> dict[str, Any]:
 
 
 def deployment(
-    app: AppSpec, topology: Topology, *, image: Deferred, env: Sequence[Mapping[str, str]]
+    app: AppSpec,
+    topology: Topology,
+    *,
+    image: Deferred,
+    env: Sequence[Mapping[str, str]],
+    annotations: Mapping[str, str] | None = None,
 ) -> Manifest:
+    """``annotations``: the mesh backend's, on the pod template (MeshBackend.pod_annotations)."""
     selector = dict(app.labels)
     spread = [
         {
@@ -232,7 +238,10 @@ def deployment(
             "selector": {"matchLabels": selector},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": object_labels(app)},
+                "metadata": {
+                    "labels": object_labels(app),
+                    **({"annotations": dict(annotations)} if annotations else {}),
+                },
                 "spec": {
                     "serviceAccountName": app.name,
                     "automountServiceAccountToken": False,

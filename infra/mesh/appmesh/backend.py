@@ -98,6 +98,11 @@ class AppMeshBackend(MeshBackend):
         spans only; no app reads its address."""
         return {}
 
+    def pod_annotations(
+        self, *, mesh_member: bool, ports_outside_mesh: Sequence[int] = ()
+    ) -> Mapping[str, str]:
+        return objects.pod_annotations(mesh_member=mesh_member, ports_outside_mesh=ports_outside_mesh)
+
     def pod_security_exceptions(self, topology: Topology) -> Mapping[str, PodSecurityException]:
         return {controller.NAMESPACE: CONTROLLER_POD_SECURITY, topology.namespace: INJECTED_POD_SECURITY}
 

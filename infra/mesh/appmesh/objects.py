@@ -6,7 +6,7 @@ Field names follow the CRDs of the eks-charts appmesh-controller 1.13.3 (the cop
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,6 +214,29 @@ def cluster_objects(
     return objects
 
 
+INJECTOR = "appmesh.k8s.aws/sidecarInjectorWebhook"
+EGRESS_IGNORED_PORTS = "appmesh.k8s.aws/egressIgnoredPorts"
+DEFAULT_EGRESS_IGNORED_PORTS = (22,)
+"""What the injector leaves outside Envoy when a pod names no ports of its own (SSH)."""
+
+
+def pod_annotations(*, mesh_member: bool, ports_outside_mesh: Sequence[int] = ()) -> Mapping[str, str]:
+    """The injector's pod annotations (aws-app-mesh-controller-for-k8s pkg/inject).
+
+    In a namespace labelled for injection the webhook *denies* a pod that no virtual node selects
+    ("sidecarInject enabled but no matching VirtualNode or VirtualGateway found"), so a helper that is
+    no mesh member (the trace collector) opts out. An app's Envoy, under the mesh's ``DROP_ALL``
+    egress filter, drops every call to a destination outside the mesh, so ports an app calls outside
+    it (OTLP to the collector) are left to the kernel, after the injector's own default (22).
+    """
+    if not mesh_member:
+        return {INJECTOR: "disabled"}
+    if not ports_outside_mesh:
+        return {}
+    ports = dict.fromkeys((*DEFAULT_EGRESS_IGNORED_PORTS, *ports_outside_mesh))
+    return {EGRESS_IGNORED_PORTS: ",".join(str(port) for port in ports)}
+
+
 def namespace_labels(mesh_name: str) -> Mapping[str, str]:
     """Mesh membership and sidecar injection, plus the Pod Security level the sidecars allow.
 
@@ -223,7 +246,7 @@ def namespace_labels(mesh_name: str) -> Mapping[str, str]:
     """
     return {
         "mesh": mesh_name,
-        "appmesh.k8s.aws/sidecarInjectorWebhook": "enabled",
+        INJECTOR: "enabled",
         "pod-security.kubernetes.io/enforce": "privileged",
         "pod-security.kubernetes.io/audit": "restricted",
         "pod-security.kubernetes.io/warn": "restricted",
