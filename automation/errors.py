@@ -178,8 +178,21 @@ def _cluster_of(logical_name: str, clusters: Sequence[str]) -> str | None:
     return max(matching, key=len) if matching else None
 
 
+DETAIL_CHARS = 1000
+"""The most of one engine line a failure repeats: a provider error can quote a whole manifest or chart,
+megabytes on the terminal and in the JSON result; the event log keeps every line whole."""
+
+
+def shortened(line: str, limit: int = DETAIL_CHARS) -> str:
+    """``line``, cut to ``limit`` characters with a note of how much was left out."""
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}... ({len(line) - limit} more characters not shown)"
+
+
 def error_lines(text: str, diagnostics: Iterable[Diagnostic] = (), limit: int = 8) -> list[str]:
-    """The engine's error lines worth showing: error diagnostics first, else ``error:`` lines of the text."""
+    """The engine's error lines worth showing: error diagnostics first, else ``error:`` lines of the
+    text; each at most :data:`DETAIL_CHARS` long."""
     lines = [
         f"{urn_type(d.urn) or 'pulumi'} {urn_name(d.urn)}: {d.message.strip()}".strip()
         for d in diagnostics
@@ -188,7 +201,7 @@ def error_lines(text: str, diagnostics: Iterable[Diagnostic] = (), limit: int = 
     if not lines:
         lines = [line.strip() for line in text.splitlines() if line.strip().lower().startswith("error:")]
     unique = list(dict.fromkeys(lines))
-    return unique[:limit]
+    return [shortened(line) for line in unique[:limit]]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -218,6 +231,7 @@ def stack_locked(context: EngineContext, text: str) -> Failure:
         for line in text.splitlines()
         if "created by" in line or "currently locked" in line or "in progress" in line.lower()
     ]
+    holder = [shortened(line) for line in holder]
     return Failure(
         ExitCode.STACK_LOCKED,
         "stack_locked",
@@ -265,7 +279,7 @@ def helm_timeout(context: EngineContext, timeouts: Sequence[HelmTimeout], others
                 f"Fix the cause and run `python -m automation deploy {context.env}` again.",
             ]
         ),
-        tuple([t.evidence for t in timeouts] + list(others)),
+        tuple([shortened(t.evidence) for t in timeouts] + list(others)),
     )
 
 
@@ -346,5 +360,5 @@ def classify_engine_error(
         "engine_error",
         f"pulumi {context.operation} failed on stack {context.env!r}",
         "The engine's errors are below." + log,
-        tuple(others) or tuple(line for line in text.strip().splitlines()[-8:] if line.strip()),
+        tuple(others) or tuple(shortened(line) for line in text.strip().splitlines()[-8:] if line.strip()),
     )

@@ -240,3 +240,24 @@ def test_protected_resources_in_the_engines_current_words_say_how_to_unprotect()
         assert (failure.code, failure.kind) == (ExitCode.DEPLOY_FAILED, "protected_resource")
         assert failure.message == "destroy stopped at a protected resource"
         assert "set it to false in Pulumi.prod.yaml" in failure.hint
+
+
+def test_a_huge_engine_line_is_cut_in_the_failure_but_its_start_is_kept() -> None:
+    # A provider error quoting a whole manifest: megabytes on one line, in the CLI text and in a
+    # diagnostic. The failure repeats the first 1,000 characters and says how much it left out.
+    huge = "error: creating Deployment: " + "y" * 2_000_000
+    from_text = classify_engine_error(command_error(f"{huge}\n{huge}\nerror: second\n"), CONTEXT)
+    assert from_text.details == (
+        huge[:1000] + f"... ({len(huge) - 1000} more characters not shown)",
+        "error: second",
+    )
+    quoted = "x" * 5000
+    from_event = classify_engine_error(
+        command_error("error: update failed"), CONTEXT, [Diagnostic(CLUSTER_URN, "error", quoted)]
+    )
+    (line,) = from_event.details
+    assert (
+        line == f"eks:index:Cluster eksc2-cluster: {quoted}"[:1000] + "... (4033 more characters not shown)"
+    )
+    unlabelled = classify_engine_error(command_error("z" * 3000), CONTEXT)
+    assert unlabelled.details == ("z" * 1000 + "... (2000 more characters not shown)",)
