@@ -287,6 +287,10 @@ _RESULT_PREFIX = re.compile(r"^ ?(stdout|stderr): ?")
 # The engine's refusal to touch a protected resource: deleting one (destroy, or an update that removes
 # it) reads "resource <urn> cannot be deleted\nbecause it is protected" (pkg/resource/deploy/step.go,
 # deleteProtectedError); replacing one still reads "... as it is currently marked for protection".
+# A self-managed backend the CLI cannot use: its URL does not open (pulumi/pulumi pkg/backend/diy,
+# newDIYBackend: "unable to open bucket %s: %w") or its metadata cannot be read (readPulumiMeta:
+# "read %q: %w" of .pulumi/meta.yaml; a bucket that does not exist or refuses the credentials).
+_BACKEND_UNAVAILABLE = re.compile(r"unable to open bucket |read \"\.pulumi/meta\.yaml\": ")
 _PROTECTED = re.compile(r"cannot be deleted\s+because it is protected|marked for protection")
 
 
@@ -328,6 +332,15 @@ def classify_engine_error(
             "the Pulumi CLI is not logged in to a backend",
             "Set PULUMI_ACCESS_TOKEN for Pulumi Cloud, or choose a self-managed backend with --backend "
             "(e.g. s3://bucket/prefix or file://~/.pulumi-state) or PULUMI_BACKEND_URL.",
+        )
+    if _BACKEND_UNAVAILABLE.search(text):
+        return Failure(
+            ExitCode.BAD_INPUT,
+            "backend_unavailable",
+            "the Pulumi backend that holds the stack's state could not be opened or read",
+            "Check the URL given with --backend or PULUMI_BACKEND_URL (for s3://, the bucket, its region "
+            "and the credentials' s3:GetObject, s3:PutObject and s3:ListBucket on it). Nothing was changed.",
+            tuple(shortened(line) for line in text.strip().splitlines()[-3:] if line.strip()),
         )
     timeouts = helm_timeouts(text, diagnostics, context.controller_release)
     others = error_lines(text, [d for d in diagnostics if urn_type(d.urn) != HELM_RELEASE_TYPE])

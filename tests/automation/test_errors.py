@@ -175,6 +175,24 @@ def test_settings_the_cli_needs_are_bad_input(stderr: str, kind: str) -> None:
     assert (failure.code, failure.kind) == (ExitCode.BAD_INPUT, kind)
 
 
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        # newDIYBackend (pulumi/pulumi pkg/backend/diy/backend.go)
+        'error: unable to open bucket s3://state?region=us-east-1&x=1: unknown query parameter "x"',
+        # readPulumiMeta (pkg/backend/diy/meta.go): a bucket that refuses the credentials
+        'error: read ".pulumi/meta.yaml": blob (key ".pulumi/meta.yaml") (code=PermissionDenied): '
+        "AccessDenied: Access Denied",
+    ],
+    ids=["url", "access-denied"],
+)
+def test_a_backend_that_cannot_be_opened_is_bad_input_not_an_engine_error(stderr: str) -> None:
+    failure = classify_engine_error(command_error(stderr=stderr), CONTEXT)
+    assert (failure.code, failure.kind) == (ExitCode.BAD_INPUT, "backend_unavailable")
+    assert "PULUMI_BACKEND_URL" in failure.hint
+    assert failure.details == (stderr,)
+
+
 def test_dependency_violation_on_destroy_points_at_load_balancer_leftovers() -> None:
     stdout = (
         "Diagnostics:\n  aws:ec2/securityGroup:SecurityGroup (eksc2-nodes):\n"
