@@ -34,7 +34,13 @@ mesh = backend_for_program(config, app_names(config))
 topology = topology_of(config)
 tags = {"project": "crossmesh", "environment": stack, "managed-by": "pulumi", **config.tags}
 
-aws_provider = aws.Provider("aws", region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
+aws_provider = aws.Provider(
+    "aws",
+    region=config.region,
+    default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+    allowed_account_ids=list(config.allowed_account_ids) or None,
+    forbidden_account_ids=list(config.forbidden_account_ids) or None,
+)
 with_aws = pulumi.ResourceOptions(providers=[aws_provider])
 arns = lookup_arns(aws_provider)
 

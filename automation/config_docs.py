@@ -30,6 +30,8 @@ TABLE_END = "<!-- config-keys:end -->"
 
 # Model fields that are not keys of the stack file: the stack's name, and the region (``aws:region``).
 _NOT_PROJECT_KEYS = ("stack", "region")
+# Model fields read from the aws: namespace, by alias (infra/config_parse.py, _AWS_KEYS).
+_AWS_FIELDS = {"allowedAccountIds": "aws:allowedAccountIds", "forbiddenAccountIds": "aws:forbiddenAccountIds"}
 _STACK_FILE_KEYS = {
     "secretsprovider": "How this stack's secrets are encrypted (set by `pulumi stack init`).",
     "encryptedkey": "The stack's data key, encrypted by the secrets provider.",
@@ -52,12 +54,12 @@ def stack_file_schema() -> dict[str, Any]:
         if alias in _NOT_PROJECT_KEYS:
             continue
         schema = {k: v for k, v in field_schema.items() if k != "title"}
-        config_props[f"{PROJECT}:{alias}"] = schema
+        config_props[_AWS_FIELDS.get(alias, f"{PROJECT}:{alias}")] = schema
         if alias in model.get("required", []):
             required.append(f"{PROJECT}:{alias}")
     for definition in defs.values():
         _strip_titles(definition)
-    project_keys = sorted(k for k in config_props if k.startswith(f"{PROJECT}:"))
+    read_keys = sorted(k for k in config_props if k.startswith((f"{PROJECT}:", "aws:")))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"{PROJECT} stack configuration (Pulumi.<env>.yaml)",
@@ -70,8 +72,12 @@ def stack_file_schema() -> dict[str, Any]:
                 f"`{PROJECT}:` keys for the program.",
                 "properties": config_props,
                 "required": required,
-                # Other namespaces (aws:profile, pulumi:...) pass; an unknown crossmesh: key does not.
-                "propertyNames": {"anyOf": [{"enum": project_keys}, {"not": {"pattern": f"^{PROJECT}:"}}]},
+                # Other namespaces (pulumi:...) pass. An unknown crossmesh: key does not, nor does an
+                # aws: or kubernetes: key the program does not read: its providers are explicit ones,
+                # which would ignore it.
+                "propertyNames": {
+                    "anyOf": [{"enum": read_keys}, {"not": {"pattern": f"^({PROJECT}|aws|kubernetes):"}}]
+                },
             },
             **{key: {"type": "string", "description": text} for key, text in _STACK_FILE_KEYS.items()},
         },

@@ -199,6 +199,25 @@ def _credentials_failure(kind: str, message: str, hint: str) -> CrossmeshError:
     return CrossmeshError(Failure(ExitCode.AWS_CREDENTIALS, kind, message, hint + " Nothing was changed."))
 
 
+def check_account(config: StackConfig, identity: CallerIdentity) -> None:
+    """The credentials' account against ``aws:allowedAccountIds`` / ``aws:forbiddenAccountIds``: a
+    stack file that names its accounts is never deployed to, changed in or destroyed from another one.
+    The program's AWS provider checks the same, but only once the engine runs; this is before."""
+    allowed, forbidden = config.allowed_account_ids, config.forbidden_account_ids
+    if allowed and identity.account not in allowed:
+        rule = f"aws:allowedAccountIds in Pulumi.{config.stack}.yaml allows only {', '.join(allowed)}"
+    elif identity.account in forbidden:
+        rule = f"aws:forbiddenAccountIds in Pulumi.{config.stack}.yaml forbids it"
+    else:
+        return
+    raise _credentials_failure(
+        "aws_wrong_account",
+        f"the AWS credentials are for account {identity.account} ({identity.arn}){_profile()}, and {rule}",
+        f"Use credentials for the stack's account (AWS_PROFILE, or the role your pipeline assumes for "
+        f"{config.stack}).",
+    )
+
+
 def check_aws_credentials(sts: Any) -> CallerIdentity:
     """``GetCallerIdentity``; raises :class:`CrossmeshError` (exit 5) saying what is wrong."""
     profile = _profile()

@@ -384,6 +384,7 @@ class DeploySession:
         clients = self.deps.preflight_clients(config.region)
         identity = preflight.check_aws_credentials(clients.sts)
         self.output.say(f"AWS account {identity.account} as {identity.arn}")
+        preflight.check_account(config, identity)
         try:
             preflight.check_mesh_backend(config, clients)
         except CrossmeshError as exc:

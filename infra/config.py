@@ -179,6 +179,21 @@ IamRoleArn = Annotated[
     AfterValidator(_iam_role_arn),
     WithJsonSchema({"type": "string", "pattern": _IAM_ROLE_ARN.pattern}),
 ]
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def _account_id(value: str) -> str:
+    if not _ACCOUNT_ID.fullmatch(value):
+        raise ValueError('expected a 12-digit AWS account id as a quoted string, like "210987654321"')
+    return value
+
+
+AccountId = Annotated[
+    str,
+    Expected('a 12-digit AWS account id as a quoted string, like "210987654321"'),
+    AfterValidator(_account_id),
+    WithJsonSchema({"type": "string", "pattern": _ACCOUNT_ID.pattern}),
+]
 ClusterKey = Annotated[
     str,
     Expected("a cluster key: 1-31 lowercase letters and digits starting with a letter, like eksc1"),
@@ -984,6 +999,17 @@ class StackConfig(_Model):
 
     stack: DnsLabel = Field(description="The Pulumi stack (environment) name; not a key of the stack file.")
     region: str = Field(description="AWS region of the stack (one where EKS is available).")
+    allowed_account_ids: tuple[AccountId, ...] = Field(
+        default=(),
+        description="The only AWS accounts this stack may be deployed to, "
+        "changed in or destroyed from. The commands refuse credentials of any other account before "
+        "anything runs (exit 5), and the program's AWS provider refuses them too.",
+    )
+    forbidden_account_ids: tuple[AccountId, ...] = Field(
+        default=(),
+        description="AWS accounts this stack must never touch (checked as "
+        "`aws:allowedAccountIds` is; give one or the other).",
+    )
     kubernetes_version: KubernetesVersion = Field(
         default=DEFAULT_KUBERNETES_VERSION, description='EKS version of every cluster, quoted (`"1.34"`).'
     )
@@ -1022,6 +1048,14 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _topology_is_consistent(self) -> StackConfig:
+        if self.allowed_account_ids and self.forbidden_account_ids:
+            # The AWS provider takes one or the other (allowed_account_ids conflicts with
+            # forbidden_account_ids in its schema).
+            raise KeyedError(
+                "forbidden_account_ids",
+                "set together with aws:allowedAccountIds; expected one of the two: an allow-list already "
+                "forbids every other account",
+            )
         self._check_tags()
         self._check_zones()
         self._check_partitions()

@@ -102,6 +102,24 @@ _TOP_LEVEL = {
 }
 _STRING_KEYS = frozenset({"kubernetes_version"})
 _REGION_KEY = "aws:region"
+# The aws: keys the program reads (into the model, and from there into its AWS provider). Its AWS and
+# Kubernetes providers are explicit ones, which read none of the stack's aws:/kubernetes: settings
+# (https://www.pulumi.com/docs/iac/concepts/providers/: stack configuration sets the default
+# providers), so any other key of those namespaces would be silently ignored: it is refused instead.
+_AWS_KEYS = {
+    _REGION_KEY: "region",
+    "aws:allowedAccountIds": "allowed_account_ids",
+    "aws:forbiddenAccountIds": "forbidden_account_ids",
+}
+_IGNORED_BY_EXPLICIT_PROVIDERS = {
+    "aws": "the program makes its own AWS provider from aws:region (an explicit provider does not read "
+    "the stack's other aws: settings), so this would be ignored; expected only aws:region, "
+    "aws:allowedAccountIds or aws:forbiddenAccountIds. Credentials, profiles and roles come from the "
+    "environment (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...), as docs/pipeline.md shows",
+    "kubernetes": "the program makes one Kubernetes provider per cluster from the cluster it creates "
+    "(an explicit provider does not read the stack's kubernetes: settings), so this would be ignored; "
+    "expected no kubernetes: keys",
+}
 # Namespaces of the providers and tools a stack file may configure besides this project's own: never
 # taken for a typo of it, however close they look.
 OTHER_NAMESPACES = frozenset({"aws", "aws-native", "awsx", "eks", "kubernetes", "pulumi", "random", "tls"})
@@ -126,18 +144,14 @@ def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> Sta
     problems: list[Problem] = []
     data: dict[str, Any] = {"stack": stack}
 
-    region = raw.get(_REGION_KEY)
-    if region is None:
-        problems.append(Problem(_REGION_KEY, _MISSING, "expected the AWS region, e.g. us-east-1"))
-    else:
-        region_problem = _check_region(region)
-        if region_problem:
-            problems.append(Problem(_REGION_KEY, region, region_problem))
-        data["region"] = region
+    problems.extend(_read_region(raw, data))
 
     for given, text in raw.items():
         key = qualified_key(given)
         namespace, _, name = key.partition(":")
+        if namespace in _IGNORED_BY_EXPLICIT_PROVIDERS:
+            problems.extend(_provider_key(key, text, data))
+            continue
         if namespace != PROJECT:
             typo = _namespace_typo(namespace)
             if typo:
@@ -319,11 +333,33 @@ def _check_region(region: str) -> str | None:
     return f"expected an AWS region where EKS is available, as botocore knows them{hint}"
 
 
+def _read_region(raw: Mapping[str, str], data: dict[str, Any]) -> list[Problem]:
+    region = raw.get(_REGION_KEY)
+    if region is None:
+        return [Problem(_REGION_KEY, _MISSING, "expected the AWS region, e.g. us-east-1")]
+    data["region"] = region
+    region_problem = _check_region(region)
+    return [Problem(_REGION_KEY, region, region_problem)] if region_problem else []
+
+
+def _provider_key(key: str, text: str, data: dict[str, Any]) -> list[Problem]:
+    """An ``aws:``/``kubernetes:`` key: into ``data`` when the program reads it (aws:region is read
+    first, on its own), else refused (an explicit provider would ignore it)."""
+    if key not in _AWS_KEYS:
+        namespace = key.partition(":")[0]
+        return [Problem(key, _decode(text), _IGNORED_BY_EXPLICIT_PROVIDERS[namespace])]
+    if key == _REGION_KEY:
+        return []
+    data[_AWS_KEYS[key]] = _top_level_value(text)
+    return _json_problems(key, text)
+
+
 def _namespace_typo(namespace: str) -> str | None:
     """A message template (``{name}``) when ``namespace`` looks like a typo of the project's, else None.
 
-    Keys of other namespaces belong to their providers (``aws:region``, ``kubernetes:...``) and are
-    passed over; one that differs from ``crossmesh`` by a slip would be silently ignored with them.
+    Keys of other namespaces belong to Pulumi and its plugins (``pulumi:...``; ``aws:`` and
+    ``kubernetes:`` keys are checked by :func:`parse_config`) and are passed over; one that differs
+    from ``crossmesh`` by a slip would be silently ignored with them.
     """
     if namespace in OTHER_NAMESPACES or did_you_mean(namespace, [PROJECT]) is None:
         return None
@@ -402,11 +438,12 @@ def _join(path: str, key: str) -> str:
 
 def _full_key(path: str) -> str:
     """``clusters[0].name`` -> ``crossmesh:clusters[0].name``; ``region`` -> ``aws:region``."""
-    if path == "region":
-        return _REGION_KEY
     match = re.match(r"[^.\[]*", path)
     head = match.group(0) if match else path
     rest = path[len(head) :]
+    for key, field in _AWS_KEYS.items():
+        if head in (field, to_camel(field)):
+            return key + rest
     for key, field in _TOP_LEVEL.items():
         if head in (field, to_camel(field)):
             return key + rest

@@ -86,8 +86,17 @@ def test_the_schema_refuses_what_the_model_refuses(key: str, value: Any, where: 
 
 def test_other_namespaces_pass_the_schema() -> None:
     document = stack_document("dev")
-    document["config"]["aws:profile"] = "ops"
+    document["config"]["pulumi:template"] = "python"
+    document["config"]["aws:allowedAccountIds"] = ["210987654321"]
     jsonschema.Draft202012Validator(_schema()).validate(document)
+
+
+@pytest.mark.parametrize("key", ["aws:profile", "kubernetes:kubeconfig"])
+def test_provider_keys_the_program_would_ignore_fail_the_schema_as_the_program_refuses_them(key: str) -> None:
+    document = stack_document("dev")
+    document["config"][key] = "ops"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(_schema()).validate(document)
 
 
 def test_readme_table_lists_every_nested_key_with_its_default() -> None:
