@@ -59,18 +59,22 @@ class LatticeClient(Protocol):
     def list_targets(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
-def _items(client_call: Any, **kwargs: Any) -> list[Mapping[str, Any]] | Probe:
-    """Every item of a paginated ``list_*`` call, or the failed probe the error maps to."""
+def _all_items(client_call: Any, **kwargs: Any) -> list[Mapping[str, Any]]:
+    """Every item of a paginated ``list_*`` call, page after page (``nextToken``)."""
     found: list[Mapping[str, Any]] = []
     token: str | None = None
+    while True:
+        page = cast("Mapping[str, Any]", client_call(**kwargs, **({"nextToken": token} if token else {})))
+        found += cast("list[Mapping[str, Any]]", page.get("items") or [])
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
+def _items(client_call: Any, **kwargs: Any) -> list[Mapping[str, Any]] | Probe:
+    """Every item of a paginated ``list_*`` call, or the failed probe the error maps to."""
     try:
-        while True:
-            page = cast("Mapping[str, Any]", client_call(**kwargs, **({"nextToken": token} if token else {})))
-            items = cast("list[Mapping[str, Any]]", page.get("items") or [])
-            found += items
-            token = page.get("nextToken")
-            if not token:
-                return found
+        return _all_items(client_call, **kwargs)
     except Exception as exc:  # boto3 raises ClientError/BotoCoreError; fakes may raise anything
         return describe_aws_error(exc)
 
@@ -631,7 +635,8 @@ class LatticeChecks:
         if clients.lattice is None:
             return []
         found: list[tuple[str, str, Mapping[str, str]]] = []
-        for network in clients.lattice.list_service_networks().get("items") or ():
+        # Every page: a name on a later page is as taken as one on the first.
+        for network in _all_items(clients.lattice.list_service_networks):
             if network.get("name") == config.service_network_name:
                 tags: Mapping[str, str] = (
                     clients.lattice.list_tags_for_resource(resourceArn=network["arn"]).get("tags") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -12,10 +13,12 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from automation.verify.backends.lattice import lattice_checks, probe_service, probe_vpc_association
+from automation.verify.backends.lattice import CHECKS, lattice_checks, probe_service, probe_vpc_association
 from automation.verify.kube import evaluate_pods
 from automation.verify.poll import PollSettings
+from infra.config_parse import parse_stack_file
 from tests.automation.verify.backends.lattice_stubs import Split, stubbed_lattice
+from tests.support import stack_document
 
 REGION = "us-east-1"
 NETWORK = "crossmesh-lattice"
@@ -255,3 +258,33 @@ def test_not_ready_pod_still_fails_without_sidecars() -> None:
     probe = evaluate_pods([pod], selector="app=colorapp", require_xray=False, sidecars=False)
     assert not probe.ok
     assert "Ready=False" in probe.detail
+
+
+def test_the_name_check_reads_every_page_of_service_networks() -> None:
+    """ListServiceNetworks pages (nextToken); a network of the stack's name on page two is as taken."""
+    config = parse_stack_file(stack_document("dev"), "dev")
+    arn = "arn:aws:vpc-lattice:us-east-1:123456789012:servicenetwork/sn-2"
+    pages = {
+        None: {"items": [{"name": f"other-{i}", "arn": f"arn-{i}"} for i in range(10)], "nextToken": "t2"},
+        "t2": {"items": [{"name": config.service_network_name, "arn": arn}]},
+    }
+    asked: list[str | None] = []
+
+    class Lattice:
+        def list_service_networks(self, **kwargs: Any) -> dict[str, Any]:
+            asked.append(kwargs.get("nextToken"))
+            return pages[kwargs.get("nextToken")]
+
+        def list_tags_for_resource(self, *, resourceArn: str) -> dict[str, Any]:
+            assert resourceArn == arn
+            return {"tags": {"project": "crossmesh", "environment": "old"}}
+
+    found = CHECKS.existing_names(config, SimpleNamespace(lattice=Lattice()))
+    assert asked == [None, "t2"]
+    assert found == [
+        (
+            "VPC Lattice service network",
+            config.service_network_name,
+            {"project": "crossmesh", "environment": "old"},
+        )
+    ]
