@@ -10,22 +10,26 @@ Plain values are read the way Pulumi's CLI reads them, not by PyYAML's YAML 1.1 
 ``Pulumi.<env>.yaml`` with gopkg.in/yaml.v3 into untyped values (pulumi/pulumi
 ``sdk/go/common/workspace/loaders.go``, ``LoadProjectStackBytes``; ``sdk/go/common/encoding/marshal.go``),
 whose resolver (yaml.v3 v3.0.1 ``resolve.go``) knows only ``true``/``false`` (three spellings each) as
-booleans, ``~``/``null`` as null, no base-60 numbers ("purposefully unsupported"), and integers as Go's
-``strconv.ParseInt(text, 0, 64)`` after dropping ``_``. So ``yes``, ``on``, ``n`` and ``2:14:20`` stay
-text here, as they do for ``pulumi up``. Values that have no single meaning for both are refused with
+booleans, ``~``/``null`` as null, no base-60 numbers ("purposefully unsupported"), integers as Go's
+``strconv.ParseInt(text, 0, 64)`` and floats as its ``yamlStyleFloat``, both after dropping every ``_``
+(``0x_1F`` is 31), and dates and times as Go's ``time.Parse`` reads its three layouts (``2024-1-2`` is a
+date). :func:`go_resolve` is that resolver. So ``yes``, ``on``, ``n`` and ``2:14:20`` stay text here, as
+they do for ``pulumi up``. Values that have no single meaning for both are refused with
 what to write instead: an unquoted date (yaml.v3 makes it a ``time.Time``, which Pulumi passes on as Go
 prints it, ``2024-01-01 00:00:00 +0000 UTC``: ``sdk/go/common/resource/config/object.go``,
-``unmarshalObject``), a number with a leading zero (an octal number to yaml.v3), and tags with no JSON
-form (``!!binary``, ``!!set``, ``!!timestamp``, ``!!omap``, ``!!pairs``, ``!!python/...``, local tags).
+``unmarshalObject``), a number with a leading zero (an octal number to yaml.v3), tags with no JSON
+form (``!!binary``, ``!!set``, ``!!timestamp``, ``!!omap``, ``!!pairs``, ``!!python/...``, local tags),
+and, anywhere in the file, an explicit tag its value does not fit (``!!int abc``), which yaml.v3 refuses.
 A plain value directly under ``config:`` is then given as the text written, as Pulumi passes it
 (``_config_values_as_written``): ``crossmesh:kubernetesVersion: 1.30`` is ``1.30``, not 1.3.
 """
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import yaml
 from yaml.events import AliasEvent, Event, MappingStartEvent, ScalarEvent, SequenceStartEvent
@@ -50,25 +54,122 @@ class StackYamlError(Exception):
 
 _YAML_TAG = "tag:yaml.org,2002:"
 MERGE_TAG = _YAML_TAG + "merge"
-_DIGITS = "[0-9][0-9_]*"
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_INT = re.compile(rf"^[-+]?(?:{_DIGITS}|0[xX][0-9a-fA-F][0-9a-fA-F_]*|0[oO][0-7][0-7_]*|0[bB][01][01_]*)$")
-_FLOAT = re.compile(
-    rf"^[-+]?(?:\.{_DIGITS}|{_DIGITS}(?:\.[0-9_]*)?)(?:[eE][-+]?{_DIGITS})?$"
-    r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+_STR, _NULL, _BOOL, _INT, _FLOAT, _TIMESTAMP = (
+    _YAML_TAG + t for t in ("str", "null", "bool", "int", "float", "timestamp")
 )
-_TIMESTAMP = next(
-    regexp
-    for tag, regexp in cast(
-        list[tuple[str, re.Pattern[str]]], yaml.resolver.Resolver.yaml_implicit_resolvers["2"]
+_WORDS = {
+    **dict.fromkeys(("true", "True", "TRUE", "false", "False", "FALSE"), _BOOL),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), _NULL),
+    **dict.fromkeys((f"{sign}.{word}" for sign in ("", "+", "-") for word in ("inf", "Inf", "INF")), _FLOAT),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), _FLOAT),
+}
+"""The plain values yaml.v3 looks up by their whole text (``resolve.go``, ``resolveMapList``)."""
+_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+"""Go's ``strconv.ParseInt(text, 0, 64)`` syntax (a leading 0 alone is octal), range not checked."""
+_YAML_STYLE_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+"""yaml.v3's ``yamlStyleFloat``, matched against the text with its underscores dropped."""
+_GO_FLOAT_AFTER_DOT = re.compile(r"\.[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+(?:_[0-9]+)*)?")
+"""What Go's ``strconv.ParseFloat`` takes of a value starting with ``.`` (one ``_`` between digits)."""
+_GO_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+    r"(?:[Tt]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,][0-9]+)?(?:Z|[-+]([0-9]{2}):([0-9]{2}))"
+    r"| ([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,][0-9]+)?)?"
+)
+"""yaml.v3's dates and times (``resolve.go``, ``allowedTimestampFormats``, read by Go's ``time.Parse``):
+``2006-1-2T15:4:5.999999999Z07:00`` (or ``t``), ``2006-1-2 15:4:5.999999999`` and ``2006-1-2``, where
+month, day, hour, minute and second take one digit or two."""
+
+
+def _go_int(text: str) -> int | None:
+    """``text`` (underscores dropped) as yaml.v3 reads a whole number: Go's ``strconv.ParseInt(text, 0,
+    64)``, else ``strconv.ParseUint`` (no sign); None when neither takes it, a number too large included."""
+    match = _GO_INT.fullmatch(text)
+    if match is None:
+        return None
+    sign, body = match.groups()
+    base = {"0x": 16, "0o": 8, "0b": 2}.get(body[:2].lower())
+    if base is not None:
+        digits = body[2:]
+    else:
+        base, digits = (8 if body.startswith("0") else 10), body
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > 64:  # 64 binary digits at most; also keeps int() from its 4300-digit limit
+        return None
+    value = int(digits, base) * (-1 if sign == "-" else 1)
+    fits = -(2**63) <= value < 2**63 or (not sign and 0 <= value < 2**64)
+    return value if fits else None
+
+
+def _go_timestamp(text: str) -> bool:
+    """Whether yaml.v3 reads ``text`` as a time (``parseTimestamp``): one of ``_GO_TIME``'s shapes whose
+    fields Go's ``time.Parse`` accepts (a day that exists, a zone offset of at most 24:60)."""
+    match = _GO_TIME.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day, *clock = (int(part) if part is not None else 0 for part in match.groups())
+    if not 1 <= month <= 12:
+        return False
+    days = (31, 29 if calendar.isleap(year) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    hour, minute, second, zone_hours, zone_minutes = clock[:5] if match.group(4) else (*clock[5:], 0, 0)
+    return (
+        1 <= day <= days
+        and hour < 24
+        and minute < 60
+        and second < 60
+        and zone_hours <= 24
+        and zone_minutes <= 60
     )
-    if tag == _YAML_TAG + "timestamp"
-)
-"""PyYAML's own pattern for dates and times (yaml.v3 looks for the same shapes, YYYY-M-D[...])."""
+
+
+def go_resolve(text: str, tag: str = "") -> str:
+    """The tag yaml.v3 gives a scalar's ``text`` (``resolve.go``, ``resolve``): for a plain value
+    (``tag`` empty), or the tag it resolves to under an explicit ``!!int``/``!!float``/... ``tag``, which
+    yaml.v3 then refuses unless they agree. Only the first character decides what is tried: a value
+    starting with a sign or a digit may be a time, a whole number (underscores anywhere after the first
+    character dropped, Go's 0x/0o/0b prefixes, a leading 0 for octal) or a yamlStyleFloat; one starting
+    with ``.`` is a float if Go's ParseFloat takes it as written; the rest is looked up whole or is text.
+    A number that overflows Go's types is text here, as it is to yaml.v3."""
+    first = text[:1]
+    if tag in (_STR, _YAML_TAG + "binary") or first not in "+-.0123456789yYnNtTfFoO~":
+        return _STR
+    if text in _WORDS:
+        return _WORDS[text]
+    if first == ".":
+        return _FLOAT if _GO_FLOAT_AFTER_DOT.fullmatch(text) and _finite(text) else _STR
+    if first not in "+-0123456789":
+        return _STR
+    if tag in ("", _TIMESTAMP) and _go_timestamp(text):
+        return _TIMESTAMP
+    plain = text.replace("_", "")
+    if _go_int(plain) is not None:
+        return _INT
+    if _YAML_STYLE_FLOAT.fullmatch(plain) and _finite(plain):
+        return _FLOAT
+    return _STR
+
+
+def _finite(text: str) -> bool:
+    return math.isfinite(float(text.replace("_", "")))
+
+
+def _plain_tag(text: str) -> str:
+    """The tag of a plain (unquoted, untagged) value: yaml.v3's (:func:`go_resolve`), except that a
+    value shaped like a number which yaml.v3 keeps as text because it overflows (a whole number past 64
+    bits, 1e999) is tagged as the number meant, for its constructor to refuse with what to write."""
+    if text == "<<":
+        return MERGE_TAG
+    tag = go_resolve(text)
+    if tag != _STR or text[:1] not in "+-.0123456789":
+        return tag
+    if text[:1] == ".":
+        return _FLOAT if _GO_FLOAT_AFTER_DOT.fullmatch(text) else _STR
+    plain = text.replace("_", "")
+    if _GO_INT.fullmatch(plain):
+        return _INT
+    return _FLOAT if _YAML_STYLE_FLOAT.fullmatch(plain) else _STR
+
+
 _NO_JSON_FORM = "binary", "set", "omap", "pairs"
-_MAX_INT_TEXT = 66
-"""Characters of a 64-bit whole number at most, in any base (0b and 64 binary digits)."""
 _NO_JSON = "has no JSON form (Pulumi passes each value to the program as text or JSON)"
 
 
@@ -149,6 +250,19 @@ class _StrictLoader(yaml.SafeLoader):
                 "(*name) stand for",
             )
         self._heights[id(node)] = height
+        return node
+
+    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
+        """A plain value's tag by yaml.v3's rules (:func:`_plain_tag`), not PyYAML's YAML 1.1 ones."""
+        if kind is ScalarNode and implicit[0]:
+            return _plain_tag(value)
+        return cast(str, super().resolve(kind, value, implicit))  # pyright: ignore[reportUnknownMemberType] - untyped stub
+
+    def compose_scalar_node(self, anchor: dict[Any, Node]) -> ScalarNode:
+        event = cast(ScalarEvent, self.peek_event())  # pyright: ignore[reportUnknownMemberType] - untyped stub
+        node = super().compose_scalar_node(anchor)
+        if event.tag not in (None, "!"):
+            _check_explicit_tag(node)
         return node
 
     def _key_name(self, key_node: Node) -> str:
@@ -248,56 +362,76 @@ def _shortened(text: str) -> str:
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
-def _scalar_text(node: Node, tag: str, pattern: re.Pattern[str]) -> str:
-    """The scalar's text, refused unless it is one of ``pattern``'s (an explicit ``!!int x``, say)."""
-    text = str(node.value) if isinstance(node, ScalarNode) else ""
-    if not isinstance(node, ScalarNode) or not pattern.match(text):
-        raise _refuse(
-            node, f"{_short_tag(node.tag)} {text}".strip(), f"expected {tag} after {_short_tag(node.tag)}"
-        )
-    return text
+_TAG_WORDS = {_NULL: "~ or null", _BOOL: "true or false", _INT: "a whole number", _FLOAT: "a number"}
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+_WHOLE = re.compile(r"[-+]?[0-9]+")
+
+
+def _check_explicit_tag(node: ScalarNode) -> None:
+    """Refuse ``!!int x`` and the like as yaml.v3 does ("cannot decode !!str `x` as a !!int"): the tag
+    must be the one the text resolves to (a whole number also fits ``!!float``)."""
+    if node.tag not in (*_TAG_WORDS, _TIMESTAMP):
+        return
+    resolved = go_resolve(str(node.value), node.tag)
+    if resolved == node.tag or (node.tag == _FLOAT and resolved == _INT):
+        return
+    if node.tag == _TIMESTAMP:
+        _construct_no_json_form(None, node)
+    tag = _short_tag(node.tag)
+    raise _refuse(node, f"{tag} {node.value}".strip(), f"expected {_TAG_WORDS[node.tag]} after {tag}")
+
+
+def _refuse_leading_zero(node: Node) -> StackYamlError:
+    return _refuse(
+        node,
+        str(node.value),
+        "expected no leading zero: Pulumi's YAML reader takes 0777 for the octal number 511 (and "
+        "09 for 9.0); write it without the zero, as 0o777 if octal is meant, or in quotes if it is text",
+    )
+
+
+def _refuse_beyond_64_bits(node: Node, text: str) -> StackYamlError:
+    return _refuse(
+        node,
+        _shortened(text),
+        "expected a whole number of at most 64 bits (-9223372036854775808 to 18446744073709551615): "
+        "Pulumi's YAML reader turns a longer one into a rounded float or text; put it in quotes if it "
+        "is text",
+    )
 
 
 def _construct_null(loader: _StrictLoader, node: Node) -> None:
-    _scalar_text(node, "~ or null", _NULL)
+    return None
 
 
 def _construct_bool(loader: _StrictLoader, node: Node) -> bool:
-    return _scalar_text(node, "true or false", _BOOL).lower() == "true"
+    return str(node.value).lower() == "true"
 
 
 def _construct_int(loader: _StrictLoader, node: Node) -> int:
-    text = _scalar_text(node, "a whole number", _INT).replace("_", "")
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("+-")
-    base = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}.get(digits[:2], 10)
-    if base == 10 and len(digits) > 1 and digits.startswith("0"):
-        raise _refuse(
-            node,
-            str(node.value),
-            "expected no leading zero: Pulumi's YAML reader takes 0777 for the octal number 511 (and "
-            "09 for 9.0); write it without the zero, as 0o777 if octal is meant, or in quotes if it is text",
-        )
+    text = str(node.value).replace("_", "")
+    if _LEADING_ZERO.fullmatch(text):
+        raise _refuse_leading_zero(node)
     # yaml.v3 reads whole numbers as Go's int64 or uint64 and anything longer as a float or as text
-    # (resolve.go), so only those are taken; the length check also keeps int() from its 4300-digit limit.
-    value = sign * int(digits if base == 10 else digits[2:], base) if len(digits) <= _MAX_INT_TEXT else None
-    if value is None or not -(2**63) <= value < 2**64:
-        raise _refuse(
-            node,
-            _shortened(text),
-            "expected a whole number of at most 64 bits (-9223372036854775808 to 18446744073709551615): "
-            "Pulumi's YAML reader turns a longer one into a rounded float or text; put it in quotes if it "
-            "is text",
-        )
+    # (resolve.go), so only those are taken.
+    value = _go_int(text)
+    if value is None:
+        raise _refuse_beyond_64_bits(node, text)
     return value
 
 
 def _construct_float(loader: _StrictLoader, node: Node) -> float:
-    text = _scalar_text(node, "a number", _FLOAT).replace("_", "")
-    if not (text[-1:].isdigit() or text.endswith(".")):  # .inf, .nan
-        raise _refuse(
-            node, str(node.value), f"{text} {_NO_JSON}; expected a finite number, or quotes if it is text"
-        )
+    text = str(node.value)
+    if text in _WORDS:  # .inf, .nan
+        raise _refuse(node, text, f"{text} {_NO_JSON}; expected a finite number, or quotes if it is text")
+    text = text.replace("_", "")
+    if _LEADING_ZERO.fullmatch(text):  # 09: not octal, so yaml.v3 reads it as the float 9.0
+        raise _refuse_leading_zero(node)
+    whole = _go_int(text)
+    if whole is not None:  # !!float 5, !!float 0x1F: yaml.v3 reads the whole number, then as a float
+        return float(whole)
+    if _WHOLE.fullmatch(text):  # past 64 bits: yaml.v3 rounds it to a float
+        raise _refuse_beyond_64_bits(node, text)
     value = float(text)
     if not math.isfinite(value):
         raise _refuse(
@@ -310,7 +444,7 @@ def _construct_float(loader: _StrictLoader, node: Node) -> float:
 
 
 def _construct_timestamp(loader: _StrictLoader, node: Node) -> object:
-    if not isinstance(node, ScalarNode) or not _TIMESTAMP.match(str(node.value)):
+    if not isinstance(node, ScalarNode) or not _go_timestamp(str(node.value)):
         return _construct_no_json_form(loader, node)
     raise _refuse(
         node,
@@ -320,7 +454,7 @@ def _construct_timestamp(loader: _StrictLoader, node: Node) -> object:
     )
 
 
-def _construct_no_json_form(loader: _StrictLoader, node: Node) -> object:
+def _construct_no_json_form(loader: _StrictLoader | None, node: Node) -> NoReturn:
     value = str(node.value) if isinstance(node, ScalarNode) else ""
     tag = _short_tag(node.tag)
     raise _refuse(
@@ -331,18 +465,12 @@ def _construct_no_json_form(loader: _StrictLoader, node: Node) -> object:
 
 
 def _construct_other_tag(loader: _StrictLoader, suffix: str, node: Node) -> object:
-    return _construct_no_json_form(loader, node)
+    _construct_no_json_form(loader, node)
 
 
 # How values are resolved and built: yaml.v3's rules (see the module's docstring), through PyYAML's own
 # resolver and constructor tables.
-_StrictLoader.yaml_implicit_resolvers = {}
-_StrictLoader.add_implicit_resolver(_YAML_TAG + "null", _NULL, ["~", "n", "N", ""])
-_StrictLoader.add_implicit_resolver(_YAML_TAG + "bool", _BOOL, list("tTfF"))
-_StrictLoader.add_implicit_resolver(_YAML_TAG + "timestamp", _TIMESTAMP, list("0123456789"))
-_StrictLoader.add_implicit_resolver(_YAML_TAG + "int", _INT, list("-+0123456789"))
-_StrictLoader.add_implicit_resolver(_YAML_TAG + "float", _FLOAT, list("-+0123456789."))
-_StrictLoader.add_implicit_resolver(MERGE_TAG, re.compile(r"^<<$"), ["<"])
+_StrictLoader.yaml_implicit_resolvers = {}  # plain values: _StrictLoader.resolve
 _StrictLoader.add_constructor(_YAML_TAG + "null", _construct_null)
 _StrictLoader.add_constructor(_YAML_TAG + "bool", _construct_bool)
 _StrictLoader.add_constructor(_YAML_TAG + "int", _construct_int)

@@ -148,6 +148,76 @@ def test_a_value_merged_or_aliased_into_config_is_its_text_too() -> None:
     assert load_stack_yaml(text) == {"a": 2.5, "config": {"a:x": "1.30", "a:y": "2.0", "a:z": "2.50"}}
 
 
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        # yaml.v3 drops every underscore after the first character before Go's ParseInt (base 0) and
+        # its yamlStyleFloat see the text (resolve.go), so these are numbers to Pulumi, not text.
+        ("0x_1F", 31),
+        ("0_x1F", 31),
+        ("-_1", -1),
+        ("0b_101", 5),
+        ("0o_17", 15),
+        ("1__000", 1000),
+        ("1.5e_3", 1500.0),
+        ("1_0.5", 10.5),
+        # A value starting with "." is a float only as Go's ParseFloat takes it: "_" between digits.
+        (".5_5", 0.55),
+        (".5_", ".5_"),
+        ("._5", "._5"),
+        # Past the first character only: a leading "_" is text.
+        ("_1", "_1"),
+    ],
+)
+def test_numbers_are_read_as_pulumis_yaml_reader_reads_them(value: str, read: object) -> None:
+    assert load_stack_yaml(f"tags:\n  team: {value}\n") == {"tags": {"team": read}}
+
+
+@pytest.mark.parametrize(
+    "value", ["2024-1-2", "2024-1-2 3:4:5", "2024-01-02T3:04:05Z", "2024-1-2t3:4:5.5+01:00"]
+)
+def test_dates_with_one_digit_fields_are_dates(value: str) -> None:
+    # yaml.v3 parses dates with Go's time.Parse and the layouts 2006-1-2T15:4:5.999999999Z07:00,
+    # 2006-1-2 15:4:5.999999999 and 2006-1-2, where a month, day, hour, minute or second may have one
+    # digit: Pulumi passes a time there, not this text.
+    refused = _refusal(f"tags:\n  created: {value}\n")
+    assert (refused.line, refused.column, refused.found) == (2, 12, value)
+    assert refused.expected.startswith('expected a date or time in quotes ("2024-01-01")')
+
+
+@pytest.mark.parametrize(
+    "value", ["2024-02-30", "2023-02-29", "2024-13-01", "2024-1-2T3:4:5+25:00", "2024-01-01  10:00:00"]
+)
+def test_what_go_cannot_parse_as_a_time_is_text(value: str) -> None:
+    assert load_stack_yaml(f"tags:\n  created: {value}\n") == {"tags": {"created": value}}
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [("!!int 0x_1F", "0x_1F"), ("!!float 5", "5"), ("!!bool TRUE", "TRUE"), ("!!str 1", "1")],
+)
+def test_an_explicit_tag_that_fits_is_text_directly_under_config(value: str, read: str) -> None:
+    assert load_stack_yaml(f"config:\n  a:x: {value}\n") == {"config": {"a:x": read}}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('!!bool "1.34"', "expected true or false after !!bool"),
+        ("!!int abc", "expected a whole number after !!int"),
+        ("!!float 1e999", "expected a number after !!float"),
+        ("!!null 0", "expected ~ or null after !!null"),
+    ],
+)
+def test_an_explicit_tag_that_does_not_fit_is_refused_directly_under_config_too(
+    value: str, expected: str
+) -> None:
+    # Pulumi passes such a value on as its text, but yaml.v3 refuses the file first ("cannot decode
+    # !!float `1.34` as a !!bool"): the offline checks must not accept what `pulumi up` cannot read.
+    refused = _refusal(f"config:\n  a:x: {value}\n")
+    assert (refused.line, refused.column, refused.expected) == (2, 8, expected)
+
+
 @pytest.mark.parametrize("value", ["2024-01-01", "2001-12-14t21:59:43.10-05:00", "!!timestamp 2024-01-01"])
 def test_unquoted_date_is_refused(value: str) -> None:
     refused = _refusal(f"tags:\n  created: {value}\n")
