@@ -260,6 +260,10 @@ class _StrictLoader(yaml.SafeLoader):
 
     def compose_scalar_node(self, anchor: dict[Any, Node]) -> ScalarNode:
         event = cast(ScalarEvent, self.peek_event())  # pyright: ignore[reportUnknownMemberType] - untyped stub
+        if event.tag == "!" and event.style:
+            # ``! "8080"``: the non-specific tag on a quoted (or block) value is text to yaml.v3
+            # (parser.go: such a value's default tag is !!str); PyYAML resolves it as if plain.
+            event.tag = _STR
         node = super().compose_scalar_node(anchor)
         if event.tag not in (None, "!"):
             _check_explicit_tag(node)

@@ -192,6 +192,14 @@ def test_what_go_cannot_parse_as_a_time_is_text(value: str) -> None:
     assert load_stack_yaml(f"tags:\n  created: {value}\n") == {"tags": {"created": value}}
 
 
+def test_the_non_specific_tag_keeps_a_quoted_value_text() -> None:
+    # ``!`` on a quoted or block value is !!str to yaml.v3 (parser.go: the default tag of a value that
+    # is not plain); PyYAML resolved ``! "8080"`` as if it were plain, the number 8080, so a port
+    # written so passed offline and reached the program as the text "8080".
+    text = 'a: ! "8080"\nb: ! 8080\nc: ! |\n  8080\n'
+    assert load_stack_yaml(text) == {"a": "8080", "b": 8080, "c": "8080\n"}
+
+
 @pytest.mark.parametrize(
     ("value", "read"),
     [("!!int 0x_1F", "0x_1F"), ("!!float 5", "5"), ("!!bool TRUE", "TRUE"), ("!!str 1", "1")],
