@@ -20,8 +20,9 @@ prints it, ``2024-01-01 00:00:00 +0000 UTC``: ``sdk/go/common/resource/config/ob
 ``unmarshalObject``), a number with a leading zero (an octal number to yaml.v3), tags with no JSON
 form (``!!binary``, ``!!set``, ``!!timestamp``, ``!!omap``, ``!!pairs``, ``!!python/...``, local tags),
 and, anywhere in the file, an explicit tag its value does not fit (``!!int abc``), which yaml.v3 refuses.
-A plain value directly under ``config:`` is then given as the text written, as Pulumi passes it
-(``_config_values_as_written``): ``crossmesh:kubernetesVersion: 1.30`` is ``1.30``, not 1.3.
+A plain value directly under ``config:`` is then given as text, as Pulumi passes it
+(``_config_values_as_written``): ``True`` is ``true``, and ``crossmesh:kubernetesVersion: 1.30``, which
+Pulumi would pass as ``1.3``, is refused with what to write.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from decimal import Decimal
 from typing import Any, NoReturn, cast
 
 import yaml
@@ -404,6 +406,11 @@ def _refuse_beyond_64_bits(node: Node, text: str) -> StackYamlError:
     )
 
 
+def _refuse_no_json_number(node: Node) -> StackYamlError:
+    text = str(node.value)
+    return _refuse(node, text, f"{text} {_NO_JSON}; expected a finite number, or quotes if it is text")
+
+
 def _construct_null(loader: _StrictLoader, node: Node) -> None:
     return None
 
@@ -427,7 +434,7 @@ def _construct_int(loader: _StrictLoader, node: Node) -> int:
 def _construct_float(loader: _StrictLoader, node: Node) -> float:
     text = str(node.value)
     if text in _WORDS:  # .inf, .nan
-        raise _refuse(node, text, f"{text} {_NO_JSON}; expected a finite number, or quotes if it is text")
+        raise _refuse_no_json_number(node)
     text = text.replace("_", "")
     if _LEADING_ZERO.fullmatch(text):  # 09: not octal, so yaml.v3 reads it as the float 9.0
         raise _refuse_leading_zero(node)
@@ -447,9 +454,9 @@ def _construct_float(loader: _StrictLoader, node: Node) -> float:
     return value
 
 
-def _construct_timestamp(loader: _StrictLoader, node: Node) -> object:
+def _construct_timestamp(loader: _StrictLoader, node: Node) -> NoReturn:
     if not isinstance(node, ScalarNode) or not _go_timestamp(str(node.value)):
-        return _construct_no_json_form(loader, node)
+        _construct_no_json_form(loader, node)
     raise _refuse(
         node,
         str(node.value),
@@ -514,21 +521,23 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, column
 
 
-_AS_TEXT_TAGS = frozenset(_YAML_TAG + t for t in ("str", "null", "bool", "int", "float", "timestamp"))
-"""The tags a value directly under ``config:`` may carry to be passed on as its text."""
+_AS_TEXT_TAGS = frozenset((_STR, _NULL, _BOOL, _INT, _FLOAT, _TIMESTAMP))
+"""The tags a value directly under ``config:`` may carry to be passed on as text."""
 
 
 def _config_values_as_written(root: Node) -> None:
-    """Read each plain value directly under ``config:`` as Pulumi passes it: the text as written.
+    """Read each plain value directly under ``config:`` as Pulumi passes it: as text.
 
-    Pulumi reads such a value into a Go string first (pulumi/pulumi
-    ``sdk/go/common/resource/config/value.go``, ``unmarshalValue``: "First, try to unmarshal as a
-    string"), and yaml.v3 fills a string with the scalar's own text (``decode.go``,
-    ``decoder.scalar``, ``out.SetString(n.Value)``), leaving it empty for a null. So
-    ``crossmesh:kubernetesVersion: 1.30`` reaches the program as ``1.30``, not the number 1.3, and an
-    unquoted date or ``0755`` as written. Values inside a mapping or list are read as typed YAML and
-    passed as JSON. The ``config:`` mapping is replaced by a copy, as are the mappings merged into it
-    (``<<``), so a node an alias shares elsewhere in the file keeps its typed reading there.
+    Pulumi reads the stack file with yaml.v3 into Go values, writes them out again as YAML
+    (pulumi/pulumi ``sdk/go/common/workspace/loaders.go``, ``LoadProjectStackBytes``: the project
+    namespace is added to bare keys in between) and reads that into its configuration, where a
+    number or true/false becomes its JSON text (``sdk/go/common/resource/config/object.go``,
+    ``MarshalString``) and a null the empty string. So the program is given the value as Go prints
+    it, not as written: ``True`` reaches it as ``true``, and ``crossmesh:kubernetesVersion: 1.30``
+    would reach it as ``1.3`` and ``0x1F`` as ``31``, which :func:`_as_pulumi_passes` refuses. Values
+    inside a mapping or list are read as typed YAML and passed as JSON. The ``config:`` mapping is
+    replaced by a copy, as are the mappings merged into it (``<<``), so a node an alias shares
+    elsewhere in the file keeps its typed reading there.
     """
     if not isinstance(root, MappingNode):
         return
@@ -541,14 +550,66 @@ def _config_values_as_written(root: Node) -> None:
             root.value[index] = (key_node, _mapping_as_written(value_node))
 
 
+def _go_json_float(value: float) -> str:
+    """A finite float as Go's ``encoding/json`` writes a float64: the shortest digits that read back
+    the same, positional unless below 1e-6 or from 1e21 on (``1e-07`` then written ``1e-7``)."""
+    if abs(value) < 1e-6 or abs(value) >= 1e21:
+        text = repr(value)  # Python's shortest digits and exponent form match Go's 'e' format
+        return re.sub(r"e-0([0-9])$", r"e-\1", text)
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _as_pulumi_passes(key: str, node: ScalarNode) -> str:
+    """The text Pulumi gives the program for ``key``'s scalar directly under ``config:`` (see
+    :func:`_config_values_as_written`). What Pulumi cannot pass on (a date, .nan) is refused, and so
+    is a number Pulumi would pass in another form than written (1.30 as 1.3, 0755 as 493)."""
+    text = str(node.value)
+    if node.tag in (_STR, _NULL, _BOOL):
+        return "" if node.tag == _NULL else text.lower() if node.tag == _BOOL else text
+    resolved = go_resolve(text, node.tag)
+    if resolved == _TIMESTAMP:
+        raise _refuse(
+            node,
+            text,
+            f'expected {key} in quotes ("{text}"): unquoted, Pulumi\'s YAML reader makes it a time and '
+            "passes it on as Go prints one (2024-01-01 00:00:00 +0000 UTC)",
+        )
+    if resolved == _INT:
+        whole = _go_int(text.replace("_", ""))
+        assert whole is not None  # go_resolve said so
+        # Written out and read back, a float with no fraction (!!float 5) reads as a whole number.
+        passed = str(whole) if node.tag == _INT else _as_float_text(float(whole))
+    elif resolved == _FLOAT:
+        if text in _WORDS:  # .inf, .nan: Go's JSON encoder refuses them, and with them the file
+            raise _refuse(node, text, f"{text} {_NO_JSON}; expected {key} as a finite number, or in quotes")
+        passed = _as_float_text(float(text.replace("_", "")))
+    else:
+        return text  # a number too large for Go's types stays text
+    if passed != text:
+        raise _refuse(
+            node,
+            _shortened(text),
+            f"expected {key} written as Pulumi passes it to the program, {_shortened(passed)}, or in quotes "
+            f"if the text {_shortened(text)} is meant: directly under config:, Pulumi's YAML reader turns "
+            "an unquoted number into its own form of it",
+        )
+    return passed
+
+
+def _as_float_text(value: float) -> str:
+    # Written out by yaml.v3 as -0, a negative zero reads back as the whole number 0.
+    return "0" if value == 0 else _go_json_float(value)
+
+
 def _mapping_as_written(node: MappingNode) -> MappingNode:
     pairs: list[tuple[Node, Node]] = []
     for key_node, value_node in node.value:
         if key_node.tag == MERGE_TAG:
             pairs.append((key_node, _merged_as_written(value_node)))
         elif isinstance(value_node, ScalarNode) and value_node.tag in _AS_TEXT_TAGS:
-            text = "" if value_node.tag == _YAML_TAG + "null" else str(value_node.value)
-            as_text = ScalarNode(_YAML_TAG + "str", text, value_node.start_mark, value_node.end_mark)
+            text = _as_pulumi_passes(str(key_node.value), value_node)
+            as_text = ScalarNode(_STR, text, value_node.start_mark, value_node.end_mark)
             pairs.append((key_node, as_text))
         else:
             pairs.append((key_node, value_node))

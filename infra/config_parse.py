@@ -285,8 +285,8 @@ def _as_passed(block: Mapping[str, Any]) -> dict[str, str]:
 
 _YAML_BOOLEAN_SPELLINGS = {"True": True, "TRUE": True, "False": False, "FALSE": False}
 """The spellings of true and false that yaml.v3 reads as booleans besides the JSON ones (``resolve.go``).
-Pulumi passes a value directly under ``config:`` as the text written (see ``automation/stack_yaml.py``),
-so ``crossmesh:deletionProtection: True`` arrives as the text ``True``, which JSON does not read."""
+Pulumi passes an unquoted ``True`` directly under ``config:`` as ``true`` (see ``automation/stack_yaml.py``),
+but the text ``True`` (quoted, or set with ``pulumi config set``) as it is, which JSON does not read."""
 
 
 def _top_level_value(text: str) -> Any:

@@ -509,16 +509,16 @@ def test_nesting_thousands_deep(
 
 
 def test_unquoted_date_as_kubernetes_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Directly under config: Pulumi passes the text written (automation/stack_yaml.py), so the model
-    # judges '2024-01-01' as a version; inside a mapping the date stays refused as a YAML date.
+    # Pulumi passes an unquoted date as Go prints a time (automation/stack_yaml.py), directly under
+    # config: as inside a mapping.
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
     text = text.replace('crossmesh:kubernetesVersion: "1.34"', "crossmesh:kubernetesVersion: 2024-01-01")
     _refused(
         tmp_path,
         monkeypatch,
         text,
-        "crossmesh:kubernetesVersion: got '2024-01-01'",
-        "expected one of 1.31, 1.32, 1.33, 1.34, 1.35",
+        "Pulumi.dev.yaml:8:32: got '2024-01-01'",
+        'expected crossmesh:kubernetesVersion in quotes ("2024-01-01")',
     )
 
 

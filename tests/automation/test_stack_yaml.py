@@ -63,60 +63,85 @@ def test_yaml_1_2_numbers() -> None:
     assert load_stack_yaml(text) == {"a": [15, 31, 5, 1000, 1000.0, 0.5, -2, True, False, None, None, "="]}
 
 
-def test_a_value_directly_under_config_is_the_text_as_written_as_pulumi_passes_it() -> None:
-    # Pulumi reads it into a Go string first (config/value.go, unmarshalValue) and yaml.v3 fills a
-    # string with the scalar's own text (decode.go, decoder.scalar), a null with nothing. Values
-    # inside a mapping or list stay typed: Pulumi passes those as JSON.
+def test_a_value_directly_under_config_is_the_text_pulumi_passes() -> None:
+    # Pulumi reads the file into Go values, writes them out as YAML again and reads that into its
+    # configuration (workspace/loaders.go, LoadProjectStackBytes), where a number or true/false becomes
+    # its JSON text (config/object.go, MarshalString) and a null nothing. Values inside a mapping or
+    # list stay typed: Pulumi passes those as JSON.
     text = (
         "config:\n"
-        "  crossmesh:kubernetesVersion: 1.30\n"
-        "  a:hex: 0x1F\n"
-        "  a:exponent: 1e3\n"
+        "  crossmesh:kubernetesVersion: 1.35\n"
+        "  a:int: 8080\n"
+        "  a:float: 0.5\n"
         "  a:capital: True\n"
         "  a:tilde: ~\n"
         "  a:empty:\n"
         "  a:quoted: '1.30'\n"
+        "  a:tagged: !!float 5\n"
         "  a:nested: {v: 1.30, w: ~, x: True}\n"
         "  a:listed: [1.30]\n"
+        "  a:too-big: 0x10000000000000000\n"
         "other: 1.30\n"
     )
     assert load_stack_yaml(text) == {
         "config": {
-            "crossmesh:kubernetesVersion": "1.30",
-            "a:hex": "0x1F",
-            "a:exponent": "1e3",
-            "a:capital": "True",
+            "crossmesh:kubernetesVersion": "1.35",
+            "a:int": "8080",
+            "a:float": "0.5",
+            "a:capital": "true",
             "a:tilde": "",
             "a:empty": "",
             "a:quoted": "1.30",
+            "a:tagged": "5",
             "a:nested": {"v": 1.3, "w": None, "x": True},
             "a:listed": [1.3],
+            "a:too-big": "0x10000000000000000",  # past Go's integers: yaml.v3 keeps it as text
         },
         "other": 1.3,
     }
 
 
-def test_what_would_be_refused_inside_a_mapping_is_text_directly_under_config() -> None:
-    # An unquoted date, a leading zero, a number past 64 bits, NaN: Pulumi passes each as written.
-    text = (
-        "config:\n"
-        "  a:date: 2024-01-01\n"
-        "  a:octal: 0755\n"
-        "  a:big: 123456789012345678901234567890\n"
-        "  a:nan: .nan\n"
+@pytest.mark.parametrize(
+    ("value", "passed"),
+    [
+        ("1.30", "1.3"),
+        ("0x1F", "31"),
+        ("1e3", "1000"),
+        ("0755", "493"),
+        ("1_000", "1000"),
+        ("+1", "1"),
+        ("-0.0", "0"),
+        ("1.5e-07", "1.5e-7"),
+        ("123456789012345678901234567890", "1.2345678901234568e+29"),
+        ("!!int 0x_1F", "31"),
+    ],
+)
+def test_a_number_directly_under_config_that_pulumi_passes_otherwise_is_refused(
+    value: str, passed: str
+) -> None:
+    # Pulumi would give the program `passed`, not the text written: kubernetesVersion: 1.30 is 1.3 to
+    # `pulumi up`, which the offline checks must not read as 1.30.
+    refused = _refusal(f"config:\n  crossmesh:kubernetesVersion: {value}\n")
+    assert (refused.line, refused.column) == (2, 32)
+    assert refused.expected.startswith(
+        f"expected crossmesh:kubernetesVersion written as Pulumi passes it to the program, {passed}, or in "
+        "quotes if the text "
     )
-    assert load_stack_yaml(text) == {
-        "config": {
-            "a:date": "2024-01-01",
-            "a:octal": "0755",
-            "a:big": "123456789012345678901234567890",
-            "a:nan": ".nan",
-        }
-    }
-    # One level down they have no single meaning for Pulumi and the program, and stay refused.
-    assert _refusal("config:\n  a:x: {created: 2024-01-01}\n").found == "2024-01-01"
-    # An explicit tag with no text form is refused wherever it is.
-    assert _refusal("config:\n  a:x: !!binary aGk=\n").found == "!!binary aGk="
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-01", 'in quotes ("2024-01-01"): unquoted, Pulumi\'s YAML reader makes it a time'),
+        (".nan", ".nan has no JSON form"),
+        ("-.inf", "-.inf has no JSON form"),
+        ("!!binary aGk=", "the tag !!binary has no JSON form"),
+    ],
+)
+def test_what_pulumi_cannot_pass_on_is_refused_directly_under_config_too(value: str, expected: str) -> None:
+    # A date reaches the program as Go prints a time; NaN and infinity stop Pulumi's JSON encoder.
+    assert expected in _refusal(f"config:\n  a:x: {value}\n").expected
+    assert expected in _refusal(f"config:\n  a:x: {{created: {value}}}\n").expected
 
 
 def test_merge_keys_apply_as_pulumis_yaml_reader_applies_them() -> None:
@@ -139,13 +164,14 @@ def test_a_merge_of_anything_but_mappings_is_refused(merged: str) -> None:
 
 
 def test_a_mapping_aliased_as_config_stays_typed_where_else_it_is_used() -> None:
-    text = "environment: &shared {a:x: 1.30}\nconfig: *shared\n"
-    assert load_stack_yaml(text) == {"environment": {"a:x": 1.3}, "config": {"a:x": "1.30"}}
+    text = "environment: &shared {a:x: 1.25}\nconfig: *shared\n"
+    assert load_stack_yaml(text) == {"environment": {"a:x": 1.25}, "config": {"a:x": "1.25"}}
 
 
 def test_a_value_merged_or_aliased_into_config_is_its_text_too() -> None:
-    text = "a: &v 2.50\nconfig:\n  <<: {a:x: 1.30, a:y: 1}\n  a:y: 2.0\n  a:z: *v\n"
-    assert load_stack_yaml(text) == {"a": 2.5, "config": {"a:x": "1.30", "a:y": "2.0", "a:z": "2.50"}}
+    text = "a: &v 2.5\nconfig:\n  <<: {a:x: 1.25, a:y: 1}\n  a:y: 2\n  a:z: *v\n"
+    assert load_stack_yaml(text) == {"a": 2.5, "config": {"a:x": "1.25", "a:y": "2", "a:z": "2.5"}}
+    assert _refusal("a: &v 2.50\nconfig:\n  a:z: *v\n").found == "2.50"
 
 
 @pytest.mark.parametrize(
@@ -202,7 +228,7 @@ def test_the_non_specific_tag_keeps_a_quoted_value_text() -> None:
 
 @pytest.mark.parametrize(
     ("value", "read"),
-    [("!!int 0x_1F", "0x_1F"), ("!!float 5", "5"), ("!!bool TRUE", "TRUE"), ("!!str 1", "1")],
+    [("!!int 31", "31"), ("!!float 5", "5"), ("!!bool TRUE", "true"), ("!!str 0x1F", "0x1F")],
 )
 def test_an_explicit_tag_that_fits_is_text_directly_under_config(value: str, read: str) -> None:
     assert load_stack_yaml(f"config:\n  a:x: {value}\n") == {"config": {"a:x": read}}

@@ -651,7 +651,7 @@ def test_deletion_protection_refuses_what_yaml_does_not_read_as_a_boolean(writte
     assert str(caught.value.problems[0]).endswith("expected true or false")
 
 
-def test_an_unquoted_version_is_shown_as_written_not_as_the_number_yaml_makes_of_it(tmp_path: Path) -> None:
+def test_an_unquoted_version_pulumi_would_pass_as_another_number_is_refused(tmp_path: Path) -> None:
     from automation.environment import read_stack_document
 
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text(encoding="utf-8")
@@ -662,8 +662,11 @@ def test_an_unquoted_version_is_shown_as_written_not_as_the_number_yaml_makes_of
     )
     with pytest.raises(ConfigError) as caught:
         parse_stack_file(read_stack_document(stack_file), "dev")
+    # Pulumi would pass the number 1.3 to the program, not the text 1.30.
     assert [str(p) for p in caught.value.problems] == [
-        "crossmesh:kubernetesVersion: got '1.30'; expected one of 1.31, 1.32, 1.33, 1.34, 1.35 (a quoted string)"
+        "Pulumi.dev.yaml:8:32: got '1.30'; expected crossmesh:kubernetesVersion written as Pulumi passes it "
+        "to the program, 1.3, or in quotes if the text 1.30 is meant: directly under config:, Pulumi's YAML "
+        "reader turns an unquoted number into its own form of it"
     ]
     # A supported version written unquoted is the same version.
     stack_file.write_text(
