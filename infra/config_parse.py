@@ -130,9 +130,14 @@ def qualified_key(key: str) -> str:
 
     "In cases where a simple name without a colon is used, Pulumi automatically uses the current
     project name from Pulumi.yaml as the namespace" (https://www.pulumi.com/docs/iac/concepts/config/,
-    Configuration Keys): ``network:`` in a stack file is ``crossmesh:network``.
+    Configuration Keys): ``network:`` in a stack file is ``crossmesh:network``. The old form
+    ``<namespace>:config:<name>`` is ``<namespace>:<name>`` (pulumi/pulumi
+    ``sdk/go/common/resource/config/key.go``, ``ParseKey``): ``aws:config:region`` is ``aws:region``.
     """
-    return key if ":" in key else f"{PROJECT}:{key}"
+    if ":" not in key:
+        return f"{PROJECT}:{key}"
+    namespace, module, name = key.split(":", 2) if key.count(":") == 2 else ("", "", "")
+    return f"{namespace}:{name}" if module == "config" else key
 
 
 def parse_config(raw: Mapping[str, str], stack: str, *, source: str = "") -> StackConfig:
@@ -211,8 +216,9 @@ def qualified_block(config: Mapping[Any, Any], source: str = "") -> dict[str, An
     """A stack file's ``config:`` block with every key as Pulumi reads it (see :func:`qualified_key`).
 
     Raises :class:`ConfigError` for a key that names nothing (null, ``~`` or empty: YAML reads them
-    without complaint, Pulumi would not) and for one key given twice, once with and once without the
-    namespace.
+    without complaint, Pulumi would not), for one with more than one colon, which Pulumi cannot read
+    (``aws:foo:bar``; ``aws:config:region`` is the old form of ``aws:region``), and for one key given
+    twice, once with and once without the namespace (or the old form).
     """
     problems: list[Problem] = []
     block: dict[str, Any] = {}
@@ -231,6 +237,16 @@ def qualified_block(config: Mapping[Any, Any], source: str = "") -> dict[str, An
         text = str(raw_key)
         key = qualified_key(text)
         namespace, _, name = key.partition(":")
+        if ":" in name:
+            problems.append(
+                Problem(
+                    text,
+                    value,
+                    "expected <namespace>:<name> with one colon, like crossmesh:network or aws:region: "
+                    "Pulumi cannot read a key with more (only the old form <namespace>:config:<name>)",
+                )
+            )
+            continue
         if not namespace or not name:
             problems.append(
                 Problem(
@@ -246,7 +262,7 @@ def qualified_block(config: Mapping[Any, Any], source: str = "") -> dict[str, An
                     key,
                     value,
                     f"given twice, as {given[key]} and as {text} (a key without a namespace is "
-                    f"{PROJECT}'s); expected it once",
+                    f"{PROJECT}'s, and <namespace>:config:<name> is <namespace>:<name>); expected it once",
                 )
             )
             continue

@@ -105,5 +105,26 @@ def test_a_key_missing_either_part_is_refused(key: str) -> None:
 def test_one_key_with_and_without_its_namespace_is_given_twice() -> None:
     assert _problems(lambda c: c.update({"kubernetesVersion": "1.33"})) == [
         "crossmesh:kubernetesVersion: got '1.33'; given twice, as crossmesh:kubernetesVersion and as "
-        "kubernetesVersion (a key without a namespace is crossmesh's); expected it once"
+        "kubernetesVersion (a key without a namespace is crossmesh's, and <namespace>:config:<name> is "
+        "<namespace>:<name>); expected it once"
+    ]
+
+
+def test_the_old_config_form_of_a_key_is_the_key() -> None:
+    # Pulumi reads <namespace>:config:<name> as <namespace>:<name> (config/key.go, ParseKey): the
+    # offline checks took crossmesh:config:network for an unknown key and aws:config:region for a key
+    # beside aws:region, one of which pulumi up would then apply.
+    assert parse_stack_file(variant("dev", _renamed("crossmesh:network", "crossmesh:config:network")), "dev")
+    assert _problems(lambda c: c.update({"aws:config:region": "eu-west-1"})) == [
+        "aws:region: got 'eu-west-1'; given twice, as aws:region and as aws:config:region (a key without a "
+        "namespace is crossmesh's, and <namespace>:config:<name> is <namespace>:<name>); expected it once"
+    ]
+
+
+@pytest.mark.parametrize("key", ["aws:foo:bar", "crossmesh:network:cidr", "a:b:c:d", "aws:config:region:x"])
+def test_a_key_with_more_than_one_colon_is_refused(key: str) -> None:
+    # Pulumi refuses the whole file: "could not parse ... as a configuration key".
+    assert _problems(lambda c: c.update({key: "x"})) == [
+        f"{key}: got 'x'; expected <namespace>:<name> with one colon, like crossmesh:network or aws:region: "
+        "Pulumi cannot read a key with more (only the old form <namespace>:config:<name>)"
     ]
