@@ -194,19 +194,21 @@ def project_name(project_dir: Path) -> str:
 
 
 def _project_document(project_dir: Path) -> Mapping[str, Any]:
-    import yaml  # noqa: PLC0415 - keeps `import automation` light for the CLI's --help
+    # Read as strictly as a stack file (aliases and nesting bounded: PyYAML's own loader recursed into a
+    # file nested thousands deep until a RecursionError), but its config: keeps its typed values.
+    from automation.stack_yaml import StackYamlError, load_stack_yaml  # noqa: PLC0415 - imports yaml
 
     path = project_dir / PROJECT_FILE
     try:
-        document: object = yaml.safe_load(_read_bounded(path).decode("utf-8"))
+        document: object = load_stack_yaml(_read_bounded(path).decode("utf-8"), config_as_passed=False)
     except StackFileError as exc:
         raise EnvironmentInputError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise EnvironmentInputError(f"{PROJECT_FILE}: not UTF-8 text (byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise EnvironmentInputError(f"{PROJECT_FILE}: not valid YAML{where}") from None
+    except StackYamlError as exc:
+        raise EnvironmentInputError(
+            f"{PROJECT_FILE}: not read at line {exc.line}, column {exc.column}: {exc.expected}"
+        ) from None
     found = mapping_or_empty(document)
     name: object = found.get("name")
     if not isinstance(name, str) or not name.strip():

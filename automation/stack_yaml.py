@@ -625,8 +625,10 @@ def _merged_as_written(node: Node) -> Node:
     return node
 
 
-def load_stack_yaml(text: str) -> Any:
-    """Parse one YAML document strictly; raises :class:`StackYamlError`."""
+def load_stack_yaml(text: str, *, config_as_passed: bool = True) -> Any:
+    """Parse one YAML document strictly; raises :class:`StackYamlError`. ``config_as_passed`` gives the
+    values directly under ``config:`` as Pulumi passes a stack file's to the program (off for
+    ``Pulumi.yaml``, whose ``config:`` declares types and defaults)."""
     loader: _StrictLoader | None = None
     try:
         loader = _StrictLoader(text)
@@ -643,7 +645,8 @@ def load_stack_yaml(text: str) -> Any:
                 f"the document expands to more than {MAX_EXPANDED_NODES} values through its aliases "
                 "(*name); expected a stack file without alias bombs",
             )
-        _config_values_as_written(node)
+        if config_as_passed:
+            _config_values_as_written(node)
         return cast(object, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] - untyped stub
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)

@@ -189,17 +189,37 @@ def test_an_unknown_top_level_key_is_refused_with_the_key_meant(tmp_path: Path) 
     ("content", "reason"),
     [
         (None, "Pulumi.yaml cannot be read: No such file or directory"),
-        ("name: [crossmesh\n", "Pulumi.yaml: not valid YAML at line 2, column 1"),
+        (
+            "name: [crossmesh\n",
+            "Pulumi.yaml: not read at line 2, column 1: expected valid YAML: expected ',' or ']', but got "
+            "'<stream end>'",
+        ),
+        (
+            "name: crossmesh\nx: " + "[" * 5000 + "]" * 5000 + "\n",
+            "Pulumi.yaml: not read at line 2, column 67: expected lists and mappings nested at most 64 deep",
+        ),
+        (
+            "name: crossmesh\nname: other\n",
+            "Pulumi.yaml: not read at line 2, column 1: key 'name' is given twice (first on line 1); YAML "
+            "keeps only the last copy: expected each key once",
+        ),
+        (
+            "name: crossmesh\na0: &a0 [x]\n"
+            + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+            "Pulumi.yaml: not read at line 1, column 1: the document expands to more than 20000 values "
+            "through its aliases (*name); expected a stack file without alias bombs",
+        ),
         ("runtime: python\n", "Pulumi.yaml: expected the project's name at the top (name: crossmesh)"),
         ("name: ''\n", "Pulumi.yaml: expected the project's name at the top (name: crossmesh)"),
         (b"name: cross\xffmesh\n", "Pulumi.yaml: not UTF-8 text (byte 11)"),
     ],
-    ids=["missing", "not-yaml", "no-name", "empty-name", "not-utf8"],
+    ids=["missing", "not-yaml", "5000-deep", "name-twice", "alias-bomb", "no-name", "empty-name", "not-utf8"],
 )
 def test_a_project_file_that_names_no_project_is_bad_input_naming_it(
     tmp_path: Path, content: str | bytes | None, reason: str
 ) -> None:
-    # Before: a KeyError or YAML traceback (exit 1), or for a missing file an error blaming --out.
+    # Before: a KeyError or YAML traceback (exit 1), or for a missing file an error blaming --out; a
+    # file nested thousands deep ended in a RecursionError traceback.
     if isinstance(content, bytes):
         (tmp_path / "Pulumi.yaml").write_bytes(content)
     elif content is not None:
