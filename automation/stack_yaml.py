@@ -431,7 +431,15 @@ def _construct_int(loader: _StrictLoader, node: Node) -> int:
     return value
 
 
-def _construct_float(loader: _StrictLoader, node: Node) -> float:
+def _construct_float(loader: _StrictLoader, node: Node) -> float | int:
+    """The number as the program is given it: Pulumi writes a float out as YAML and reads it back
+    (``_config_values_as_written``), then passes it as JSON, so 50.0 (written out as 50) and 1e6
+    (JSON 1000000) reach the program as whole numbers, as any float without a fraction below 1e21."""
+    value = _float_value(node)
+    return int(value) if value.is_integer() and abs(value) < 1e21 else value
+
+
+def _float_value(node: Node) -> float:
     text = str(node.value)
     if text in _WORDS:  # .inf, .nan
         raise _refuse_no_json_number(node)

@@ -552,7 +552,7 @@ def _yaml_scalar(value: Any, path: str) -> Any:
         return _Shown(f"{_show(value)}, a YAML number (quote it: {leaf}: '{value}')")
     if isinstance(value, float):
         return _Shown(
-            f"{_show(value)}, a YAML number (quote it as written: unquoted, 1e3 reads as 1000.0 and "
+            f"{_show(value)}, a YAML number (quote it as written: unquoted, 1e3 reads as 1000 and "
             "1.30 as 1.3)"
         )
     return value

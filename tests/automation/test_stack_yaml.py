@@ -63,6 +63,14 @@ def test_yaml_1_2_numbers() -> None:
     assert load_stack_yaml(text) == {"a": [15, 31, 5, 1000, 1000.0, 0.5, -2, True, False, None, None, "="]}
 
 
+def test_a_float_without_a_fraction_is_the_whole_number_the_program_is_given() -> None:
+    # Pulumi writes 50.0 out as 50 and reads it back as a whole number, and passes 1e6 as the JSON
+    # 1000000: a weight of 50.0 is 50 at deploy time, which the model takes, not a float it refuses.
+    values = load_stack_yaml("a: [50.0, 1e3, -0.0, 1.5e20, !!float 5, 2.5, 1e21]\n")["a"]
+    assert values == [50, 1000, 0, 150000000000000000000, 5, 2.5, 1e21]
+    assert [type(v) for v in values] == [int, int, int, int, int, float, float]
+
+
 def test_a_value_directly_under_config_is_the_text_pulumi_passes() -> None:
     # Pulumi reads the file into Go values, writes them out as YAML again and reads that into its
     # configuration (workspace/loaders.go, LoadProjectStackBytes), where a number or true/false becomes

@@ -601,7 +601,7 @@ YAML_SCALARS: list[tuple[str, Change, str]] = [
         "decimal-version",
         _yaml("crossmesh:clusters/0/kubernetesVersion", "1.30"),
         "crossmesh:clusters[0].kubernetesVersion: got 1.3, a YAML number (quote it as written: unquoted, "
-        "1e3 reads as 1000.0 and 1.30 as 1.3); expected one of 1.31, 1.32, 1.33, 1.34, 1.35 (a quoted string)",
+        "1e3 reads as 1000 and 1.30 as 1.3); expected one of 1.31, 1.32, 1.33, 1.34, 1.35 (a quoted string)",
     ),
 ]
 
