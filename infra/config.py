@@ -179,19 +179,25 @@ IamRoleArn = Annotated[
     AfterValidator(_iam_role_arn),
     WithJsonSchema({"type": "string", "pattern": _IAM_ROLE_ARN.pattern}),
 ]
+
+
+def _full_match(pattern: re.Pattern[str], expected: str) -> AfterValidator:
+    """A validator that takes a text ``pattern`` matches whole and refuses the rest, saying ``expected``."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
-
-
-def _account_id(value: str) -> str:
-    if not _ACCOUNT_ID.fullmatch(value):
-        raise ValueError('expected a 12-digit AWS account id as a quoted string, like "210987654321"')
-    return value
-
-
+_ACCOUNT_ID_TEXT = 'a 12-digit AWS account id as a quoted string, like "210987654321"'
 AccountId = Annotated[
     str,
-    Expected('a 12-digit AWS account id as a quoted string, like "210987654321"'),
-    AfterValidator(_account_id),
+    Expected(_ACCOUNT_ID_TEXT),
+    _full_match(_ACCOUNT_ID, _ACCOUNT_ID_TEXT),
     WithJsonSchema({"type": "string", "pattern": _ACCOUNT_ID.pattern}),
 ]
 ClusterKey = Annotated[
@@ -869,18 +875,11 @@ class ColorappConfig(_Model):
 
 
 _DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9.:/_-]*@sha256:[0-9a-f]{64}$")
-
-
-def _digest_ref(value: str) -> str:
-    if not _DIGEST_REF.fullmatch(value):
-        raise ValueError("expected an image pinned by digest, like registry/repo@sha256:<64 hex digits>")
-    return value
-
-
+_DIGEST_REF_TEXT = "an image pinned by digest, like registry/repo@sha256:<64 hex digits>"
 DigestRef = Annotated[
     str,
-    Expected("an image pinned by digest, like registry/repo@sha256:<64 hex digits>"),
-    AfterValidator(_digest_ref),
+    Expected(_DIGEST_REF_TEXT),
+    _full_match(_DIGEST_REF, _DIGEST_REF_TEXT),
     WithJsonSchema({"type": "string", "pattern": _DIGEST_REF.pattern}),
 ]
 
