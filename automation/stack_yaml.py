@@ -585,7 +585,8 @@ def _as_pulumi_passes(key: str, node: ScalarNode) -> str:
         )
     if resolved == _INT:
         whole = _go_int(text.replace("_", ""))
-        assert whole is not None  # go_resolve said so
+        if whole is None:  # go_resolve said it is an int, so this is a bug here, not in the file
+            raise RuntimeError(f"go_resolve and _go_int disagree on {text!r}")
         # Written out and read back, a float with no fraction (!!float 5) reads as a whole number.
         passed = str(whole) if node.tag == _INT else _as_float_text(float(whole))
     elif resolved == _FLOAT:
