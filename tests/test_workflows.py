@@ -56,3 +56,21 @@ def test_deploy_runs_only_after_the_tests_and_a_preview_with_a_pinned_cli() -> N
         assert all('--version "$PULUMI_VERSION"' in run for run in installs)
     assert deploy["permissions"] == {}
     assert "id-token" not in jobs["tests"]["permissions"]
+
+
+def test_ci_run_tests_the_python_its_job_sets_up() -> None:
+    # ./run takes the newest python3.x on PATH unless PYTHON names one, and the runner image brings a
+    # Python of its own (3.12 on ubuntu-24.04): without PYTHON, a job that sets up 3.11 tests 3.12.
+    jobs = [
+        (name, job, spec) for name in ("ci.yml", "deploy.yml") for job, spec in _load(name)["jobs"].items()
+    ]
+    checked = 0
+    for name, job, spec in jobs:
+        runs = [s for s in spec["steps"] if s.get("run") == ".ci/run"]
+        if not runs:
+            continue
+        (setup,) = [s for s in spec["steps"] if str(s.get("uses", "")).startswith("actions/setup-python@")]
+        wanted = f"python{setup['with']['python-version']}"
+        assert [(s.get("env") or {}).get("PYTHON") for s in runs] == [wanted], (name, job)
+        checked += 1
+    assert checked == 2
