@@ -77,6 +77,7 @@ class _Shown:
 _MISSING: Any = _Missing()
 _DEFAULT: Any = _Missing()
 _SECRET: Any = _Missing()
+_NOT_REPEATED: Any = _Shown("a value, not repeated here (it may be a credential)")
 
 
 def _show(value: Any) -> str:
@@ -205,6 +206,9 @@ def parse_stack_file(document: Mapping[str, Any], stack: str, *, source: str = "
             "expected the plain value",
         )
         for key, value in block.items()
+        # A provider key the program ignores is refused as such by parse_config, secret or not:
+        # asking for its plain value would ask for a credential in the clear.
+        if not _ignored_provider_key(key)
         for path in _secure_values(value, key)
     ]
     if secrets:
@@ -358,12 +362,19 @@ def _read_region(raw: Mapping[str, str], data: dict[str, Any]) -> list[Problem]:
     return [Problem(_REGION_KEY, region, region_problem)] if region_problem else []
 
 
+def _ignored_provider_key(key: str) -> bool:
+    """An ``aws:``/``kubernetes:`` key (qualified) that the program's explicit providers would ignore."""
+    return key.partition(":")[0] in _IGNORED_BY_EXPLICIT_PROVIDERS and key not in _AWS_KEYS
+
+
 def _provider_key(key: str, text: str, data: dict[str, Any]) -> list[Problem]:
     """An ``aws:``/``kubernetes:`` key: into ``data`` when the program reads it (aws:region is read
     first, on its own), else refused (an explicit provider would ignore it)."""
-    if key not in _AWS_KEYS:
+    if _ignored_provider_key(key):
+        # Credentials live in these namespaces (aws:secretKey, aws:token, kubernetes:kubeconfig), and
+        # the refusal goes to the terminal, the --json document and CI logs: never quote the value.
         namespace = key.partition(":")[0]
-        return [Problem(key, _decode(text), _IGNORED_BY_EXPLICIT_PROVIDERS[namespace])]
+        return [Problem(key, _NOT_REPEATED, _IGNORED_BY_EXPLICIT_PROVIDERS[namespace])]
     if key == _REGION_KEY:
         return []
     data[_AWS_KEYS[key]] = _top_level_value(text)

@@ -113,6 +113,31 @@ def test_a_provider_key_the_program_would_ignore_is_refused(key: str, value: str
     assert words in problems[0]
 
 
+# The documentation's example secret access key: what a stack file could hold in the clear.
+EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def test_a_refused_provider_key_never_repeats_its_value() -> None:
+    # aws:secretKey or aws:token in the clear is refused; the refusal goes to the terminal, the --json
+    # document and CI logs, so it names the key and never quotes the credential.
+    (problem,) = _problems(**{"aws:secretKey": EXAMPLE_SECRET})
+    assert problem.startswith("aws:secretKey: got a value, not repeated here (it may be a credential); ")
+    assert "would be ignored" in problem
+    assert EXAMPLE_SECRET not in problem
+
+
+def test_a_provider_key_given_as_a_secret_is_refused_as_ignored_not_asked_for_in_the_clear() -> None:
+    # A secure: value elsewhere is asked for as plain text; for a key the program ignores, that would
+    # tell the user to write the credential into the file in the clear, and then refuse it anyway.
+    document = variant("dev", lambda c: c.update({"aws:secretKey": {"secure": "v1:AAAA:ciphertext"}}))
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_file(document, "dev")
+    (problem,) = [str(p) for p in caught.value.problems]
+    assert problem.startswith("aws:secretKey: got a value, not repeated here (it may be a credential); ")
+    assert "would be ignored" in problem
+    assert "expected the plain value" not in problem
+
+
 def test_keys_of_pulumi_itself_still_pass() -> None:
     parse_config({**flat(stack_document("dev")), "pulumi:template": "python"}, "dev")
 
