@@ -287,11 +287,16 @@ _RESULT_PREFIX = re.compile(r"^ ?(stdout|stderr): ?")
 # The engine's refusal to touch a protected resource: deleting one (destroy, or an update that removes
 # it) reads "resource <urn> cannot be deleted\nbecause it is protected" (pkg/resource/deploy/step.go,
 # deleteProtectedError); replacing one still reads "... as it is currently marked for protection".
-# A self-managed backend the CLI cannot use: its URL does not open (pulumi/pulumi pkg/backend/diy,
-# newDIYBackend: "unable to open bucket %s: %w") or its metadata cannot be read (readPulumiMeta:
-# "read %q: %w" of .pulumi/meta.yaml; a bucket that does not exist or refuses the credentials).
-_BACKEND_UNAVAILABLE = re.compile(r"unable to open bucket |read \"\.pulumi/meta\.yaml\": ")
 _PROTECTED = re.compile(r"cannot be deleted\s+because it is protected|marked for protection")
+# A self-managed backend the CLI cannot use (pulumi/pulumi pkg/backend/diy): its URL does not open
+# (newDIYBackend: "unable to open bucket %s: %w"), its metadata cannot be read or, on first use,
+# written (readPulumiMeta, WriteTo: "read %q: %w" / "write %q: %w" of .pulumi/meta.yaml: a bucket
+# that refuses the credentials), or its stacks cannot be listed (ListReferences: "error listing
+# stacks: %w": a bucket that does not exist, which the blob library reports to readPulumiMeta as a
+# missing file).
+_BACKEND_UNAVAILABLE = re.compile(
+    r"unable to open bucket |(read|write) \"\.pulumi/meta\.yaml\": |error listing stacks: "
+)
 
 
 def command_text(exc: BaseException) -> str:

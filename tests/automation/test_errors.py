@@ -183,8 +183,15 @@ def test_settings_the_cli_needs_are_bad_input(stderr: str, kind: str) -> None:
         # readPulumiMeta (pkg/backend/diy/meta.go): a bucket that refuses the credentials
         'error: read ".pulumi/meta.yaml": blob (key ".pulumi/meta.yaml") (code=PermissionDenied): '
         "AccessDenied: Access Denied",
+        # A bucket that does not exist: the blob library reads NoSuchBucket as a missing object, so
+        # readPulumiMeta passes and the listing of stacks fails (legacyReferenceStore.ListReferences).
+        "error: error listing stacks: could not list bucket: blob (code=NotFound): NoSuchBucket: "
+        "The specified bucket does not exist",
+        # A bucket that may be read but not written: the first metadata file cannot be put (WriteTo).
+        'error: write ".pulumi/meta.yaml": blob (key ".pulumi/meta.yaml") (code=PermissionDenied): '
+        "AccessDenied: Access Denied",
     ],
-    ids=["url", "access-denied"],
+    ids=["url", "access-denied", "no-such-bucket", "write-denied"],
 )
 def test_a_backend_that_cannot_be_opened_is_bad_input_not_an_engine_error(stderr: str) -> None:
     failure = classify_engine_error(command_error(stderr=stderr), CONTEXT)
