@@ -306,3 +306,26 @@ def test_a_header_front_would_relay_is_checked_so_a_broken_one_is_a_502_not_a_cr
         time.sleep(0.05)
     assert len(str(lines[0]["detail"])) <= 300
     assert not [r for r in front.logs() if r.get("level") == "error"]
+
+
+def test_a_failed_answer_with_a_broken_version_is_still_retried_as_its_status_says(
+    launcher: Launcher, scripted_upstream: Callable[..., ScriptedUpstream]
+) -> None:
+    # A 503 is retried whatever else it carries: front does not relay it, so a version header it
+    # cannot pass on is dropped rather than turning a retryable answer into a final one.
+    upstream = scripted_upstream(
+        reply=b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nx-crossmesh-version: <b>\r\n\r\n"
+    )
+    front = launcher.start(
+        "workloads.runtime.front", {"COLOR_HOST": upstream.host, "UPSTREAM_MAX_RETRIES": "2"}
+    )
+    response = httpx.get(front.url("/color"), timeout=10)
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": "upstream answered 503",
+        "upstream": upstream.host,
+        "attempts": 3,
+        "status": 503,
+    }
+    assert upstream.requests == 3
+    assert "x-crossmesh-version" not in response.headers

@@ -241,7 +241,10 @@ class ColorClient:
                     async with call as response:
                         body = await _read_capped(response)
                         status = response.status
-                        relayed = _unrelayable_header(response.headers, with_body=200 <= status < 300)
+                        ok = 200 <= status < 300
+                        # A failed answer is not relayed: its status decides (and whether to retry),
+                        # and a version it names is kept only when valid.
+                        relayed = _unrelayable_header(response.headers, with_body=True) if ok else None
                         if relayed is not None:
                             name, value = relayed
                             return Answer(
@@ -255,9 +258,9 @@ class ColorClient:
                             body=body,
                             content_type=response.headers.get("Content-Type"),
                             content_encoding=response.headers.get("Content-Encoding"),
-                            version=response.headers.get(VERSION_HEADER),
+                            version=_valid_version(response.headers.get(VERSION_HEADER)),
                         )
-                        if not 200 <= status < 300:
+                        if not ok:
                             answer.error = f"upstream answered {status}"
                             answer.retryable = status in RETRY_STATUSES
                         return answer
@@ -340,6 +343,10 @@ def _shortened(text: str) -> str:
 _FIELD_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?")
 """A header value front passes on: visible ASCII, with spaces and tabs only between words. The server
 cannot send a control character or a character outside Latin-1 at all."""
+
+
+def _valid_version(value: str | None) -> str | None:
+    return value if value and version.SYNTAX.fullmatch(value) else None
 
 
 def _unrelayable_header(headers: Mapping[str, str], *, with_body: bool) -> tuple[str, str] | None:
