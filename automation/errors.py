@@ -357,8 +357,15 @@ def classify_engine_error(
             "protected_resource",
             f"{context.operation} stopped at a protected resource",
             "crossmesh protects the clusters, KMS keys and VPC when crossmesh:deletionProtection is true "
-            f"(staging, prod): set it to false in Pulumi.{context.env}.yaml, run "
-            f"`python -m automation deploy {context.env}`, then destroy again." + log,
+            + (
+                f"(staging, prod): set it to false in Pulumi.{context.env}.yaml, run "
+                f"`python -m automation deploy {context.env}`, then destroy again."
+                if context.operation == "destroy"
+                else "(staging, prod), and this change would replace one, which deletes it: check what "
+                "the preview says is replaced. Only to replace it on purpose, set it to false in "
+                f"Pulumi.{context.env}.yaml and run the command again."
+            )
+            + log,
             tuple(others),
         )
     if "dependencyviolation" in lowered:

@@ -66,6 +66,27 @@ _REJECTED_CODES = frozenset(
     }
 )
 
+# The error codes botocore's standard retry mode takes for throttling (botocore/retries/standard.py,
+# ThrottledRetryableChecker; a test holds the two sets equal). Seen here, the retries ran out.
+THROTTLING_CODES = frozenset(
+    {
+        "BandwidthLimitExceeded",
+        "EC2ThrottledException",
+        "LimitExceededException",
+        "PriorRequestNotComplete",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "ThrottledException",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "TransactionInProgressException",
+    }
+)
+
 
 @dataclass(frozen=True)
 class PreflightClients:
@@ -546,19 +567,24 @@ DEPLOY_CHECK_READS = (
 def deploy_check_failure(exc: ClientError | BotoCoreError) -> CrossmeshError:
     """An AWS call of the deploy checks that failed: refused, throttled or unanswered. Without this
     the run ended in a traceback (exit 1) and, under --json, with no document at all."""
+    code = ""
     if isinstance(exc, ClientError):
         code, message = _code_and_message(exc)
         what = f"{exc.operation_name} failed ({code}: {message})"
-        refused = code in _REJECTED_CODES or code in {"AccessDeniedException", "UnauthorizedOperation"}
     else:
         what = f"an AWS call did not complete ({type(exc).__name__}: {exc})"
-        refused = False
-    hint = (
-        f"Grant the deploying role the reads these checks make ({DEPLOY_CHECK_READS}); a deploy needs "
-        "them anyway."
-        if refused
-        else "Check the network and proxy settings (HTTPS_PROXY), then run the command again."
-    )
+    if code in _REJECTED_CODES or code in {"AccessDeniedException", "UnauthorizedOperation"}:
+        hint = (
+            f"Grant the deploying role the reads these checks make ({DEPLOY_CHECK_READS}); a deploy "
+            "needs them anyway."
+        )
+    elif code in THROTTLING_CODES:
+        hint = (
+            "AWS throttled the account's API calls past botocore's retries (other tools calling the same "
+            "API at once?); wait a minute, then run the command again."
+        )
+    else:
+        hint = "Check the network and proxy settings (HTTPS_PROXY), then run the command again."
     return CrossmeshError(
         Failure(
             ExitCode.AWS_CREDENTIALS,

@@ -267,6 +267,22 @@ def test_protected_resources_in_the_engines_current_words_say_how_to_unprotect()
         assert "set it to false in Pulumi.prod.yaml" in failure.hint
 
 
+@pytest.mark.parametrize("operation", ["deploy", "preview"])
+def test_a_change_that_would_replace_a_protected_resource_is_not_told_to_destroy_again(
+    operation: str,
+) -> None:
+    refusal = f'resource "{PROD_CLUSTER_URN}" cannot be deleted\nbecause it is protected.'
+    failure = classify_engine_error(
+        command_error("error: update failed"),
+        EngineContext(env="prod", operation=operation),
+        [Diagnostic(PROD_CLUSTER_URN, "error", refusal)],
+    )
+    assert (failure.code, failure.kind) == (ExitCode.DEPLOY_FAILED, "protected_resource")
+    assert failure.message == f"{operation} stopped at a protected resource"
+    assert "this change would replace one" in failure.hint
+    assert "destroy again" not in failure.hint
+
+
 def test_a_huge_engine_line_is_cut_in_the_failure_but_its_start_is_kept() -> None:
     # A provider error quoting a whole manifest: megabytes on one line, in the CLI text and in a
     # diagnostic. The failure repeats the first 1,000 characters and says how much it left out.

@@ -10,12 +10,19 @@ from dataclasses import replace
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from botocore.retries import standard
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from automation.errors import CrossmeshError
 from automation.exit_codes import ExitCode
-from automation.preflight import CallerIdentity, PreflightClients, check_for_deploy, describe_clusters
+from automation.preflight import (
+    THROTTLING_CODES,
+    CallerIdentity,
+    PreflightClients,
+    check_for_deploy,
+    describe_clusters,
+)
 from infra.config_parse import parse_stack_file
 from infra.endpoint import Endpoint
 from tests.support import stack_document, variant
@@ -178,6 +185,29 @@ def test_a_read_the_role_may_not_make_stops_with_exit_5_naming_the_call(clients:
     )
     assert "iam:ListRoleTags" in failure.hint
     assert failure.hint.endswith("Nothing was changed.")
+
+
+def test_throttling_past_botocores_retries_says_to_wait_not_to_check_the_network(
+    clients: PreflightClients,
+) -> None:
+    with Stubber(clients.iam) as iam:
+        iam.add_client_error(
+            "list_role_tags",
+            service_error_code="Throttling",
+            service_message="Rate exceeded",
+            http_status_code=400,
+        )
+        with pytest.raises(CrossmeshError) as caught:
+            check_for_deploy(_config(), CALLER, clients, probe=_never)
+    failure = caught.value.failure
+    assert (failure.code, failure.kind) == (ExitCode.AWS_CREDENTIALS, "aws_check_failed")
+    assert "ListRoleTags failed (Throttling: Rate exceeded)" in failure.message
+    assert failure.hint.startswith("AWS throttled the account's API calls")
+    assert "HTTPS_PROXY" not in failure.hint
+
+
+def test_the_throttling_codes_are_botocores() -> None:
+    assert set(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES) == THROTTLING_CODES
 
 
 def test_an_aws_endpoint_that_does_not_answer_stops_with_exit_5(clients: PreflightClients) -> None:
