@@ -289,6 +289,8 @@ LATTICE_DATA_PLANE_CIDRS = ("169.254.171.0/24",)
 # How long VPC Lattice keeps an idle connection to a target open: the service's idleTimeoutSeconds,
 # "If you don't specify a value, the default is 60 seconds" (CreateService in the VPC Lattice API;
 # 60 is also its least value). The controller pinned here (v2.1.3) sets none, so every service has 60.
+# v2.1.4 adds a route annotation (application-networking.k8s.aws/idle-timeout-seconds) that sets it:
+# whoever sets that must move colorapp's keep-alive with it (target_keep_alive_ms).
 LATTICE_TARGET_IDLE_TIMEOUT_SECONDS = 60
 
 
