@@ -151,6 +151,25 @@ def logs_key_policy(arns: Arns, log_group_names: Sequence[str]) -> PolicyDocumen
     }
 
 
+def flow_logs_trust_policy(arns: Arns) -> PolicyDocument:
+    """VPC Flow Logs may assume the role only for flow logs of this account in this region.
+
+    Without the conditions the service could be made to use the role for a flow log of any account
+    (the confused deputy); the VPC user guide recommends pinning ``aws:SourceAccount`` to the flow log's
+    owner and ``aws:SourceArn`` to its ARN (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html).
+    The flow log's id is only known once it exists, and it names this role, so its ARN is matched with
+    a wildcard for the id.
+    """
+    trust = service_trust_policy("vpc-flow-logs.amazonaws.com")
+    trust["Statement"][0]["Condition"] = {
+        "StringEquals": {"aws:SourceAccount": arns.account_id},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:{arns.partition}:ec2:{arns.region}:{arns.account_id}:vpc-flow-log/*"
+        },
+    }
+    return trust
+
+
 def flow_logs_policy(log_group_arn: str) -> PolicyDocument:
     """VPC Flow Logs delivery into one log group (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html)."""
     return document(

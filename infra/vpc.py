@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.account import arns_for
 from infra.config import NatGatewayMode
 from infra.log_group import EncryptedLogGroup, EncryptedLogGroupArgs
 from infra.naming import TYPE_PREFIX, child
@@ -172,9 +173,7 @@ class SharedVpc(pulumi.ComponentResource):
         role = aws.iam.Role(
             child(name, "flow-logs"),
             name=args.role_name,
-            assume_role_policy=pulumi.Output.json_dumps(
-                iam.service_trust_policy("vpc-flow-logs.amazonaws.com")
-            ),
+            assume_role_policy=pulumi.Output.json_dumps(arns_for(self).apply(iam.flow_logs_trust_policy)),
             tags=tags,
             opts=here,
         )

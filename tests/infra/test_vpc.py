@@ -81,8 +81,20 @@ def test_flow_logs_deliver_to_their_own_group_with_a_scoped_role() -> None:
         flow["logDestination"] == "arn:aws:logs:us-east-1:123456789012:log-group:/crossmesh/dev/vpc-flow-logs"
     )
     role = inputs(recording, "aws:iam/role:Role", "network-flow-logs")
-    assert json.loads(role["assumeRolePolicy"])["Statement"][0]["Principal"] == {
-        "Service": ["vpc-flow-logs.amazonaws.com"]
+    assert json.loads(role["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["vpc-flow-logs.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+                # The confused deputy: the service may use the role for this account's flow logs only.
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": "123456789012"},
+                    "ArnLike": {"aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"},
+                },
+            }
+        ],
     }
     policy = json.loads(inputs(recording, "aws:iam/rolePolicy:RolePolicy", "network-flow-logs")["policy"])
     assert policy["Statement"][0]["Resource"] == [
