@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,15 @@ def managed_policy_name(arn: str) -> str | None:
 
 def _actions(statement: Mapping[str, Any], key: str = "Action") -> list[str]:
     return strings(statement.get(key))
+
+
+def _grants(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether an Allow statement's ``Action`` covers ``action``. IAM matches action names without
+    regard to case and expands ``*`` and ``?`` in them
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in _actions(statement))
 
 
 def _documents(resource: Resource) -> list[Mapping[str, Any]]:
@@ -200,7 +210,11 @@ def irsa_per_service_account(
     roles = graph.of_type(IAM_ROLE)
     for role in roles:
         for statement in _trusts(role):
-            if WEB_IDENTITY in _actions(statement):
+            # A web-identity trust however it is spelt: by its federated principal, or by an action
+            # that covers AssumeRoleWithWebIdentity ("sts:assumerolewithwebidentity", "sts:*").
+            if statement.get("Effect") == "Allow" and (
+                principals(statement, "Federated") or _grants(statement, WEB_IDENTITY)
+            ):
                 problem = _web_identity_problem(statement)
                 if problem:
                     yield role, f"web-identity trust {problem}"
@@ -232,6 +246,34 @@ IRSA_PER_SERVICE_ACCOUNT = Rule(
     "and remove it from the node role",
     types=frozenset({IAM_ROLE, K8S_SERVICE_ACCOUNT, HELM_RELEASE}),
     stack_check=irsa_per_service_account,
+)
+
+
+# --- who may assume a role ---------------------------------------------------------------------------
+
+
+def _everyone(statement: Mapping[str, Any]) -> bool:
+    """``"Principal": "*"`` or ``{"AWS": "*"}``: anyone, in any account, may assume the role; the IAM
+    guide says never to leave a role so (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html)."""
+    return statement.get("Principal") == "*" or "*" in principals(statement, "AWS")
+
+
+def trust_named_principals(resource: Resource, _settings: Settings) -> Iterator[str]:
+    for statement in _trusts(resource):
+        if statement.get("Effect") == "Allow" and _everyone(statement):
+            sid = statement.get("Sid") or "(no Sid)"
+            yield f"trust statement {sid} lets every AWS principal, in any account, assume the role"
+
+
+TRUST_NAMED_PRINCIPALS = Rule(
+    id="iam-trust-named-principals",
+    cis=None,
+    level=Level.MANDATORY,
+    title='Every role names who may assume it: no "*" principal in a trust policy.',
+    remediation="trust the AWS service, the cluster's OIDC provider (infra/irsa.py) or the role ARNs that "
+    "assume the role (infra/iam.py trust policy builders)",
+    types=frozenset({IAM_ROLE}),
+    resource_check=trust_named_principals,
 )
 
 
@@ -278,4 +320,10 @@ NODE_ROLE_ECR_READ_ONLY = Rule(
     stack_check=node_role_ecr_read_only,
 )
 
-RULES = (IRSA_PER_SERVICE_ACCOUNT, NO_WILDCARD_ADMIN, NO_FULL_ACCESS, NODE_ROLE_ECR_READ_ONLY)
+RULES = (
+    IRSA_PER_SERVICE_ACCOUNT,
+    TRUST_NAMED_PRINCIPALS,
+    NO_WILDCARD_ADMIN,
+    NO_FULL_ACCESS,
+    NODE_ROLE_ECR_READ_ONLY,
+)

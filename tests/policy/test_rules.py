@@ -26,6 +26,7 @@ from tests.policy.support import (
     res,
     security_context,
     service_account,
+    trust,
 )
 
 ALL_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -72,6 +73,15 @@ PUBLIC_ASSOCIATION = res(
     t.ROUTE_TABLE_ASSOCIATION, {}, "public-a", deps={"subnetId": [PUBLIC], "routeTableId": [PUBLIC_TABLE]}
 )
 NETWORK = [IGW, PRIVATE, PUBLIC, PUBLIC_TABLE, PUBLIC_ASSOCIATION]
+
+
+def role_trusting(name: str, statement: dict[str, Any]) -> Resource:
+    """A role whose trust policy is one Allow statement for sts:AssumeRole with ``statement``'s fields."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", **statement}],
+    }
+    return res(t.IAM_ROLE, {"name": name, "assumeRolePolicy": json.dumps(document)}, name)
 
 
 def node_group(*subnets: Resource) -> Resource:
@@ -375,6 +385,28 @@ CASES: dict[str, Case] = {
                 "any",
                 "exactly one service account",
             ),
+            # IAM reads action names without regard to case and expands wildcards in them: a trust
+            # spelt either way is still a web-identity trust, here with no condition at all.
+            Bad(
+                one(
+                    res(
+                        t.IAM_ROLE,
+                        {"name": "lower", "assumeRolePolicy": trust({}, "sts:assumerolewithwebidentity")},
+                        "lower",
+                    )
+                ),
+                "lower",
+                "exactly one service account",
+            ),
+            Bad(
+                one(
+                    res(
+                        t.IAM_ROLE, {"name": "glob", "assumeRolePolicy": trust({}, "sts:AssumeRole*")}, "glob"
+                    )
+                ),
+                "glob",
+                "exactly one service account",
+            ),
             Bad(
                 [
                     APP_ROLE,
@@ -393,6 +425,26 @@ CASES: dict[str, Case] = {
                 [NODES, res(t.IAM_ROLE_POLICY, {"role": "nodes", "policy": policy_doc()}, "inline")],
                 "inline",
                 "inline policy",
+            ),
+        ],
+    ),
+    "iam-trust-named-principals": Case(
+        good=[[APP_ROLE, NODES]],
+        bad=[
+            Bad(
+                one(role_trusting("open", {"Sid": "Anyone", "Principal": {"AWS": "*"}})),
+                "open",
+                "every AWS principal",
+            ),
+            Bad(one(role_trusting("star", {"Principal": "*"})), "star", "every AWS principal"),
+            Bad(
+                one(
+                    role_trusting(
+                        "listed", {"Principal": {"AWS": ["arn:aws:iam::123456789012:role/ops", "*"]}}
+                    )
+                ),
+                "listed",
+                "every AWS principal",
             ),
         ],
     ),
