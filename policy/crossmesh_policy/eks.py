@@ -12,7 +12,7 @@ from typing import Any
 
 from .graph import Graph
 from .model import Level, Resource, Rule, Settings
-from .props import WORLD_CIDRS, as_int, as_map, block, get, is_false, is_true, maps, strings
+from .props import as_int, as_map, block, get, is_false, is_true, maps, strings, world_cidrs
 from .types import (
     AWS_EKS_CLUSTER,
     AWS_EKS_NODE_GROUP,
@@ -122,7 +122,7 @@ def endpoint_public_access(resource: Resource, _settings: Settings) -> Iterator[
     if is_false(vpc.get("endpointPublicAccess")):
         return
     cidrs = strings(vpc.get("publicAccessCidrs")) or ["0.0.0.0/0"]
-    open_to = sorted(set(cidrs) & WORLD_CIDRS)
+    open_to = world_cidrs(cidrs)
     if open_to:
         yield f"the public API endpoint accepts {', '.join(open_to)}"
 

@@ -8,7 +8,7 @@ from typing import Any
 from .eks import ingress_rules
 from .graph import Graph
 from .model import Level, Resource, Rule, Settings
-from .props import WORLD_CIDRS, as_int, get, maps, strings
+from .props import as_int, get, maps, strings, world_cidrs
 from .types import (
     CLUSTERS,
     INGRESS_RULE,
@@ -28,7 +28,7 @@ def _world_sources(rule: Mapping[str, Any]) -> list[str]:
         *strings(rule.get("cidrBlocks")),
         *strings(rule.get("ipv6CidrBlocks")),
     ]
-    return sorted(set(sources) & WORLD_CIDRS)
+    return world_cidrs(sources)
 
 
 def no_world_ingress(resource: Resource, _settings: Settings) -> Iterator[str]:
@@ -48,7 +48,7 @@ def _load_balancer_exposure(props: Mapping[str, Any]) -> Iterator[str]:
         return
     # No source ranges means the cloud provider opens the load balancer to the world.
     ranges = strings(get(props, "spec", "loadBalancerSourceRanges")) or ["0.0.0.0/0"]
-    if not set(ranges) & WORLD_CIDRS:
+    if not world_cidrs(ranges):
         return
     ports = [as_int(p.get("port")) for p in maps(get(props, "spec", "ports"))]
     other = sorted(str(p) for p in ports if p not in PUBLIC_LISTENER_PORTS)

@@ -7,13 +7,39 @@ the abstract types, so the same rule code runs in both places.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 _PLACEHOLDER = re.compile(r"^<[^<>]+>$")
-WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def world_cidrs(values: Iterable[str]) -> list[str]:
+    """The blocks among ``values`` that together admit every IPv4 or every IPv6 address.
+
+    Not only ``0.0.0.0/0`` and ``::/0``: ``0.0.0.0/1`` with ``128.0.0.0/1``, or a /0 written with host
+    bits, open a listener or an endpoint to the whole internet just the same. Values that are not
+    CIDR blocks (placeholders, prefix-list ids) are left out.
+    """
+    v4: list[tuple[str, ipaddress.IPv4Network]] = []
+    v6: list[tuple[str, ipaddress.IPv6Network]] = []
+    for value in values:
+        try:
+            network = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            continue
+        if isinstance(network, ipaddress.IPv4Network):
+            v4.append((value, network))
+        else:
+            v6.append((value, network))
+    found: list[str] = []
+    if list(ipaddress.collapse_addresses(n for _, n in v4)) == [ipaddress.IPv4Network("0.0.0.0/0")]:
+        found += [value for value, _ in v4]
+    if list(ipaddress.collapse_addresses(n for _, n in v6)) == [ipaddress.IPv6Network("::/0")]:
+        found += [value for value, _ in v6]
+    return sorted(set(found))
 
 
 def as_map(value: object) -> Mapping[str, Any] | None:

@@ -22,7 +22,7 @@ from infra.config_parse import ConfigError
 from policy import POLICY_PACK_DIR
 from policy.crossmesh_policy import RULES, Status
 from policy.crossmesh_policy.pack_config import settings_from
-from tests.support import PROJECT_DIR, REFERENCE_DIR, record_env, render_written, variant
+from tests.support import PROJECT_DIR, REFERENCE_DIR, record_document, record_env, render_written, variant
 
 PUBLIC_ENDPOINT = "eks-endpoint-public-access-restricted"
 runner = CliRunner()
@@ -65,6 +65,26 @@ def test_render_report_has_a_guardrails_table(tmp_path: Path) -> None:
     assert section == markdown(result.guardrails).split("## Guardrails", 1)[1]
     assert "timings" not in section
     assert result.timings["guardrails"] < 0.5
+
+
+def test_an_endpoint_open_to_two_halves_of_the_internet_is_open_to_it() -> None:
+    """staging's allowlist replaced by 0.0.0.0/1 and 128.0.0.0/1: no 0.0.0.0/0 written, all of it let in."""
+
+    def halves(config: dict[str, object]) -> None:
+        clusters = config["crossmesh:clusters"]
+        assert isinstance(clusters, list)
+        for cluster in clusters:
+            cluster["endpoint"] = {"publicAccess": True, "publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}
+
+    document = variant("staging", halves)
+    config, _ = load_environment(PROJECT_DIR, "staging", document)
+    report = evaluate_recording(record_document(document, "staging"), config)
+    result = report.result(PUBLIC_ENDPOINT)
+    assert result.status is Status.VIOLATED
+    assert sorted((v.resource_name, v.message) for v in result.violations) == [
+        ("eksc1-eks", "the public API endpoint accepts 0.0.0.0/1, 128.0.0.0/1"),
+        ("eksc2-eks", "the public API endpoint accepts 0.0.0.0/1, 128.0.0.0/1"),
+    ]
 
 
 def _project_with(tmp_path: Path, document: dict[str, object]) -> Path:

@@ -241,6 +241,12 @@ CASES: dict[str, Case] = {
                 "i",
                 "accepts ::/0",
             ),
+            # Two halves of the internet are the whole of it.
+            Bad(
+                one(res(t.EKS_CLUSTER, {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "halves")),
+                "halves",
+                "accepts 0.0.0.0/1, 128.0.0.0/1",
+            ),
         ],
     ),
     "eks-nodes-private-subnets": Case(
@@ -596,6 +602,8 @@ CASES: dict[str, Case] = {
             ),
             one(load_balancer(80, ["0.0.0.0/0"])),
             one(load_balancer(8080, ["203.0.113.0/24"])),
+            # Half of the internet is not all of it, and what is not a block is not judged here.
+            one(load_balancer(8080, ["0.0.0.0/1", "pl-0123456789abcdef0"])),
         ],
         bad=[
             Bad(
@@ -619,6 +627,28 @@ CASES: dict[str, Case] = {
                 "::/0",
             ),
             Bad(one(load_balancer(8080, ["0.0.0.0/0"])), "front-service", "listens on port(s) 8080"),
+            Bad(
+                one(load_balancer(8080, ["0.0.0.0/1", "128.0.0.0/1"])),
+                "front-service",
+                "listens on port(s) 8080",
+            ),
+            Bad(
+                one(
+                    res(
+                        t.SECURITY_GROUP,
+                        {"ingress": [{"cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"], "protocol": "tcp"}]},
+                        "halves",
+                    )
+                ),
+                "halves",
+                "ingress from 0.0.0.0/1, 128.0.0.0/1",
+            ),
+            # A /0 written with host bits is still the whole internet.
+            Bad(
+                one(res(t.INGRESS_RULE, {"cidrIpv4": "203.0.113.9/0", "ipProtocol": "tcp"}, "hostbits")),
+                "hostbits",
+                "ingress from 203.0.113.9/0",
+            ),
             Bad(one(load_balancer(22, None)), "front-service", "listens on port(s) 22"),
         ],
     ),
