@@ -231,6 +231,16 @@ NODES_IN_PRIVATE_SUBNETS = Rule(
 
 
 def imdsv2(resource: Resource, _settings: Settings) -> Iterator[str]:
+    if resource.type == EKS_CLUSTER:
+        # pulumi-eks's default node group is self-managed, on a launch template pulumi-eks writes: it
+        # sets no metadata options unless enableIMDSv2 is given, and then a hop limit of 2
+        # (nodejs/eks/nodes/nodegroup.ts). Only the render sees the component's inputs.
+        if not is_true(resource.props.get("skipDefaultNodeGroup")):
+            yield (
+                "the cluster creates pulumi-eks's default node group (skipDefaultNodeGroup is not true), "
+                "whose launch template lets pods reach the node's instance metadata"
+            )
+        return
     if resource.type in NODE_GROUPS:
         template = block(resource.props.get("launchTemplate"))
         if template is None or not (template.get("id") or template.get("name")):
@@ -255,8 +265,8 @@ IMDSV2 = Rule(
     title="Nodes require IMDSv2 with a hop limit of 1, so pods cannot take the node role's credentials "
     "(EKS best practices, identity and access management).",
     remediation="give every node group a launch template with metadataOptions httpTokens=required and "
-    "httpPutResponseHopLimit=1 (infra/cluster.py)",
-    types=frozenset({LAUNCH_TEMPLATE, INSTANCE, EKS_MANAGED_NODE_GROUP, AWS_EKS_NODE_GROUP}),
+    "httpPutResponseHopLimit=1, and set skipDefaultNodeGroup: true on the cluster (infra/cluster.py)",
+    types=frozenset({LAUNCH_TEMPLATE, INSTANCE, EKS_CLUSTER, EKS_MANAGED_NODE_GROUP, AWS_EKS_NODE_GROUP}),
     resource_check=imdsv2,
 )
 

@@ -305,8 +305,16 @@ CASES: dict[str, Case] = {
             ),
             one(res(t.LAUNCH_TEMPLATE, {"metadataOptions": {"httpEndpoint": "disabled"}})),
             one(res(t.EKS_MANAGED_NODE_GROUP, {"launchTemplate": {"id": "lt-1", "version": "1"}})),
+            one(res(t.EKS_CLUSTER, {"skipDefaultNodeGroup": True})),
         ],
         bad=[
+            # The component's own node group would run on pulumi-eks's launch template, not ours.
+            Bad(one(res(t.EKS_CLUSTER, {}, "c")), "c", "creates pulumi-eks's default node group"),
+            Bad(
+                one(res(t.EKS_CLUSTER, {"skipDefaultNodeGroup": False}, "c")),
+                "c",
+                "creates pulumi-eks's default node group",
+            ),
             Bad(
                 one(
                     res(
