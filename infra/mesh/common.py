@@ -35,20 +35,37 @@ def controller_namespace(name: str, *, enforce: Literal["baseline", "restricted"
     }
 
 
-def vpc_only_ingress(namespace: str, vpc_cidr: str) -> Manifest:
-    """Ingress to a controller's namespace only from inside the VPC.
+def controller_network_policy(namespace: str, vpc_cidr: str) -> Manifest:
+    """A controller's pods isolated both ways: ingress only from inside the VPC, egress only to DNS and
+    HTTPS.
 
     The API server calls the controllers' webhooks (App Mesh's injector, Lattice's readiness gate)
-    from control-plane interfaces in the VPC; egress (AWS and Kubernetes APIs) stays open.
+    from control-plane interfaces in the VPC. The controllers themselves call the Kubernetes API and
+    AWS APIs over HTTPS, at addresses no CIDR list can pin, and resolve names through CoreDNS; nothing
+    else (the node's instance metadata, the apps) is theirs to reach.
     """
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": "ingress-from-vpc-only", "namespace": namespace},
+        "metadata": {"name": "controller-vpc-ingress-https-egress", "namespace": namespace},
         "spec": {
             "podSelector": {},
-            "policyTypes": ["Ingress"],
+            "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}]}],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+                {"ports": [{"protocol": "TCP", "port": 443}]},
+            ],
         },
     }
 
@@ -72,7 +89,8 @@ class ControllerSpec:
     """Helm repository URL; None when ``chart`` is an OCI reference."""
     vpc_cidr: str | None = None
     """When set, the namespace admits ingress only from the VPC (the API server calls the controller's
-    webhooks from control-plane network interfaces in the VPC)."""
+    webhooks from control-plane network interfaces in the VPC), and lets its pods out only to DNS and
+    HTTPS (controller_network_policy)."""
     before_release: Sequence[pulumi.Resource] = ()
     """What else the release waits for (e.g. CRDs the chart does not ship)."""
 
@@ -107,7 +125,7 @@ def install_controller(
     if spec.vpc_cidr:
         kube.apply(
             child(name, "netpol"),
-            vpc_only_ingress(spec.namespace, spec.vpc_cidr),
+            controller_network_policy(spec.namespace, spec.vpc_cidr),
             pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[namespace]),
         )
     role = IrsaRole(

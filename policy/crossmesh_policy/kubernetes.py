@@ -368,26 +368,51 @@ SERVICE_ACCOUNT_TOKENS = Rule(
 # --- 4.3.2 a NetworkPolicy in every namespace ------------------------------------------------------
 
 
+def _isolates_every_pod(props: Mapping[str, Any]) -> bool:
+    """A policy that selects every pod of its namespace for both ingress and egress: what it does not
+    allow, and no other policy allows, is denied. ``policyTypes`` left out means Ingress, plus Egress
+    when the policy has egress rules (NetworkPolicySpec)."""
+    selector = as_map(get(props, "spec", "podSelector")) or {}
+    if selector.get("matchLabels") or selector.get("matchExpressions"):
+        return False
+    types = set(strings(get(props, "spec", "policyTypes")))
+    if not types:
+        types = {"Ingress", *(["Egress"] if get(props, "spec", "egress") is not None else [])}
+    return {"Ingress", "Egress"} <= types
+
+
 def network_policy_per_namespace(
     resources: Sequence[Resource], _settings: Settings
 ) -> Iterator[tuple[Resource, str]]:
     graph = Graph(resources)
-    covered = {
-        (provider_key(p), namespace_of(p.props) or "default") for p in graph.of_type(K8S_NETWORK_POLICY)
+    policies = graph.of_type(K8S_NETWORK_POLICY)
+    covered = {(provider_key(p), namespace_of(p.props) or "default") for p in policies}
+    isolated = {
+        (provider_key(p), namespace_of(p.props) or "default")
+        for p in policies
+        if _isolates_every_pod(p.props)
     }
     for namespace in graph.of_type(K8S_NAMESPACE):
         name = get(namespace.props, "metadata", "name")
-        if (provider_key(namespace), name) not in covered:
+        key = (provider_key(namespace), name)
+        if key not in covered:
             yield namespace, f"namespace {name!s} has no NetworkPolicy: every pod in it accepts any traffic"
+        elif key not in isolated:
+            yield (
+                namespace,
+                f"namespace {name!s} has no NetworkPolicy selecting every pod for both Ingress and Egress: "
+                "a pod no other policy names accepts any traffic or sends anywhere",
+            )
 
 
 NETWORK_POLICY_PER_NAMESPACE = Rule(
     id="k8s-network-policy-per-namespace",
     cis="4.3.2",
     level=Level.MANDATORY,
-    title="Every namespace the program creates has at least one NetworkPolicy (default deny, then the "
-    "flows the apps need).",
-    remediation="add a NetworkPolicy to the namespace (workloads/deploy/manifests.py network_policies)",
+    title="Every namespace the program creates has NetworkPolicies, one of which selects every pod for "
+    "both Ingress and Egress (default deny, then the flows the pods need).",
+    remediation="add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] to the namespace "
+    "(workloads/deploy/manifests.py network_policies, infra/mesh/common.py controller_network_policy)",
     types=frozenset({K8S_NAMESPACE}),
     stack_check=network_policy_per_namespace,
 )

@@ -123,7 +123,13 @@ def test_stack_policy_sees_every_resource_and_blames_one() -> None:
         _stack_resource(t.K8S_NAMESPACE, "apps-ns", {"metadata": {"name": "apps"}}, provider="c1"),
         _stack_resource(t.K8S_NAMESPACE, "ops-ns", {"metadata": {"name": "ops"}}, provider="c1"),
         _stack_resource(
-            t.K8S_NETWORK_POLICY, "deny", {"metadata": {"name": "d", "namespace": "apps"}}, provider="c1"
+            t.K8S_NETWORK_POLICY,
+            "deny",
+            {
+                "metadata": {"name": "d", "namespace": "apps"},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            },
+            provider="c1",
         ),
     ]
     reported: Reported = []
@@ -133,7 +139,8 @@ def test_stack_policy_sees_every_resource_and_blames_one() -> None:
     assert reported == [
         (
             f"{t.K8S_NAMESPACE} ops-ns: namespace ops has no NetworkPolicy: every pod in it accepts any traffic. "
-            "Fix: add a NetworkPolicy to the namespace (workloads/deploy/manifests.py network_policies)",
+            "Fix: add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] to the namespace "
+            "(workloads/deploy/manifests.py network_policies, infra/mesh/common.py controller_network_policy)",
             f"urn:pulumi:dev::crossmesh::{t.K8S_NAMESPACE}::ops-ns",
         )
     ]

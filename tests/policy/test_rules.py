@@ -125,10 +125,12 @@ def psa(enforce: str = "restricted", audit: str = "restricted", warn: str = "res
     }
 
 
-def netpol(namespace_name: str, provider: str = "c1") -> Resource:
+def netpol(namespace_name: str, provider: str = "c1", **spec: Any) -> Resource:
+    """A default deny both ways, or the policy ``spec`` describes."""
+    body = spec or {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     return res(
         t.K8S_NETWORK_POLICY,
-        {"metadata": {"name": "default-deny", "namespace": namespace_name}, "spec": {"podSelector": {}}},
+        {"metadata": {"name": "default-deny", "namespace": namespace_name}, "spec": body},
         f"netpol-{namespace_name}-{provider}",
         provider=provider,
     )
@@ -708,11 +710,37 @@ CASES: dict[str, Case] = {
         ],
     ),
     "k8s-network-policy-per-namespace": Case(
-        good=[[namespace("apps", psa()), netpol("apps")]],
+        good=[
+            [namespace("apps", psa()), netpol("apps")],
+            # Egress is implied by egress rules when policyTypes is left out.
+            [namespace("apps", psa()), netpol("apps", podSelector={}, egress=[{"ports": [{"port": 443}]}])],
+        ],
         bad=[
             Bad(one(namespace("apps", psa())), "ns-apps", "has no NetworkPolicy"),
             # A policy in the same-named namespace of another cluster does not cover this one.
             Bad([namespace("apps", psa()), netpol("apps", provider="c2")], "ns-apps", "has no NetworkPolicy"),
+            # Ingress only (policyTypes left out, no egress rules): every pod may still send anywhere.
+            Bad(
+                [namespace("apps", psa()), netpol("apps", podSelector={}, ingress=[{"from": []}])],
+                "ns-apps",
+                "both Ingress and Egress",
+            ),
+            Bad(
+                [namespace("apps", psa()), netpol("apps", podSelector={}, policyTypes=["Ingress"])],
+                "ns-apps",
+                "both Ingress and Egress",
+            ),
+            # Both ways, but only for some pods.
+            Bad(
+                [
+                    namespace("apps", psa()),
+                    netpol(
+                        "apps", podSelector={"matchLabels": {"app": "a"}}, policyTypes=["Ingress", "Egress"]
+                    ),
+                ],
+                "ns-apps",
+                "both Ingress and Egress",
+            ),
         ],
     ),
     "k8s-pod-security-labels": Case(

@@ -25,7 +25,9 @@ from infra.topology import Topology
 def composed_names(config: StackConfig, topology: Topology) -> Iterator[ComposedName]:
     purpose = "the App Mesh controller"
     yield kubernetes_name(common.controller_namespace(controller.NAMESPACE, enforce="baseline"), (), purpose)
-    yield kubernetes_name(common.vpc_only_ingress(controller.NAMESPACE, config.network.cidr), (), purpose)
+    yield kubernetes_name(
+        common.controller_network_policy(controller.NAMESPACE, config.network.cidr), (), purpose
+    )
     yield helm_release(controller.CHART, controller.NAMESPACE, purpose)
     mesh = config.mesh
     mesh_parts = ((config_key("mesh.name"), mesh.name),)

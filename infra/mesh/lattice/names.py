@@ -69,7 +69,7 @@ def composed_names(config: StackConfig, topology: Topology) -> Iterator[Composed
     purpose = "the Gateway API controller"
     namespace = objects.CONTROLLER_NAMESPACE
     yield kubernetes_name(common.controller_namespace(namespace, enforce="restricted"), (), purpose)
-    yield kubernetes_name(common.vpc_only_ingress(namespace, config.network.cidr), (), purpose)
+    yield kubernetes_name(common.controller_network_policy(namespace, config.network.cidr), (), purpose)
     yield helm_release(objects.CONTROLLER_RELEASE, namespace, purpose)
     yield kubernetes_name(objects.gateway_class(), (), purpose)
     network = _service_network(config)

@@ -224,4 +224,42 @@ def test_every_namespace_we_create_has_a_network_policy() -> None:
     controller = inputs(
         recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "eksc1-mesh-controller-netpol"
     )
-    assert controller["spec"]["ingress"] == [{"from": [{"ipBlock": {"cidr": "172.16.0.0/16"}}]}]
+    assert controller["metadata"] == {
+        "name": "controller-vpc-ingress-https-egress",
+        "namespace": "appmesh-system",
+    }
+    assert controller["spec"] == CONTROLLER_POLICY_SPEC
+
+
+# Both ways isolated: webhook calls from the VPC in; DNS through CoreDNS and HTTPS (the Kubernetes and
+# AWS APIs) out, so the controller cannot reach the node's instance metadata (port 80) or the apps.
+CONTROLLER_POLICY_SPEC = {
+    "podSelector": {},
+    "policyTypes": ["Ingress", "Egress"],
+    "ingress": [{"from": [{"ipBlock": {"cidr": "172.16.0.0/16"}}]}],
+    "egress": [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        },
+        {"ports": [{"protocol": "TCP", "port": 443}]},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "namespace"), [("dev", "aws-application-networking-system"), ("appmesh", "appmesh-system")]
+)
+def test_the_controller_namespace_is_isolated_both_ways(env: str, namespace: str) -> None:
+    recording = record_env(env)
+    for cluster in ("eksc1", "eksc2"):
+        policy = inputs(
+            recording, "kubernetes:networking.k8s.io/v1:NetworkPolicy", f"{cluster}-mesh-controller-netpol"
+        )
+        assert policy["metadata"]["namespace"] == namespace
+        assert policy["spec"] == CONTROLLER_POLICY_SPEC
