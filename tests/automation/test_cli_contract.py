@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -110,15 +111,27 @@ def test_render_json_on_bad_configuration_names_the_key(tmp_path: Path) -> None:
     assert "aws:region: got 'us-east-7'" in str(error["message"])
 
 
+def _console_script() -> list[str]:
+    """The installed `crossmesh` command, as pyproject.toml declares it (module:function)."""
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    module, _, function = project["scripts"]["crossmesh"].partition(":")
+    return ["-c", f"import sys; sys.argv[0] = 'crossmesh'; from {module} import {function}; {function}()"]
+
+
+ENTRY_POINTS = {"python -m automation": ["-m", "automation"], "crossmesh": _console_script()}
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_during_render_prints_a_line_and_the_json_error_and_exits_130(
-    tmp_path: Path, sent: signal.Signals
+    tmp_path: Path, sent: signal.Signals, entry: str
 ) -> None:
-    # SIGTERM (a cancelled CI job) ends a command as Ctrl-C does; it used to end it without a word.
+    # SIGTERM (a cancelled CI job) ends a command as Ctrl-C does; it used to end it without a word,
+    # and the installed `crossmesh` command, which called the typer app directly, still did.
     out_dir = tmp_path / "render"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "automation", "render", "dev", "--json", "--out", str(out_dir)],
+        [sys.executable, *ENTRY_POINTS[entry], "render", "dev", "--json", "--out", str(out_dir)],
         cwd=PROJECT_DIR,
         env=_clean_env(tmp_path),
         stdout=subprocess.PIPE,
