@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -105,3 +107,81 @@ def test_docs_list_every_exit_code() -> None:
         if line.startswith("| ") and line.split("|")[1].strip().isdigit()
     }
     assert rows == {str(int(code)): code.name for code in ExitCode}
+
+
+def _failure_kinds() -> dict[str, set[str]]:
+    """Every ``kind`` a failure of the CLI can carry, read from the source: ``Failure(code, kind, ...)``,
+    the helpers that pass a ``kind`` parameter on to ``Failure``, and the verification error document;
+    kind -> the names of the exit codes it is raised with (empty when the code is a variable)."""
+    trees = [
+        ast.parse(path.read_text(encoding="utf-8")) for path in (PROJECT_DIR / "automation").rglob("*.py")
+    ]
+    helpers = {
+        node.name: [arg.arg for arg in node.args.args]
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and "kind" in [arg.arg for arg in node.args.args]
+        and any(isinstance(c, ast.Call) and ast.unparse(c.func) == "Failure" for c in ast.walk(node))
+    }
+    fixed_code = {"_credentials_failure": "AWS_CREDENTIALS"}  # its code is not a parameter
+    assert {"Failure", *helpers} >= {"_fail", "_credentials_failure", "failure"}, helpers
+    kinds: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                keys = [k.value if isinstance(k, ast.Constant) else None for k in node.keys]
+                value = node.values[keys.index("kind")] if {"kind", "exit_code"} <= set(keys) else None
+                if isinstance(value, ast.Constant):
+                    kinds.setdefault(str(value.value), set())
+                continue
+            if not isinstance(node, ast.Call):
+                continue
+            name = ast.unparse(node.func)
+            params = ["code", "kind"] if name == "Failure" else helpers.get(name)
+            if params is None:
+                continue
+            given = dict(zip(params, node.args, strict=False)) | {
+                k.arg: k.value for k in node.keywords if k.arg
+            }
+            kind, code = given.get("kind"), given.get("code")
+            code_name = fixed_code.get(name) or (
+                code.attr
+                if isinstance(code, ast.Attribute) and ast.unparse(code.value) == "ExitCode"
+                else None
+            )
+            choices = [kind.body, kind.orelse] if isinstance(kind, ast.IfExp) else [kind]
+            for choice in choices:
+                if isinstance(choice, ast.Constant):
+                    kinds.setdefault(str(choice.value), set()).update([code_name] if code_name else [])
+                else:  # only the helpers themselves pass a kind they were given
+                    assert isinstance(choice, ast.Name), ast.unparse(node)
+                    assert choice.id == "kind", ast.unparse(node)
+    return kinds
+
+
+def _documented_kinds() -> dict[str, str]:
+    """The error kinds docs/cli.md lists, each with the exit code of its row."""
+    text = DOCS.read_text(encoding="utf-8")
+    table = text[text.index("| `kind` | exit |") :].split("\n\n", 1)[0]
+    documented: dict[str, str] = {}
+    for row in table.splitlines()[2:]:
+        kinds, code = (cell.strip() for cell in row.strip("|").split("|"))
+        for kind in re.findall(r"^`([a-z_]+)`|, `([a-z_]+)`", kinds):
+            documented[kind[0] or kind[1]] = ExitCode(int(code)).name
+    return documented
+
+
+def test_docs_list_every_error_kind_with_its_exit_code() -> None:
+    found, documented = _failure_kinds(), _documented_kinds()
+    assert {"aws_wrong_account", "verify_failed"} <= set(found), "the source scan is broken"
+    assert sorted(set(found) - set(documented)) == [], "error kinds the code raises but docs/cli.md omits"
+    assert sorted(set(documented) - set(found)) == [], (
+        "error kinds docs/cli.md lists but the code never raises"
+    )
+    wrong = {
+        kind: (documented[kind], codes)
+        for kind, codes in found.items()
+        if codes and documented[kind] not in codes
+    }
+    assert wrong == {}, "error kinds listed under another exit code than the code raises them with"
