@@ -4,6 +4,7 @@ files and the README's key table generated from it are committed and current."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from automation import config_docs
+from automation.environment import read_stack_document
 from infra import config as model
 from tests.support import PROJECT_DIR
 
@@ -107,3 +109,39 @@ def test_readme_table_lists_every_nested_key_with_its_default() -> None:
         in table
     )
     assert "| `aws:region` | AWS region of the stack (one where EKS is available). | required |" in table
+
+
+DOCUMENTED_SETTING = re.compile(r"`(crossmesh:[A-Za-z.]+): ([^`]+)`")
+"""A setting quoted in prose as it is written in a stack file, e.g. `crossmesh:mesh.tracing: none`."""
+
+
+def _quoted_settings() -> list[tuple[str, str, str]]:
+    pages = [
+        PROJECT_DIR / "README.md",
+        PROJECT_DIR / "workloads" / "README.md",
+        *(PROJECT_DIR / "docs").glob("*.md"),
+    ]
+    return [
+        (path.relative_to(PROJECT_DIR).as_posix(), key, value)
+        for path in sorted(pages)
+        for key, value in DOCUMENTED_SETTING.findall(path.read_text(encoding="utf-8"))
+    ]
+
+
+@pytest.mark.parametrize(("page", "key", "value"), _quoted_settings(), ids=str)
+def test_every_setting_the_docs_quote_is_one_the_stack_file_takes(
+    page: str, key: str, value: str, tmp_path: Path
+) -> None:
+    # Read as the CLI reads a stack file, then checked against the generated schema of that one key.
+    top, *path = key.split(".")
+    text = f"config:\n  {top}:\n" + "".join(f"{'  ' * (i + 2)}{part}:\n" for i, part in enumerate(path[:-1]))
+    (tmp_path / "Pulumi.x.yaml").write_text(text + f"{'  ' * (len(path) + 1)}{path[-1]}: {value}\n")
+    written: Any = read_stack_document(tmp_path / "Pulumi.x.yaml")["config"][top]
+    schema = _schema()
+    node: Any = schema["properties"]["config"]["properties"][top]
+    for part in path:
+        written = written[part]
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        node = node["properties"][part]
+    jsonschema.Draft202012Validator({**node, "$defs": schema["$defs"]}).validate(written)
