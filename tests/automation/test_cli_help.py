@@ -185,3 +185,16 @@ def test_docs_list_every_error_kind_with_its_exit_code() -> None:
         if codes and documented[kind] not in codes
     }
     assert wrong == {}, "error kinds listed under another exit code than the code raises them with"
+
+
+def test_docs_name_every_environment_variable_of_ours_the_code_reads() -> None:
+    names = {
+        node.value
+        for path in (PROJECT_DIR / "automation").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if re.fullmatch(r"CROSSMESH_[A-Z_]+", node.value)
+    }
+    assert "CROSSMESH_CACHE_DIR" in names, "the source scan is broken"
+    pages = "".join(p.read_text(encoding="utf-8") for p in (PROJECT_DIR / "docs").glob("*.md"))
+    assert sorted(n for n in names if f"`{n}`" not in pages and f"`${n}`" not in pages) == []
