@@ -448,7 +448,7 @@ class ShiftRun:
                 f"Continue it with `python -m automation shift {self.env} --resume`.",
             )
             lines = self._rollback(stack, state, targets, observer, problem)
-            self.session.extra = {"steps": self.report, "weights": state.last_good}
+            self.session.extra = {"steps": self.report, "weights": state.last_good, "target": state.target}
             raise CrossmeshError(replace(problem, details=lines)) from (
                 exc if isinstance(exc, Interrupted) else None
             )
@@ -481,7 +481,7 @@ class ShiftRun:
         state.status = "failed"
         lines = self._rollback(stack, state, targets, observer, failure)
         self._save_failed(stack, state)
-        self.session.extra = {"steps": self.report, "weights": state.last_good}
+        self.session.extra = {"steps": self.report, "weights": state.last_good, "target": state.target}
         raise CrossmeshError(replace(failure, details=[*failure.details, *lines])) from cause
 
     def _save_failed(self, stack: ShiftStack, state: ShiftState) -> None:

@@ -132,6 +132,8 @@ def test_an_update_that_fails_mid_shift_puts_the_last_good_weights_back(tmp_path
         "step 2 (blue=75,red=25) failed: RuntimeError: update failed: ThrottlingException"
     )
     assert document["weights"] == {"blue": 90, "red": 10}
+    # docs/cli.md: a shift's document names its target, failed or not
+    assert document["target"] == {"blue": 0, "red": 100}
     assert stack.updates == [{"blue": 90, "red": 10}, {"blue": 75, "red": 25}, {"blue": 90, "red": 10}]
     assert stack.applied == {"blue": 90, "red": 10}
     assert STATE_TAG not in stack.tags  # a failed shift starts again, it is not resumed
