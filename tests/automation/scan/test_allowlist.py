@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,33 @@ def test_the_repository_allow_list_is_valid_and_every_entry_has_a_reason() -> No
     entries = allowlist.load(ALLOWLIST, environments())
     assert entries
     assert all(len(e.reason) >= allowlist.MIN_REASON_LENGTH for e in entries)
+
+
+def _security_page() -> str:
+    return (ALLOWLIST.parents[1] / "docs" / "security.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("env", environments(ALLOWLIST.parents[1]))
+def test_the_results_table_of_docs_security_shows_each_environments_checkov_entries(env: str) -> None:
+    entries = allowlist.load(ALLOWLIST, environments(ALLOWLIST.parents[1]))
+    applied = Counter(
+        e.check for e in entries if e.tool == "checkov" and (e.environments is None or env in e.environments)
+    )
+    row = next(
+        line
+        for line in _security_page().splitlines()
+        if line.startswith(f"| checkov terraform_plan (AWS), {env} |")
+    )
+    shown = row.strip("|").split("|")[-1].strip()
+    counted = {check: int(n) for n, check in re.findall(r"(\d+) \u00d7 (\S+)", shown)}
+    assert counted == dict(applied), row
+
+
+def test_docs_security_names_every_bandit_check_the_allow_list_accepts() -> None:
+    page = _security_page()
+    section = page[page.index("### The allow-list") :]
+    checks = {
+        e.check for e in allowlist.load(ALLOWLIST, environments(ALLOWLIST.parents[1])) if e.tool == "bandit"
+    }
+    assert checks, "no bandit entries read"
+    assert sorted(c for c in checks if c not in section) == []
