@@ -376,7 +376,7 @@ def verify(
     concurrency: ConcurrencyOpt = 20,
     install_cli: InstallCliOpt = False,
 ) -> None:
-    """Verify the deployed ENV: App Mesh, Cloud Map, pods, and the color split through front."""
+    """Verify the deployed ENV: the mesh's AWS objects, the pods, and the color split through front."""
     session = _session(ctx, env, "verify", as_json)
     http = _http(requests, timeout, concurrency)
     if front_url is not None:
