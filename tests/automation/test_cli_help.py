@@ -198,3 +198,19 @@ def test_docs_name_every_environment_variable_of_ours_the_code_reads() -> None:
     assert "CROSSMESH_CACHE_DIR" in names, "the source scan is broken"
     pages = "".join(p.read_text(encoding="utf-8") for p in (PROJECT_DIR / "docs").glob("*.md"))
     assert sorted(n for n in names if f"`{n}`" not in pages and f"`${n}`" not in pages) == []
+
+
+def test_docs_list_every_stack_output_the_program_exports() -> None:
+    program = ast.parse((PROJECT_DIR / "__main__.py").read_text(encoding="utf-8"))
+    exported = {
+        node.args[0].value
+        for node in ast.walk(program)
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func) == "pulumi.export"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert {"frontUrl", "clusters"} <= exported, "the program scan is broken"
+    row = next(
+        line for line in DOCS.read_text(encoding="utf-8").splitlines() if line.startswith("| `outputs ENV`")
+    )
+    assert set(re.findall(r"`([a-zA-Z]+)`", row.split("|")[2])) == exported
