@@ -1,7 +1,9 @@
 """Is this machine able to deploy? The tools a deploy runs, checked before anything else happens.
 
 - a Pulumi CLI no older than the Pulumi SDK the program uses (a CLI older than its SDK can lack
-  engine features the SDK asks for; ``--install-cli`` installs the matching one);
+  engine features the SDK asks for; ``--install-cli`` installs the matching one). The CLI checked is
+  the one the run will use: the SDK's own version in ~/.pulumi/versions when it is there (where
+  ``--install-cli`` puts it), else the one on PATH;
 - Docker with the buildx plugin and a reachable engine, when the app images are built
   (``crossmesh:workloads.images.build``): pulumi-docker-build drives BuildKit through them;
 - the AWS CLI, which the clusters' kubeconfigs run (``aws eks get-token``) for every Kubernetes call.
@@ -18,6 +20,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
@@ -60,33 +63,53 @@ def sdk_version() -> tuple[int, int, int]:
     return parsed or (3, 0, 0)
 
 
+def installed_cli_root() -> Path:
+    """Where ``--install-cli`` (``PulumiCommand.install``) puts the CLI matching this SDK; a run uses
+    the CLI there, when there is one, before the one on PATH (automation/stack.py)."""
+    return Path.home() / ".pulumi" / "versions" / importlib.metadata.version("pulumi")
+
+
 def _fail(code: ExitCode, kind: str, message: str, hint: str) -> CrossmeshError:
     return CrossmeshError(Failure(code, kind, message, hint + " Nothing was changed."))
 
 
-def check_pulumi(run: Runner, sdk: tuple[int, int, int] | None = None) -> str | None:
-    """The Pulumi CLI's version, or None when there is none on PATH (opening the stack reports that,
-    with ``--install-cli`` as the fix); raises when it is older than the SDK."""
+def check_pulumi(
+    run: Runner, sdk: tuple[int, int, int] | None = None, *, install: bool = False, root: Path | None = None
+) -> str | None:
+    """The version of the Pulumi CLI the run will use, or None when there is none (opening the stack
+    reports that, with ``--install-cli`` as the fix); raises when it is older than the SDK.
+
+    ``root``: where ``--install-cli`` puts the CLI (:func:`installed_cli_root`). ``install``: the run
+    installs the SDK's CLI there when it lacks one, so one on PATH that would not do is no reason to stop.
+    """
     sdk = sdk or sdk_version()
-    answer = run(["pulumi", "version"])
+    installed = (root or installed_cli_root()) / "bin" / "pulumi"
+    if installed.is_file():
+        which, argv = f"the Pulumi CLI in {installed.parent.parent}", [str(installed), "version"]
+    else:
+        which, argv = "the Pulumi CLI on PATH", ["pulumi", "version"]
+    answer = run(argv)
     if answer.code == 127:
         return None
     version = parse_version(answer.output) if answer.code == 0 else None
     wanted = ".".join(map(str, sdk))
+    usable = version is not None and version[0] == sdk[0] and version >= sdk
+    if not usable and install and not installed.is_file():
+        return f"{wanted} (--install-cli installs it for this run)"
     if version is None:
         raise _fail(
             ExitCode.PULUMI_CLI_MISSING,
             "pulumi_cli_broken",
-            f"`pulumi version` failed ({answer.code}): {answer.output[:200]}",
+            f"`pulumi version` failed ({answer.code}) for {which}: {answer.output[:200]}",
             f"Reinstall the Pulumi CLI {wanted} or newer (https://www.pulumi.com/docs/install/), or rerun "
             "with --install-cli.",
         )
-    if version[0] != sdk[0] or version < sdk:
+    if not usable:
         found = ".".join(map(str, version))
         raise _fail(
             ExitCode.PULUMI_CLI_MISSING,
             "pulumi_cli_too_old",
-            f"the Pulumi CLI on PATH is {found}; this program's Pulumi SDK is {wanted}, and a CLI older "
+            f"{which} is {found}; this program's Pulumi SDK is {wanted}, and a CLI older "
             "than its SDK can lack what the SDK asks of the engine",
             f"Install the Pulumi CLI {wanted} or newer: `curl -fsSL https://get.pulumi.com | sh -s -- "
             f"--version {wanted}`, or rerun with --install-cli (it installs {wanted} for this run).",
@@ -148,10 +171,11 @@ def check_aws_cli(run: Runner) -> str:
     return ".".join(map(str, version))
 
 
-def check_machine(config: StackConfig, run: Runner = run_command) -> list[str]:
-    """Every tool a deploy of ``config`` needs; what was found, one line each."""
+def check_machine(config: StackConfig, run: Runner = run_command, *, install_cli: bool = False) -> list[str]:
+    """Every tool a deploy of ``config`` needs; what was found, one line each. ``install_cli``: the
+    run was given --install-cli."""
     found: list[str] = []
-    pulumi = check_pulumi(run)
+    pulumi = check_pulumi(run, install=install_cli)
     found.append(f"pulumi {pulumi}" if pulumi else "pulumi: not on PATH (opening the stack decides)")
     if config.workloads.images.build:
         check_docker(run)

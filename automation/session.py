@@ -87,10 +87,10 @@ def check_leaks_with_real_clients(config: StackConfig) -> None:
     check_after_destroy(config)
 
 
-def check_this_machine(config: StackConfig) -> list[str]:
+def check_this_machine(config: StackConfig, install_cli: bool) -> list[str]:
     from automation.machine import check_machine
 
-    return check_machine(config)
+    return check_machine(config, install_cli=install_cli)
 
 
 def stdin_is_a_terminal() -> bool:
@@ -108,8 +108,9 @@ class Dependencies:
     verifier: Verifier = verify_with_real_clients
     """The full verification of a deployed environment."""
     leak_check: Callable[[StackConfig], None] = check_leaks_with_real_clients
-    machine_check: Callable[[StackConfig], list[str]] = check_this_machine
-    """Before deploy and preview: the Pulumi CLI, Docker with buildx, the AWS CLI (automation/machine.py)."""
+    machine_check: Callable[[StackConfig, bool], list[str]] = check_this_machine
+    """Before deploy and preview: the Pulumi CLI, Docker with buildx, the AWS CLI (automation/machine.py);
+    the second argument is --install-cli."""
     """After destroy: what of the stack is left (automation/leaks.py); raises exit 10 listing it."""
     is_interactive: Callable[[], bool] = stdin_is_a_terminal
     """Whether a confirmation can be asked (stdin is a terminal)."""
@@ -375,7 +376,12 @@ class DeploySession:
             raise _Declined
 
     def preflight(
-        self, config: StackConfig, *, mesh: Literal["require", "warn"], deploying: bool = False
+        self,
+        config: StackConfig,
+        *,
+        mesh: Literal["require", "warn"],
+        deploying: bool = False,
+        install_cli: bool = False,
     ) -> CallerIdentity:
         """STS first, then the mesh backend; with ``mesh="warn"`` an unavailable mesh only warns (destroy
         and refresh must still be able to clean up what is left)."""
@@ -395,7 +401,7 @@ class DeploySession:
             # deploy and preview: the tools they run must be here; no name may belong to another
             # stack, the creator must not be listed as an operator, and on updates each cluster's API
             # endpoint must answer from here.
-            self.output.say("machine: " + ", ".join(self.deps.machine_check(config)))
+            self.output.say("machine: " + ", ".join(self.deps.machine_check(config, install_cli)))
             for note in preflight.check_for_deploy(config, identity, clients):
                 self.output.say(note, label="note: ")
         return identity
@@ -553,7 +559,7 @@ class DeploySession:
             config = self.load(deploying=True)
             self.refuse_undeployable(config)
             self.require_confirmation_possible(yes)
-            self.preflight(config, mesh="require", deploying=True)
+            self.preflight(config, mesh="require", deploying=True, install_cli=install_cli)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_stale_weights(config, runner)
             self.refuse_backend_switch(config, runner)
@@ -582,7 +588,7 @@ class DeploySession:
         def body() -> int:
             config = self.load(deploying=True)
             self.refuse_undeployable(config)
-            self.preflight(config, mesh="require", deploying=True)
+            self.preflight(config, mesh="require", deploying=True, install_cli=install_cli)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_backend_switch(config, runner)
             result = self.operate(runner, config, "preview", parallel)

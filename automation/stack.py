@@ -10,7 +10,6 @@ The CLI imports this module inside its commands only: ``--help`` must not pay fo
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import subprocess
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from pulumi.automation.errors import InvalidVersionError
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
+from automation.machine import installed_cli_root
 from automation.progress import EventSink
 
 INSTALL_HINT = (
@@ -187,7 +187,7 @@ def _installed_command(install: bool) -> Any:
     later runs find it there without --install-cli.
     """
     # The folder PulumiCommand.install() picks by default: the CLI version matching this SDK.
-    root = Path.home() / ".pulumi" / "versions" / importlib.metadata.version("pulumi")
+    root = installed_cli_root()
     if (root / "bin" / "pulumi").is_file():
         try:
             return PulumiCommand(root=str(root))

@@ -222,7 +222,7 @@ def test_every_command_stops_before_pulumi_with_another_accounts_credentials(
         stack_factory=factory,
         preflight_clients=make_clients,
         leak_check=lambda config: None,
-        machine_check=lambda config: [],
+        machine_check=lambda config, install_cli: [],
         log_dir=tmp_path / "logs",
         project_dir=project,
     )

@@ -127,7 +127,7 @@ def deps(tmp_path: Path) -> Dependencies:
         preflight_clients=lambda region: PreflightClients(Sts(), AppMesh()),
         verifier=lambda plan, http, deadline_s: VerifyReport(checks=()),
         leak_check=lambda config: None,
-        machine_check=lambda config: [],
+        machine_check=lambda config, install_cli: [],
         log_dir=tmp_path / "logs",
     )
 

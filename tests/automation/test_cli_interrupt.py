@@ -76,7 +76,7 @@ deps = Dependencies(
     stack_factory=lambda request: Engine(),
     preflight_clients=lambda region: PreflightClients(Sts(), AppMesh()),
     leak_check=lambda config: None,
-    machine_check=lambda config: [],
+    machine_check=lambda config, install_cli: [],
     log_dir=Path(sys.argv[2]),
     interrupt=InterruptTiming(grace_s=float(sys.argv[1])),
 )

@@ -44,7 +44,7 @@ class Opened:
             stack_factory=self.factory,
             preflight_clients=self.preflight_clients,
             leak_check=lambda config: None,
-            machine_check=lambda config: [],
+            machine_check=lambda config, install_cli: [],
             log_dir=self.tmp_path / "logs",
         )
         outcome = CliRunner().invoke(cli.app, [*args, "--json"], obj=deps)

@@ -191,6 +191,8 @@ class World:
     interrupt: InterruptTiming = DEFAULT_TIMING
     real_stack_factory: bool = False
     """Use the real Automation API stack factory instead of the fake runner."""
+    machine_checks: list[bool] = field(default_factory=list[bool])
+    """The --install-cli flag each machine check was given."""
 
     def factory(self, request: StackRequest) -> StackRunner:
         if self.real_stack_factory:
@@ -209,6 +211,10 @@ class World:
             eks=self.eks,
         )
 
+    def machine_check(self, config: StackConfig, install_cli: bool) -> list[str]:
+        self.machine_checks.append(install_cli)
+        return ["fake tools"]
+
     def verify(self, plan: VerifyPlan, http: HttpCheckSettings, deadline_s: float) -> VerifyReport:
         self.journal.append(f"verify requests={http.requests} deadline={deadline_s}")
         self.plans.append(plan)
@@ -220,7 +226,7 @@ class World:
             preflight_clients=self.clients,
             verifier=self.verify,
             leak_check=lambda config: self.journal.append(f"leak check {config.stack}"),
-            machine_check=lambda config: ["fake tools"],
+            machine_check=self.machine_check,
             is_interactive=lambda: self.interactive,
             project_dir=self.project_dir,
             log_dir=self.log_dir,
@@ -334,6 +340,14 @@ def test_deploy_passes_backend_and_parallel_and_can_skip_verification(world: Wor
     ]  # deploy reads the applied weights first (automation/shift/guard.py)
     assert world.plans == []
     assert json_result(outcome)["verification"] is None
+
+
+@pytest.mark.parametrize("command", [["deploy", "dev", "--yes"], ["preview", "dev"]])
+def test_install_cli_reaches_the_machine_check(world: World, command: list[str]) -> None:
+    # An older CLI on PATH must not stop a run that installs the right one (automation/machine.py).
+    assert world.invoke(*command, "--json").exit_code == 0
+    assert world.invoke(*command, "--install-cli", "--json").exit_code == 0
+    assert world.machine_checks == [False, True]
 
 
 def test_deploy_verification_options_reach_the_verifier(world: World) -> None:

@@ -25,6 +25,7 @@ def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "bin"
     folder.mkdir()
     monkeypatch.setenv("PATH", str(folder))  # nothing but the fakes
+    monkeypatch.setenv("HOME", str(tmp_path))  # no CLI an --install-cli of this machine's user put there
     return folder
 
 
@@ -59,6 +60,36 @@ def test_pulumi_older_than_the_sdk_is_refused_with_the_version_to_install(bin_di
     )
     assert "--version 3.272.0" in caught.value.failure.hint
     assert check_pulumi(run_command, sdk=(3, 100, 0)) == "3.100.0"
+
+
+def test_the_cli_install_cli_put_in_place_is_checked_not_an_older_one_on_path(
+    bin_dir: Path, tmp_path: Path
+) -> None:
+    # A run uses the SDK's CLI in ~/.pulumi/versions when it is there (automation/stack.py), so a later
+    # run without --install-cli must not be stopped by the older CLI on PATH.
+    _ready(bin_dir, pulumi="v3.100.0")
+    root = tmp_path / "versions" / "3.272.0"
+    (root / "bin").mkdir(parents=True)
+    _tool(root / "bin", "pulumi", 'echo "v3.272.0"')
+    assert check_pulumi(run_command, sdk=(3, 272, 0), root=root) == "3.272.0"
+    _tool(root / "bin", "pulumi", 'echo "v3.200.0"')
+    with pytest.raises(CrossmeshError) as caught:
+        check_pulumi(run_command, sdk=(3, 272, 0), root=root)
+    assert f"the Pulumi CLI in {root} is 3.200.0" in caught.value.failure.message
+
+
+def test_install_cli_is_not_stopped_by_an_older_cli_on_path(bin_dir: Path, tmp_path: Path) -> None:
+    # The too-old message says to rerun with --install-cli; that rerun must get past this check.
+    _ready(bin_dir, pulumi="v3.100.0")
+    root = tmp_path / "versions" / "3.272.0"
+    with pytest.raises(CrossmeshError):
+        check_pulumi(run_command, sdk=(3, 272, 0), root=root)
+    found = check_pulumi(run_command, sdk=(3, 272, 0), root=root, install=True)
+    assert found == "3.272.0 (--install-cli installs it for this run)"
+    config = parse_stack_file(stack_document("dev"), "dev")
+    with pytest.raises(CrossmeshError):
+        check_machine(config)
+    assert check_machine(config, install_cli=True)[0].startswith("pulumi ")
 
 
 def test_no_pulumi_on_path_is_left_to_opening_the_stack(bin_dir: Path) -> None:

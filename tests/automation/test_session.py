@@ -36,7 +36,7 @@ def session_over(
         ),
         verifier=verifier,
         leak_check=lambda config: journal.append("leak check"),
-        machine_check=lambda config: ["fake tools"],
+        machine_check=lambda config, install_cli: ["fake tools"],
         is_interactive=lambda: False,
         log_dir=tmp_path / "logs",
     )
