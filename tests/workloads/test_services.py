@@ -481,3 +481,18 @@ def test_the_pre_stop_command_drains_an_app_listening_on_every_ipv6_and_ipv4_add
     )
     assert b"drain call failed" not in done.stdout, done.stdout
     assert get(color.url("/healthz")).status_code == 503
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_teardown_leaves_no_drain_files_behind(tmp_path: Path, workers: str) -> None:
+    # The supervisor removes its state and key files as it stops (workloads/README.md); a teardown that
+    # only killed the apps left both in /dev/shm for every app a test started.
+    launcher = Launcher(tmp_path)
+    try:
+        app = launcher.start("workloads.runtime.colorapp", {"COLOR": "blue", "WORKERS": workers})
+        listening = next(line for line in app.logs() if line.get("msg") == "listening")
+        made = [Path(listening["drain_state"]), drain.SHARED_DIRECTORY / drain.KEY_FILE.format(port=app.port)]
+        assert all(path.exists() for path in made)
+    finally:
+        launcher.stop_all()
+    assert [path for path in made if path.exists()] == []
