@@ -273,7 +273,8 @@ class DeploySession:
         }
         if self.log is not None:
             document["log"] = str(self.log)
-        return document | self.extra | fields
+        # Every result document has ``error``: null unless a failure fills it (docs/cli.md).
+        return document | self.extra | {"error": None} | fields
 
     def fail(self, problem: Failure) -> int:
         """Print ``problem``, emit its JSON result; returns its exit code."""

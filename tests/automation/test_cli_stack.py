@@ -339,7 +339,9 @@ def test_deploy_passes_backend_and_parallel_and_can_skip_verification(world: Wor
         "outputs",
     ]  # deploy reads the applied weights first (automation/shift/guard.py)
     assert world.plans == []
-    assert json_result(outcome)["verification"] is None
+    document = json_result(outcome)
+    # A success without verification has both keys, null, like one with it (docs/cli.md).
+    assert (document["verification"], document["error"]) == (None, None)
 
 
 @pytest.mark.parametrize("command", [["deploy", "dev", "--yes"], ["preview", "dev"]])
@@ -743,6 +745,8 @@ def test_outputs_mask_secrets_unless_asked_and_need_no_aws(world: World) -> None
     outcome = world.invoke("outputs", "dev", "--json")
     assert outcome.exit_code == 0, outcome.output
     document = json_result(outcome)
+    assert set(document) == {"ok", "env", "operation", "exit_code", "outputs", "error"}
+    assert document["error"] is None
     assert document["outputs"]["clusters"] == "[secret]"
     assert document["outputs"]["frontUrl"] == FRONT_URL
     assert world.journal == ["stack"]  # no STS, no App Mesh
