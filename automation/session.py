@@ -358,16 +358,17 @@ class DeploySession:
             self.config, _ = load_environment(self.deps.project_dir, self.env, backend=backend)
         return self.config
 
-    def require_confirmation_possible(self, yes: bool) -> None:
-
+    def require_confirmation_possible(self, yes: bool, *, arguments: str = "") -> None:
+        """Without --yes off a terminal, refuse; ``arguments``: the command's own, for the hint
+        (``--to blue=0,red=100`` for shift)."""
         if not yes and not self.deps.is_interactive():
+            command = " ".join(part for part in (self.operation, self.env, arguments) if part)
             raise CrossmeshError(
                 failure(
                     ExitCode.BAD_INPUT,
                     "confirmation_required",
                     f"{self.operation} changes infrastructure and stdin is not a terminal to confirm on",
-                    f"Pass --yes: `python -m automation {self.operation} {self.env} --yes`. "
-                    "Nothing was changed.",
+                    f"Pass --yes: `python -m automation {command} --yes`. Nothing was changed.",
                 )
             )
 

@@ -12,6 +12,7 @@ nothing to do), 2 bad input, 3 a step failed and the last good weights are back,
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -121,6 +122,14 @@ class ShiftOptions:
     observe_interval_s: float = 2.0
 
 
+def _own_arguments(opts: ShiftOptions) -> str:
+    """What a rerun with --yes repeats: the target (and steps when not the default), or --resume."""
+    own = ["--resume"] if opts.resume else ["--to", opts.to]
+    if not opts.resume and opts.steps != ShiftOptions.steps:
+        own += ["--steps", opts.steps]
+    return shlex.join(own)
+
+
 def _unusable(saved: ShiftState, versions: set[str]) -> str | None:
     """Why a saved shift (a stack tag anyone can edit) cannot be resumed as it is; None when it can."""
     try:
@@ -200,7 +209,7 @@ class ShiftRun:
                 parse_target(opts.to, configured)
         except PlanError as exc:
             raise self._bad(str(exc)) from exc
-        self.session.require_confirmation_possible(opts.yes)
+        self.session.require_confirmation_possible(opts.yes, arguments=_own_arguments(opts))
         self.session.preflight(config, mesh="require")
         try:
             lock.acquire()

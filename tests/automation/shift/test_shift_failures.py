@@ -102,7 +102,12 @@ def _project(tmp_path: Path, versions: str = "") -> Path:
 
 
 def _run(
-    tmp_path: Path, stack: _Stack, *args: str, project: Path | None = None, failing: str | None = None
+    tmp_path: Path,
+    stack: _Stack,
+    *args: str,
+    project: Path | None = None,
+    failing: str | None = None,
+    yes: bool = True,
 ) -> Result:
     deps = ShiftDeps(
         session=Dependencies(
@@ -119,7 +124,30 @@ def _run(
         sleep=lambda seconds: None,
         state_dir=tmp_path / "shift",
     )
-    return CliRunner().invoke(cli.app, ["shift", "dev", *args, "--hold", "0s", "--yes", "--json"], obj=deps)
+    confirm = ["--yes"] if yes else []
+    return CliRunner().invoke(cli.app, ["shift", "dev", *args, "--hold", "0s", *confirm, "--json"], obj=deps)
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["--to", "red=100"], "shift dev --to red=100 --yes"),
+        (
+            ["--to", "blue=90,red=10", "--steps", "50,100"],
+            "shift dev --to blue=90,red=10 --steps 50,100 --yes",
+        ),
+    ],
+)
+def test_without_yes_off_a_terminal_the_hint_is_the_whole_command(
+    tmp_path: Path, args: list[str], command: str
+) -> None:
+    stack = _Stack({"blue": 100, "red": 0})
+    outcome = _run(tmp_path, stack, *args, yes=False)
+    assert outcome.exit_code == 2, outcome.output
+    error = json.loads(outcome.stdout)["error"]
+    assert error["kind"] == "confirmation_required"
+    assert error["hint"] == f"Pass --yes: `python -m automation {command}`. Nothing was changed."
+    assert stack.updates == []
 
 
 def test_an_update_that_fails_mid_shift_puts_the_last_good_weights_back(tmp_path: Path) -> None:
