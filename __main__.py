@@ -232,6 +232,7 @@ apps = {
                 )
                 for app in topology.apps_in(key)
             },
+            aws_callers=[app.app for app in topology.apps_in(key) if mesh.app_calls_aws_apis(app)],
             load_balancer_source_ranges=config.workloads.front.load_balancer_source_ranges,
             mesh_cidrs=mesh.traffic_cidrs(),
             tags=tags,

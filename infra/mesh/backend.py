@@ -159,6 +159,11 @@ class MeshBackend(ABC):
     def app_environment(self, app: AppSpec, topology: Topology) -> Mapping[str, str]:
         """Backend-specific environment of an app's container (merged over the common one)."""
 
+    def app_calls_aws_apis(self, app: AppSpec) -> bool:
+        """Whether an app's pods need HTTPS to AWS APIs (their NetworkPolicy opens 443 only to these).
+        By default every app does (a sidecar of the mesh may call its control plane)."""
+        return True
+
     def pod_annotations(
         self, *, mesh_member: bool, ports_outside_mesh: Sequence[int] = ()
     ) -> Mapping[str, str]:

@@ -253,7 +253,7 @@ def test_network_policies_deny_by_default_and_open_only_the_mesh_port() -> None:
         p["metadata"]["name"]: p["spec"]
         for p in manifests.network_policies(TOPOLOGY, "eksc2", mesh_cidrs=["172.16.0.0/16"])
     }
-    assert set(policies) == {"default-deny", "allow-dns-and-aws-apis", "colorapp-from-the-mesh"}
+    assert set(policies) == {"default-deny", "allow-dns", "allow-aws-apis", "colorapp-from-the-mesh"}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     assert policies["colorapp-from-the-mesh"] == {
         "podSelector": {"matchLabels": {"app": "colorapp"}},
@@ -262,9 +262,38 @@ def test_network_policies_deny_by_default_and_open_only_the_mesh_port() -> None:
             {"from": [{"ipBlock": {"cidr": "172.16.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 8080}]}
         ],
     }
-    egress = policies["allow-dns-and-aws-apis"]["egress"]
+    egress = policies["allow-dns"]["egress"]
     assert egress[0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    assert egress[1] == {"ports": [{"protocol": "TCP", "port": 443}]}
+    assert len(egress) == 1
+    # Without a list of callers, every pod may call AWS APIs (App Mesh: every Envoy does).
+    assert policies["allow-aws-apis"] == {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("cluster", "callers", "selector"),
+    [
+        ("eksc1", ["front"], {"matchExpressions": [{"key": "app", "operator": "In", "values": ["front"]}]}),
+        ("eksc2", ["front"], None),  # no caller runs in eksc2: no HTTPS out at all
+        ("eksc1", [], None),
+    ],
+)
+def test_https_to_aws_apis_is_open_only_to_the_pods_that_call_them(
+    cluster: str, callers: list[str], selector: dict[str, object] | None
+) -> None:
+    policies = {
+        p["metadata"]["name"]: p["spec"]
+        for p in manifests.network_policies(
+            TOPOLOGY, cluster, mesh_cidrs=["172.16.0.0/16"], aws_callers=callers
+        )
+    }
+    if selector is None:
+        assert "allow-aws-apis" not in policies
+    else:
+        assert policies["allow-aws-apis"]["podSelector"] == selector
 
 
 def test_front_policy_admits_the_load_balancer_and_reaches_only_the_mesh_port() -> None:
@@ -272,7 +301,7 @@ def test_front_policy_admits_the_load_balancer_and_reaches_only_the_mesh_port() 
         p["metadata"]["name"]: p["spec"]
         for p in manifests.network_policies(TOPOLOGY, "eksc1", mesh_cidrs=["172.16.0.0/16"])
     }
-    assert set(policies) == {"default-deny", "allow-dns-and-aws-apis", "front-ingress-and-upstream"}
+    assert set(policies) == {"default-deny", "allow-dns", "allow-aws-apis", "front-ingress-and-upstream"}
     front = policies["front-ingress-and-upstream"]
     assert front["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
     assert front["egress"] == [

@@ -41,6 +41,8 @@ class ClusterAppsArgs:
     wins over the defaults."""
     pod_annotations: Mapping[str, Mapping[str, str]] = field(default_factory=dict[str, Mapping[str, str]])
     """Per app: the mesh backend's annotations of its pod template (MeshBackend.pod_annotations)."""
+    aws_callers: Sequence[str] | None = None
+    """The ``app`` labels of the pods that call AWS APIs (MeshBackend.app_calls_aws_apis); None: all."""
     load_balancer_source_ranges: Sequence[str] = ("0.0.0.0/0",)
     front_service_after: Sequence[pulumi.Resource] = ()
     """What front's LoadBalancer Service waits for: the internet gateway and the public subnets' routes,
@@ -90,7 +92,9 @@ class ClusterApps(pulumi.ComponentResource):
             self.front_hostname = service.status.apply(_load_balancer_hostname)
         if any(a.cluster == args.cluster for a in topology.colors):
             kube.apply(child(name, "colorapp-service"), manifests.colorapp_service(topology), on_cluster)
-        for policy in manifests.network_policies(topology, args.cluster, mesh_cidrs=args.mesh_cidrs):
+        for policy in manifests.network_policies(
+            topology, args.cluster, mesh_cidrs=args.mesh_cidrs, aws_callers=args.aws_callers
+        ):
             kube.apply(child(name, f"netpol-{policy['metadata']['name']}"), policy, on_cluster)
         self.register_outputs({"deployments": list(self.deployments)})
 

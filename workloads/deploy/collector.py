@@ -177,10 +177,8 @@ def service(namespace: str) -> Manifest:
 
 
 def network_policies(namespace: str) -> list[Manifest]:
-    """The namespace denies by default: open OTLP from the namespace's pods to the collector, nothing else.
-
-    The collector's own HTTPS to X-Ray and STS is the namespace's existing 443 egress rule.
-    """
+    """The namespace denies by default: open OTLP from the namespace's pods to the collector, and the
+    collector's own HTTPS to X-Ray and STS (at addresses behind the NAT gateway no CIDR can pin)."""
     port = [{"protocol": "TCP", "port": OTLP_HTTP_PORT}]
     metadata = {"namespace": namespace, "labels": dict(COMMON_LABELS)}
     return [
@@ -202,6 +200,16 @@ def network_policies(namespace: str) -> list[Manifest]:
                 "podSelector": {"matchLabels": dict(SELECTOR)},
                 "policyTypes": ["Ingress"],
                 "ingress": [{"from": [{"podSelector": {}}], "ports": port}],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": f"{COLLECTOR_NAME}-to-aws-apis", **metadata},
+            "spec": {
+                "podSelector": {"matchLabels": dict(SELECTOR)},
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}],
             },
         },
     ]

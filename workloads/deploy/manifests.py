@@ -375,21 +375,28 @@ def _tcp(port: int) -> dict[str, Any]:
     return {"protocol": "TCP", "port": port}
 
 
-def network_policies(topology: Topology, cluster: str, *, mesh_cidrs: Sequence[str]) -> list[Manifest]:
+def network_policies(
+    topology: Topology,
+    cluster: str,
+    *,
+    mesh_cidrs: Sequence[str],
+    aws_callers: Sequence[str] | None = None,
+) -> list[Manifest]:
     """Default deny in both directions, then exactly the flows the apps and their sidecars need.
 
     ``mesh_cidrs`` are where mesh traffic comes from: the shared VPC, since callers in other clusters
     (and kubelet probes, and Envoy health checks) connect from VPC addresses that no pod selector of
     this cluster can name. Enforced by the VPC CNI's network policy agent (enabled on the add-on).
+    ``aws_callers``: the ``app`` labels of the pods that call AWS APIs (the mesh backend says which:
+    MeshBackend.app_calls_aws_apis); None for every pod of the namespace, an empty list for none.
     """
     ns = topology.namespace
     apps = topology.apps_in(cluster)
     policies = [
         _policy("default-deny", ns, {}, policyTypes=["Ingress", "Egress"]),
-        # DNS through CoreDNS, and HTTPS to AWS APIs (App Mesh's Envoy management endpoint, STS for
-        # IRSA, X-Ray), which sit behind the NAT gateway at addresses no CIDR list can pin.
+        # DNS through CoreDNS, for every pod.
         _policy(
-            "allow-dns-and-aws-apis",
+            "allow-dns",
             ns,
             {},
             policyTypes=["Egress"],
@@ -405,10 +412,19 @@ def network_policies(topology: Topology, cluster: str, *, mesh_cidrs: Sequence[s
                     ],
                     "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
                 },
-                {"ports": [_tcp(443)]},
             ],
         ),
     ]
+    callers = sorted({a.app for a in apps} & set(aws_callers)) if aws_callers is not None else None
+    if callers is None or callers:
+        # HTTPS to AWS APIs (App Mesh's Envoy management endpoint, STS for IRSA), which sit behind
+        # the NAT gateway at addresses no CIDR list can pin: only for the pods that call them.
+        policy = _policy("allow-aws-apis", ns, {}, policyTypes=["Egress"], egress=[{"ports": [_tcp(443)]}])
+        if callers:
+            policy["spec"]["podSelector"] = {
+                "matchExpressions": [{"key": "app", "operator": "In", "values": callers}]
+            }
+        policies.append(policy)
     if any(a.kind is AppKind.FRONT for a in apps):
         front = topology.front
         policies.append(

@@ -28,7 +28,11 @@ from workloads.deploy import manifests
 # The trace collector's names: the same in every cluster and fixed by the program (collector.py, which
 # loads the Pulumi SDKs, so its network policies' names are repeated here; the recording test in
 # tests/infra/test_config_limits.py keeps them equal).
-COLLECTOR_NETWORK_POLICIES = ("otlp-to-the-collector", f"{manifests.COLLECTOR_NAME}-from-the-namespace")
+COLLECTOR_NETWORK_POLICIES = (
+    "otlp-to-the-collector",
+    f"{manifests.COLLECTOR_NAME}-from-the-namespace",
+    f"{manifests.COLLECTOR_NAME}-to-aws-apis",
+)
 COLLECTOR_PURPOSE = "the trace collector (mesh.tracing)"
 
 

@@ -85,6 +85,11 @@ class LatticeBackend(MeshBackend):
             "UPSTREAM_RETRY_BUDGET_PERCENT": str(route.retry_budget_percent),
         }
 
+    def app_calls_aws_apis(self, app: AppSpec) -> bool:
+        """No sidecar: only front, when it signs its calls, calls an AWS API (STS, for its IRSA role's
+        credentials). colorapp calls nothing but the collector, inside the cluster."""
+        return app.kind is AppKind.FRONT and self.iam_auth
+
     def pod_security_exceptions(self, topology: Topology) -> Mapping[str, PodSecurityException]:
         return {}
 

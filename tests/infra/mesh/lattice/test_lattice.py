@@ -621,3 +621,37 @@ def test_colorapp_pods_start_after_their_export_is_wired_to_the_route() -> None:
     for color in ("blue", "red"):
         pods = recording.named("kubernetes:apps/v1:Deployment", f"eksc2-apps-colorapp-{color}")
         assert not recording.depends_on(route, pods)
+
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def _aws_api_selectors(recording: Recording) -> dict[str, object]:
+    return {
+        r.name: dict(r.inputs)["spec"]["podSelector"]
+        for r in recording.of_type(NETWORK_POLICY)
+        if r.name.endswith("to-aws-apis") or r.name.endswith("allow-aws-apis")
+    }
+
+
+def test_only_the_pods_that_call_aws_apis_may_open_https() -> None:
+    # Lattice has no sidecar: front calls STS for its signing role, colorapp calls no AWS API.
+    front_only = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["front"]}]}
+    assert _aws_api_selectors(record_env("dev")) == {"eksc1-apps-netpol-allow-aws-apis": front_only}
+    # The collector exports to X-Ray with its own role, from both clusters.
+    collector = {"matchLabels": {"app": "otel-collector"}}
+    assert _aws_api_selectors(record_env("staging")) == {
+        "eksc1-apps-netpol-allow-aws-apis": front_only,
+        "eksc1-trace-collector-netpol-otel-collector-to-aws-apis": collector,
+        "eksc2-trace-collector-netpol-otel-collector-to-aws-apis": collector,
+    }
+    # Unsigned calls need no credentials: no app pod opens HTTPS.
+    unsigned = record_document(variant("dev", lambda c: c["crossmesh:mesh"]["lattice"].update(auth="none")))
+    assert _aws_api_selectors(unsigned) == {}
+    # On App Mesh every app's Envoy calls the mesh's control plane.
+    assert _aws_api_selectors(record_env("appmesh")) == {
+        "eksc1-apps-netpol-allow-aws-apis": front_only,
+        "eksc2-apps-netpol-allow-aws-apis": {
+            "matchExpressions": [{"key": "app", "operator": "In", "values": ["colorapp"]}]
+        },
+    }
