@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import kube
+from infra import kube, network_policy
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.naming import child
 
@@ -52,20 +52,7 @@ def controller_network_policy(namespace: str, vpc_cidr: str) -> Manifest:
             "podSelector": {},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}]}],
-            "egress": [
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                            },
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                },
-                {"ports": [{"protocol": "TCP", "port": 443}]},
-            ],
+            "egress": [network_policy.dns_egress(), network_policy.https_egress()],
         },
     }
 

@@ -26,6 +26,7 @@ import yaml
 from infra import kube
 from infra.irsa import IrsaRole, IrsaRoleArgs
 from infra.naming import TYPE_PREFIX, child
+from infra.network_policy import https_egress, match_labels, tcp
 from workloads.deploy.manifests import (
     APP_UID,
     COLLECTOR_NAME,
@@ -34,6 +35,7 @@ from workloads.deploy.manifests import (
     Deferred,
     Manifest,
     container_security_context,
+    network_policy,
 )
 
 IMAGE = (
@@ -179,39 +181,30 @@ def service(namespace: str) -> Manifest:
 def network_policies(namespace: str) -> list[Manifest]:
     """The namespace denies by default: open OTLP from the namespace's pods to the collector, and the
     collector's own HTTPS to X-Ray and STS (at addresses behind the NAT gateway no CIDR can pin)."""
-    port = [{"protocol": "TCP", "port": OTLP_HTTP_PORT}]
-    metadata = {"namespace": namespace, "labels": dict(COMMON_LABELS)}
+    port = [tcp(OTLP_HTTP_PORT)]
+    collector = match_labels(SELECTOR)
     return [
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "otlp-to-the-collector", **metadata},
-            "spec": {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [{"to": [{"podSelector": {"matchLabels": dict(SELECTOR)}}], "ports": port}],
-            },
-        },
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": f"{COLLECTOR_NAME}-from-the-namespace", **metadata},
-            "spec": {
-                "podSelector": {"matchLabels": dict(SELECTOR)},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"podSelector": {}}], "ports": port}],
-            },
-        },
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": f"{COLLECTOR_NAME}-to-aws-apis", **metadata},
-            "spec": {
-                "podSelector": {"matchLabels": dict(SELECTOR)},
-                "policyTypes": ["Egress"],
-                "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}],
-            },
-        },
+        network_policy(
+            "otlp-to-the-collector",
+            namespace,
+            {},
+            policyTypes=["Egress"],
+            egress=[{"to": [{"podSelector": collector}], "ports": port}],
+        ),
+        network_policy(
+            f"{COLLECTOR_NAME}-from-the-namespace",
+            namespace,
+            collector,
+            policyTypes=["Ingress"],
+            ingress=[{"from": [{"podSelector": {}}], "ports": port}],
+        ),
+        network_policy(
+            f"{COLLECTOR_NAME}-to-aws-apis",
+            namespace,
+            collector,
+            policyTypes=["Egress"],
+            egress=[https_egress()],
+        ),
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infra.network_policy import dns_egress, https_egress, match_labels, tcp
 from infra.topology import COMMON_LABELS, HTTP_PORT_NAME, AppKind, AppSpec, Topology
 
 Manifest = dict[str, Any]
@@ -362,17 +363,14 @@ def colorapp_service(topology: Topology) -> Manifest:
     }
 
 
-def _policy(name: str, namespace: str, selector: Mapping[str, str], **spec: Any) -> Manifest:
+def network_policy(name: str, namespace: str, pod_selector: Mapping[str, Any], **spec: Any) -> Manifest:
+    """A NetworkPolicy of the apps' namespace, over the pods ``pod_selector`` picks ({}: every one)."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(COMMON_LABELS)},
-        "spec": {"podSelector": {"matchLabels": dict(selector)} if selector else {}, **spec},
+        "spec": {"podSelector": dict(pod_selector), **spec},
     }
-
-
-def _tcp(port: int) -> dict[str, Any]:
-    return {"protocol": "TCP", "port": port}
 
 
 def network_policies(
@@ -393,62 +391,44 @@ def network_policies(
     ns = topology.namespace
     apps = topology.apps_in(cluster)
     policies = [
-        _policy("default-deny", ns, {}, policyTypes=["Ingress", "Egress"]),
+        network_policy("default-deny", ns, {}, policyTypes=["Ingress", "Egress"]),
         # DNS through CoreDNS, for every pod.
-        _policy(
-            "allow-dns",
-            ns,
-            {},
-            policyTypes=["Egress"],
-            egress=[
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                            },
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
-                },
-            ],
-        ),
+        network_policy("allow-dns", ns, {}, policyTypes=["Egress"], egress=[dns_egress()]),
     ]
     callers = sorted({a.app for a in apps} & set(aws_callers)) if aws_callers is not None else None
     if callers is None or callers:
-        # HTTPS to AWS APIs (App Mesh's Envoy management endpoint, STS for IRSA), which sit behind
-        # the NAT gateway at addresses no CIDR list can pin: only for the pods that call them.
-        policy = _policy("allow-aws-apis", ns, {}, policyTypes=["Egress"], egress=[{"ports": [_tcp(443)]}])
-        if callers:
-            policy["spec"]["podSelector"] = {
-                "matchExpressions": [{"key": "app", "operator": "In", "values": callers}]
-            }
-        policies.append(policy)
+        # HTTPS to AWS APIs (App Mesh's Envoy management endpoint, STS for IRSA): only for the pods
+        # that call them.
+        selector = (
+            {"matchExpressions": [{"key": "app", "operator": "In", "values": callers}]} if callers else {}
+        )
+        policies.append(
+            network_policy("allow-aws-apis", ns, selector, policyTypes=["Egress"], egress=[https_egress()])
+        )
     if any(a.kind is AppKind.FRONT for a in apps):
         front = topology.front
         policies.append(
-            _policy(
+            network_policy(
                 f"{front.name}-ingress-and-upstream",
                 ns,
-                front.labels,
+                match_labels(front.labels),
                 policyTypes=["Ingress", "Egress"],
                 # The public load balancer reaches front through node ports from anywhere it accepts.
-                ingress=[{"ports": [_tcp(topology.port)]}],
+                ingress=[{"ports": [tcp(topology.port)]}],
                 egress=[
-                    {"to": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [_tcp(topology.port)]}
+                    {"to": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [tcp(topology.port)]}
                 ],
             )
         )
     if any(a.kind is AppKind.COLORAPP for a in apps):
         policies.append(
-            _policy(
+            network_policy(
                 f"{topology.service}-from-the-mesh",
                 ns,
-                {"app": topology.service},
+                match_labels({"app": topology.service}),
                 policyTypes=["Ingress"],
                 ingress=[
-                    {"from": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [_tcp(topology.port)]}
+                    {"from": [{"ipBlock": {"cidr": c}} for c in mesh_cidrs], "ports": [tcp(topology.port)]}
                 ],
             )
         )
