@@ -27,6 +27,7 @@ from typer.core import TyperGroup, TyperOption
 from automation.errors import Failure
 from automation.exit_codes import ExitCode
 from automation.session import Dependencies, DeploySession, Output
+from automation.shift.plan import DEFAULT_STEPS
 
 if TYPE_CHECKING:
     from automation.verify.settings import HttpCheckSettings
@@ -120,8 +121,6 @@ EnvArg = Annotated[
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="One machine-readable result on stdout; logs go to stderr.")
 ]
-DEFAULT_STEPS = "10,25,50,100"
-"""shift's steps when --steps is not given: percent of the way from the start to the target."""
 
 
 def _a_backend(value: str | None) -> str | None:
@@ -402,7 +401,7 @@ def shift(
         typer.Option(
             "--steps",
             metavar="P,P,...",
-            help="Percent of the way at each step, ending at 100 (default 10,25,50,100).",
+            help=f"Percent of the way at each step, ending at 100 (default {DEFAULT_STEPS}).",
         ),
     ] = None,
     hold: Annotated[

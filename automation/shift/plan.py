@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-DEFAULT_STEPS = (10, 25, 50, 100)
+DEFAULT_STEPS = "10,25,50,100"
+"""``--steps`` when it is not given: percent of the way from the start to the target at each step."""
 TOTAL = 100
 
 Weights = Mapping[str, int]

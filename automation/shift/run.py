@@ -27,6 +27,7 @@ from automation.session import Dependencies, DeploySession, Output
 from automation.shift.judge import Answer, Limits, StepVerdict, judge_step
 from automation.shift.observe import WeightsObserver, wait_for_weights
 from automation.shift.plan import (
+    DEFAULT_STEPS,
     PlanError,
     Step,
     format_weights,
@@ -109,7 +110,7 @@ class ShiftDeps:
 @dataclass(frozen=True)
 class ShiftOptions:
     to: str
-    steps: str = "10,25,50,100"
+    steps: str = DEFAULT_STEPS
     hold_s: float = 60.0
     http: HttpCheckSettings = field(default_factory=HttpCheckSettings)
     limits: Limits = field(default_factory=Limits)
@@ -125,7 +126,7 @@ class ShiftOptions:
 def _own_arguments(opts: ShiftOptions) -> str:
     """What a rerun with --yes repeats: the target (and steps when not the default), or --resume."""
     own = ["--resume"] if opts.resume else ["--to", opts.to]
-    if not opts.resume and opts.steps != ShiftOptions.steps:
+    if not opts.resume and opts.steps != DEFAULT_STEPS:
         own += ["--steps", opts.steps]
     return shlex.join(own)
 
@@ -146,6 +147,11 @@ def _unusable(saved: ShiftState, versions: set[str]) -> str | None:
     if not 0 <= saved.next_step < len(steps):
         return f"its next step ({saved.next_step + 1}) is not one of its {len(steps)} steps"
     return None
+
+
+def _cause(exc: Exception) -> str:
+    """What went wrong, for a failed step or rollback: our own message, else the exception's."""
+    return exc.failure.message if isinstance(exc, CrossmeshError) else f"{type(exc).__name__}: {exc}"
 
 
 class _StepFailed(Exception):
@@ -465,7 +471,7 @@ class ShiftRun:
             # A failed step puts the last good weights back whatever failed (docs/canary.md): an update
             # that stopped half-way, AWS's answer, the state file; not only a failed check.
             entry["verdict"] = "failed"
-            cause = exc.failure.message if isinstance(exc, CrossmeshError) else f"{type(exc).__name__}: {exc}"
+            cause = _cause(exc)
             failure = Failure(
                 ExitCode.VERIFY_FAILED,
                 "shift_failed",
@@ -518,7 +524,7 @@ class ShiftRun:
                 f"`python -m automation shift {self.env} --to {format_weights(good)} --steps 100 --yes`"
             ]
         except Exception as exc:  # the rollback's own update or observation failed too
-            cause = exc.failure.message if isinstance(exc, CrossmeshError) else f"{type(exc).__name__}: {exc}"
+            cause = _cause(exc)
             self.report.append({"rollback": dict(good), "restored": False, "reason": cause})
             return [
                 f"the rollback to {format_weights(good)} failed ({cause}): run "
