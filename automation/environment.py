@@ -226,11 +226,8 @@ def check_project_config(project_dir: Path, block: Mapping[str, Any], source: st
 
     project_config = mapping_or_empty(_project_document(project_dir).get("config"))
     given = {qualified_key(str(key)) for key in block}
-    unseen = sorted(
-        qualified_key(str(key))
-        for key in project_config
-        if qualified_key(str(key)).startswith(CONFIG_NAMESPACES) and qualified_key(str(key)) not in given
-    )
+    keys = [qualified_key(str(key)) for key in project_config]
+    unseen = sorted(key for key in keys if key.startswith(CONFIG_NAMESPACES) and key not in given)
     if unseen:
         raise EnvironmentInputError(
             f"{PROJECT_FILE}: project-level config sets {', '.join(unseen)}, which {source} does not; "

@@ -227,11 +227,10 @@ class EngineContext:
 
 def stack_locked(context: EngineContext, text: str) -> Failure:
     holder = [
-        line.strip()
+        shortened(line.strip())
         for line in text.splitlines()
         if "created by" in line or "currently locked" in line or "in progress" in line.lower()
     ]
-    holder = [shortened(line) for line in holder]
     return Failure(
         ExitCode.STACK_LOCKED,
         "stack_locked",

@@ -84,7 +84,8 @@ def check_pulumi(
     """
     sdk = sdk or sdk_version()
     installed = (root or installed_cli_root()) / "bin" / "pulumi"
-    if installed.is_file():
+    has_installed = installed.is_file()
+    if has_installed:
         which, argv = f"the Pulumi CLI in {installed.parent.parent}", [str(installed), "version"]
     else:
         which, argv = "the Pulumi CLI on PATH", ["pulumi", "version"]
@@ -94,7 +95,7 @@ def check_pulumi(
     version = parse_version(answer.output) if answer.code == 0 else None
     wanted = ".".join(map(str, sdk))
     usable = version is not None and version[0] == sdk[0] and version >= sdk
-    if not usable and install and not installed.is_file():
+    if not usable and install and not has_installed:
         return f"{wanted} (--install-cli installs it for this run)"
     if version is None:
         raise _fail(

@@ -244,7 +244,7 @@ class ColorClient:
                         ok = 200 <= status < 300
                         # A failed answer is not relayed: its status decides (and whether to retry),
                         # and a version it names is kept only when valid.
-                        relayed = _unrelayable_header(response.headers, with_body=True) if ok else None
+                        relayed = _unrelayable_header(response.headers) if ok else None
                         if relayed is not None:
                             name, value = relayed
                             return Answer(
@@ -349,17 +349,17 @@ def _valid_version(value: str | None) -> str | None:
     return value if value and version.SYNTAX.fullmatch(value) else None
 
 
-def _unrelayable_header(headers: Mapping[str, str], *, with_body: bool) -> tuple[str, str] | None:
-    """The first header front would pass on to its client whose value it must not: (name, value).
+def _unrelayable_header(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first header of an answer front relays whose value it must not pass on: (name, value).
 
-    The version is colorapp's COLOR, whose syntax both apps share, and is passed on with any answer;
-    the media type and encoding go with a relayed body only, and can only be visible ASCII. aiohttp
-    hands values over decoded as UTF-8, so anything the upstream sent reaches here as text.
+    The version is colorapp's COLOR, whose syntax both apps share; the media type and encoding can
+    only be visible ASCII. aiohttp hands values over decoded as UTF-8, so anything the upstream sent
+    reaches here as text.
     """
     version_value = headers.get(VERSION_HEADER)
     if version_value and not version.SYNTAX.fullmatch(version_value):
         return VERSION_HEADER, version_value
-    for name in ("content-type", "content-encoding") if with_body else ():
+    for name in ("content-type", "content-encoding"):
         value = headers.get(name)
         if value and not _FIELD_VALUE.fullmatch(value):
             return name, value
