@@ -153,8 +153,26 @@ def test_pdb_only_with_more_than_one_replica() -> None:
             "namespace": "appmesh-demo",
             "labels": manifests.object_labels(two),
         },
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "colorapp", "version": "blue"}}},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app": "colorapp", "version": "blue"}},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
     }
+
+
+def test_unready_pods_never_hold_up_a_node_drain() -> None:
+    # Under the default IfHealthyBudget, two unready pods of a version (a bad image, a Lattice health
+    # check failing the readiness gate) leave currentHealthy below desiredHealthy, and the eviction API
+    # then refuses every pod of it: a node group upgrade's drain waits on them until it times out.
+    # AlwaysAllow evicts the unready ones; the Ready ones stay under the budget
+    # (https://kubernetes.io/blog/2023/01/06/unhealthy-pod-eviction-policy-for-pdbs/).
+    for replicas in (2, 3):
+        app = type(BLUE)(**{**BLUE.__dict__, "replicas": replicas})
+        budget = manifests.pod_disruption_budget(app, TOPOLOGY)
+        assert budget is not None
+        assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+        assert budget["spec"]["maxUnavailable"] == 1
 
 
 def test_front_service_is_a_load_balancer_80_to_8080() -> None:

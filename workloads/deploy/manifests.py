@@ -274,14 +274,28 @@ def deployment(
 
 
 def pod_disruption_budget(app: AppSpec, topology: Topology) -> Manifest | None:
-    """One pod at a time may be evicted, when there is more than one."""
+    """One pod at a time may be evicted, when there is more than one; a pod that is not Ready may
+    always be.
+
+    Under the default policy (IfHealthyBudget) a Running pod that is not Ready may be evicted only
+    while the others meet the budget, so once two pods of a version are unready (a bad image, the
+    Lattice readiness gate waiting on health checks that fail) no pod of it can be evicted, and every
+    node drain (a node group upgrade) stops on them. AlwaysAllow lets the unready pods go while the
+    budget still guards the Ready ones, which is what the field was made for: draining nodes under
+    misbehaving apps (https://kubernetes.io/blog/2023/01/06/unhealthy-pod-eviction-policy-for-pdbs/;
+    PodDisruptionBudgetSpec.unhealthyPodEvictionPolicy in the policy/v1 API, GA in 1.31).
+    """
     if app.replicas <= 1:
         return None
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": {"name": app.name, "namespace": topology.namespace, "labels": object_labels(app)},
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(app.labels)}},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": dict(app.labels)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
     }
 
 
