@@ -37,6 +37,12 @@ CONTROLLER_CHART = "oci://public.ecr.aws/aws-application-networking-k8s/aws-gate
 CONTROLLER_NAMESPACE = "aws-application-networking-system"
 CONTROLLER_SERVICE_ACCOUNT = "gateway-api-controller"
 CONTROLLER_RELEASE = "gateway-api-controller"
+CONTROLLER_POD_LABELS = {
+    "app.kubernetes.io/name": "aws-gateway-controller-chart",
+    "app.kubernetes.io/instance": CONTROLLER_RELEASE,
+}
+"""The selector of the chart's Deployment (and of its optional PodDisruptionBudget): the chart's name
+(helm/Chart.yaml, no nameOverride) and the release's (helm/templates/deployment.yaml, v2.1.3)."""
 
 
 def gateway_api_crds_url(version: str) -> str:
@@ -73,7 +79,25 @@ def controller_values(
             "name": CONTROLLER_SERVICE_ACCOUNT,
             "annotations": {"eks.amazonaws.com/role-arn": role_arn},
         },
-        "deployment": {"replicas": replicas},
+        "deployment": {
+            "replicas": replicas,
+            # Replicas on different nodes and zones when there is room; never refuse to schedule
+            # (the release waits for every replica, and dev runs few nodes).
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": key,
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": dict(CONTROLLER_POD_LABELS)},
+                }
+                for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+            ],
+        },
+        # The chart ships no budget (pdb.enabled: false), so a node drain may evict every replica at
+        # once: the readiness-gate webhook then refuses every pod of the gated namespace (failurePolicy
+        # Fail), the replacements of the pods evicted with it included, and no one deregisters those
+        # pods' Lattice targets while they stop. One replica at a time, when there is more than one.
+        "pdb": {"enabled": True, "maxUnavailable": 1} if replicas > 1 else {"enabled": False},
         "log": {"level": "info"},
         # Periodic resync (off unless set): a pod's readiness gate that was injected before its
         # export was wired to a route is re-evaluated, instead of leaving the pod unready for good.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import botocore.session
 import pytest
+import yaml
 
 from automation.recorder import Recording
 from automation.validate import CrdSchemas, validate_objects
@@ -146,6 +148,70 @@ def test_controller_values_are_explicit_because_pods_cannot_reach_imds() -> None
     )
     assert values["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:r"}
     assert "defaultServiceNetwork" not in values  # Pulumi owns the network and its one VPC association
+
+
+def _values(replicas: int) -> dict[str, Any]:
+    return objects.controller_values(
+        region="us-east-1",
+        account_id="1",
+        vpc_id="vpc-1",
+        cluster_name="c",
+        role_arn="arn:r",
+        replicas=replicas,
+    )
+
+
+def test_a_node_drain_evicts_one_controller_replica_at_a_time() -> None:
+    # The chart ships pdb.enabled: false; without a budget a drain evicts both replicas together, and
+    # while none runs the readiness-gate webhook (failurePolicy: Fail) refuses every colorapp pod,
+    # the replacements of the pods drained with them included.
+    values = _values(2)
+    assert values["pdb"] == {"enabled": True, "maxUnavailable": 1}
+    spread = values["deployment"]["topologySpreadConstraints"]
+    assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in spread] == [
+        ("topology.kubernetes.io/zone", "ScheduleAnyway"),
+        ("kubernetes.io/hostname", "ScheduleAnyway"),
+    ]
+    # The chart's Deployment selects its pods by these two labels (helm/templates/deployment.yaml).
+    assert {json.dumps(c["labelSelector"], sort_keys=True) for c in spread} == {
+        json.dumps(
+            {
+                "matchLabels": {
+                    "app.kubernetes.io/instance": "gateway-api-controller",
+                    "app.kubernetes.io/name": "aws-gateway-controller-chart",
+                }
+            },
+            sort_keys=True,
+        )
+    }
+    assert values["deployment"]["replicas"] == 2
+    # One replica: a budget could only block drains, so none.
+    assert _values(1)["pdb"] == {"enabled": False}
+
+
+def _unknown_keys(values: Mapping[str, Any], defaults: Mapping[str, Any], path: str = "") -> list[str]:
+    """Keys of ``values`` the chart's values.yaml does not have; free-form maps ({} by default) end
+    the walk."""
+    unknown: list[str] = []
+    for key, value in values.items():
+        where = f"{path}{key}"
+        default = defaults.get(key, KeyError)
+        if default is KeyError:
+            unknown.append(where)
+        elif isinstance(value, Mapping) and isinstance(default, Mapping) and default:
+            unknown += _unknown_keys(
+                cast(Mapping[str, Any], value), cast(Mapping[str, Any], default), f"{where}."
+            )
+    return unknown
+
+
+@pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason=f"chart values not found at {REFERENCE_DIR}")
+def test_every_controller_value_is_a_key_of_the_pinned_chart() -> None:
+    # A misspelled key is ignored by Helm without a word; the chart's own values.yaml names them all.
+    defaults = yaml.safe_load((REFERENCE_DIR / "lattice-controller-values.yaml").read_text())
+    assert defaults["image"]["tag"] == "v2.1.3"
+    for replicas in (1, 2):
+        assert _unknown_keys(_values(replicas), defaults) == []
 
 
 def test_controller_policy_is_narrowed_and_scoped_to_the_account() -> None:
