@@ -106,6 +106,7 @@ def build_verify_plan(config: StackConfig, outputs: Mapping[str, Any]) -> Verify
             for app in topology.colors
         },
         vpc_id=_vpc_id(outputs.get("vpcId")),
+        lattice_service=targets.lattice_service,
         tracing=targets.tracing,
         front_url=_front_url(outputs.get("frontUrl")),
         pod_selectors={cluster: tuple(selectors) for cluster, selectors in pod_selectors.items()},

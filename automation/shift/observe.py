@@ -3,7 +3,8 @@
 Pulumi's update ends when Kubernetes accepted the new HTTPRoute; the AWS Gateway API controller then
 updates the Lattice listener rule. A step is judged only once Lattice itself reports the new weights:
 
-1. ``ListServices``: the service whose ``customDomainName`` is the name front calls;
+1. ``ListServices``: the stack's service (by name, when known) whose ``customDomainName`` is the name
+   front calls (:func:`serves`);
 2. ``ListListeners`` of it, then ``ListRules`` of each listener and ``GetRule`` of every non-default
    rule: ``action.forward.targetGroups[]`` holds ``{targetGroupIdentifier, weight}``;
 3. ``GetTargetGroup`` and ``ListTagsForResource``: the controller tags each target group with the
@@ -38,6 +39,19 @@ class LatticeRules(Protocol):
     def list_tags_for_resource(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
+def serves(service: Mapping[str, Any], host: str, name: str | None) -> bool:
+    """Whether a ListServices item is the stack's Lattice service for ``host``.
+
+    A custom domain name is unique only within one service network ("Custom domain names must be
+    unique per service network": https://docs.aws.amazon.com/vpc-lattice/latest/ug/service-custom-domain-name.html),
+    and stacks may share a discovery namespace name, so two stacks in one account can each have a
+    service for ``host``. The service's name (``<service>-<stack>``, unique per account and region:
+    infra/mesh/lattice/objects.py, lattice_service_name) tells them apart; without it, any service for
+    ``host`` is taken.
+    """
+    return service.get("customDomainName") == host and (name is None or service.get("name") == name)
+
+
 def _all(call: Callable[..., Mapping[str, Any]], **kwargs: Any) -> list[Mapping[str, Any]]:
     items: list[Mapping[str, Any]] = []
     token: str | None = None
@@ -57,6 +71,8 @@ class LatticeWeights:
     host: str
     service_prefix: str
     """colorapp's service name and a dash, ``colorapp-``: the version's service is ``colorapp-red``."""
+    lattice_service: str | None = None
+    """The stack's Lattice service name (:func:`serves`); ``None`` takes any service for ``host``."""
 
     def __post_init__(self) -> None:
         self._colors: dict[str, str] = {}
@@ -75,7 +91,7 @@ class LatticeWeights:
         return self._colors[target_group]
 
     def __call__(self) -> dict[str, int] | None:
-        services = [s for s in _all(self.client.list_services) if s.get("customDomainName") == self.host]
+        services = [s for s in _all(self.client.list_services) if serves(s, self.host, self.lattice_service)]
         if not services:
             return None
         service = str(services[0]["id"])

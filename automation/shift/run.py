@@ -75,11 +75,14 @@ def _routing_targets(project_dir: Path, env: str, flat: Mapping[str, str]) -> li
 def _lattice_observer(config: StackConfig, outputs: Mapping[str, StackOutput]) -> WeightsObserver:
     from automation.preflight import make_clients  # noqa: PLC0415
     from automation.shift.observe import LatticeRules, LatticeWeights  # noqa: PLC0415
+    from infra.mesh import backend_for  # noqa: PLC0415
     from infra.topology import topology_of  # noqa: PLC0415
 
     topology = topology_of(config)
     client = make_clients(config.region).lattice
-    return LatticeWeights(cast("LatticeRules", client), topology.service_host, f"{topology.service}-")
+    # By name too: another stack's Lattice service may carry the same custom domain.
+    name = backend_for(config).verify_targets(topology).lattice_service
+    return LatticeWeights(cast("LatticeRules", client), topology.service_host, f"{topology.service}-", name)
 
 
 def _sample(front_url: str, http: HttpCheckSettings) -> list[Answer]:

@@ -74,6 +74,9 @@ class VerifyPlan:
     vpc_id: str | None = None
     """The stack's VPC (output ``vpcId``); lattice: the service network association to judge. Without
     it every VPC association of the service network is judged."""
+    lattice_service: str | None = None
+    """The name of the Lattice service front calls through (lattice): another stack's service may have
+    the same custom domain, never the same name. Without it, any service for the host is judged."""
 
     def __post_init__(self) -> None:
         problems = plan_problems(self)

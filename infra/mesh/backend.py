@@ -88,6 +88,9 @@ class VerifyTargets:
     invoker_role: str | None = None
     """The IAM role name the Lattice auth policies must name as their only principal (front's), or
     ``None`` when calls are not IAM-authenticated."""
+    lattice_service: str | None = None
+    """The name of the Lattice service made of colorapp's route (Lattice): unique per account and
+    region, where its custom domain is unique only per service network."""
     tracing: bool = False
     """Pods carry a tracing sidecar to check for."""
 

@@ -213,3 +213,20 @@ def test_the_vpc_comes_from_the_vpc_id_output() -> None:
     assert build_verify_plan(config, outputs_for(*clusters, vpcId="")).vpc_id is None
     with pytest.raises(PlanError, match="stack output vpcId must be a string"):
         build_verify_plan(config, outputs_for(*clusters, vpcId=["vpc-1"]))
+
+
+def test_lattice_plan_names_the_stacks_lattice_service() -> None:
+    """Verification (and a shift's weights reader) find the stack's Lattice service by the name the
+    route's service-name-override annotation gives it: its custom domain may be another stack's too."""
+    from automation.shift.run import _lattice_observer  # pyright: ignore[reportPrivateUsage]
+    from infra.mesh.lattice.objects import SERVICE_NAME_OVERRIDE, http_route
+    from infra.topology import topology_of
+
+    config, _ = load_environment(PROJECT_DIR, "dev")
+    topology = topology_of(config)
+    plan = build_verify_plan(config, outputs_for(*topology.clusters))
+    route = http_route(topology, "crossmesh-dev", "colorapp-dev")
+    assert plan.lattice_service == "colorapp-dev" == route["metadata"]["annotations"][SERVICE_NAME_OVERRIDE]
+    observer = _lattice_observer(config, {})
+    assert getattr(observer, "lattice_service", None) == "colorapp-dev"
+    assert build_verify_plan(dev(), outputs_for("eksc1", "eksc2")).lattice_service is None

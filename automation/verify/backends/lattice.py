@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
-from automation.shift.observe import LatticeWeights, same_weights
+from automation.shift.observe import LatticeWeights, same_weights, serves
 from automation.verify.aws import ACTIVE, describe_aws_error, error_code_and_message
 from automation.verify.model import CheckResult
 from automation.verify.poll import PollSettings, Probe, polled_check
@@ -146,16 +146,25 @@ def probe_vpc_association(client: LatticeClient, *, network: str, vpc_id: str | 
     return Probe(True, "; ".join(v.detail for v in verdicts))
 
 
-def probe_service(client: LatticeClient, *, network: str, host: str) -> Probe:
-    """Is there an ACTIVE Lattice service whose custom domain is ``host``, in ``network``?"""
+def _no_service(host: str, name: str | None) -> str:
+    return f"no Lattice service {f'named {name} ' if name else ''}has the custom domain {host}"
+
+
+def _our_services(services: list[Mapping[str, Any]], host: str, name: str | None) -> list[Mapping[str, Any]]:
+    """The stack's service for ``host`` among ListServices' items: another stack's service may have the
+    same custom domain (:func:`automation.shift.observe.serves`)."""
+    return [s for s in services if serves(s, host, name)]
+
+
+def probe_service(client: LatticeClient, *, network: str, host: str, name: str | None = None) -> Probe:
+    """Is there an ACTIVE Lattice service whose custom domain is ``host`` (named ``name``, when given),
+    in ``network``?"""
     services = _items(client.list_services)
     if isinstance(services, Probe):
         return services
-    matches = [s for s in services if s.get("customDomainName") == host]
+    matches = _our_services(services, host, name)
     if not matches:
-        return Probe(
-            False, f"no Lattice service has the custom domain {host} (has the route been reconciled?)"
-        )
+        return Probe(False, f"{_no_service(host, name)} (has the route been reconciled?)")
     service = matches[0]
     if service.get("status") != ACTIVE:
         return Probe(False, f"Lattice service {service.get('name')} for {host} is {service.get('status')}")
@@ -242,7 +251,13 @@ def _unlimited_sources(statements: list[Mapping[str, Any]], vpc_id: str) -> int:
 
 
 def probe_auth_policies(
-    client: LatticeClient, *, network: str, host: str, invoker_role: str, vpc_id: str | None = None
+    client: LatticeClient,
+    *,
+    network: str,
+    host: str,
+    invoker_role: str,
+    vpc_id: str | None = None,
+    name: str | None = None,
 ) -> Probe:
     """Are auth policies attached, Active, on the service network and on the service, and do they allow
     front's role and nobody else (and, given ``vpc_id``, from that VPC only)?
@@ -259,9 +274,9 @@ def probe_auth_policies(
     services = _items(client.list_services)
     if isinstance(services, Probe):
         return services
-    matches = [s for s in services if s.get("customDomainName") == host]
+    matches = _our_services(services, host, name)
     if not matches:
-        return Probe(False, f"no Lattice service has the custom domain {host} to read its auth policy")
+        return Probe(False, f"{_no_service(host, name)} to read its auth policy")
     for label, identifier in (
         (f"service network {network}", str(found["id"])),
         (f"Lattice service {matches[0].get('name')}", str(matches[0]["id"])),
@@ -296,7 +311,9 @@ def probe_auth_policies(
     return Probe(True, f"auth policies of {network} and {host} allow only role {invoker_role}{where}")
 
 
-def probe_dns(lattice: LatticeClient, route53: Any, *, zone: str, host: str) -> Probe:
+def probe_dns(
+    lattice: LatticeClient, route53: Any, *, zone: str, host: str, name: str | None = None
+) -> Probe:
     """Does the private hosted zone ``zone`` hold a CNAME ``host`` -> the domain Lattice assigned?
 
     The assigned name is the service's ``dnsEntry.domainName``
@@ -308,9 +325,9 @@ def probe_dns(lattice: LatticeClient, route53: Any, *, zone: str, host: str) -> 
     services = _items(lattice.list_services)
     if isinstance(services, Probe):
         return services
-    matches = [s for s in services if s.get("customDomainName") == host]
+    matches = _our_services(services, host, name)
     if not matches:
-        return Probe(False, f"no Lattice service has the custom domain {host}, so no assigned domain yet")
+        return Probe(False, f"{_no_service(host, name)}, so no assigned domain yet")
     assigned = str(cast("Mapping[str, Any]", matches[0].get("dnsEntry") or {}).get("domainName") or "")
     if not assigned:
         return Probe(False, f"Lattice service {matches[0].get('name')} has no assigned domain yet")
@@ -444,10 +461,13 @@ def lattice_checks(
     invoker_role: str | None = None,
     route53: Any = None,
     zone: str = "",
+    lattice_service: str | None = None,
 ) -> list[CheckResult]:
     """``weights`` (color -> configured weight) and ``service`` (colorapp's Kubernetes service name) add
     the listener-rule check, and with ``ready_pods`` the targets check; ``invoker_role`` (front's role
-    name, with IAM auth) the auth-policy check."""
+    name, with IAM auth) the auth-policy check. ``lattice_service`` (the stack's Lattice service name)
+    picks the stack's service among those with the custom domain ``host``."""
+    name = lattice_service
     checks = [
         polled_check(
             f"lattice service network {network}",
@@ -455,18 +475,20 @@ def lattice_checks(
             settings,
         ),
         polled_check(
-            f"lattice service {host}", lambda: probe_service(client, network=network, host=host), settings
+            f"lattice service {host}",
+            lambda: probe_service(client, network=network, host=host, name=name),
+            settings,
         ),
     ]
     if weights:
-        observe = LatticeWeights(client, host, f"{service}-")
+        observe = LatticeWeights(client, host, f"{service}-", name)
         checks.append(
             polled_check(
                 f"lattice rule weights {host}", lambda: probe_rule_weights(observe, weights), settings
             )
         )
     if weights and ready_pods is not None:
-        targets_reader = LatticeWeights(client, host, f"{service}-")
+        targets_reader = LatticeWeights(client, host, f"{service}-", name)
         wanted = weights
         count = ready_pods
         checks.append(
@@ -479,7 +501,9 @@ def lattice_checks(
     if route53 is not None and zone:
         checks.append(
             polled_check(
-                f"lattice dns {host}", lambda: probe_dns(client, route53, zone=zone, host=host), settings
+                f"lattice dns {host}",
+                lambda: probe_dns(client, route53, zone=zone, host=host, name=name),
+                settings,
             )
         )
     if invoker_role:
@@ -488,7 +512,7 @@ def lattice_checks(
             polled_check(
                 f"lattice auth policies {network}",
                 lambda: probe_auth_policies(
-                    client, network=network, host=host, invoker_role=role, vpc_id=vpc_id
+                    client, network=network, host=host, invoker_role=role, vpc_id=vpc_id, name=name
                 ),
                 settings,
             )
@@ -611,6 +635,7 @@ class LatticeChecks:
             invoker_role=plan.invoker_role,
             route53=clients.route53,
             zone=plan.cloudmap_namespace,
+            lattice_service=plan.lattice_service,
         )
 
     def check_available(self, clients: Any, *, env: str, region: str, today: date | None = None) -> bool:

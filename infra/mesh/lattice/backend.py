@@ -100,6 +100,7 @@ class LatticeBackend(MeshBackend):
         front = topology.front
         return VerifyTargets(
             service_network=self.config.service_network_name,
+            lattice_service=objects.lattice_service_name(topology.service, self.config.stack),
             # front's IRSA role, as workloads/deploy/apps.py names it (role_prefix + app name).
             invoker_role=f"{cluster_prefix(self.config.stack, front.cluster)}-{front.name}"
             if self.iam_auth

@@ -44,11 +44,17 @@ def moto_lattice() -> Iterator[Any]:
 
 
 def _route(
-    moto: Any, weights: dict[str, int], *, attempts: int = 1, also_stubbed: tuple[str, ...] = ()
+    moto: Any,
+    weights: dict[str, int],
+    *,
+    attempts: int = 1,
+    also_stubbed: tuple[str, ...] = (),
+    auth: str = "NONE",
 ) -> tuple[_RouteClient, Stubber]:
-    """Builds the service, listener, target groups (tagged like the controller) and rule in moto, and
-    stubs ListRules/GetRule to answer with that rule and these weights, ``attempts`` times."""
-    service = moto.create_service(name="colorapp-dev", customDomainName=HOST)
+    """Builds the service (of authType ``auth``), listener, target groups (tagged like the controller)
+    and rule in moto, and stubs ListRules/GetRule to answer with that rule and these weights,
+    ``attempts`` times."""
+    service = moto.create_service(name="colorapp-dev", customDomainName=HOST, authType=auth)
     listener = moto.create_listener(
         serviceIdentifier=service["id"],
         name="colorapp-8080",
@@ -578,3 +584,55 @@ def test_the_polled_targets_check_recounts_pods_until_they_match(moto_lattice: A
     assert pods.calls.count(("appmesh-demo", RED)) == 2
     assert now[0] == 1  # one pause between the two attempts
     stub.assert_no_pending_responses()
+
+
+def test_another_stacks_service_with_the_same_custom_domain_decides_nothing(moto_lattice: Any) -> None:
+    """moto (two networks, two services with one custom domain, auth policies) + Stubber (ListRules,
+    GetRule). Custom domain names are unique only per service network
+    (https://docs.aws.amazon.com/vpc-lattice/latest/ug/service-custom-domain-name.html) and stacks may
+    share a discovery namespace name (automation/preflight.py allows it for Lattice), so another stack
+    in the account can have a service for the same host, listed first. The checks must judge this
+    stack's service, by its name, and pass on this stack's good setup."""
+    from infra.mesh.lattice.iam import invoke_auth_policy
+
+    others = moto_lattice.create_service_network(name="crossmesh-other", authType="AWS_IAM")
+    other = moto_lattice.create_service(name="colorapp-other", customDomainName=HOST, authType="AWS_IAM")
+    moto_lattice.create_service_network_service_association(
+        serviceNetworkIdentifier=others["id"], serviceIdentifier=other["id"]
+    )
+    intruder = "arn:aws:iam::123456789012:role/crossmesh-other-c1-front"
+    moto_lattice.put_auth_policy(
+        resourceIdentifier=other["id"], policy=json.dumps(invoke_auth_policy([intruder], "vpc-0other"))
+    )
+    network = moto_lattice.create_service_network(name=NETWORK, authType="AWS_IAM")
+    client, stub = _route(moto_lattice, {"blue": 75, "red": 25}, auth="AWS_IAM")
+    ours = client.ids["serviceIdentifier"]
+    moto_lattice.create_service_network_service_association(
+        serviceNetworkIdentifier=network["id"], serviceIdentifier=ours
+    )
+    only_front = json.dumps(invoke_auth_policy([FRONT_ARN], "vpc-0abc"))
+    for resource in (network["id"], ours):
+        moto_lattice.put_auth_policy(resourceIdentifier=resource, policy=only_front)
+    assert [s["name"] for s in moto_lattice.list_services()["items"]] == ["colorapp-other", "colorapp-dev"]
+
+    settings = PollSettings.starting_now(0, clock=lambda: 0.0, sleep=lambda _s: None)
+    with stub:
+        results = lattice_checks(
+            client=client,
+            network=NETWORK,
+            host=HOST,
+            settings=settings,
+            vpc_id="vpc-0abc",
+            weights={"blue": 75, "red": 25},
+            service="colorapp",
+            invoker_role=FRONT_ROLE,
+            lattice_service="colorapp-dev",
+        )
+    by_name = {r.name: r for r in results}
+    for name in (
+        f"lattice service {HOST}",
+        f"lattice rule weights {HOST}",
+        f"lattice auth policies {NETWORK}",
+    ):
+        assert by_name[name].ok, by_name[name].detail
+    assert "colorapp-dev" in by_name[f"lattice service {HOST}"].detail
