@@ -694,7 +694,9 @@ class LatticeConfig(_Model):
     controller_replicas: Annotated[StrictInt, Field(ge=1, le=5)] = Field(
         default=2, description="Replicas of the Gateway API controller."
     )
-    resync_seconds: Annotated[StrictInt, Field(ge=30, le=3600)] = Field(
+    # At least 60: controller v2.1.3 refuses to start with 1-59 ("must be 0 (disabled) or at least 60
+    # seconds", pkg/config/controller_config.go in aws/aws-application-networking-k8s).
+    resync_seconds: Annotated[StrictInt, Field(ge=60, le=3600)] = Field(
         default=300,
         description="The controller's periodic resync (chart value reconcileDefaultResyncSeconds): a "
         "readiness gate set before its route existed is re-evaluated instead of waiting forever.",

@@ -698,3 +698,16 @@ def test_each_node_count_is_bounded_by_the_quota(key: str) -> None:
     # 450 itself is within the quota: only the key at 451 is named.
     sizes = {"min": 1, "desired": 1, "max": 450, key: 451}
     assert problems(_nodes(1, **sizes)) == [f"crossmesh:clusters[1].nodes.{key}: got 451; {_NODES_QUOTA}"]
+
+
+def test_lattice_resync_below_the_controllers_floor_is_refused_before_deploy() -> None:
+    """The Gateway API controller v2.1.3 exits at start-up when RECONCILE_DEFAULT_RESYNC_SECONDS (the
+    chart's reconcileDefaultResyncSeconds) is between 1 and 59 ("must be 0 (disabled) or at least 60
+    seconds": pkg/config/controller_config.go in aws/aws-application-networking-k8s), which would leave
+    the release crash-looping; the configuration refuses it first, naming the key."""
+
+    def resync(seconds: int) -> Change:
+        return lambda config: config["crossmesh:mesh"].setdefault("lattice", {}).update(resyncSeconds=seconds)
+
+    assert problems(resync(59)) == ["crossmesh:mesh.lattice.resyncSeconds: got 59; expected a number >= 60"]
+    assert parse("dev", resync(60)).mesh.lattice.resync_seconds == 60
