@@ -25,7 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -93,6 +93,10 @@ def check_this_machine(config: StackConfig, install_cli: bool) -> list[str]:
     return check_machine(config, install_cli=install_cli)
 
 
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
 def stdin_is_a_terminal() -> bool:
     return sys.stdin.isatty()
 
@@ -120,6 +124,8 @@ class Dependencies:
     """Where the event log of each Pulumi operation is written."""
     interrupt: InterruptTiming = DEFAULT_TIMING
     """How long Ctrl-C waits for the engine before `pulumi cancel`, and after it."""
+    today: Callable[[], date] = utc_today
+    """Today in UTC, the time zone of the EKS version calendar (extended-support warnings)."""
 
     @classmethod
     def real(cls) -> Dependencies:
@@ -388,7 +394,13 @@ class DeploySession:
         """STS first, then the mesh backend; with ``mesh="warn"`` an unavailable mesh only warns (destroy
         and refresh must still be able to clean up what is left)."""
         from automation import preflight
+        from infra.config import extended_support_notes
 
+        if deploying:
+            # What a deploy would cost on top of the usual: a Kubernetes version past its end of
+            # standard support is billed extended support per cluster hour.
+            for note in extended_support_notes(config, self.deps.today()):
+                self.output.say(note, label="warning: ", style="yellow")
         clients = self.deps.preflight_clients(config.region)
         identity = preflight.check_aws_credentials(clients.sts)
         self.output.say(f"AWS account {identity.account} as {identity.arn}")

@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -37,10 +38,77 @@ from infra.network import SubnetPlanError, plan_subnets, service_cidr_problem
 
 PROJECT = "crossmesh"
 
-# Kubernetes minor versions this program is tested against: EKS standard support as of late 2026 and
+
+@dataclass(frozen=True)
+class EksVersionSupport:
+    """When a Kubernetes minor version leaves Amazon EKS's standard and extended support (UTC dates)."""
+
+    end_of_standard_support: date
+    end_of_extended_support: date
+
+
+# The Amazon EKS Kubernetes release calendar,
+# https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar:
+# "Billing for extended support starts at the beginning of the day that the version reaches end of
+# standard support, in the UTC+0 timezone", and "On the end of extended support date, you can no
+# longer create new Amazon EKS clusters with the unsupported version." 1.31 is gone: its extended
+# support ended on 2026-11-26, so CreateCluster no longer takes it.
+EKS_VERSION_CALENDAR: Mapping[str, EksVersionSupport] = {
+    "1.32": EksVersionSupport(date(2026, 3, 23), date(2027, 3, 23)),
+    "1.33": EksVersionSupport(date(2026, 7, 29), date(2027, 7, 29)),
+    "1.34": EksVersionSupport(date(2026, 12, 2), date(2027, 12, 2)),
+    "1.35": EksVersionSupport(date(2027, 3, 27), date(2028, 3, 27)),
+}
+# Kubernetes minor versions this program is tested against: those of the calendar above, all within
 # the schemas that kubernetes-validate ships (1.25-1.37).
-SUPPORTED_KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34", "1.35")
+SUPPORTED_KUBERNETES_VERSIONS = tuple(EKS_VERSION_CALENDAR)
 DEFAULT_KUBERNETES_VERSION = "1.34"
+
+
+def utc_today() -> date:
+    """Today in UTC, the time zone of the EKS calendar's dates."""
+    return datetime.now(UTC).date()
+
+
+def kubernetes_version_problem(version: str, today: date) -> str | None:
+    """Why EKS would not create a cluster of ``version`` on ``today``, or None if it would."""
+    support = EKS_VERSION_CALENDAR.get(version)
+    if support is None:
+        return f"expected one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)} (a quoted string)"
+    if today >= support.end_of_extended_support:
+        offered = [v for v, s in EKS_VERSION_CALENDAR.items() if today < s.end_of_extended_support]
+        expected = f"one of {', '.join(offered)}" if offered else "a version this program does not know yet"
+        return (
+            f"Kubernetes {version} left Amazon EKS on {support.end_of_extended_support.isoformat()} (the end "
+            f"of its extended support): EKS no longer creates clusters of it and upgrades existing ones "
+            f"itself; expected {expected} (a quoted string)"
+        )
+    return None
+
+
+def extended_support_notes(config: StackConfig, today: date) -> list[str]:
+    """One note per Kubernetes version of the stack that is past its end of standard support: EKS bills
+    every cluster of it an extended-support fee per hour, and upgrades it at the end of extended support."""
+    clusters: dict[str, list[str]] = {}
+    for cluster in config.clusters:
+        clusters.setdefault(config.kubernetes_version_of(cluster), []).append(cluster.name)
+    notes: list[str] = []
+    for version, names in clusters.items():
+        support = EKS_VERSION_CALENDAR.get(version)
+        if support is None or not support.end_of_standard_support <= today < support.end_of_extended_support:
+            continue
+        newer = [v for v, s in EKS_VERSION_CALENDAR.items() if today < s.end_of_standard_support]
+        instead = f"; {' or '.join(newer)} is in standard support" if newer else ""
+        standard, extended = support.end_of_standard_support, support.end_of_extended_support
+        notes.append(
+            f"Kubernetes {version} left EKS standard support on {standard.isoformat()}: "
+            f"{'clusters' if len(names) > 1 else 'cluster'} {', '.join(names)} "
+            f"{'run' if len(names) > 1 else 'runs'} in extended support, billed "
+            f"per cluster hour on top of the standard fee, until {extended.isoformat()}, when EKS upgrades "
+            f"the control plane itself{instead} (crossmesh:kubernetesVersion)"
+        )
+    return notes
+
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -81,8 +149,9 @@ def _ipv4_cidr(value: str) -> str:
 
 
 def _kubernetes_version(value: str) -> str:
-    if value not in SUPPORTED_KUBERNETES_VERSIONS:
-        raise ValueError(f"expected one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)} (a quoted string)")
+    problem = kubernetes_version_problem(value, utc_today())
+    if problem:
+        raise ValueError(problem)
     return value
 
 

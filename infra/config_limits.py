@@ -82,7 +82,7 @@ class Syntax:
         return self.pattern.fullmatch(name) is not None
 
 
-# Service names must start with a letter in every Kubernetes version this program supports (1.31-1.35);
+# Service names must start with a letter in every Kubernetes version this program supports (1.32-1.35);
 # KEP-5311 relaxes that behind a gate that is alpha in 1.34 and beta only from 1.36:
 # https://github.com/kubernetes/enhancements/tree/master/keps/sig-network/5311-relaxed-validation-for-service-names
 RFC1035_LABEL = Syntax(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class Opened:
     tmp_path: Path
     requests: list[StackRequest] = field(default_factory=list[StackRequest])
     preflight_clients: Callable[[str], PreflightClients] = make_clients
+    today: date = date(2026, 12, 8)
 
     def factory(self, request: StackRequest) -> Any:
         self.requests.append(request)
@@ -46,6 +48,7 @@ class Opened:
             leak_check=lambda config: None,
             machine_check=lambda config, install_cli: [],
             log_dir=self.tmp_path / "logs",
+            today=lambda: self.today,
         )
         outcome = CliRunner().invoke(cli.app, [*args, "--json"], obj=deps)
         return outcome.exit_code, json.loads(outcome.stdout.strip().splitlines()[-1]), outcome.stderr
@@ -73,6 +76,24 @@ def test_credentials_present_and_app_mesh_answering_pass_on_to_pulumi(opened: Op
     assert document["error"] == REACHED_PULUMI.to_dict() | {"exit_code": 9}
     assert [r.env for r in opened.requests] == ["dev"]
     assert "AWS account 123456789012" in stderr
+
+
+# EKS bills extended support from the end-of-standard-support date of the release calendar
+# (kubernetes-versions.html#kubernetes-release-calendar); dev runs 1.34, whose standard support ended
+# on 2026-12-02.
+@pytest.mark.usefixtures("with_credentials")
+@pytest.mark.parametrize("command", [("preview", "dev"), ("deploy", "dev", "--yes")])
+def test_deploy_and_preview_warn_of_the_extended_support_charge(
+    opened: Opened, command: tuple[str, ...]
+) -> None:
+    opened.today = date(2026, 12, 1)
+    _, _, before = opened.run(*command)
+    assert "extended support" not in before
+    opened.today = date(2026, 12, 2)
+    _, _, stderr = opened.run(*command)
+    flat = " ".join(stderr.split())
+    assert "warning: Kubernetes 1.34 left EKS standard support on 2026-12-02: clusters eksc1, eksc2" in flat
+    assert "billed per cluster hour" in flat
 
 
 def test_no_credentials_is_exit_5_and_pulumi_is_never_reached(opened: Opened) -> None:

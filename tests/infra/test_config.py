@@ -87,8 +87,8 @@ def test_defaults_place_workloads_on_eksc1_and_eksc2_so_other_names_must_say_whe
 
 
 def test_string_keys_stay_strings() -> None:
-    config = parse("dev", lambda c: c.update({"crossmesh:kubernetesVersion": "1.31"}))
-    assert config.kubernetes_version == "1.31"
+    config = parse("dev", lambda c: c.update({"crossmesh:kubernetesVersion": "1.32"}))
+    assert config.kubernetes_version == "1.32"
 
 
 # One test per error message -------------------------------------------------------------------------
@@ -303,7 +303,7 @@ CASES: list[tuple[str, Change, str]] = [
     (
         "kubernetes-version-unsupported",
         lambda c: c.update({"crossmesh:kubernetesVersion": "1.12"}),
-        "crossmesh:kubernetesVersion: got '1.12'; expected one of 1.31, 1.32, 1.33, 1.34, 1.35",
+        "crossmesh:kubernetesVersion: got '1.12'; expected one of 1.32, 1.33, 1.34, 1.35",
     ),
     (
         "backend-unknown",
@@ -601,7 +601,7 @@ YAML_SCALARS: list[tuple[str, Change, str]] = [
         "decimal-version",
         _yaml("crossmesh:clusters/0/kubernetesVersion", "1.30"),
         "crossmesh:clusters[0].kubernetesVersion: got 1.3, a YAML number (quote it as written: unquoted, "
-        "1e3 reads as 1000 and 1.30 as 1.3); expected one of 1.31, 1.32, 1.33, 1.34, 1.35 (a quoted string)",
+        "1e3 reads as 1000 and 1.30 as 1.3); expected one of 1.32, 1.33, 1.34, 1.35 (a quoted string)",
     ),
 ]
 

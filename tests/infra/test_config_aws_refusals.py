@@ -5,11 +5,22 @@ next to it that AWS does take still passes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 
-from infra.config import LOG_RETENTION_DAYS, StackConfig, architecture_of
+import infra.config as config_module
+from infra.config import (
+    DEFAULT_KUBERNETES_VERSION,
+    EKS_VERSION_CALENDAR,
+    LOG_RETENTION_DAYS,
+    SUPPORTED_KUBERNETES_VERSIONS,
+    StackConfig,
+    architecture_of,
+    extended_support_notes,
+    kubernetes_version_problem,
+)
 from infra.config_parse import ConfigError, parse_stack_file
 from infra.known import partition_of
 from infra.mesh import backend_for
@@ -255,3 +266,64 @@ def test_partitions_come_from_botocore() -> None:
     assert partition_of("cn-north-1") == "aws-cn"
     assert partition_of("us-gov-west-1") == "aws-us-gov"
     assert partition_of("nowhere-1") is None
+
+
+# The Amazon EKS Kubernetes release calendar (kubernetes-versions.html#kubernetes-release-calendar):
+# "On the end of extended support date, you can no longer create new Amazon EKS clusters with the
+# unsupported version"; 1.31's extended support ended on 2026-11-26, 1.32's ends on 2027-03-23.
+def _on(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
+    monkeypatch.setattr(config_module, "utc_today", lambda: day)
+
+
+def _version(version: str) -> Change:
+    return lambda config: config.update({"crossmesh:kubernetesVersion": version})
+
+
+def test_kubernetes_1_31_is_past_its_end_of_extended_support_and_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _on(monkeypatch, date(2026, 12, 8))
+    message = refusal(_version("1.31"))
+    assert "crossmesh:kubernetesVersion: got '1.31'" in message
+    assert "expected one of 1.32, 1.33, 1.34, 1.35" in message
+
+
+def test_a_version_is_refused_from_its_end_of_extended_support_naming_the_date(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _on(monkeypatch, date(2027, 3, 22))
+    assert parse(_version("1.32")).kubernetes_version == "1.32"
+    _on(monkeypatch, date(2027, 3, 23))
+    message = refusal(_version("1.32"))
+    assert "crossmesh:kubernetesVersion: got '1.32'; Kubernetes 1.32 left Amazon EKS on 2027-03-23" in message
+    assert "expected one of 1.33, 1.34, 1.35 (a quoted string)" in message
+
+
+def test_a_clusters_own_version_is_held_to_the_calendar_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    _on(monkeypatch, date(2027, 7, 29))
+
+    def older_first_cluster(config: dict[str, Any]) -> None:
+        config["crossmesh:clusters"][0]["kubernetesVersion"] = "1.33"
+
+    message = refusal(older_first_cluster)
+    assert "crossmesh:clusters[0].kubernetesVersion: got '1.33'; Kubernetes 1.33 left Amazon EKS" in message
+
+
+def test_every_offered_version_has_its_calendar_dates() -> None:
+    assert set(SUPPORTED_KUBERNETES_VERSIONS) == set(EKS_VERSION_CALENDAR)
+    for support in EKS_VERSION_CALENDAR.values():
+        # 12 months of extended support after the end of standard support.
+        end, extended = support.end_of_standard_support, support.end_of_extended_support
+        assert (extended.year - end.year, extended.month, extended.day) == (1, end.month, end.day)
+    assert kubernetes_version_problem(DEFAULT_KUBERNETES_VERSION, date(2026, 12, 8)) is None
+
+
+def test_extended_support_is_a_warning_naming_the_charge_the_clusters_and_the_way_out() -> None:
+    config = parse(_version("1.34"))
+    assert extended_support_notes(config, date(2026, 12, 1)) == []
+    (note,) = extended_support_notes(config, date(2026, 12, 2))
+    assert note.startswith("Kubernetes 1.34 left EKS standard support on 2026-12-02: clusters eksc1, eksc2 ")
+    assert "billed per cluster hour" in note
+    assert "until 2027-12-02, when EKS upgrades the control plane itself" in note
+    assert "1.35 is in standard support (crossmesh:kubernetesVersion)" in note
+    assert extended_support_notes(parse(_version("1.35")), date(2026, 12, 8)) == []

@@ -241,7 +241,7 @@ def test_service_account_carries_the_irsa_role_and_no_token() -> None:
     assert "annotations" not in manifests.service_account(BLUE, TOPOLOGY, None)["metadata"]
 
 
-@pytest.mark.parametrize("version", ["1.31", "1.34", "1.35"])
+@pytest.mark.parametrize("version", ["1.32", "1.34", "1.35"])
 def test_all_app_objects_validate_strictly(version: str) -> None:
     objects = [
         manifests.namespace("appmesh-demo", {"mesh": "global"}),
