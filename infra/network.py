@@ -75,6 +75,14 @@ class ZoneChoiceError(ValueError):
         )
 
 
+# Zones EKS takes no cluster subnet in: "The subnets can't reside in the following Availability Zones"
+# (us-east-1 use1-az3, us-west-1 usw1-az2, ca-central-1 cac1-az3), in the EKS User Guide's subnet
+# requirements, https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html#cluster-subnets.
+# CreateCluster refuses them (UnsupportedAvailabilityZoneException), and every private subnet is a
+# cluster subnet here, so such a zone would fail each cluster after the network was built.
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
 def choose_zone_ids(
     *,
     region: str,
@@ -85,7 +93,8 @@ def choose_zone_ids(
     count: int,
     wanted: Sequence[str] | None = None,
 ) -> list[str]:
-    """The zone IDs to build in: among the region's zones, those offering every instance type.
+    """The zone IDs to build in: among the region's zones that EKS supports, those offering every
+    instance type.
 
     Zone IDs (``use1-az1``), not names: a name like ``us-east-1a`` maps to a different physical zone in
     each account, and EC2 says per zone ID which instance types it offers (DescribeInstanceTypeOfferings
@@ -97,8 +106,12 @@ def choose_zone_ids(
     by_name = dict(zip(names, zone_ids, strict=True))
     pairs = set(offered)
     types = sorted(set(instance_types))
-    usable = [z for z in zone_ids if all((t, z) in pairs for t in types)]
+    offering = [z for z in zone_ids if all((t, z) in pairs for t in types)]
+    usable = [z for z in offering if z not in EKS_UNSUPPORTED_ZONE_IDS]
     described = f"{region} zones offering every instance type ({', '.join(types)})"
+    left_out = [z for z in offering if z in EKS_UNSUPPORTED_ZONE_IDS]
+    if left_out:
+        described += f", less {', '.join(left_out)}, where EKS takes no cluster subnet"
     if wanted is not None:
         key = "network.availabilityZones"
         chosen = [by_name.get(w, w) for w in wanted]
@@ -113,6 +126,19 @@ def choose_zone_ids(
         ]
         if unknown:
             raise ZoneChoiceError(unknown)
+        unsupported = [
+            (
+                f"{key}[{index}]",
+                w,
+                f"is {z}, a zone EKS takes no cluster subnet in (CreateCluster fails with "
+                f"UnsupportedAvailabilityZoneException); expected one of the {described}: "
+                f"{', '.join(usable) or 'none'}",
+            )
+            for index, (w, z) in enumerate(zip(wanted, chosen, strict=True))
+            if z in EKS_UNSUPPORTED_ZONE_IDS
+        ]
+        if unsupported:
+            raise ZoneChoiceError(unsupported)
         lacking = [
             (
                 f"{key}[{index}]",

@@ -161,3 +161,35 @@ def test_explicit_zones_by_name_or_id_must_exist_and_offer_the_types() -> None:
             "instance type (t3.medium): use1-az4, use1-az1",
         ),
     )
+
+
+# EKS user guide, subnet requirements for clusters (network-reqs.html#cluster-subnets): "The subnets
+# can't reside in the following Availability Zones": use1-az3, usw1-az2, cac1-az3.
+@pytest.mark.parametrize(
+    ("region", "ids", "refused"),
+    [
+        ("us-east-1", ["use1-az1", "use1-az2", "use1-az3", "use1-az4"], "use1-az3"),
+        ("us-west-1", ["usw1-az1", "usw1-az2", "usw1-az3"], "usw1-az2"),
+        ("ca-central-1", ["cac1-az1", "cac1-az2", "cac1-az3", "cac1-az4"], "cac1-az3"),
+    ],
+)
+def test_zones_eks_refuses_for_cluster_subnets_are_never_chosen(
+    region: str, ids: list[str], refused: str
+) -> None:
+    names = [f"{region}{letter}" for letter in "abcd"[: len(ids)]]
+    kwargs = {"region": region, "names": names, "zone_ids": ids, "instance_types": ["t3.medium"]}
+    offered = _offered(["t3.medium"], ids)
+    chosen = choose_zone_ids(offered=offered, count=len(ids) - 1, **kwargs)
+    assert refused not in chosen
+    assert chosen == [z for z in ids if z != refused]
+    with pytest.raises(ZoneChoiceError) as too_few:
+        choose_zone_ids(offered=offered, count=len(ids), **kwargs)
+    ((key, _, expected),) = too_few.value.problems
+    assert key == "network.azCount"
+    assert f"less {refused}, where EKS takes no cluster subnet" in expected
+    wanted = [names[0], refused]
+    with pytest.raises(ZoneChoiceError) as named:
+        choose_zone_ids(offered=offered, count=2, wanted=wanted, **kwargs)
+    ((key, value, expected),) = named.value.problems
+    assert (key, value) == ("network.availabilityZones[1]", refused)
+    assert expected.startswith(f"is {refused}, a zone EKS takes no cluster subnet in")

@@ -54,13 +54,14 @@ def test_private_subnets_route_through_the_single_dev_nat() -> None:
 
 
 def test_staging_has_three_azs_and_a_nat_per_az() -> None:
+    # us-east-1's third zone ID, use1-az3, is one EKS takes no cluster subnet in: the next one is used.
     recording = record_env("staging")
     assert sorted(r.name for r in recording.of_type(NAT)) == [
         "network-nat-use1-az1",
         "network-nat-use1-az2",
-        "network-nat-use1-az3",
+        "network-nat-use1-az4",
     ]
-    for az in ("use1-az1", "use1-az2", "use1-az3"):
+    for az in ("use1-az1", "use1-az2", "use1-az4"):
         table = inputs(recording, ROUTE_TABLE, f"network-private-{az}")
         assert table["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": f"<network-nat-{az}.id>"}]
     assert len(recording.of_type(SUBNET)) == 6
@@ -133,15 +134,33 @@ def test_flow_logs_can_be_turned_off() -> None:
 def test_explicit_availability_zones_are_used_in_order() -> None:
     recording = record_document(
         variant(
-            "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1c", "us-east-1d"])
+            "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1e", "us-east-1d"])
         )
     )
     assert sorted((s["availabilityZoneId"], s["cidrBlock"]) for s in subnets(recording).values()) == [
-        ("use1-az3", "172.16.0.0/19"),
-        ("use1-az3", "172.16.64.0/24"),
         ("use1-az4", "172.16.32.0/19"),
         ("use1-az4", "172.16.65.0/24"),
+        ("use1-az5", "172.16.0.0/19"),
+        ("use1-az5", "172.16.64.0/24"),
     ]
+
+
+def test_a_zone_eks_refuses_is_refused_before_the_network() -> None:
+    import pytest
+
+    from infra.config_parse import ConfigError
+
+    document = variant(
+        "dev", lambda c: c["crossmesh:network"].update(availabilityZones=["us-east-1a", "us-east-1c"])
+    )
+    with pytest.raises(ConfigError) as caught:
+        record_document(document)
+    (problem,) = [str(p) for p in caught.value.problems]
+    assert problem.startswith(
+        "crossmesh:network.availabilityZones[1]: got 'us-east-1c'; is use1-az3, a zone EKS takes no "
+        "cluster subnet in"
+    )
+    assert problem.endswith(": use1-az1, use1-az2, use1-az4, use1-az5, use1-az6")
 
 
 def test_unavailable_zone_stops_the_program_before_the_network() -> None:
