@@ -41,10 +41,11 @@ def _read(path: Path) -> bytes | None:
 
 
 @cache
-def known_regions() -> frozenset[str]:
-    """Regions with an EKS endpoint (``data/endpoints.json``).
+def service_regions(service: str) -> frozenset[str]:
+    """Regions with an endpoint of ``service`` (its endpoint prefix, e.g. ``vpc-lattice``), from
+    ``data/endpoints.json``.
 
-    The selection is botocore's own ``get_available_regions("eks", partition)`` for every partition:
+    The selection is botocore's own ``get_available_regions(service, partition)`` for every partition:
     the service's endpoint names that are regions of their partition (a test keeps the two equal).
     """
     data_dir = _data_dir()
@@ -53,9 +54,14 @@ def known_regions() -> frozenset[str]:
     regions: set[str] = set()
     for partition in data.get("partitions", []):
         known = partition.get("regions", {})
-        endpoints = partition.get("services", {}).get("eks", {}).get("endpoints", {})
+        endpoints = partition.get("services", {}).get(service, {}).get("endpoints", {})
         regions.update(str(name) for name in endpoints if name in known)
     return frozenset(regions)
+
+
+def known_regions() -> frozenset[str]:
+    """Regions with an EKS endpoint."""
+    return service_regions("eks")
 
 
 @cache

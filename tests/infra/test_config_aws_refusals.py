@@ -22,7 +22,7 @@ from infra.config import (
     kubernetes_version_problem,
 )
 from infra.config_parse import ConfigError, parse_stack_file
-from infra.known import partition_of
+from infra.known import known_regions, partition_of
 from infra.mesh import backend_for
 from tests.support import variant
 
@@ -327,3 +327,23 @@ def test_extended_support_is_a_warning_naming_the_charge_the_clusters_and_the_wa
     assert "until 2027-12-02, when EKS upgrades the control plane itself" in note
     assert "1.35 is in standard support (crossmesh:kubernetesVersion)" in note
     assert extended_support_notes(parse(_version("1.35")), date(2026, 12, 8)) == []
+
+
+# VPC Lattice's endpoints (general/latest/gr/vpc-lattice-service.html, as botocore's endpoint data
+# lists them) cover fewer regions than EKS's: il-central-1, ap-southeast-7 and the GovCloud and China
+# regions have EKS but no VPC Lattice.
+def _region(region: str) -> Change:
+    return lambda config: config.update({"aws:region": region})
+
+
+@pytest.mark.parametrize("region", ["il-central-1", "ap-southeast-7", "us-gov-west-1", "cn-north-1"])
+def test_the_lattice_backend_refuses_a_region_without_vpc_lattice(region: str) -> None:
+    assert region in known_regions()
+    message = refusal(_region(region))
+    assert f"aws:region: got '{region}'; VPC Lattice has no endpoint in {region}" in message
+    assert "expected a region with both EKS and VPC Lattice: af-south-1, " in message
+
+
+def test_a_region_with_vpc_lattice_passes_and_app_mesh_is_not_held_to_it() -> None:
+    assert parse(_region("eu-west-1")).region == "eu-west-1"
+    assert parse(_region("il-central-1"), env="appmesh").region == "il-central-1"

@@ -10,7 +10,7 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from infra.known import did_you_mean, known_instance_types, known_regions
+from infra.known import did_you_mean, known_instance_types, known_regions, service_regions
 from tests.support import clear_aws_environment
 
 
@@ -26,6 +26,20 @@ def test_known_regions_are_the_regions_botocore_lists_for_eks(
     }
     assert "us-east-1" in expected
     assert known_regions() == frozenset(expected)
+
+
+def test_service_regions_are_the_regions_botocore_lists_for_the_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clear_aws_environment(monkeypatch, tmp_path)
+    session: Any = botocore.session.Session()
+    expected = {
+        str(region)
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("vpc-lattice", partition_name=partition)
+    }
+    assert "us-east-1" in expected
+    assert service_regions("vpc-lattice") == frozenset(expected)
 
 
 def test_known_instance_types_are_the_enum_the_ec2_model_validates_against() -> None:

@@ -6,7 +6,7 @@ strictest Pod Security level.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 import pulumi
@@ -14,7 +14,9 @@ import pulumi
 from infra import iam as account_iam
 from infra.config import LatticeAuth, MeshBackendKind
 from infra.config_limits import ComposedName
+from infra.config_parse import Problem
 from infra.cross_cluster import AccessRule
+from infra.known import known_regions, service_regions
 from infra.mesh.backend import (
     ClusterHandle,
     MeshBackend,
@@ -46,6 +48,27 @@ class LatticeBackend(MeshBackend):
     # https://docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_ForwardAction.html), fewer than
     # the 16 backendRefs an HTTPRoute rule may list: past 10 the controller never makes the rule.
     max_weighted_targets = (10, "a VPC Lattice rule forwards to at most 10 target groups")
+
+    def config_problems(self, app_names: Iterable[ComposedName] = ()) -> list[Problem]:
+        problems = super().config_problems(app_names)
+        # VPC Lattice is offered in fewer regions than EKS (its endpoints:
+        # https://docs.aws.amazon.com/general/latest/gr/vpc-lattice-service.html, which botocore's
+        # endpoint data follows). Elsewhere the controller could never create the service network, and
+        # the network and clusters would be built first.
+        offered = service_regions("vpc-lattice")
+        region = self.config.region
+        if offered and region not in offered:
+            problems.insert(
+                0,
+                Problem(
+                    "aws:region",
+                    region,
+                    f"VPC Lattice has no endpoint in {region} (as botocore knows them; a region newer "
+                    "than the installed botocore needs a newer botocore); expected a region with both "
+                    f"EKS and VPC Lattice: {', '.join(sorted(offered & known_regions()))}",
+                ),
+            )
+        return problems
 
     def namespace_labels(self, cluster: str) -> Mapping[str, str]:
         exported = {version.cluster for version in self.config.workloads.colorapp.versions}
