@@ -327,6 +327,8 @@ class ExistingCluster:
     name: str
     endpoint: Endpoint
     tags: Mapping[str, str]
+    version: str = ""
+    """The Kubernetes minor version EKS runs the control plane at, e.g. ``1.33``."""
 
 
 def describe_clusters(eks: Any, names: Sequence[str]) -> dict[str, ExistingCluster]:
@@ -345,8 +347,62 @@ def describe_clusters(eks: Any, names: Sequence[str]) -> dict[str, ExistingClust
             name=name,
             endpoint=Endpoint(url=str(cluster.get("endpoint") or ""), ca_pem=_pem(ca)),
             tags=dict(cluster.get("tags") or {}),
+            version=str(cluster.get("version") or ""),
         )
     return found
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def version_step_problem(current: str, wanted: str) -> str | None:
+    """Why EKS cannot take a control plane from ``current`` to ``wanted``, or None if it can: "you can
+    update only one minor version at a time", and "once you upgrade a cluster, you can't downgrade"
+    (https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html)."""
+    now, then = _minor(current), _minor(wanted)
+    if now is None or then is None or then == now:
+        return None
+    if then < now:
+        return f"runs Kubernetes {current} and EKS cannot downgrade a cluster; expected {current} or later"
+    if then != (now[0], now[1] + 1):
+        return (
+            f"runs Kubernetes {current} and EKS updates a cluster one minor version at a time; expected "
+            f"{now[0]}.{now[1] + 1} first (deploy it, then {wanted})"
+        )
+    return None
+
+
+def check_versions(config: StackConfig, existing: Mapping[str, ExistingCluster]) -> None:
+    """On an update, each cluster's configured version must be one EKS can move it to from where it
+    is: refused here, before Pulumi changes anything, instead of by UpdateClusterVersion half-way."""
+    problems: list[str] = []
+    for index, cluster in enumerate(config.clusters):
+        found = existing.get(config.eks_name(cluster.name))
+        if found is None or owner_of(found.tags) != config.stack:
+            continue
+        wanted = config.kubernetes_version_of(cluster)
+        problem = version_step_problem(found.version, wanted)
+        if problem:
+            key = (
+                f"crossmesh:clusters[{index}].kubernetesVersion"
+                if cluster.kubernetes_version
+                else "crossmesh:kubernetesVersion"
+            )
+            problems.append(f"{key}: got {wanted!r}; cluster {found.name} {problem}")
+    if problems:
+        raise CrossmeshError(
+            Failure(
+                ExitCode.BAD_INPUT,
+                "version_step_refused",
+                "; ".join(problems),
+                "Set a version EKS can move the cluster to and deploy once per minor version. Nothing "
+                "was changed.",
+            )
+        )
 
 
 def _pem(data: str | None) -> str | None:
@@ -621,6 +677,7 @@ def _check_for_deploy(
         return []
     existing = describe_clusters(clients.eks, [config.eks_name(c.name) for c in config.clusters])
     check_names(config, clients, existing)
+    check_versions(config, existing)
     check_creator_not_an_operator(config, identity, clients, existing)
     note = check_cloud_map_namespace(config, clients)
     check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)

@@ -413,8 +413,8 @@ class DeploySession:
             self.output.say(exc.failure.message, label="warning: ", style="yellow")
         if deploying:
             # deploy and preview: the tools they run must be here; no name may belong to another
-            # stack, the creator must not be listed as an operator, and on updates each cluster's API
-            # endpoint must answer from here.
+            # stack, the creator must not be listed as an operator, and on updates each cluster's
+            # version must be one EKS can move it to and its API endpoint must answer from here.
             self.output.say("machine: " + ", ".join(self.deps.machine_check(config, install_cli)))
             for note in preflight.check_for_deploy(config, identity, clients):
                 self.output.say(note, label="note: ")

@@ -62,10 +62,11 @@ def _config(env: str = "dev", change: object = None):
     return parse_stack_file(document, env)
 
 
-def _cluster(clients: PreflightClients, name: str, env: str) -> None:
+def _cluster(clients: PreflightClients, name: str, env: str, version: str = "1.34") -> None:
     role = clients.iam.create_role(RoleName=f"cluster-{name}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     clients.eks.create_cluster(
         name=name,
+        version=version,
         roleArn=role,
         resourcesVpcConfig={"subnetIds": []},
         tags={t["Key"]: t["Value"] for t in _tags(env)},
@@ -123,6 +124,52 @@ def test_an_update_probes_each_of_its_clusters_and_refuses_when_one_does_not_ans
     assert "eksc1-dev" not in failure.message
     assert "VPN" in failure.hint
     assert check_for_deploy(_config(), CALLER, clients, probe=lambda _: None) == []
+
+
+# The EKS user guide, update-cluster.html: "you can update only one minor version at a time", and
+# "Once you upgrade a cluster, you can't downgrade to a previous version".
+@pytest.mark.parametrize(
+    ("running", "expected"),
+    [
+        ("1.32", "EKS updates a cluster one minor version at a time; expected 1.33 first"),
+        ("1.35", "EKS cannot downgrade a cluster; expected 1.35 or later"),
+    ],
+)
+def test_an_update_eks_cannot_make_to_a_clusters_version_is_refused_before_pulumi(
+    clients: PreflightClients, running: str, expected: str
+) -> None:
+    _cluster(clients, "eksc1-dev", "dev", version="1.34")
+    _cluster(clients, "eksc2-dev", "dev", version=running)
+    with pytest.raises(CrossmeshError) as caught:
+        check_for_deploy(_config(), CALLER, clients, probe=_never)
+    failure = caught.value.failure
+    assert (failure.code, failure.kind) == (ExitCode.BAD_INPUT, "version_step_refused")
+    assert (
+        failure.message
+        == f"crossmesh:kubernetesVersion: got '1.34'; cluster eksc2-dev runs Kubernetes {running} and {expected}"
+        + (" (deploy it, then 1.34)" if running == "1.32" else "")
+    )
+    assert "eksc1-dev" not in failure.message
+
+
+def test_a_clusters_own_version_one_minor_ahead_passes_and_two_ahead_is_refused_on_its_key(
+    clients: PreflightClients,
+) -> None:
+    _cluster(clients, "eksc1-dev", "dev", version="1.33")
+    _cluster(clients, "eksc2-dev", "dev", version="1.33")
+
+    def first_cluster_at(version: str) -> object:
+        return lambda c: c["crossmesh:clusters"][0].update(kubernetesVersion=version)
+
+    assert (
+        check_for_deploy(_config("dev", first_cluster_at("1.33")), CALLER, clients, probe=lambda _: None)
+        == []
+    )
+    with pytest.raises(CrossmeshError) as caught:
+        check_for_deploy(_config("dev", first_cluster_at("1.35")), CALLER, clients, probe=_never)
+    assert caught.value.failure.message.startswith(
+        "crossmesh:clusters[0].kubernetesVersion: got '1.35'; cluster eksc1-dev runs Kubernetes 1.33"
+    )
 
 
 def test_the_creating_role_listed_as_an_operator_is_refused_on_a_first_deploy(
