@@ -64,6 +64,9 @@ class Registration:
     outputs: Mapping[str, Any] = field(default_factory=dict[str, Any])
     secret_paths: tuple[str, ...] = ()
     """Input keys that carried secret values (recorded in the clear: these are mock values)."""
+    delete_before_replace: bool = False
+    """The ``delete_before_replace`` option: a replacement deletes this resource before creating the
+    new one (what a resource that cannot exist twice needs)."""
 
     @property
     def is_component(self) -> bool:
@@ -277,6 +280,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=resource_id,
             outputs=state,
             secret_paths=tuple(secret_paths),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         )
         with self._lock:
             self.recording.resources.append(registration)

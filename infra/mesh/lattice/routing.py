@@ -97,12 +97,19 @@ class LatticeRouting(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=here,
             )
+        # A new service network name replaces the network (its name is force-new) and so this
+        # association (service_network_identifier and vpc_identifier are force-new: terraform-provider-aws
+        # internal/service/vpclattice/service_network_vpc_association.go). Pulumi would create the new
+        # association first, which Lattice refuses: "You can connect a VPC to only one service network
+        # through an association" (https://docs.aws.amazon.com/vpc-lattice/latest/ug/service-networks.html).
+        # So the old one goes first; the VPC is outside the mesh for that moment, as it is anyway while
+        # the controllers move the services to the new network.
         association = aws.vpclattice.ServiceNetworkVpcAssociation(
             child(name, "vpc"),
             service_network_identifier=network.id,
             vpc_identifier=args.vpc_id,
             tags=dict(args.tags),
-            opts=here,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         # Lattice connects to the pods (and health-checks them) from its managed prefix list.
         prefix_list = aws.ec2.get_managed_prefix_list_output(

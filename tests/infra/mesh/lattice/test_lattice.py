@@ -322,6 +322,31 @@ def test_service_network_association_and_dns_name() -> None:
     assert recording.depends_on(recording.named("aws:route53/record:Record", "mesh-dns"), route)
 
 
+def test_renaming_the_service_network_moves_the_vpc_association_old_one_first() -> None:
+    # A new mesh.lattice.serviceNetwork replaces the service network (its name is force-new), and with
+    # it the association (serviceNetworkIdentifier is force-new). A VPC joins one service network
+    # through an association, so the new association can only be made once the old one is gone.
+    association_type = "aws:vpclattice/serviceNetworkVpcAssociation:ServiceNetworkVpcAssociation"
+    renamed = record_document(
+        variant("dev", lambda c: c["crossmesh:mesh"]["lattice"].update(serviceNetwork="crossmesh-blue"))
+    )
+    network = inputs(renamed, "aws:vpclattice/serviceNetwork:ServiceNetwork", "mesh-service-network")
+    assert network["name"] == "crossmesh-blue"
+    for recording in (record_env("dev"), renamed):
+        association = recording.named(association_type, "mesh-vpc")
+        assert association.delete_before_replace
+        assert association.property_dependencies["serviceNetworkIdentifier"] == (
+            recording.named("aws:vpclattice/serviceNetwork:ServiceNetwork", "mesh-service-network").urn,
+        )
+    # Nothing else Pulumi owns in Lattice needs it: the auth policy and the access log subscription
+    # hang off the new network, which has none yet.
+    for type_, name in (
+        ("aws:vpclattice/authPolicy:AuthPolicy", "mesh-auth-service-network"),
+        ("aws:vpclattice/accessLogSubscription:AccessLogSubscription", "mesh-access-log-subscription"),
+    ):
+        assert not renamed.named(type_, name).delete_before_replace
+
+
 def test_lattice_reaches_pods_through_its_prefix_list_on_the_app_port_only() -> None:
     recording = record_env("dev")
     rules = [
