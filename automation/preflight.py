@@ -727,3 +727,26 @@ def check_no_backend_switch(config: StackConfig, state_types: list[str] | None) 
                     "then tear the old stack down.",
                 )
             )
+
+
+def check_no_fixed_setting_change(config: StackConfig, state: Sequence[Mapping[str, Any]] | None) -> None:
+    """Refuse (exit 2) a deploy or preview whose stack file changes a setting the deployed stack cannot
+    change in place (infra/fixed_settings.py): Pulumi's replacement would collide with the resource it
+    replaces and leave the update half-applied."""
+    from infra.fixed_settings import fixed_setting_problems  # noqa: PLC0415
+
+    problems = fixed_setting_problems(config, state or [])
+    if not problems:
+        return
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    raise CrossmeshError(
+        Failure(
+            ExitCode.BAD_INPUT,
+            "fixed_setting_changed",
+            f"Pulumi.{config.stack}.yaml changes what stack {config.stack!r} was built with, which it "
+            f"cannot change in place:\n{lines}",
+            f"Put the deployed values back in Pulumi.{config.stack}.yaml. To move to new ones, deploy a new "
+            "stack beside this one and move traffic to it, as docs/migration.md does, or destroy this "
+            "stack first. Nothing was changed.",
+        )
+    )

@@ -432,6 +432,12 @@ class DeploySession:
 
         preflight.check_no_backend_switch(config, runner.resource_types())
 
+    def refuse_fixed_setting_changes(self, config: StackConfig, runner: StackRunner) -> None:
+        """A setting the deployed stack was built with and cannot change in place stays as it is."""
+        from automation import preflight
+
+        preflight.check_no_fixed_setting_change(config, runner.state_resources())
+
     def open_stack(
         self, *, backend: str | None, install_cli: bool, create: bool, guard: StackConfig | None = None
     ) -> StackRunner:
@@ -577,6 +583,7 @@ class DeploySession:
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_stale_weights(config, runner)
             self.refuse_backend_switch(config, runner)
+            self.refuse_fixed_setting_changes(config, runner)
             if not yes:
                 planned = self.operate(runner, config, "preview", parallel)
                 self.output.say(f"preview of {self.env}: {changes_text(planned.changes)}")
@@ -605,6 +612,7 @@ class DeploySession:
             self.preflight(config, mesh="require", deploying=True, install_cli=install_cli)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_backend_switch(config, runner)
+            self.refuse_fixed_setting_changes(config, runner)
             result = self.operate(runner, config, "preview", parallel)
             self.output.say(f"preview of {self.env}: {changes_text(result.changes)}", out=True)
             self.output.emit(self.result(True, ExitCode.OK, changes=dict(result.changes)))

@@ -71,6 +71,11 @@ class StackRunner(Protocol):
         """Type tokens of the resources in the stack's current state; ``None`` when unknown."""
         ...
 
+    def state_resources(self) -> list[Mapping[str, Any]] | None:
+        """The resources of the stack's current state as ``pulumi stack export`` writes them (``type``,
+        ``urn``, ``inputs``, ``outputs``); ``None`` when unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class StackRequest:
@@ -147,17 +152,14 @@ class PulumiStackRunner:
         return self._stack
 
     def resource_count(self) -> int | None:
-        try:
-            deployment = self._stack.export_stack().deployment
-        except CommandError:
-            return None
-        state: Mapping[str, object] = (
-            cast("Mapping[str, object]", deployment) if isinstance(deployment, Mapping) else {}
-        )
-        resources = state.get("resources")
-        return len(cast("list[object]", resources)) if isinstance(resources, list) else 0
+        resources = self.state_resources()
+        return None if resources is None else len(resources)
 
     def resource_types(self) -> list[str] | None:
+        resources = self.state_resources()
+        return None if resources is None else [str(r.get("type", "")) for r in resources]
+
+    def state_resources(self) -> list[Mapping[str, Any]] | None:
         try:
             deployment = self._stack.export_stack().deployment
         except CommandError:
@@ -169,9 +171,7 @@ class PulumiStackRunner:
         if not isinstance(resources, list):
             return []
         return [
-            str(cast("Mapping[str, object]", r).get("type", ""))
-            for r in cast("list[object]", resources)
-            if isinstance(r, Mapping)
+            cast("Mapping[str, Any]", r) for r in cast("list[object]", resources) if isinstance(r, Mapping)
         ]
 
 

@@ -416,7 +416,8 @@ class NetworkConfig(_Model):
     )
     service_cidr: Ipv4Cidr = Field(
         default="172.20.0.0/16",
-        description="Kubernetes service IP range of every cluster; must not overlap the VPC.",
+        description="Kubernetes service IP range of every cluster; must not overlap the VPC. EKS fixes it "
+        "when a cluster is created: `deploy` refuses to change it on a deployed stack.",
     )
     availability_zones: tuple[ZoneName, ...] | None = Field(
         default=None,

@@ -128,3 +128,44 @@ def render_written(env: str, out_dir: Path, document: dict[str, Any] | None = No
     result = render(env, PROJECT_DIR, document=document)
     write_render(result, out_dir)
     return result
+
+
+def exported_state(recording: Recording) -> list[dict[str, Any]]:
+    """The state a successful ``pulumi up`` of ``recording`` leaves, as ``pulumi stack export`` lists it:
+    each resource's type, URN, inputs and outputs (here the mocks' outputs over the inputs).
+
+    pulumi-eks's components run in its own plugin, so the recording holds ``eks:index:Cluster`` but not
+    the ``aws:eks/cluster:Cluster`` it creates; that one is added with the inputs pulumi-eks gives it
+    (nodejs/eks/cluster/cluster.ts: ``name`` and ``kubernetesNetworkConfig.serviceIpv4Cidr`` from the
+    component's ``name`` and ``kubernetesServiceIpAddressRange``).
+    """
+    state: list[dict[str, Any]] = []
+    for registration in recording:
+        state.append(
+            {
+                "urn": registration.urn,
+                "type": registration.type,
+                "custom": registration.custom,
+                "inputs": dict(registration.inputs),
+                "outputs": {**registration.inputs, **registration.outputs},
+            }
+        )
+        if registration.type == "eks:index:Cluster":
+            cluster = {
+                "name": registration.inputs["name"],
+                "kubernetesNetworkConfig": {
+                    "serviceIpv4Cidr": registration.inputs["kubernetesServiceIpAddressRange"],
+                    "ipFamily": "ipv4",
+                },
+            }
+            state.append(
+                {
+                    "urn": f"{registration.urn.rsplit('::', 1)[0]}$aws:eks/cluster:Cluster::"
+                    f"{registration.name}-eksCluster",
+                    "type": "aws:eks/cluster:Cluster",
+                    "custom": True,
+                    "inputs": cluster,
+                    "outputs": cluster,
+                }
+            )
+    return state

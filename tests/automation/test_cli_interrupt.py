@@ -71,6 +71,9 @@ class Engine:
     def resource_types(self):
         return None
 
+    def state_resources(self):
+        return None
+
 
 deps = Dependencies(
     stack_factory=lambda request: Engine(),

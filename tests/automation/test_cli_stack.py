@@ -12,7 +12,7 @@ import _thread
 import json
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,7 +33,7 @@ from automation.session import Dependencies, open_pulumi_stack
 from automation.stack import OperationResult, StackOutput, StackRequest, StackRunner
 from automation.verify import CheckResult, HttpCheckSettings, HttpStats, VerifyPlan, VerifyReport
 from infra.config import StackConfig
-from tests.support import PROJECT_DIR
+from tests.support import PROJECT_DIR, exported_state, record_env
 
 RELEASE_URN = (
     "urn:pulumi:dev::crossmesh::crossmesh:infra:AppMeshController$kubernetes:helm.sh/v3:Release"
@@ -95,6 +95,8 @@ class FakeRunner:
     cancel_error: BaseException | None = None
     state_types: list[str] | None = None
     """Resource types in the stack's state (for the backend-switch refusal)."""
+    state: list[dict[str, Any]] | None = None
+    """The stack's state resources, as exported (for the fixed-settings refusal)."""
     calls: list[str] = field(default_factory=list[str])
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -136,6 +138,9 @@ class FakeRunner:
 
     def resource_types(self) -> list[str] | None:
         return self.state_types
+
+    def state_resources(self) -> list[Mapping[str, Any]] | None:
+        return list(self.state) if self.state is not None else None
 
 
 class FakeSts:
@@ -858,3 +863,32 @@ def test_deploy_refuses_to_turn_an_app_mesh_stack_into_lattice_in_place(world: W
     assert world.runner.calls == ["outputs"]  # neither up nor preview ran
     world.runner.state_types = ["pulumi:pulumi:Stack", "crossmesh:infra:LatticeController"]
     assert world.invoke("deploy", "dev", "--yes").exit_code == 0
+
+
+def _state_with_service_cidr(cidr: str) -> list[dict[str, Any]]:
+    """dev's state after an up, its EKS clusters created with ``cidr`` as their service range."""
+    state = exported_state(record_env("dev"))
+    for resource in state:
+        if resource["type"] == "aws:eks/cluster:Cluster":
+            for side in ("inputs", "outputs"):
+                resource[side] = {**resource[side], "kubernetesNetworkConfig": {"serviceIpv4Cidr": cidr}}
+    return state
+
+
+@pytest.mark.parametrize("command", ["deploy", "preview"])
+def test_a_setting_the_stack_cannot_change_in_place_is_refused_before_pulumi_runs(
+    world: World, command: str
+) -> None:
+    # dev's clusters run 10.100.0.0/16; Pulumi.dev.yaml asks for 172.20.0.0/16 (the default).
+    confirmed = ("--yes",) if command == "deploy" else ()
+    world.runner.state = _state_with_service_cidr("10.100.0.0/16")
+    outcome = world.invoke(command, "dev", *confirmed, "--json")
+    assert outcome.exit_code == ExitCode.BAD_INPUT, outcome.output
+    error = json_result(outcome)["error"]
+    assert error["kind"] == "fixed_setting_changed"
+    assert "crossmesh:network.serviceCidr: got '172.20.0.0/16'; expected 10.100.0.0/16" in error["message"]
+    assert "docs/migration.md" in error["hint"]
+    assert world.runner.calls == (["outputs"] if command == "deploy" else [])  # neither up nor preview
+    # The same state with the range the stack file says: nothing to refuse.
+    world.runner.state = _state_with_service_cidr("172.20.0.0/16")
+    assert world.invoke(command, "dev", *confirmed).exit_code == 0
