@@ -390,18 +390,23 @@ class NetworkConfig(_Model):
 
     cidr: Ipv4Cidr = Field(
         default="172.16.0.0/16",
-        description="VPC CIDR block (the blog used 172.16.0.0/16).",
+        description="VPC CIDR block (the blog used 172.16.0.0/16). Fixed once deployed, like the subnet "
+        "layout (`azCount` and the prefixes): `deploy` refuses to change them on a deployed stack.",
     )
     az_count: Annotated[StrictInt, Field(ge=2, le=6)] = Field(
-        default=2, description="How many availability zones to spread subnets over; EKS needs at least two."
+        default=2,
+        description="How many availability zones to spread subnets over; EKS needs at least two. Fixed once "
+        "deployed (see `cidr`).",
     )
     private_subnet_prefix: Annotated[StrictInt, Field(ge=16, le=28)] = Field(
         default=19,
         description="Prefix length of each private subnet. Pods take VPC addresses (VPC CNI), so these are "
-        "large.",
+        "large. Fixed once deployed (see `cidr`).",
     )
     public_subnet_prefix: Annotated[StrictInt, Field(ge=16, le=28)] = Field(
-        default=24, description="Prefix length of each public subnet (load balancers and NAT gateways only)."
+        default=24,
+        description="Prefix length of each public subnet (load balancers and NAT gateways only). Fixed once "
+        "deployed (see `cidr`).",
     )
     nat_gateways: NatGatewayMode = Field(
         default=NatGatewayMode.SINGLE,

@@ -11,6 +11,15 @@ after other resources had already changed:
   internal/service/eks/cluster.go, ``kubernetes_network_config.service_ipv4_cidr``). The replacement
   cluster keeps its name, ``<cluster>-<stack>``, which must be unique in the account and region while
   the original still exists.
+- ``crossmesh:network.cidr``: a VPC keeps the block it was created with (``cidr_block`` is force-new in
+  internal/service/ec2/vpc_.go), and the clusters cannot follow their subnets into a new VPC
+  ("You can't change which VPC the subnets are from", botocore's EKS model, UpdateClusterConfig).
+- ``crossmesh:network.azCount``, ``privateSubnetPrefix``, ``publicSubnetPrefix``: a subnet keeps its
+  block ("After you create a subnet, you can't change its CIDR block", botocore's EC2 model,
+  CreateSubnet; force-new in internal/service/ec2/vpc_subnet.go). The plan (infra.network.plan_subnets)
+  puts the public subnets after all the private ones, so another zone count or prefix moves blocks, and
+  a replacement subnet overlapping one that still exists is refused ("A subnet CIDR block must not
+  overlap the CIDR block of an existing subnet in the VPC").
 
 ``deploy`` and ``preview`` refuse such a change before Pulumi runs (automation.preflight); the way to
 another value is a new stack beside this one (docs/migration.md). The state is read as Pulumi exports it
@@ -20,15 +29,22 @@ provider's property names).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from infra.config import StackConfig
 from infra.config_parse import Problem
 from infra.data import as_mapping
+from infra.network import Tier
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 """The cluster pulumi-eks creates inside ``eks:index:Cluster``."""
+VPC = "aws:ec2/vpc:Vpc"
+SUBNET = "aws:ec2/subnet:Subnet"
+TIER_TAG = "crossmesh/tier"
+"""The tag infra.network.subnet_tags puts on every subnet: ``private`` or ``public``."""
 
 
 def _of_type(state: Sequence[Mapping[str, Any]], type_: str) -> Iterator[Mapping[str, Any]]:
@@ -60,6 +76,60 @@ def deployed_service_cidrs(state: Sequence[Mapping[str, Any]]) -> dict[str, str]
     return found
 
 
+@dataclass(frozen=True)
+class DeployedNetwork:
+    cidr: str
+    subnets: Mapping[Tier, tuple[ipaddress.IPv4Network, ...]]
+    """Each tier's subnets, in address order (the plan's zone order)."""
+
+
+def deployed_network(state: Sequence[Mapping[str, Any]]) -> DeployedNetwork | None:
+    """The shared VPC's block and its subnets, or None before the VPC exists."""
+    cidr = next((c for vpc in _of_type(state, VPC) if (c := _field(vpc, "cidrBlock"))), None)
+    if cidr is None:
+        return None
+    subnets: dict[Tier, list[ipaddress.IPv4Network]] = {tier: [] for tier in Tier}
+    for subnet in _of_type(state, SUBNET):
+        block, tier = _field(subnet, "cidrBlock"), _field(subnet, "tags", TIER_TAG)
+        if block and tier in {t.value for t in Tier}:
+            subnets[Tier(tier)].append(ipaddress.IPv4Network(block))
+    return DeployedNetwork(cidr, {tier: tuple(sorted(found)) for tier, found in subnets.items()})
+
+
+def _network_problems(config: StackConfig, deployed: DeployedNetwork) -> Iterator[Problem]:
+    network = config.network
+    if network.cidr != deployed.cidr:
+        yield Problem(
+            "crossmesh:network.cidr",
+            network.cidr,
+            f"expected {deployed.cidr}, the deployed VPC's block: a VPC keeps the block it was created "
+            "with, and the clusters cannot move to the subnets of a new VPC",
+        )
+        return
+    private, public = deployed.subnets[Tier.PRIVATE], deployed.subnets[Tier.PUBLIC]
+    if private and len(private) != network.az_count:
+        yield Problem(
+            "crossmesh:network.azCount",
+            network.az_count,
+            f"expected {len(private)}, the zones the deployed subnets span: another count moves the "
+            "public subnets (they follow all the private ones), and a subnet keeps the block it was "
+            "created with; its replacement would overlap subnets that still exist",
+        )
+    for key, configured, found in (
+        ("privateSubnetPrefix", network.private_subnet_prefix, private),
+        ("publicSubnetPrefix", network.public_subnet_prefix, public),
+    ):
+        lengths = sorted({subnet.prefixlen for subnet in found})
+        if lengths and lengths != [configured]:
+            yield Problem(
+                f"crossmesh:network.{key}",
+                configured,
+                f"expected {' or '.join(str(n) for n in lengths)}, the deployed subnets' prefix: a "
+                "subnet keeps the block it was created with, and a replacement of another size would "
+                "overlap subnets that still exist",
+            )
+
+
 def fixed_setting_problems(config: StackConfig, state: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """Every fixed setting the configuration changes, as the key, the configured value and the deployed
     one; empty for a stack with no state yet, or one that keeps them."""
@@ -86,4 +156,7 @@ def fixed_setting_problems(config: StackConfig, state: Sequence[Mapping[str, Any
                 "same name, which EKS refuses while the original exists",
             )
         )
+    network = deployed_network(state)
+    if network is not None:
+        problems.extend(_network_problems(config, network))
     return problems

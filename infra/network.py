@@ -35,8 +35,9 @@ def plan_subnets(
     """Carve one private and one public subnet per AZ out of ``vpc_cidr``.
 
     Blocks are allocated largest first, each aligned on its own size, so they never overlap and
-    waste nothing between them. The result is deterministic for the same inputs: adding an AZ at
-    the end never moves an existing subnet.
+    waste nothing between them. The result is deterministic for the same inputs, but the public
+    subnets follow all the private ones: another AZ count or prefix moves existing blocks, so a
+    deployed stack keeps its layout (infra/fixed_settings.py).
     """
     vpc = ipaddress.IPv4Network(vpc_cidr)
     for prefix, tier in ((private_prefix, Tier.PRIVATE), (public_prefix, Tier.PUBLIC)):

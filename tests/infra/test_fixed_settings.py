@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from infra.config_parse import parse_stack_file
-from infra.fixed_settings import deployed_service_cidrs, fixed_setting_problems
+from infra.fixed_settings import deployed_network, deployed_service_cidrs, fixed_setting_problems
+from infra.network import Tier, plan_subnets
 from tests.support import exported_state, record_env, stack_document, variant
 
 COMMITTED = ["dev", "staging", "prod"]
@@ -54,3 +55,59 @@ def test_a_cluster_added_to_a_deployed_stack_is_not_compared() -> None:
         config["crossmesh:clusters"].append({"name": "eksc3", "nodes": {"desired": 2, "min": 2, "max": 3}})
 
     assert _problems("dev", add_cluster) == []
+
+
+def test_the_network_is_read_from_the_vpc_and_its_subnets() -> None:
+    network = deployed_network(exported_state(record_env("dev")))
+    assert network is not None
+    assert network.cidr == "172.16.0.0/16"
+    assert [str(s) for s in network.subnets[Tier.PRIVATE]] == ["172.16.0.0/19", "172.16.32.0/19"]
+    assert [str(s) for s in network.subnets[Tier.PUBLIC]] == ["172.16.64.0/24", "172.16.65.0/24"]
+
+
+def test_another_vpc_block_is_refused_and_the_subnets_are_not_blamed_too() -> None:
+    problems = _problems("dev", lambda c: c["crossmesh:network"].update(cidr="10.0.0.0/16"))
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "crossmesh:network.cidr: got '10.0.0.0/16'; expected 172.16.0.0/16, the deployed VPC's block"
+    )
+
+
+def test_another_zone_count_is_refused_because_it_moves_the_public_subnets() -> None:
+    # 3 zones: private-az3 takes 172.16.64.0/19, where public-az1 (172.16.64.0/24) still is, and both
+    # public subnets move (force-new cidrBlock); EC2 refuses a subnet overlapping an existing one.
+    config = parse_stack_file(variant("dev", lambda c: c["crossmesh:network"].update(azCount=3)), "dev")
+    planned = plan_subnets("172.16.0.0/16", ["a", "b", "c"], private_prefix=19, public_prefix=24)
+    assert [p.cidr for p in planned if p.tier is Tier.PUBLIC] == [
+        "172.16.96.0/24",
+        "172.16.97.0/24",
+        "172.16.98.0/24",
+    ]
+    problems = [str(p) for p in fixed_setting_problems(config, exported_state(record_env("dev")))]
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "crossmesh:network.azCount: got 3; expected 2, the zones the deployed subnets span"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [("privateSubnetPrefix", 20, "expected 19"), ("publicSubnetPrefix", 26, "expected 24")],
+)
+def test_another_subnet_size_is_refused(key: str, value: int, expected: str) -> None:
+    problems = _problems("dev", lambda c: c["crossmesh:network"].update({key: value}))
+    assert len(problems) == 1
+    assert problems[0].startswith(f"crossmesh:network.{key}: got {value}; {expected}, the deployed subnets'")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c["crossmesh:network"].update(natGateways="perAz"),
+        lambda c: c["crossmesh:network"].update(flowLogs=False),
+        lambda c: c["crossmesh:clusters"][0]["nodes"].update(desired=3),
+    ],
+    ids=["nat gateways", "flow logs", "node count"],
+)
+def test_network_changes_that_keep_the_subnets_pass(change: Any) -> None:
+    assert _problems("dev", change) == []
