@@ -427,7 +427,9 @@ class NetworkConfig(_Model):
     availability_zones: tuple[ZoneName, ...] | None = Field(
         default=None,
         description="Exact zones to use, when the region's first `azCount` zones won't do (e.g. a zone EKS "
-        "rejects with UnsupportedAvailabilityZoneException); its length must equal `azCount`.",
+        "rejects with UnsupportedAvailabilityZoneException); its length must equal `azCount`. Fixed once "
+        "deployed; unset, the zones are chosen again at every deploy, so a stack that must never move "
+        "pins them.",
     )
 
     @model_validator(mode="after")

@@ -20,6 +20,11 @@ after other resources had already changed:
   puts the public subnets after all the private ones, so another zone count or prefix moves blocks, and
   a replacement subnet overlapping one that still exists is refused ("A subnet CIDR block must not
   overlap the CIDR block of an existing subnet in the VPC").
+- ``crossmesh:network.availabilityZones``: a subnet keeps its zone (``availability_zone_id`` is
+  force-new in vpc_subnet.go); subnets are named by zone, so one in another zone is a new subnet given
+  the block of the one it replaces, which still exists. Without ``availabilityZones`` the program picks
+  the region's first zones that offer the instance types at deploy time; that choice needs AWS and is
+  not checked here, so a stack that must never move pins its zones.
 
 ``deploy`` and ``preview`` refuse such a change before Pulumi runs (automation.preflight); the way to
 another value is a new stack beside this one (docs/migration.md). The state is read as Pulumi exports it
@@ -81,6 +86,8 @@ class DeployedNetwork:
     cidr: str
     subnets: Mapping[Tier, tuple[ipaddress.IPv4Network, ...]]
     """Each tier's subnets, in address order (the plan's zone order)."""
+    zones: tuple[tuple[str | None, str | None], ...] = ()
+    """Zone ID and zone name of each private subnet, in the same order."""
 
 
 def deployed_network(state: Sequence[Mapping[str, Any]]) -> DeployedNetwork | None:
@@ -89,11 +96,24 @@ def deployed_network(state: Sequence[Mapping[str, Any]]) -> DeployedNetwork | No
     if cidr is None:
         return None
     subnets: dict[Tier, list[ipaddress.IPv4Network]] = {tier: [] for tier in Tier}
+    zones: dict[ipaddress.IPv4Network, tuple[str | None, str | None]] = {}
     for subnet in _of_type(state, SUBNET):
         block, tier = _field(subnet, "cidrBlock"), _field(subnet, "tags", TIER_TAG)
         if block and tier in {t.value for t in Tier}:
-            subnets[Tier(tier)].append(ipaddress.IPv4Network(block))
-    return DeployedNetwork(cidr, {tier: tuple(sorted(found)) for tier, found in subnets.items()})
+            network = ipaddress.IPv4Network(block)
+            subnets[Tier(tier)].append(network)
+            zones[network] = (_field(subnet, "availabilityZoneId"), _field(subnet, "availabilityZone"))
+    private = tuple(sorted(subnets[Tier.PRIVATE]))
+    return DeployedNetwork(
+        cidr,
+        {tier: tuple(sorted(found)) for tier, found in subnets.items()},
+        tuple(zones[network] for network in private),
+    )
+
+
+def _same_zone(wanted: str, zone_name: str | None) -> bool:
+    """Whether a configured zone name is the deployed subnet's; True when the state does not say."""
+    return zone_name is None or wanted == zone_name
 
 
 def _network_problems(config: StackConfig, deployed: DeployedNetwork) -> Iterator[Problem]:
@@ -114,6 +134,23 @@ def _network_problems(config: StackConfig, deployed: DeployedNetwork) -> Iterato
             f"expected {len(private)}, the zones the deployed subnets span: another count moves the "
             "public subnets (they follow all the private ones), and a subnet keeps the block it was "
             "created with; its replacement would overlap subnets that still exist",
+        )
+    wanted = network.availability_zones
+    if (
+        wanted is not None
+        and len(wanted) == len(deployed.zones)
+        and not all(_same_zone(w, name) for w, (_, name) in zip(wanted, deployed.zones, strict=True))
+    ):
+        shown = ", ".join(
+            f"{zone_id} ({zone_name})" if zone_id and zone_name else str(zone_id or zone_name)
+            for zone_id, zone_name in deployed.zones
+        )
+        yield Problem(
+            "crossmesh:network.availabilityZones",
+            list(wanted),
+            f"expected {shown} in that order, the zones the deployed subnets are in: a subnet keeps "
+            "its zone, and one in another zone would take the block of the subnet it replaces, which "
+            "still exists",
         )
     for key, configured, found in (
         ("privateSubnetPrefix", network.private_subnet_prefix, private),

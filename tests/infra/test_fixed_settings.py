@@ -3,6 +3,7 @@ the value given and the value the stack was built with; one that keeps it passes
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -111,3 +112,42 @@ def test_another_subnet_size_is_refused(key: str, value: int, expected: str) -> 
 )
 def test_network_changes_that_keep_the_subnets_pass(change: Any) -> None:
     assert _problems("dev", change) == []
+
+
+def _with_zone_names(state: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The state as AWS fills it: each subnet's outputs also hold its zone's name (CloudMocks' mapping,
+    use1-az1 is us-east-1a)."""
+    for resource in state:
+        if resource["type"] == "aws:ec2/subnet:Subnet":
+            zone_id = resource["inputs"]["availabilityZoneId"]
+            letter = "abcdef"[int(zone_id.rsplit("az", 1)[1]) - 1]
+            resource["outputs"] = {**resource["outputs"], "availabilityZone": f"us-east-1{letter}"}
+    return state
+
+
+def _zone_problems(zones: list[str], *, names_in_state: bool = True) -> list[str]:
+    document = variant("dev", lambda c: c["crossmesh:network"].update(availabilityZones=zones))
+    state = exported_state(record_env("dev"))
+    if names_in_state:
+        state = _with_zone_names(state)
+    return [str(p) for p in fixed_setting_problems(parse_stack_file(document, "dev"), state)]
+
+
+def test_pinning_the_zones_the_stack_already_uses_passes() -> None:
+    assert _zone_problems(["us-east-1a", "us-east-1b"]) == []
+
+
+@pytest.mark.parametrize("zones", [["us-east-1a", "us-east-1c"], ["us-east-1b", "us-east-1a"]])
+def test_pinning_other_zones_is_refused(zones: list[str]) -> None:
+    # Subnets are named by zone: network-private-use1-az3 would be a new subnet given 172.16.32.0/19,
+    # which network-private-use1-az2 still holds; swapped zones swap the blocks the same way.
+    problems = _zone_problems(zones)
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        f"crossmesh:network.availabilityZones: got {json.dumps(zones)}; expected use1-az1 (us-east-1a), "
+        "use1-az2 (us-east-1b) in that order, the zones the deployed subnets are in"
+    )
+
+
+def test_zones_are_not_judged_against_a_state_that_does_not_name_them() -> None:
+    assert _zone_problems(["us-east-1a", "us-east-1c"], names_in_state=False) == []
