@@ -98,7 +98,8 @@ def utc_today() -> date:
 
 
 def stdin_is_a_terminal() -> bool:
-    return sys.stdin.isatty()
+    # None: the process started with stdin closed (`<&-`), which is no terminal either.
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,23 @@ def _usable_width() -> int | None:
     except ValueError:
         return None
     return 80 if columns < 1 else None
+
+
+def reopen_closed_standard_descriptors() -> None:
+    """Point descriptors 0, 1 and 2 the process started without (`<&-`, `>&-`, `2>&-`) at /dev/null.
+
+    Left closed, the first files and sockets the run opens take those numbers: uvloop, the HTTP
+    check's event loop, then aborts the process when it closes such a socket (libuv's ``uv__close``
+    asserts ``fd > STDERR_FILENO``), and a child process would inherit a socket as its output.
+    ``sys.stdin``/``sys.stdout`` stay ``None``, so a closed stdout is still reported as one."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
 
 
 def _discard(stream: Any) -> None:
