@@ -26,7 +26,13 @@ from typer.core import TyperGroup, TyperOption
 
 from automation.errors import Failure
 from automation.exit_codes import ExitCode
-from automation.session import Dependencies, DeploySession, Output, reopen_closed_standard_descriptors
+from automation.session import (
+    Dependencies,
+    DeploySession,
+    Output,
+    escape_what_stdout_cannot_encode,
+    reopen_closed_standard_descriptors,
+)
 from automation.shift.plan import DEFAULT_STEPS
 
 if TYPE_CHECKING:
@@ -478,8 +484,10 @@ def main(deps: Dependencies | None = None) -> None:
     SIGTERM (a CI job cancelled, a container stopped) ends a command the way Ctrl-C does: a Pulumi
     operation stops cleanly and the command says so, with exit 130 and, under ``--json``, its document.
     Without this, SIGTERM ended the process on the spot, with no message and an operation cut short.
-    Standard descriptors the process started without are reopened on /dev/null first."""
+    Standard descriptors the process started without are reopened on /dev/null first, and what
+    stdout's encoding cannot hold is written escaped."""
     reopen_closed_standard_descriptors()
+    escape_what_stdout_cannot_encode()
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate_as_ctrl_c)
     app(obj=deps)

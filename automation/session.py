@@ -228,6 +228,15 @@ def reopen_closed_standard_descriptors() -> None:
                 os.close(devnull)
 
 
+def escape_what_stdout_cannot_encode() -> None:
+    """Write characters stdout's encoding lacks (an ASCII or Latin-1 terminal, ``PYTHONIOENCODING``)
+    as escapes (``\\xfc``) instead of failing: a path, a color front answered or an AWS message
+    with such a character ended the run with UnicodeEncodeError, exit 1. stderr escapes by default."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure) and getattr(sys.stdout, "errors", "") == "strict":
+        reconfigure(errors="backslashreplace")
+
+
 def _discard(stream: Any) -> None:
     """Point a broken or full stream's descriptor at /dev/null, so nothing more (not even the flush
     at exit) fails on it."""

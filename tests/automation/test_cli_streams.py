@@ -89,3 +89,20 @@ def test_the_http_check_with_stdout_closed_keeps_its_exit_status(tmp_path: Path)
         )
     assert done.returncode == ExitCode.OK, (done.returncode, done.stderr)
     assert "HTTP check of" in done.stderr
+
+
+def test_a_color_the_terminal_cannot_show_is_escaped_not_a_crash(tmp_path: Path) -> None:
+    # A terminal (or a redirect) in an encoding without the character: a version front reports as
+    # "grün" ended the report with UnicodeEncodeError, a traceback and exit 1 (INVALID_RENDER)
+    # instead of the failed verification (3) the stray color is.
+    with serve(_front(["blue", "red", "grün"])) as port:
+        done = _run(
+            ["verify", "dev", "--front-url", f"http://127.0.0.1:{port}", "--requests", "30"],
+            tmp_path,
+            extra_env={"PYTHONIOENCODING": "ascii"},
+            capture_output=True,
+        )
+    assert done.returncode == ExitCode.VERIFY_FAILED, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "gr\\xfcn" in done.stdout
+    assert "verification failed" in done.stdout
