@@ -188,7 +188,8 @@ class Output:
 
 
 def _console(*, stderr: bool, **options: Any) -> Console:
-    """A rich console that survives its reader going away and a COLUMNS it cannot use."""
+    """A rich console that survives its reader going away, a write that fails and a COLUMNS it cannot
+    use."""
     from rich.console import Console
 
     class _Console(Console):
@@ -197,6 +198,19 @@ def _console(*, stderr: bool, **options: Any) -> Console:
             # nowhere instead, and the command ends with its own status.
             self.quiet = True
             _discard(sys.stderr if stderr else sys.stdout)
+
+        def _check_buffer(self) -> None:
+            # Any other failed write (a full disk behind `> file`, an I/O error) rich let through: a
+            # traceback and exit 1. It is said once on stderr; the command keeps its own status.
+            try:
+                super()._check_buffer()
+            except OSError as exc:
+                self.on_broken_pipe()
+                if not stderr:
+                    _console(stderr=True, soft_wrap=True, highlight=False, markup=False).print(
+                        f"warning: stdout could not be written ({exc.strerror or exc}); the rest of "
+                        "the output there is dropped"
+                    )
 
     return _Console(stderr=stderr, width=_usable_width(), **options)
 

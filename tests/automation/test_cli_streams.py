@@ -106,3 +106,19 @@ def test_a_color_the_terminal_cannot_show_is_escaped_not_a_crash(tmp_path: Path)
     assert "Traceback" not in done.stderr
     assert "gr\\xfcn" in done.stdout
     assert "verification failed" in done.stdout
+
+
+def test_a_plain_report_stdout_cannot_take_is_said_on_stderr_and_the_status_stays(tmp_path: Path) -> None:
+    # `verify ... > report.txt` on a full disk: rich let the write error through, a traceback and
+    # exit 1 (INVALID_RENDER) for a verification that passed. A reader gone (`| head`) was handled.
+    with serve(_front(["blue", "red"])) as port, open("/dev/full", "w") as full:
+        done = _run(
+            ["verify", "dev", "--front-url", f"http://127.0.0.1:{port}", "--requests", "20"],
+            tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+        )
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "stdout could not be written" in done.stderr
+    assert "No space left on device" in done.stderr
