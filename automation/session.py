@@ -289,6 +289,20 @@ def plain(outputs: Mapping[str, StackOutput]) -> dict[str, Any]:
     return {name: out.value for name, out in outputs.items()}
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why ``folder`` cannot be made or take a new file here (None when it can): made if missing,
+    then a file created in it and removed, which is what the run will do."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 @dataclass
 class DeploySession:
     """One command against one environment: its steps, its state, and how it ends."""
@@ -418,6 +432,29 @@ class DeploySession:
                     f"Pass --yes: `python -m automation {command} --yes`. Nothing was changed.",
                 )
             )
+
+    def require_local_folders(self, *folders: Path, guardrails: bool = False) -> None:
+        """The folders this run writes on this machine: the event log's, with ``guardrails`` (deploy,
+        preview) the policy pack's config, and ``folders`` (a shift's state). Checked before any
+        cloud call: a checkout this user may not write failed half-way, after the AWS checks, with a
+        traceback and exit 1."""
+        wanted = [self.deps.log_dir, *folders]
+        if guardrails:
+            wanted.append(self.deps.project_dir / "build" / "guardrails")
+        for folder in wanted:
+            reason = unwritable(folder)
+            if reason is not None:
+                raise CrossmeshError(
+                    failure(
+                        ExitCode.BAD_INPUT,
+                        "bad_input",
+                        f"{self.operation} writes to {folder} on this machine, which cannot be made or "
+                        f"written: {reason}",
+                        "Run from a checkout this user can write (the CLI keeps its event logs, the "
+                        "guardrails' policy config and a shift's state under build/). Nothing was called "
+                        "or changed.",
+                    )
+                )
 
     def confirm(self, question: str) -> None:
         """Ask; a no ends the run with "declined" (exit 0, nothing changed)."""
@@ -620,6 +657,7 @@ class DeploySession:
             config = self.load(deploying=True)
             self.refuse_undeployable(config)
             self.require_confirmation_possible(yes)
+            self.require_local_folders(guardrails=True)
             self.preflight(config, mesh="require", deploying=True, install_cli=install_cli)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_stale_weights(config, runner)
@@ -650,6 +688,7 @@ class DeploySession:
         def body() -> int:
             config = self.load(deploying=True)
             self.refuse_undeployable(config)
+            self.require_local_folders(guardrails=True)
             self.preflight(config, mesh="require", deploying=True, install_cli=install_cli)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_backend_switch(config, runner)
@@ -711,6 +750,7 @@ class DeploySession:
         def body() -> int:
             config = self.load()
             self.require_confirmation_possible(yes)
+            self.require_local_folders()
             self.preflight(config, mesh="warn")
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=False)
             if before_confirm is not None:

@@ -219,18 +219,9 @@ class ShiftRun:
         except PlanError as exc:
             raise self._bad(str(exc)) from exc
         self.session.require_confirmation_possible(opts.yes, arguments=_own_arguments(opts))
+        self.session.require_local_folders(self.state_dir)
         self.session.preflight(config, mesh="require")
-        try:
-            lock.acquire()
-        except LockHeld:
-            raise CrossmeshError(
-                Failure(
-                    ExitCode.STACK_LOCKED,
-                    "shift_locked",
-                    f"another shift of {self.env} is running on this machine (lock {lock.path})",
-                    "Wait for it to finish; nothing was changed by this run.",
-                )
-            ) from None
+        self._acquire(lock)
         from automation.stack import StackRequest  # noqa: PLC0415
 
         stack = self.deps.stack_factory(
@@ -286,6 +277,19 @@ class ShiftRun:
         return int(ExitCode.OK)
 
     # ---- state, lease ----------------------------------------------------------------------------
+
+    def _acquire(self, lock: FileLock) -> None:
+        try:
+            lock.acquire()
+        except LockHeld:
+            raise CrossmeshError(
+                Failure(
+                    ExitCode.STACK_LOCKED,
+                    "shift_locked",
+                    f"another shift of {self.env} is running on this machine (lock {lock.path})",
+                    "Wait for it to finish; nothing was changed by this run.",
+                )
+            ) from None
 
     @property
     def _state_file(self) -> Path:
