@@ -23,9 +23,11 @@ def render_summary(result: RenderResult, console: Console, written: Path | None 
         releases = ", ".join(str(r.inputs.get("name")) for r in result.helm_releases.get(cluster, [])) or "-"
         table.add_row(cluster, str(len(objects)), releases, f"[red]{invalid}[/red]" if invalid else "0")
     console.print(table)
+    # Paths and problems are escaped: "[/x]" in a folder's or an object's name is text, not markup.
     console.print(
         f"{len(result.recording.resources)} resources registered in {result.timings.get('total', 0):.2f}s"
-        + (f"; written to {written}" if written else "")
+        + (f"; written to {escape(str(written))}" if written else ""),
+        highlight=False,
     )
     report = result.guardrails
     if report is not None:
@@ -36,7 +38,7 @@ def render_summary(result: RenderResult, console: Console, written: Path | None 
         for violation in report.advisory_violations:
             console.print(f"[yellow]advisory[/yellow] {escape(str(violation))}", highlight=False)
     for problem in result.problems:
-        console.print(f"[red]invalid[/red] {problem}")
+        console.print(f"[red]invalid[/red] {escape(str(problem))}", highlight=False)
     for note in result.notes:
         console.print(f"[yellow]note[/yellow] {escape(note)}", highlight=False)
     if result.unvalidated:

@@ -381,3 +381,27 @@ def test_the_written_render_does_not_depend_on_the_order_resources_were_register
     second = write_render(result, tmp_path / "second")
     for name in ("resources.json", "report.md"):
         assert (first / name).read_text() == (second / name).read_text(), name
+
+
+def test_cli_render_shows_paths_and_problems_as_written_not_as_markup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The summary printed the output folder and each problem as rich markup: "[/x]" in an --out path
+    # or an object's name raised MarkupError (a traceback after the render was written), and a tag-like
+    # "[bold]" or a CRD pattern's "[a-z0-9]" vanished from what the user was told.
+    real = render_module.kubernetes_objects
+
+    def with_a_broken_object(recording: Any) -> Any:
+        objects, releases = real(recording)
+        objects["eksc1"].append(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "[/broken]"}, "spec": {"type": 7}}
+        )
+        return objects, releases
+
+    monkeypatch.setattr(render_module, "kubernetes_objects", with_a_broken_object)
+    out = tmp_path / "render-[/x]-[bold]"
+    outcome = runner.invoke(app, ["render", "dev", "--out", str(out)], env={"COLUMNS": "500"})
+    assert outcome.exception is None or isinstance(outcome.exception, SystemExit), outcome.exception
+    assert outcome.exit_code == 1
+    assert f"written to {out}" in outcome.output
+    assert "eksc1: Service/[/broken]: spec.type: 7 is not of type 'string'" in outcome.output
