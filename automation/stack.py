@@ -231,6 +231,23 @@ def open_stack(request: StackRequest) -> PulumiStackRunner:
             raise
         message = "the Pulumi CLI (`pulumi`) is not installed or not on PATH"
         raise CrossmeshError(cli_missing_failure(message)) from exc
+    except PermissionError as exc:
+        # A `pulumi` on PATH that cannot be started (no execute bit, a folder, a noexec mount): with no
+        # runnable one after it on PATH, starting `pulumi version` fails with EACCES.
+        if "pulumi" not in f"{exc} {exc.filename}":
+            raise
+        found = next(
+            (str(Path(d) / "pulumi") for d in os.get_exec_path() if (Path(d) / "pulumi").exists()), "pulumi"
+        )
+        raise CrossmeshError(
+            Failure(
+                ExitCode.PULUMI_CLI_MISSING,
+                "pulumi_cli_broken",
+                f"the `pulumi` on PATH ({found}) cannot be run: {exc.strerror or exc}",
+                f"Make it executable (`chmod +x {found}`) if it is the Pulumi CLI, or remove it from "
+                "PATH. " + INSTALL_HINT + INSTALL_CLI_HINT,
+            )
+        ) from exc
     except InvalidVersionError as exc:
         raise CrossmeshError(
             cli_missing_failure(f"the installed Pulumi CLI is not supported by this SDK: {exc}")

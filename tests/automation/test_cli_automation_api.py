@@ -268,3 +268,24 @@ def test_a_broken_or_too_old_cli_is_exit_4(
     assert outcome.exit_code == ExitCode.PULUMI_CLI_MISSING
     assert message in outcome.stderr
     assert "get.pulumi.com" in outcome.stderr
+
+
+@pytest.mark.parametrize("what", ["not executable", "a folder"])
+def test_a_pulumi_on_path_that_cannot_be_run_is_exit_4_not_a_traceback(
+    fake_pulumi: Path, deps: Dependencies, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, what: str
+) -> None:
+    # A download never made executable (or a folder named pulumi) first on PATH: starting it raised
+    # PermissionError out of the SDK's `pulumi version`, a traceback and exit 1 for every command.
+    bin_dir = tmp_path / "unusable"
+    bin_dir.mkdir()
+    if what == "a folder":
+        (bin_dir / "pulumi").mkdir()
+    else:
+        (bin_dir / "pulumi").write_text("#!/bin/sh\necho v3.200.0\n")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    outcome = invoke(deps, "outputs", "dev", "--json")
+    assert outcome.exit_code == ExitCode.PULUMI_CLI_MISSING, outcome.output
+    error = json.loads(outcome.stdout)["error"]
+    assert error["kind"] == "pulumi_cli_broken"
+    assert "Permission denied" in error["message"]
+    assert "chmod +x" in error["hint"]
