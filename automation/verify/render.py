@@ -16,9 +16,11 @@ def _verdict(ok: bool) -> Text:
 def checks_table(report: VerifyReport) -> Table:
     """One row per check: verdict, name, detail."""
     table = Table(title="crossmesh verification", show_lines=False, expand=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("check", style="cyan", no_wrap=True)
-    table.add_column("detail", overflow="fold")
+    # On a narrow terminal the names and details wrap: unwrappable columns were cut to "…", every
+    # verdict included, and left the detail no room at all.
+    table.add_column("", no_wrap=True, min_width=4)
+    table.add_column("check", style="cyan", overflow="fold", min_width=8)
+    table.add_column("detail", overflow="fold", min_width=8)
     for check in report.checks:
         # Text, never markup: names and details quote what front and AWS answered ("[/bold]" included).
         table.add_row(_verdict(check.ok), Text(check.name), Text(check.detail))

@@ -332,6 +332,22 @@ def test_render_report_shows_checks_http_and_verdict() -> None:
     assert "HTTP /color" not in ok_out.getvalue()
 
 
+def test_a_narrow_terminal_still_shows_every_verdict_and_why() -> None:
+    # A 40-column pane (a split terminal): the verdict and check columns never wrapped, so rich cut
+    # every verdict to "…", each name short, and gave the detail column no room at all.
+    report = VerifyReport(
+        checks=(
+            CheckResult("lattice service colorapp-dev custom domain", False, "got none"),
+            CheckResult("pods eksc2/colorapp-blue Ready", True, "2/2 Ready"),
+        )
+    )
+    out = io.StringIO()
+    render_report(report, Console(file=out, width=40, color_system=None))
+    words = out.getvalue().split()
+    for needle in ("FAIL", "PASS", "custom", "domain", "none", "Ready"):
+        assert needle in words, (needle, out.getvalue())
+
+
 def test_lattice_plan_runs_lattice_checks_and_expects_no_sidecars(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(var, "testing")
