@@ -806,10 +806,13 @@ class DeploySession:
 
     def verify_front_url(self, front_url: str, http: HttpCheckSettings, *, deadline_s: float | None) -> int:
         """Only the HTTP check, against ``front_url``, with the environment's weights: no Pulumi, no AWS."""
-        from automation.verify.httpcheck import color_url, run_http_only
-        from infra.topology import topology_of
 
         def body() -> int:
+            # Loaded inside the failure boundary (run), as render's: Ctrl-C while they load is the
+            # interrupted result like any other, not typer's silent exit 130.
+            from automation.verify.httpcheck import color_url, run_http_only
+            from infra.topology import topology_of
+
             config = self.load(backend=False)  # the weights only: no Pulumi SDK on this path
             try:
                 url = color_url(front_url)
@@ -827,14 +830,16 @@ class DeploySession:
     def render(self, *, out_dir: Path | None, crds_dir: Path | None = None, strict: bool = False) -> int:
         """The offline render: no cloud, no Pulumi CLI. 1 when an object is invalid or a guardrail fails,
         or with ``strict`` when a custom resource could not be validated."""
-        from automation.render import render as do_render
-        from automation.render_output import OutDirError, default_out_dir, out_dir_problem, write_render
-        from automation.render_view import render_summary
-        from automation.validate import CrdFileError
-
-        target = out_dir or default_out_dir(self.deps.project_dir, self.env)
 
         def body() -> int:
+            # The renderer takes more than half a second to load: inside the failure boundary (run),
+            # Ctrl-C meanwhile is the interrupted result, not typer's silent exit 130.
+            from automation.render import render as do_render
+            from automation.render_output import OutDirError, default_out_dir, out_dir_problem, write_render
+            from automation.render_view import render_summary
+            from automation.validate import CrdFileError
+
+            target = out_dir or default_out_dir(self.deps.project_dir, self.env)
             problem = out_dir_problem(target)
             if problem:  # before the render: seconds of work must not end in a refusal
                 raise CrossmeshError(

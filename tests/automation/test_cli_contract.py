@@ -3,6 +3,7 @@ during a render; --version; shell completion; `./run --help`."""
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import os
 import signal
@@ -333,3 +334,40 @@ def test_sigterm_during_the_http_burst_ends_it_every_time(tmp_path: Path) -> Non
                 proc.wait()
         assert proc.returncode == ExitCode.INTERRUPTED, stderr
         assert _one_document(stdout)["exit_code"] == 130
+
+
+class _InterruptedImport(importlib.abc.MetaPathFinder):
+    """Ctrl-C landing while ``name`` is being imported, as it does in a run's first second."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname == self.name:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["render", "dev"], "automation.render_output"),
+        (["verify", "dev", "--front-url", "http://127.0.0.1:9"], "automation.verify.httpcheck"),
+    ],
+    ids=["render", "verify --front-url"],
+)
+def test_ctrl_c_while_a_command_loads_is_the_interrupted_document(
+    argv: list[str], module: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # render and verify --front-url loaded their modules (more than half a second for the renderer)
+    # before the failure boundary: Ctrl-C there became typer's silent exit 130, no error line and,
+    # with --json, no document at all.
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptedImport(module), *sys.meta_path])
+    outcome = CliRunner().invoke(cli.app, [*argv, "--json"], obj=Dependencies(log_dir=tmp_path))
+    assert outcome.exit_code == ExitCode.INTERRUPTED
+    document = _one_document(outcome.stdout)
+    assert (document["operation"], document["exit_code"]) == (argv[0], 130)
+    error = document["error"]
+    assert isinstance(error, dict)
+    assert error["kind"] == "interrupted"
+    assert "nothing was changed" in outcome.stderr
