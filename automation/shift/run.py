@@ -271,7 +271,6 @@ class ShiftRun:
         observer = self.deps.observer_factory(config, outputs)
         for step in remaining:
             self._step(stack, state, step, targets, observer, str(front.value))
-        self._finish(stack, state)
         self.output.say(f"shift of {self.env} done: {format_weights(state.last_good)}", out=True)
         self.output.emit(self._document(True, ExitCode.OK, state))
         return int(ExitCode.OK)
@@ -488,7 +487,39 @@ class ShiftRun:
         state.last_good = dict(step.weights)
         state.previous_p99 = verdict.p99_of()
         state.next_step = step.number
-        self._save(stack, state)
+        self._keep(stack, state, step)
+
+    def _keep(self, stack: ShiftStack, state: ShiftState, step: Step) -> None:
+        """Save a passed step (the shift done after its last one). Ctrl-C meanwhile is between steps,
+        where nothing is restored: the step's weights passed their check and stay, the state is saved
+        as interrupted (or done), and the run ends with exit 130 saying so. It used to end as an
+        interrupt "before Pulumi changed anything; nothing was changed", with no weights named."""
+        done = state.next_step >= len(state.steps)
+        write = self._finish if done else self._save
+        try:
+            write(stack, state)
+        except KeyboardInterrupt:
+            state.status = "done" if done else "interrupted"
+            details: list[str] = []
+            try:
+                write(stack, state)
+            except (KeyboardInterrupt, Exception) as exc:  # a second Ctrl-C, or the backend refused
+                why = _cause(exc) if isinstance(exc, Exception) else "interrupted again"
+                details.append(f"its state could not be saved ({why})")
+            self.session.extra = {"steps": self.report, "weights": state.last_good, "target": state.target}
+            passed = f"after step {step.number} ({format_weights(step.weights)}) passed"
+            raise CrossmeshError(
+                Failure(
+                    ExitCode.INTERRUPTED,
+                    "interrupted",
+                    f"shift of {self.env} interrupted {passed}: "
+                    + ("every step is done" if done else "its weights stay"),
+                    "Nothing is left to shift."
+                    if done
+                    else f"Continue it with `python -m automation shift {self.env} --resume`.",
+                    details,
+                )
+            ) from None
 
     def _failed(  # noqa: PLR0917 - the step's context, as _step has it
         self,

@@ -268,3 +268,53 @@ def test_a_saved_shift_that_cannot_be_what_a_shift_saves_is_not_resumed(
     assert message.startswith("--resume: the saved shift of dev cannot be continued: ")
     assert reason in message
     assert stack.updates == []
+
+
+class _CtrlCSavingStep(_Stack):
+    """Ctrl-C lands while the state of a step that passed is written to the stack's tags: between
+    steps, where nothing restores weights (the step's weights passed their check)."""
+
+    def __init__(self, applied: dict[str, int], *, at_update: int) -> None:
+        super().__init__(applied)
+        self.at_update = at_update
+        self.interrupted = False
+
+    def _ctrl_c(self, key: str) -> None:
+        if key == STATE_TAG and len(self.updates) == self.at_update and not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+
+    def set_tag(self, key: str, value: str) -> None:
+        self._ctrl_c(key)
+        super().set_tag(key, value)
+
+    def remove_tag(self, key: str) -> None:
+        self._ctrl_c(key)
+        super().remove_tag(key)
+
+
+@pytest.mark.parametrize(("at_update", "passed"), [(1, 1), (3, 3)], ids=["between steps", "after the last"])
+def test_ctrl_c_between_steps_says_what_passed_and_keeps_it(
+    tmp_path: Path, at_update: int, passed: int
+) -> None:
+    # Before: "shift interrupted before Pulumi changed anything; nothing was changed", while the step's
+    # weights were applied and checked, and a document without the weights or the steps.
+    stack = _CtrlCSavingStep({"blue": 100, "red": 0}, at_update=at_update)
+    outcome = _run(tmp_path, stack, "--to", "red=100", "--steps", "10,25,100")
+    assert outcome.exit_code == 130, outcome.output
+    document = json.loads(outcome.stdout)
+    weights = {1: {"blue": 90, "red": 10}, 3: {"blue": 0, "red": 100}}[passed]
+    assert document["weights"] == weights == stack.applied
+    assert [s["verdict"] for s in document["steps"]] == ["passed"] * passed
+    error = document["error"]
+    assert error["kind"] == "interrupted"
+    assert "nothing was changed" not in error["message"]
+    assert f"after step {passed} " in error["message"]
+    saved = json.loads((tmp_path / "shift" / "dev.json").read_text())
+    if passed < 3:  # resumable from the next step
+        assert (saved["status"], saved["next_step"], saved["last_good"]) == ("interrupted", 1, weights)
+        assert json.loads(stack.tags[STATE_TAG])["status"] == "interrupted"
+        assert "--resume" in error["hint"]
+    else:  # every step passed: the shift is done, nothing to resume
+        assert saved["status"] == "done"
+        assert STATE_TAG not in stack.tags
