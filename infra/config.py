@@ -62,7 +62,7 @@ EKS_VERSION_CALENDAR: Mapping[str, EksVersionSupport] = {
 # Kubernetes minor versions this program is tested against: those of the calendar above, all within
 # the schemas that kubernetes-validate ships (1.25-1.37).
 SUPPORTED_KUBERNETES_VERSIONS = tuple(EKS_VERSION_CALENDAR)
-DEFAULT_KUBERNETES_VERSION = "1.34"
+DEFAULT_KUBERNETES_VERSION = "1.35"
 
 
 def utc_today() -> date:
@@ -1089,7 +1089,7 @@ class StackConfig(_Model):
         "`aws:allowedAccountIds` is; give one or the other).",
     )
     kubernetes_version: KubernetesVersion = Field(
-        default=DEFAULT_KUBERNETES_VERSION, description='EKS version of every cluster, quoted (`"1.34"`).'
+        default=DEFAULT_KUBERNETES_VERSION, description='EKS version of every cluster, quoted (`"1.35"`).'
     )
     network: NetworkConfig = Field(default=NetworkConfig(), description="The shared VPC.")
     clusters: Annotated[tuple[ClusterConfig, ...], Field(min_length=1)] = Field(

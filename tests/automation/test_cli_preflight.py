@@ -79,20 +79,20 @@ def test_credentials_present_and_app_mesh_answering_pass_on_to_pulumi(opened: Op
 
 
 # EKS bills extended support from the end-of-standard-support date of the release calendar
-# (kubernetes-versions.html#kubernetes-release-calendar); dev runs 1.34, whose standard support ended
-# on 2026-12-02.
+# (kubernetes-versions.html#kubernetes-release-calendar); dev runs 1.35, whose standard support ends on
+# 2027-03-27.
 @pytest.mark.usefixtures("with_credentials")
 @pytest.mark.parametrize("command", [("preview", "dev"), ("deploy", "dev", "--yes")])
 def test_deploy_and_preview_warn_of_the_extended_support_charge(
     opened: Opened, command: tuple[str, ...]
 ) -> None:
-    opened.today = date(2026, 12, 1)
+    opened.today = date(2027, 3, 26)
     _, _, before = opened.run(*command)
     assert "extended support" not in before
-    opened.today = date(2026, 12, 2)
+    opened.today = date(2027, 3, 27)
     _, _, stderr = opened.run(*command)
     flat = " ".join(stderr.split())
-    assert "warning: Kubernetes 1.34 left EKS standard support on 2026-12-02: clusters eksc1, eksc2" in flat
+    assert "warning: Kubernetes 1.35 left EKS standard support on 2027-03-27: clusters eksc1, eksc2" in flat
     assert "billed per cluster hour" in flat
 
 

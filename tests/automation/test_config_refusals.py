@@ -8,6 +8,7 @@ command line on it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -512,7 +513,10 @@ def test_unquoted_date_as_kubernetes_version(tmp_path: Path, monkeypatch: pytest
     # Pulumi passes an unquoted date as Go prints a time (automation/stack_yaml.py), directly under
     # config: as inside a mapping.
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
-    text = text.replace('crossmesh:kubernetesVersion: "1.34"', "crossmesh:kubernetesVersion: 2024-01-01")
+    text, replaced = re.subn(
+        r'crossmesh:kubernetesVersion: "[0-9.]+"', "crossmesh:kubernetesVersion: 2024-01-01", text
+    )
+    assert replaced == 1
     _refused(
         tmp_path,
         monkeypatch,

@@ -4,8 +4,9 @@ calls used here); the endpoint probe is injected (tests/infra/test_endpoint.py r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
@@ -126,6 +127,11 @@ def test_an_update_probes_each_of_its_clusters_and_refuses_when_one_does_not_ans
     assert check_for_deploy(_config(), CALLER, clients, probe=lambda _: None) == []
 
 
+def _stack_version(version: str) -> Callable[[dict[str, Any]], None]:
+    """Sets the stack-wide version, so a test does not depend on the one dev's file holds."""
+    return lambda c: c.__setitem__("crossmesh:kubernetesVersion", version)
+
+
 # The EKS user guide, update-cluster.html: "you can update only one minor version at a time", and
 # "Once you upgrade a cluster, you can't downgrade to a previous version".
 @pytest.mark.parametrize(
@@ -141,7 +147,7 @@ def test_an_update_eks_cannot_make_to_a_clusters_version_is_refused_before_pulum
     _cluster(clients, "eksc1-dev", "dev", version="1.34")
     _cluster(clients, "eksc2-dev", "dev", version=running)
     with pytest.raises(CrossmeshError) as caught:
-        check_for_deploy(_config(), CALLER, clients, probe=_never)
+        check_for_deploy(_config("dev", _stack_version("1.34")), CALLER, clients, probe=_never)
     failure = caught.value.failure
     assert (failure.code, failure.kind) == (ExitCode.BAD_INPUT, "version_step_refused")
     assert (
@@ -159,7 +165,11 @@ def test_a_clusters_own_version_one_minor_ahead_passes_and_two_ahead_is_refused_
     _cluster(clients, "eksc2-dev", "dev", version="1.33")
 
     def first_cluster_at(version: str) -> object:
-        return lambda c: c["crossmesh:clusters"][0].update(kubernetesVersion=version)
+        def change(c: dict[str, Any]) -> None:
+            _stack_version("1.34")(c)
+            c["crossmesh:clusters"][0].update(kubernetesVersion=version)
+
+        return change
 
     assert (
         check_for_deploy(_config("dev", first_cluster_at("1.33")), CALLER, clients, probe=lambda _: None)

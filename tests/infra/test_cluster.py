@@ -18,7 +18,7 @@ def test_cluster_inputs_are_hardened() -> None:
     cluster = inputs(record_env("dev"), CLUSTER, "eksc1-eks")
     assert cluster == {
         "name": "eksc1-dev",
-        "version": "1.34",
+        "version": "1.35",
         "vpcId": "<network-vpc.id>",
         "privateSubnetIds": ["<network-private-use1-az1.id>", "<network-private-use1-az2.id>"],
         "nodeAssociatePublicIpAddress": False,

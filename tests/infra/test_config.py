@@ -655,10 +655,10 @@ def test_an_unquoted_version_pulumi_would_pass_as_another_number_is_refused(tmp_
     from automation.environment import read_stack_document
 
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text(encoding="utf-8")
-    assert 'crossmesh:kubernetesVersion: "1.34"' in text
+    assert 'crossmesh:kubernetesVersion: "1.35"' in text
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(
-        text.replace('kubernetesVersion: "1.34"', "kubernetesVersion: 1.30"), encoding="utf-8"
+        text.replace('kubernetesVersion: "1.35"', "kubernetesVersion: 1.30"), encoding="utf-8"
     )
     with pytest.raises(ConfigError) as caught:
         parse_stack_file(read_stack_document(stack_file), "dev")
@@ -670,9 +670,9 @@ def test_an_unquoted_version_pulumi_would_pass_as_another_number_is_refused(tmp_
     ]
     # A supported version written unquoted is the same version.
     stack_file.write_text(
-        text.replace('kubernetesVersion: "1.34"', "kubernetesVersion: 1.35"), encoding="utf-8"
+        text.replace('kubernetesVersion: "1.35"', "kubernetesVersion: 1.34"), encoding="utf-8"
     )
-    assert parse_stack_file(read_stack_document(stack_file), "dev").kubernetes_version == "1.35"
+    assert parse_stack_file(read_stack_document(stack_file), "dev").kubernetes_version == "1.34"
 
 
 # Node counts stay within EKS's quota of nodes per managed node group ---------------------------------

@@ -24,7 +24,7 @@ from infra.config import (
 from infra.config_parse import ConfigError, parse_stack_file
 from infra.known import known_regions, partition_of
 from infra.mesh import backend_for
-from tests.support import variant
+from tests.support import PROJECT_DIR, variant
 
 Change = Callable[[dict[str, Any]], None]
 
@@ -316,6 +316,16 @@ def test_every_offered_version_has_its_calendar_dates() -> None:
         end, extended = support.end_of_standard_support, support.end_of_extended_support
         assert (extended.year - end.year, extended.month, extended.day) == (1, end.month, end.day)
     assert kubernetes_version_problem(DEFAULT_KUBERNETES_VERSION, date(2026, 12, 8)) is None
+
+
+def test_new_stacks_and_the_committed_environments_start_on_the_newest_version_offered() -> None:
+    # A stack on a version past its end of standard support pays extended support from its first hour;
+    # the newest version of the calendar is the one in standard support longest.
+    newest = max(EKS_VERSION_CALENDAR, key=lambda v: EKS_VERSION_CALENDAR[v].end_of_standard_support)
+    assert newest == DEFAULT_KUBERNETES_VERSION
+    for env in ("dev", "staging", "prod", "appmesh"):
+        text = (PROJECT_DIR / f"Pulumi.{env}.yaml").read_text(encoding="utf-8")
+        assert f'crossmesh:kubernetesVersion: "{newest}"' in text, env
 
 
 def test_extended_support_is_a_warning_naming_the_charge_the_clusters_and_the_way_out() -> None:
