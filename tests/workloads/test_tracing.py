@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from tests.workloads.servers import Launcher, unused_port
+from tests.workloads.servers import STOP_TIMEOUT, Launcher, unused_port
 from workloads.runtime.colorapp.app import ColorSettings
 from workloads.runtime.colorapp.app import build as build_colorapp
 from workloads.runtime.common import tracing
@@ -230,6 +230,48 @@ def test_the_apps_export_linked_spans_over_otlp(launcher: Launcher) -> None:
     _, color_parent = by_role["colorapp", server_kind]
     assert call_parent == front_id
     assert color_parent == call_id
+
+
+def test_a_stopping_app_sends_the_spans_it_still_holds(launcher: Launcher) -> None:
+    # Every pod stop (a rollout, a scale-down, a node drain) ends the serving processes, which run no
+    # exit handlers: the spans of their last seconds, still queued in the batch processor, were lost.
+    collector = Collector()
+    try:
+        color = launcher.start(
+            "workloads.runtime.colorapp",
+            {
+                "COLOR": "blue",
+                "WORKERS": "2",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+                # No scheduled export comes before SIGTERM: what arrives was sent on the way out.
+                "OTEL_BSP_SCHEDULE_DELAY": "600000",
+            },
+        )
+        for _ in range(3):
+            assert httpx.get(color.url("/color"), timeout=10).text == "blue"
+        color.terminate()
+        assert color.wait(STOP_TIMEOUT) == 0
+    finally:
+        collector.server.shutdown()
+        collector.server.server_close()
+    assert [service for service, *_ in collector.spans] == ["colorapp"] * 3
+
+
+def test_a_stopping_app_waits_a_bounded_time_for_a_collector_that_is_down(launcher: Launcher) -> None:
+    # Unreachable, the exporter retries until its own timeout (set long here); the flush on the way
+    # out gives up after tracing.FLUSH_SECONDS instead of holding the process's shutdown time.
+    color = launcher.start(
+        "workloads.runtime.colorapp",
+        {
+            "COLOR": "blue",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{unused_port()}",
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "120",
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",
+        },
+    )
+    assert httpx.get(color.url("/color"), timeout=10).text == "blue"
+    color.terminate()
+    assert color.wait(tracing.FLUSH_SECONDS + 10) == 0
 
 
 def test_an_unknown_method_is_recorded_as_other_and_a_long_path_is_cut() -> None:

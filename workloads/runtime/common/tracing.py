@@ -3,10 +3,13 @@
 Spans go to the OTLP/HTTP endpoint in ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the cluster's AWS Distro for
 OpenTelemetry collector, which sends them on to X-Ray); without it, context is still carried from
 caller to callee so logs join up, and nothing is exported. Sampling is the SDK's, from
-``OTEL_TRACES_SAMPLER`` (default: parent-based, always on).
+``OTEL_TRACES_SAMPLER`` (default: parent-based, always on). A serving process sends what it still
+holds as it stops (``shutdown``): its exit runs no exit handlers, so the SDK's own would not.
 """
 
 from __future__ import annotations
+
+import threading
 
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.aws import AwsXRayPropagator
@@ -16,6 +19,11 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+FLUSH_SECONDS = 5.0
+"""The most a stopping serving process waits for its last spans to be sent: the batch processor holds
+up to ``OTEL_BSP_SCHEDULE_DELAY`` (5 s) of them, and with the collector down each export retries for
+up to its 10 s timeout, which would otherwise eat the shutdown time the requests in flight need."""
 
 
 def propagator() -> CompositePropagator:
@@ -48,3 +56,21 @@ def install(service: str, otlp_endpoint: str) -> TracerProvider:
     trace.set_tracer_provider(tracer_provider)
     propagate.set_global_textmap(propagator())
     return tracer_provider
+
+
+def shutdown(tracer_provider: TracerProvider, timeout_seconds: float = FLUSH_SECONDS) -> bool:
+    """Send the spans still queued and stop the exporter; True if that finished within the timeout.
+
+    The SDK's own shutdown has no deadline (its batch processor waits up to 30 s), so it runs on a
+    daemon thread that a process exiting after the timeout simply leaves behind.
+    """
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            tracer_provider.shutdown()
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="trace-flush", daemon=True).start()
+    return done.wait(timeout_seconds)

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
@@ -45,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from workloads.runtime.common import logs
+from workloads.runtime.common import logs, tracing
 from workloads.runtime.common.drain import KEY_HEADER, DrainState
 from workloads.runtime.common.settings import MAX_HEADER_BYTES
 from workloads.runtime.common.tracing import propagator
@@ -382,14 +383,18 @@ def build(
 
     @asynccontextmanager
     async def lifespan_then_flush(app: Starlette) -> AsyncGenerator[None]:
-        # A serving process ends without running exit handlers, so the lines still waiting in the
-        # log handler are written here, as the server stops.
+        # A serving process ends without running exit handlers, so the spans still queued for export
+        # and the lines still waiting in the log handler are sent here, as the server stops (spans
+        # first: a failed export logs a line).
         try:
             async with lifespan(app) if lifespan is not None else contextlib.nullcontext():
                 _freeze_startup_objects()
                 yield
         finally:
-            logs.flush()
+            try:
+                await asyncio.to_thread(tracing.shutdown, tracer_provider)
+            finally:
+                logs.flush()
 
     async def ping(request: Request) -> Response:
         return PlainTextResponse("pong")
