@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -249,15 +249,19 @@ def open_stack(request: StackRequest) -> PulumiStackRunner:
             )
         ) from exc
     except InvalidVersionError as exc:
-        raise CrossmeshError(
-            cli_missing_failure(f"the installed Pulumi CLI is not supported by this SDK: {exc}")
-        ) from exc
+        # The SDK's own check (pulumi/automation/_cmd.py): older than its minimum is a CLI too old,
+        # as the machine check says for deploy and preview (automation/machine.py); a newer major
+        # version or an unreadable version is a CLI this SDK cannot use.
+        too_old = "Minimum version requirement failed" in str(exc)
+        kind = "pulumi_cli_too_old" if too_old else "pulumi_cli_broken"
+        failure = cli_missing_failure(f"the installed Pulumi CLI is not supported by this SDK: {exc}")
+        raise CrossmeshError(replace(failure, kind=kind)) from exc
     except subprocess.CalledProcessError as exc:
         # `pulumi version` itself failed: a broken install (wrong architecture, truncated download).
         message = (
             f"the Pulumi CLI on PATH does not run (`{' '.join(map(str, exc.cmd))}` exit {exc.returncode})"
         )
-        raise CrossmeshError(cli_missing_failure(message)) from exc
+        raise CrossmeshError(replace(cli_missing_failure(message), kind="pulumi_cli_broken")) from exc
     policy = (
         {"policy_packs": list(request.policy_packs), "policy_pack_configs": list(request.policy_pack_configs)}
         if request.policy_packs

@@ -55,7 +55,7 @@ def meta(op, urn):
 if args[:1] == ["version"]:
     if scenario == "broken":
         sys.exit(1)
-    print("v3.0.0" if scenario == "old" else "v3.200.0")
+    print({"old": "v3.0.0", "next-major": "v4.0.0"}.get(scenario, "v3.200.0"))
 elif args[:2] == ["stack", "select"]:
     if scenario == "no-stack":
         print("error: no stack named 'dev' found", file=sys.stderr)
@@ -254,20 +254,30 @@ def test_outputs_and_resource_count_through_the_sdk(fake_pulumi: Path, deps: Dep
 
 
 @pytest.mark.parametrize(
-    ("scenario", "message"),
+    ("scenario", "message", "kind"),
     [
-        ("broken", "the Pulumi CLI on PATH does not run"),
-        ("old", "the installed Pulumi CLI is not supported by this SDK"),
+        ("broken", "the Pulumi CLI on PATH does not run", "pulumi_cli_broken"),
+        ("old", "the installed Pulumi CLI is not supported by this SDK", "pulumi_cli_too_old"),
+        # A newer major version than the SDK's: the SDK refuses it (pulumi/automation/_cmd.py).
+        ("next-major", "Major version mismatch", "pulumi_cli_broken"),
     ],
 )
-def test_a_broken_or_too_old_cli_is_exit_4(
-    fake_pulumi: Path, deps: Dependencies, monkeypatch: pytest.MonkeyPatch, scenario: str, message: str
+def test_a_broken_or_too_old_cli_is_exit_4_with_the_kind_docs_cli_md_names(
+    fake_pulumi: Path,
+    deps: Dependencies,
+    monkeypatch: pytest.MonkeyPatch,
+    scenario: str,
+    message: str,
+    kind: str,
 ) -> None:
     monkeypatch.setenv("FAKE_PULUMI_SCENARIO", scenario)
     outcome = invoke(deps, "outputs", "dev")
     assert outcome.exit_code == ExitCode.PULUMI_CLI_MISSING
     assert message in outcome.stderr
     assert "get.pulumi.com" in outcome.stderr
+    # The same kinds deploy's machine check reports (automation/machine.py), for every command.
+    error = json.loads(invoke(deps, "outputs", "dev", "--json").stdout)["error"]
+    assert (error["exit_code"], error["kind"]) == (int(ExitCode.PULUMI_CLI_MISSING), kind)
 
 
 @pytest.mark.parametrize("what", ["not executable", "a folder"])
