@@ -620,9 +620,10 @@ DEPLOY_CHECK_READS = (
 )
 
 
-def deploy_check_failure(exc: ClientError | BotoCoreError) -> CrossmeshError:
+def deploy_check_failure(exc: ClientError | BotoCoreError, *, before: str = "deploying") -> CrossmeshError:
     """An AWS call of the deploy checks that failed: refused, throttled or unanswered. Without this
-    the run ended in a traceback (exit 1) and, under --json, with no document at all."""
+    the run ended in a traceback (exit 1) and, under --json, with no document at all. ``before``
+    names the operation the checks guard."""
     code = ""
     if isinstance(exc, ClientError):
         code, message = _code_and_message(exc)
@@ -645,7 +646,7 @@ def deploy_check_failure(exc: ClientError | BotoCoreError) -> CrossmeshError:
         Failure(
             ExitCode.AWS_CREDENTIALS,
             "aws_check_failed",
-            f"the checks before deploying could not read the account: {what}",
+            f"the checks before {before} could not read the account: {what}",
             hint + " Nothing was changed.",
         )
     )
@@ -685,6 +686,33 @@ def _check_for_deploy(
     if checks is not None:
         checks.check_for_deploy(clients, region=config.region)
     return [note] if note else []
+
+
+def check_endpoints_for_cleanup(
+    config: StackConfig,
+    clients: PreflightClients,
+    *,
+    operation: str,
+    probe: Callable[[Endpoint], str | None] = probe_endpoint,
+) -> None:
+    """destroy and refresh: each of the stack's clusters that still exists must answer from here.
+
+    Every cluster's Kubernetes provider is made with ``deleteUnreachable`` (infra/cluster.py), so that a
+    destroy can finish once a cluster is really gone. Its other side: when the endpoint merely does not
+    answer from this machine (a private-only endpoint seen from outside the VPC, an address outside
+    ``publicAccessCidrs``), the provider takes the cluster for gone and drops its objects from the state
+    without deleting them ("the provider will delete unreachable cluster resources from state",
+    https://github.com/pulumi/pulumi-kubernetes/pull/2489). A destroy then deletes the nodes and the
+    controllers while front's load balancer and the Lattice services they made are still there, and
+    fails on the subnets and the service network they hold; a refresh forgets objects that exist. A
+    cluster EKS no longer has is not probed: that is what ``deleteUnreachable`` is for."""
+    if clients.eks is None:
+        return
+    try:
+        existing = describe_clusters(clients.eks, [config.eks_name(c.name) for c in config.clusters])
+    except (ClientError, BotoCoreError) as exc:
+        raise deploy_check_failure(exc, before=operation) from exc
+    check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)
 
 
 def check_deployable(config: StackConfig) -> None:

@@ -468,9 +468,12 @@ class DeploySession:
         mesh: Literal["require", "warn"],
         deploying: bool = False,
         install_cli: bool = False,
+        cleaning_up: bool = False,
     ) -> CallerIdentity:
         """STS first, then the mesh backend; with ``mesh="warn"`` an unavailable mesh only warns (destroy
-        and refresh must still be able to clean up what is left)."""
+        and refresh must still be able to clean up what is left). ``cleaning_up`` (destroy, refresh):
+        every existing cluster of the stack must answer from here, or its objects would be dropped from
+        the state undeleted (preflight.check_endpoints_for_cleanup)."""
         from automation import preflight
         from infra.config import extended_support_notes
 
@@ -496,6 +499,8 @@ class DeploySession:
             self.output.say("machine: " + ", ".join(self.deps.machine_check(config, install_cli)))
             for note in preflight.check_for_deploy(config, identity, clients):
                 self.output.say(note, label="note: ")
+        if cleaning_up:
+            preflight.check_endpoints_for_cleanup(config, clients, operation=self.operation)
         return identity
 
     def refuse_undeployable(self, config: StackConfig) -> None:
@@ -751,7 +756,7 @@ class DeploySession:
             config = self.load()
             self.require_confirmation_possible(yes)
             self.require_local_folders()
-            self.preflight(config, mesh="warn")
+            self.preflight(config, mesh="warn", cleaning_up=True)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=False)
             if before_confirm is not None:
                 before_confirm(config)

@@ -322,6 +322,9 @@ class EksCluster(pulumi.ComponentResource):
             child(name, "k8s"),
             kubeconfig=self.kubeconfig_json,
             # Lets `destroy` finish when the cluster is already gone instead of failing on every object.
+            # A cluster that exists but does not answer from the deploying machine is taken for gone
+            # as well (its objects dropped from the state undeleted): `python -m automation destroy`
+            # and `refresh` refuse that case first (automation/preflight.py, check_endpoints_for_cleanup).
             delete_unreachable=True,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[cluster, self.node_group, self.endpoint_gate]

@@ -892,3 +892,89 @@ def test_a_setting_the_stack_cannot_change_in_place_is_refused_before_pulumi_run
     # The same state with the range the stack file says: nothing to refuse.
     world.runner.state = _state_with_service_cidr("172.20.0.0/16")
     assert world.invoke(command, "dev", *confirmed).exit_code == 0
+
+
+# --- destroy and refresh reach every existing cluster first ---------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class ClustersEks:
+    """EKS DescribeCluster over a fixed set of clusters: name -> (owner stack, endpoint URL)."""
+
+    journal: list[str]
+    clusters: dict[str, tuple[str, str]]
+
+    def describe_cluster(self, name: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.journal.append(f"eks {name}")
+        if name not in self.clusters:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ResourceNotFoundException",
+                        "Message": f"No cluster found for name: {name}.",
+                    }
+                },
+                "DescribeCluster",
+            )
+        owner, endpoint = self.clusters[name]
+        tags = {"project": "crossmesh", "environment": owner}
+        return {"cluster": {"name": name, "endpoint": endpoint, "tags": tags, "version": "1.33"}}
+
+
+@pytest.mark.parametrize("command", ["destroy", "refresh"])
+def test_destroy_and_refresh_refuse_a_cluster_whose_endpoint_does_not_answer_from_here(
+    world: World, command: str
+) -> None:
+    # The clusters' Kubernetes provider has deleteUnreachable: run from where an existing cluster does
+    # not answer, Pulumi would drop its objects (front's load balancer, the Lattice routes) from the
+    # state undeleted. So Pulumi is never started.
+    unreachable = f"https://127.0.0.1:{_closed_port()}"
+    world.eks = ClustersEks(
+        world.journal, {"eksc1-dev": ("dev", unreachable), "eksc2-dev": ("dev", unreachable)}
+    )
+    outcome = world.invoke(command, "dev", "--yes", "--json")
+    assert outcome.exit_code == ExitCode.ENDPOINT_UNREACHABLE == 12, outcome.output
+    error = json_result(outcome)["error"]
+    assert error["kind"] == "endpoint_unreachable"
+    assert f"eksc1-dev ({unreachable})" in error["message"]
+    assert f"eksc2-dev ({unreachable})" in error["message"]
+    assert "Nothing was changed" in error["hint"]
+    assert world.runner.calls == []
+    assert "stack" not in world.journal
+
+
+def test_destroy_goes_ahead_when_the_clusters_are_gone_or_another_stacks(world: World) -> None:
+    # A cluster EKS no longer has is what deleteUnreachable is for; another stack's is not ours to probe.
+    world.eks = ClustersEks(world.journal, {"eksc2-dev": ("other", f"https://127.0.0.1:{_closed_port()}")})
+    outcome = world.invoke("destroy", "dev", "--yes", "--json")
+    assert outcome.exit_code == 0, outcome.output
+    assert world.journal[:4] == ["sts", "lattice", "eks eksc1-dev", "eks eksc2-dev"]
+    assert world.runner.calls == ["destroy"]
+
+
+def test_destroy_names_the_refused_cluster_read(world: World) -> None:
+    from botocore.exceptions import ClientError
+
+    class RefusingEks:
+        def describe_cluster(self, name: str) -> dict[str, Any]:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "DescribeCluster"
+            )
+
+    world.eks = RefusingEks()
+    outcome = world.invoke("destroy", "dev", "--yes", "--json")
+    assert outcome.exit_code == ExitCode.AWS_CREDENTIALS, outcome.output
+    assert json_result(outcome)["error"]["message"].startswith(
+        "the checks before destroy could not read the account: DescribeCluster failed (AccessDeniedException"
+    )
+    assert world.runner.calls == []
