@@ -14,7 +14,11 @@
 - Cloud Map services left in the stack's namespace (the App Mesh controller registers them);
 - network interfaces left in the VPC (load balancers' and the VPC CNI's; they block deleting subnets);
 - and, by each service's own list call, what the tagging API does not cover: EKS clusters, ECR
-  repositories, IAM roles and OIDC providers, Cloud Map namespaces.
+  repositories, IAM roles and OIDC providers, Cloud Map namespaces;
+- the log groups whose names the stack fixes (each cluster's ``/aws/eks/<name>/cluster``, the flow
+  logs'), by name: EKS ships the control-plane logs it still holds after Pulumi deleted the group and
+  re-creates it, untagged, so the tagging API misses it and the next deploy is refused (exit 13, the
+  name held by something crossmesh did not make).
 
 Clients are injected (:class:`LeakClients`), so tests run this against moto and botocore's Stubber.
 """
@@ -31,7 +35,7 @@ from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
 from automation.preflight import owner_of
 from infra.config import StackConfig
-from infra.naming import ecr_repository
+from infra.naming import control_plane_log_group, ecr_repository, flow_logs_group
 
 PROJECT_TAG = ("project", "crossmesh")
 LATTICE_MANAGED_BY = "application-networking.k8s.aws/ManagedBy"
@@ -56,6 +60,8 @@ class LeakScope:
     eks_names: Sequence[str] = ()
     ecr_repositories: Sequence[str] = ()
     cloud_map_namespace: str = ""
+    log_groups: Sequence[str] = ()
+    """Log groups the stack names itself (the same ones the deploy checks hold the names of)."""
     vpc_ids: Sequence[str] = ()
     """VPCs known to be the stack's; any VPC still tagged for the stack is added (the provider's
     default tags put ``project``/``environment`` on it)."""
@@ -68,6 +74,10 @@ class LeakScope:
             eks_names=tuple(config.eks_name(c.name) for c in config.clusters),
             ecr_repositories=tuple(ecr_repository(config.stack, app) for app in ("front", "colorapp")),
             cloud_map_namespace=config.mesh.cloud_map_namespace,
+            log_groups=(
+                *(control_plane_log_group(config.eks_name(c.name)) for c in config.clusters),
+                flow_logs_group(config.stack),
+            ),
             vpc_ids=tuple(vpc_ids),
         )
 
@@ -89,6 +99,7 @@ class LeakClients:
     eks: Any = None
     ecr: Any = None
     iam: Any = None
+    logs: Any = None
 
 
 @dataclass
@@ -277,6 +288,35 @@ def iam(clients: LeakClients, scope: LeakScope) -> list[Leak]:
     return leaks
 
 
+def log_groups(clients: LeakClients, scope: LeakScope) -> list[Leak]:
+    leaks: list[Leak] = []
+    for name in scope.log_groups:
+        found = clients.logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups") or ()
+        group = next((g for g in found if g.get("logGroupName") == name), None)
+        if group is None:
+            continue
+        # The ARN without ":*" (logGroupArn), as the tagging API and ListTagsForResource name it.
+        arn = str(group.get("logGroupArn") or str(group["arn"]).removesuffix(":*"))
+        tags = _tags_of_mapping(clients.logs.list_tags_for_resource(resourceArn=arn).get("tags"))
+        if scope.owns_tags(tags):
+            leaks.append(Leak("logs", arn, f"log group {name} still exists"))
+        else:
+            leaks.append(
+                Leak(
+                    "logs",
+                    arn,
+                    f"log group {name} left without the stack's tags (EKS re-creates its control-plane "
+                    "group when it ships its last logs after the group was deleted); the next deploy "
+                    "would be refused its name",
+                )
+            )
+    return leaks
+
+
+def _tags_of_mapping(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (tags or {}).items()}
+
+
 def find_leaks(clients: LeakClients, scope: LeakScope) -> LeakReport:
     report = LeakReport()
     vpcs: list[str] = list(scope.vpc_ids)
@@ -303,6 +343,7 @@ def find_leaks(clients: LeakClients, scope: LeakScope) -> LeakReport:
     run("eks", clients.eks, lambda: eks(clients, scope))
     run("ecr", clients.ecr, lambda: ecr(clients, scope))
     run("iam", clients.iam, lambda: iam(clients, scope))
+    run("log groups", clients.logs, lambda: log_groups(clients, scope))
     # One resource may be seen twice (tagged, and by its own list call): list it once.
     unique = {leak.identifier: leak for leak in reversed(report.leaks)}
     report.leaks = sorted(unique.values(), key=lambda leak: (leak.service, leak.identifier))
@@ -330,6 +371,7 @@ def make_clients(region: str) -> LeakClients:
         eks=client("eks"),
         ecr=client("ecr"),
         iam=client("iam"),
+        logs=client("logs"),
     )
 
 

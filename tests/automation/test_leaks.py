@@ -24,6 +24,7 @@ SCOPE = LeakScope(
     eks_names=("eksc1-dev", "eksc2-dev"),
     ecr_repositories=("crossmesh-dev/front", "crossmesh-dev/colorapp"),
     cloud_map_namespace="appmesh-demo.pvt.aws.local",
+    log_groups=("/aws/eks/eksc1-dev/cluster", "/aws/eks/eksc2-dev/cluster", "/crossmesh/dev/vpc-flow-logs"),
 )
 
 
@@ -44,6 +45,7 @@ def aws() -> Iterator[LeakClients]:
             eks=session.client("eks"),
             ecr=session.client("ecr"),
             iam=session.client("iam"),
+            logs=session.client("logs"),
         )
 
 
@@ -66,6 +68,7 @@ def test_moto_an_empty_account_is_clean(aws: LeakClients) -> None:
         "eks",
         "ecr",
         "iam",
+        "log groups",
     ]
 
 
@@ -225,3 +228,37 @@ def test_stubber_pagination_and_a_failing_call_is_reported_not_hidden() -> None:
     assert len(report.errors) == 1
     assert report.errors[0].startswith("eks: ")
     assert not report.clean
+
+
+def test_moto_a_control_plane_log_group_eks_made_again_after_destroy_is_a_leak(aws: LeakClients) -> None:
+    # EKS ships the control-plane logs it still holds after the cluster's group was deleted and makes
+    # the group again, without the stack's tags (terraform-aws-modules/terraform-aws-eks#2763: CloudTrail
+    # shows AWSServiceRoleForAmazonEKS creating it). The tagging API cannot see it, and the next deploy's
+    # name check refuses it (exit 13); the leak check must name it.
+    aws.logs.create_log_group(logGroupName="/aws/eks/eksc1-dev/cluster")
+    aws.logs.create_log_group(
+        logGroupName="/crossmesh/dev/vpc-flow-logs", tags={"project": "crossmesh", "environment": "dev"}
+    )
+    aws.logs.create_log_group(logGroupName="/aws/eks/eksc1-prod/cluster")  # another stack's
+    aws.logs.create_log_group(logGroupName="/aws/eks/eksc1-dev/cluster-archive")  # same prefix, not ours
+    report = find_leaks(aws, SCOPE)
+    assert report.errors == []
+    account_region = "arn:aws:logs:us-east-1:123456789012:log-group:"
+    found = {leak.identifier: (leak.service, leak.why) for leak in report.leaks}
+    assert sorted(found) == [
+        account_region + "/aws/eks/eksc1-dev/cluster",
+        account_region + "/crossmesh/dev/vpc-flow-logs",  # tagged: the tagging API sees it, listed once
+    ]
+    service, why = found[account_region + "/aws/eks/eksc1-dev/cluster"]
+    assert service == "logs"
+    assert "without the stack's tags" in why
+    assert "the next deploy would be refused its name" in why
+
+
+def test_the_leak_scope_holds_the_log_group_names_the_deploy_checks_hold() -> None:
+    config = parse_stack_file(stack_document("dev"), "dev")
+    assert LeakScope.of(config).log_groups == (
+        "/aws/eks/eksc1-dev/cluster",
+        "/aws/eks/eksc2-dev/cluster",
+        "/crossmesh/dev/vpc-flow-logs",
+    )
