@@ -715,6 +715,35 @@ def check_endpoints_for_cleanup(
     check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)
 
 
+def check_nothing_protected(env: str, state: Sequence[Mapping[str, Any]]) -> None:
+    """destroy: refuse a stack whose state holds protected resources, before anything is deleted.
+
+    The engine deletes dependents first and refuses a protected resource only when its own delete
+    comes up ("destroy will error when it tries to delete a protected resource",
+    https://github.com/pulumi/pulumi/issues/15896; children and dependents go first,
+    https://github.com/pulumi/pulumi/issues/782). With crossmesh:deletionProtection the clusters, their
+    keys and the VPC are protected, and everything on top of them is not: a destroy would delete the
+    apps, the controllers, the load balancer and the node groups, then stop, leaving a protected
+    environment that serves nothing. The state, not the stack file, says what is protected: destroy
+    does not run the program."""
+    protected = sorted(str(r.get("urn", "")).rsplit("::", 1)[-1] for r in state if r.get("protect") is True)
+    if not protected:
+        return
+    shown = ", ".join(protected[:6]) + (f" and {len(protected) - 6} more" if len(protected) > 6 else "")
+    raise CrossmeshError(
+        Failure(
+            ExitCode.BAD_INPUT,
+            "deletion_protected",
+            f"{env} has {len(protected)} protected resource(s) in its state ({shown}); destroy would "
+            "delete everything that stands on them (apps, controllers, load balancer, node groups) and "
+            "then stop at them",
+            f"To destroy {env}: set crossmesh:deletionProtection to false in Pulumi.{env}.yaml, run "
+            f"`python -m automation deploy {env}` (it lifts Pulumi's protection and the clusters' EKS "
+            "deletion protection), then destroy. Nothing was changed.",
+        )
+    )
+
+
 def check_deployable(config: StackConfig) -> None:
     """Refuse (exit 6) a backend that cannot be deployed at all, before anything else: the same check
     the program makes before its first registration (``infra.mesh.refuse_undeployable``)."""

@@ -708,8 +708,13 @@ class DeploySession:
     def destroy(self, *, backend: str | None, yes: bool, parallel: int | None, install_cli: bool) -> int:
         """``pulumi destroy`` of every resource; the stack and its history stay."""
 
-        def warn(config: StackConfig) -> None:
-            if config.deletion_protection:
+        def refuse_protected(config: StackConfig, runner: StackRunner) -> None:
+            from automation import preflight
+
+            state = runner.state_resources()
+            if state is not None:
+                preflight.check_nothing_protected(self.env, state)
+            elif config.deletion_protection:
                 self.output.say(
                     f"crossmesh:deletionProtection is true for {self.env}: Pulumi will refuse to delete the "
                     "protected clusters, keys and VPC",
@@ -724,7 +729,7 @@ class DeploySession:
             yes=yes,
             parallel=parallel,
             install_cli=install_cli,
-            before_confirm=warn,
+            before_confirm=refuse_protected,
         )
 
     def refresh(self, *, backend: str | None, yes: bool, parallel: int | None, install_cli: bool) -> int:
@@ -747,7 +752,7 @@ class DeploySession:
         yes: bool,
         parallel: int | None,
         install_cli: bool,
-        before_confirm: Callable[[StackConfig], None] | None = None,
+        before_confirm: Callable[[StackConfig, StackRunner], None] | None = None,
     ) -> int:
         """destroy and refresh: an existing stack, confirmation, and an unavailable mesh only warns
         (cleaning up must stay possible)."""
@@ -759,7 +764,7 @@ class DeploySession:
             self.preflight(config, mesh="warn", cleaning_up=True)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=False)
             if before_confirm is not None:
-                before_confirm(config)
+                before_confirm(config, runner)
             if not yes:
                 self.confirm(question)
             result = self.operate(runner, config, operation, parallel)

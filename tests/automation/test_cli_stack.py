@@ -978,3 +978,47 @@ def test_destroy_names_the_refused_cluster_read(world: World) -> None:
         "the checks before destroy could not read the account: DescribeCluster failed (AccessDeniedException"
     )
     assert world.runner.calls == []
+
+
+# --- destroy of a protected stack ----------------------------------------------------------------
+
+
+def test_destroy_refuses_a_stack_whose_state_holds_protected_resources_before_deleting_anything(
+    world: World,
+) -> None:
+    # The engine deletes what depends on a protected resource first and fails only at the protected one
+    # (pulumi/pulumi#782, #15896): the apps, controllers and node groups would be gone, the cluster left.
+    # The state says what is protected, whatever the stack file says now.
+    prefix = "urn:pulumi:dev::crossmesh::"
+    world.runner.state = [
+        {
+            "urn": prefix + "crossmesh:infra:EksCluster$eks:index:Cluster::eksc1-eks",
+            "type": "eks:index:Cluster",
+            "protect": True,
+        },
+        {
+            "urn": prefix + "crossmesh:infra:SharedVpc$aws:ec2/vpc:Vpc::network-vpc",
+            "type": "aws:ec2/vpc:Vpc",
+            "protect": True,
+        },
+        {
+            "urn": prefix + "crossmesh:infra:EksCluster$eks:index:ManagedNodeGroup::eksc1-nodes",
+            "type": "eks:index:ManagedNodeGroup",
+        },
+    ]
+    outcome = world.invoke("destroy", "dev", "--yes", "--json")
+    assert outcome.exit_code == ExitCode.BAD_INPUT, outcome.output
+    error = json_result(outcome)["error"]
+    assert error["kind"] == "deletion_protected"
+    assert error["message"].startswith(
+        "dev has 2 protected resource(s) in its state (eksc1-eks, network-vpc)"
+    )
+    assert "crossmesh:deletionProtection to false" in error["hint"]
+    assert "Nothing was changed" in error["hint"]
+    assert world.runner.calls == []
+    # Refresh deletes nothing: it is not refused.
+    assert world.invoke("refresh", "dev", "--yes").exit_code == 0
+    # Once a deploy lifted the protection, destroy goes ahead.
+    world.runner.state = [{**r, "protect": False} for r in world.runner.state]
+    assert world.invoke("destroy", "dev", "--yes").exit_code == 0
+    assert world.runner.calls == ["refresh", "destroy"]
