@@ -220,6 +220,7 @@ apps = {
             images=images.refs,
             role_prefix=cluster_prefix(stack, key),
             namespace=namespaces[key].namespace,
+            eks_name=config.eks_name(key),
             pod_policies={app.name: mesh.pod_policy(app, mesh_context) for app in topology.apps_in(key)},
             after={app: [*after, clusters[key].node_group] for app, after in pods_wait_for.items()},
             front_service_after=vpc.internet_path,

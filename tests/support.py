@@ -115,6 +115,14 @@ def inputs(recording: Recording, type_: str, name: str) -> dict[str, Any]:
     return dict(recording.named(type_, name).inputs)
 
 
+def env_values(entries: list[dict[str, Any]]) -> dict[str, str]:
+    """A container's ``env`` as name -> value; a downward-API entry reads ``<fieldRef:PATH>``."""
+    return {
+        e["name"]: e["value"] if "value" in e else f"<fieldRef:{e['valueFrom']['fieldRef']['fieldPath']}>"
+        for e in entries
+    }
+
+
 def only(items: list[Registration]) -> Registration:
     assert len(items) == 1, [r.name for r in items]
     return items[0]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from automation.validate import CrdSchemas, validate_objects
-from tests.support import inputs, record_document, stack_document, variant
+from tests.support import env_values, inputs, record_document, stack_document, variant
 from workloads.deploy import collector
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -44,10 +44,18 @@ def test_tracing_on_adds_a_collector_per_cluster_with_xray_write_only(env: str) 
         )
     # The apps point at it.
     front = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
-    env_vars = {e["name"]: e["value"] for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env_vars = env_values(front["spec"]["template"]["spec"]["containers"][0]["env"])
     assert (
         env_vars["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
     )
+    # Each app's spans name the EKS cluster it runs in (workloads/deploy/manifests.py, trace_resource_env).
+    for cluster, app in (("eksc1", "front"), ("eksc2", "colorapp-blue"), ("eksc2", "colorapp-red")):
+        deployment = inputs(recording, DEPLOYMENT, f"{cluster}-apps-{app}")
+        attributes = env_values(deployment["spec"]["template"]["spec"]["containers"][0]["env"])[
+            "OTEL_RESOURCE_ATTRIBUTES"
+        ]
+        assert f"k8s.cluster.name={cluster}-{env}," in attributes
+        assert f"k8s.deployment.name={app}," in attributes
 
 
 @pytest.mark.parametrize(

@@ -9,18 +9,19 @@ import pytest
 from automation.validate import CrdSchemas, validate_objects
 from infra.config_parse import parse_stack_file
 from infra.topology import AppKind, topology_of
-from tests.support import stack_document
+from tests.support import env_values, stack_document
 from workloads.deploy import manifests
 from workloads.runtime.common.settings import ServerSettings
 
 TOPOLOGY = topology_of(parse_stack_file(stack_document("dev"), "dev"))
+EKS = "eksc2-dev"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/crossmesh-dev/colorapp@sha256:" + "a" * 64
 BLUE = TOPOLOGY.colors[0]
 FRONT = TOPOLOGY.front
 
 
-def env_of(objects: list[dict[str, str]]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in objects}
+def env_of(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return env_values(objects)
 
 
 def test_topology_of_dev() -> None:
@@ -35,7 +36,7 @@ def test_topology_of_dev() -> None:
 
 
 def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() -> None:
-    env = env_of(manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False))
+    env = env_of(manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False, eks_name=EKS))
     assert env == {
         "PORT": "8080",
         "WORKERS": "2",
@@ -55,7 +56,9 @@ def test_front_calls_the_stable_name_with_a_timeout_above_the_mesh_deadline() ->
 def test_the_backends_env_wins_over_the_defaults() -> None:
     lattice = {"UPSTREAM_AUTH": "sigv4", "UPSTREAM_MAX_RETRIES": "2", "UPSTREAM_PER_TRY_TIMEOUT_MS": "1000"}
     env = env_of(
-        manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False, backend_env=lattice)
+        manifests.app_env(
+            FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=False, eks_name=EKS, backend_env=lattice
+        )
     )
     assert (env["UPSTREAM_AUTH"], env["UPSTREAM_MAX_RETRIES"], env["UPSTREAM_PER_TRY_TIMEOUT_MS"]) == (
         "sigv4",
@@ -66,13 +69,34 @@ def test_the_backends_env_wins_over_the_defaults() -> None:
 
 
 def test_colorapp_gets_its_color_and_tracing_env_when_on() -> None:
-    env = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=True))
+    env = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=True, eks_name=EKS))
     assert env["COLOR"] == "blue"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
     assert env["OTEL_SERVICE_NAME"] == "colorapp-blue"
     assert "COLOR_HOST" not in env
-    off = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=False))
+    off = env_of(manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=False, eks_name=EKS))
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in off
+
+
+def test_traced_pods_say_which_cluster_pod_and_node_served_the_span() -> None:
+    env = manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=True, eks_name=EKS)
+    names = [e["name"] for e in env]
+    # Kubernetes expands $(NAME) only from variables listed before the one that uses it.
+    assert names.index("K8S_POD_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES")
+    assert names.index("K8S_NODE_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES")
+    values = env_values(env)
+    assert (values["K8S_POD_NAME"], values["K8S_NODE_NAME"]) == (
+        "<fieldRef:metadata.name>",
+        "<fieldRef:spec.nodeName>",
+    )
+    assert values["OTEL_RESOURCE_ATTRIBUTES"] == (
+        "cloud.provider=aws,cloud.platform=aws_eks,k8s.cluster.name=eksc2-dev,k8s.namespace.name=appmesh-demo,"
+        "k8s.deployment.name=colorapp-blue,k8s.pod.name=$(K8S_POD_NAME),k8s.node.name=$(K8S_NODE_NAME)"
+    )
+    untraced = manifests.app_env(BLUE, TOPOLOGY, route_timeout_ms=3000, tracing=False, eks_name=EKS)
+    assert {"K8S_POD_NAME", "K8S_NODE_NAME", "OTEL_RESOURCE_ATTRIBUTES"}.isdisjoint(
+        e["name"] for e in untraced
+    )
 
 
 def test_pre_stop_drains_the_app_then_waits_for_endpoint_removal() -> None:
@@ -211,10 +235,9 @@ def test_the_load_balancer_outwaits_fronts_longest_request_and_closes_idle_conne
         ]
     )
     front = next(a for a in TOPOLOGY.apps if a.kind is AppKind.FRONT)
-    env = {
-        e["name"]: e["value"]
-        for e in manifests.app_env(front, TOPOLOGY, route_timeout_ms=route_timeout_ms, tracing=False)
-    }
+    env = env_of(
+        manifests.app_env(front, TOPOLOGY, route_timeout_ms=route_timeout_ms, tracing=False, eks_name=EKS)
+    )
     longest = int(env["UPSTREAM_TIMEOUT_MS"])
     keep_alive = int(env["HEADER_READ_TIMEOUT_MS"])
     assert longest < idle_ms < keep_alive
@@ -250,7 +273,7 @@ def test_all_app_objects_validate_strictly(version: str) -> None:
             FRONT,
             TOPOLOGY,
             image=IMAGE,
-            env=manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=True),
+            env=manifests.app_env(FRONT, TOPOLOGY, route_timeout_ms=3000, tracing=True, eks_name=EKS),
         ),
         manifests.front_service(TOPOLOGY, source_ranges=["203.0.113.0/24"], tags={}),
         manifests.colorapp_service(TOPOLOGY),

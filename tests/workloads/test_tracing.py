@@ -292,3 +292,23 @@ def test_an_unknown_method_is_recorded_as_other_and_a_long_path_is_cut() -> None
     assert second.name == "GET"
     assert second.attributes is not None
     assert second.attributes["url.path"] == "/" + "a" * 255 + "... (5001 characters)"
+
+
+def test_the_resource_the_deployment_describes_reaches_every_span(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OTEL_RESOURCE_ATTRIBUTES as Kubernetes hands it to the container, $(K8S_POD_NAME) expanded
+    # (workloads/deploy/manifests.py, trace_resource_env); the SDK's Resource.create reads it.
+    monkeypatch.setenv(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "cloud.provider=aws,cloud.platform=aws_eks,k8s.cluster.name=eksc2-dev,k8s.pod.name=colorapp-blue-7d9-x2",
+    )
+    exporter = InMemorySpanExporter()
+    provider = tracing.provider("colorapp-blue", [SimpleSpanProcessor(exporter)])
+    provider.get_tracer("test").start_span("GET /").end()
+    (span,) = exporter.get_finished_spans()
+    attributes = dict(span.resource.attributes)
+    assert attributes["service.name"] == "colorapp-blue"
+    assert (attributes["cloud.platform"], attributes["k8s.cluster.name"], attributes["k8s.pod.name"]) == (
+        "aws_eks",
+        "eksc2-dev",
+        "colorapp-blue-7d9-x2",
+    )

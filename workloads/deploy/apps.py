@@ -27,6 +27,8 @@ class ClusterAppsArgs:
     role_prefix: str
     """Prefix of the IAM role names, e.g. ``crossmesh-dev-eksc2``."""
     namespace: pulumi.Resource
+    eks_name: str
+    """The EKS cluster's name (``eksc2-dev``): the spans' ``k8s.cluster.name``."""
     pod_policies: Mapping[str, pulumi.Input[Mapping[str, Any]] | None] = field(default_factory=dict[str, Any])
     """IAM policy of each app's pods (what the mesh sidecars need), by app name; None: no role."""
     after: Mapping[str, Sequence[pulumi.Resource]] = field(
@@ -128,6 +130,7 @@ class ClusterApps(pulumi.ComponentResource):
             topology,
             route_timeout_ms=args.route_timeout_ms,
             tracing=args.tracing,
+            eks_name=args.eks_name,
             backend_env=args.mesh_env.get(app.name),
         )
         deployment = kube.apply(

@@ -118,19 +118,49 @@ def collector_endpoint(namespace: str) -> str:
     return f"http://{COLLECTOR_NAME}.{namespace}.svc.cluster.local:{OTLP_HTTP_PORT}"
 
 
+def trace_resource_env(app: AppSpec, topology: Topology, *, eks_name: str) -> list[dict[str, Any]]:
+    """Where a span comes from, as OpenTelemetry resource attributes (``OTEL_RESOURCE_ATTRIBUTES``,
+    read by the SDK's ``Resource.create``).
+
+    With ``cloud.provider=aws`` and ``cloud.platform=aws_eks`` the collector's awsxray exporter gives
+    the segment the origin ``AWS::EKS::Container`` and fills its ``aws.eks`` section from the ``k8s.*``
+    attributes (opentelemetry-collector-contrib, exporter/awsxrayexporter/internal/translator,
+    ``TestOriginEks``), so X-Ray tells which cluster, pod and node served a request. The pod and node
+    names come from the downward API; Kubernetes expands ``$(NAME)`` from variables defined earlier in
+    the list (https://kubernetes.io/docs/tasks/inject-data-application/define-interdependent-environment-variables/).
+    Every value is a DNS name, so none needs the encoding the variable's format has for ``,`` and ``=``.
+    """
+    attributes = {
+        "cloud.provider": "aws",
+        "cloud.platform": "aws_eks",
+        "k8s.cluster.name": eks_name,
+        "k8s.namespace.name": topology.namespace,
+        "k8s.deployment.name": app.name,
+        "k8s.pod.name": "$(K8S_POD_NAME)",
+        "k8s.node.name": "$(K8S_NODE_NAME)",
+    }
+    return [
+        {"name": "K8S_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "K8S_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": ",".join(f"{k}={v}" for k, v in attributes.items())},
+    ]
+
+
 def app_env(
     app: AppSpec,
     topology: Topology,
     *,
     route_timeout_ms: int,
     tracing: bool,
+    eks_name: str,
     backend_env: Mapping[str, str] | None = None,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Environment of an app container; names are those of workloads/runtime's settings classes.
 
     The defaults suit a mesh whose proxy enforces the route's deadline and retries (App Mesh): front
     waits a little longer than that deadline and does not retry itself. ``backend_env`` is what the
     mesh backend sets for its data plane (VPC Lattice: SigV4 and front's own retries) and wins.
+    ``eks_name``: the cluster the pods run in, for the spans' resource (:func:`trace_resource_env`).
     """
     env: dict[str, str] = {
         "PORT": str(topology.port),
@@ -149,7 +179,8 @@ def app_env(
     if tracing:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector_endpoint(topology.namespace)
     env.update(backend_env or {})
-    return [{"name": k, "value": v} for k, v in env.items()]
+    listed: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in env.items()]
+    return [*listed, *trace_resource_env(app, topology, eks_name=eks_name)] if tracing else listed
 
 
 DRAIN_KEY_FILE = "/dev/shm/crossmesh-drain-key-{port}"  # noqa: S108 - the container's own memory file system
@@ -214,7 +245,7 @@ def deployment(
     topology: Topology,
     *,
     image: Deferred,
-    env: Sequence[Mapping[str, str]],
+    env: Sequence[Mapping[str, Any]],
     annotations: Mapping[str, str] | None = None,
 ) -> Manifest:
     """``annotations``: the mesh backend's, on the pod template (MeshBackend.pod_annotations)."""

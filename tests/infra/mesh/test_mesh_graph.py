@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from automation.recorder import Recording, Registration
-from tests.support import inputs, record_document, record_env, three_clusters, variant
+from tests.support import env_values, inputs, record_document, record_env, three_clusters, variant
 
 CR = "kubernetes:appmesh.k8s.aws/v1beta2"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -136,7 +136,7 @@ def test_tracing_grants_xray_and_sets_the_controller_and_app_env() -> None:
     policy = _policy(recording, "eksc1-apps-front-irsa-policy")
     assert [s["Sid"] for s in policy["Statement"]] == ["EnvoyConfigForThisNode", "XRayWrite"]
     deployment = inputs(recording, DEPLOYMENT, "eksc1-apps-front")
-    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = env_values(deployment["spec"]["template"]["spec"]["containers"][0]["env"])
     # The apps export OpenTelemetry spans to the cluster's collector, which sends them to X-Ray.
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.appmesh-demo.svc.cluster.local:4318"
     assert env["OTEL_PROPAGATORS"] == "tracecontext,xray"

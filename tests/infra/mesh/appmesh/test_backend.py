@@ -20,7 +20,7 @@ from infra.config_parse import parse_stack_file
 from infra.mesh import BackendUnavailable, backend_for
 from infra.mesh.appmesh import AppMeshBackend
 from infra.topology import topology_of
-from tests.support import PROJECT_DIR, flat, stack_document, variant
+from tests.support import PROJECT_DIR, env_values, flat, stack_document, variant
 from workloads.deploy.manifests import app_env, collector_endpoint
 
 
@@ -42,16 +42,16 @@ def test_app_mesh_adds_no_environment_traced_or_not() -> None:
         backend = backend_for(configured)
         for app in topology.apps:
             assert backend.app_environment(app, topology) == {}
-            env = {
-                e["name"]: e["value"]
-                for e in app_env(
+            env = env_values(
+                app_env(
                     app,
                     topology,
                     route_timeout_ms=configured.mesh.route.timeout_ms,
                     tracing=backend.tracing,
+                    eks_name=configured.eks_name(app.cluster),
                     backend_env=backend.app_environment(app, topology),
                 )
-            }
+            )
             assert [name for name in env if "XRAY" in name] == []
             assert env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == (
                 collector_endpoint(topology.namespace) if tracing == "x-ray" else None

@@ -21,6 +21,7 @@ from infra.mesh.lattice import objects
 from infra.topology import topology_of
 from tests.support import (
     REFERENCE_DIR,
+    env_values,
     inputs,
     record_document,
     record_env,
@@ -589,7 +590,7 @@ def test_auth_policy_refuses_wildcard_or_missing_principals() -> None:
 
 def _front_env(recording: Recording) -> dict[str, str]:
     deployment = inputs(recording, "kubernetes:apps/v1:Deployment", "eksc1-apps-front")
-    return {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    return env_values(deployment["spec"]["template"]["spec"]["containers"][0]["env"])
 
 
 def test_front_applies_the_route_settings_and_signs_its_calls() -> None:
@@ -620,7 +621,7 @@ def test_colorapp_keeps_idle_connections_open_past_lattices_idle_timeout() -> No
     recording = record_env("dev")
     for name in ("eksc2-apps-colorapp-blue", "eksc2-apps-colorapp-red"):
         deployment = inputs(recording, "kubernetes:apps/v1:Deployment", name)
-        env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        env = env_values(deployment["spec"]["template"]["spec"]["containers"][0]["env"])
         assert env["HEADER_READ_TIMEOUT_MS"] == "61000"
     # The apps' settings take it (their bound is checked where it is declared).
     bounds = ServerSettings.model_fields["header_read_timeout_ms"].metadata
