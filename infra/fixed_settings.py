@@ -25,6 +25,9 @@ after other resources had already changed:
   the block of the one it replaces, which still exists. Without ``availabilityZones`` the program picks
   the region's first zones that offer the instance types at deploy time; that choice needs AWS and is
   not checked here, so a stack that must never move pins its zones.
+- ``aws:region``: every regional resource belongs to the region it was made in, so another region
+  replaces all of them, and the replacements of the global ones, the IAM roles named after the stack
+  (infra/naming.py), take names the originals still hold (IAM role names are unique per account).
 
 ``deploy`` and ``preview`` refuse such a change before Pulumi runs (automation.preflight); the way to
 another value is a new stack beside this one (docs/migration.md). The state is read as Pulumi exports it
@@ -111,6 +114,16 @@ def deployed_network(state: Sequence[Mapping[str, Any]]) -> DeployedNetwork | No
     )
 
 
+def deployed_region(state: Sequence[Mapping[str, Any]]) -> str | None:
+    """The region the shared VPC is in (its ARN, ``arn:aws:ec2:<region>:<account>:vpc/<id>``), or None
+    before the VPC exists."""
+    for vpc in _of_type(state, VPC):
+        parts = (_field(vpc, "arn") or "").split(":")
+        if len(parts) > 3 and parts[3]:
+            return parts[3]
+    return None
+
+
 def _same_zone(wanted: str, zone_name: str | None) -> bool:
     """Whether a configured zone name is the deployed subnet's; True when the state does not say."""
     return zone_name is None or wanted == zone_name
@@ -193,6 +206,18 @@ def fixed_setting_problems(config: StackConfig, state: Sequence[Mapping[str, Any
                 "same name, which EKS refuses while the original exists",
             )
         )
+    region = deployed_region(state)
+    if region is not None and region != config.region:
+        problems.append(
+            Problem(
+                "aws:region",
+                config.region,
+                f"expected {region}, the region the deployed stack's VPC and clusters are in: another "
+                "region replaces every resource, and the replacements of its IAM roles would take names "
+                "the originals still hold",
+            )
+        )
+        return problems
     network = deployed_network(state)
     if network is not None:
         problems.extend(_network_problems(config, network))

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from infra.config_parse import parse_stack_file
-from infra.fixed_settings import deployed_network, deployed_service_cidrs, fixed_setting_problems
+from infra.fixed_settings import (
+    deployed_network,
+    deployed_region,
+    deployed_service_cidrs,
+    fixed_setting_problems,
+)
 from infra.network import Tier, plan_subnets
 from tests.support import exported_state, record_env, stack_document, variant
 
@@ -151,3 +156,14 @@ def test_pinning_other_zones_is_refused(zones: list[str]) -> None:
 
 def test_zones_are_not_judged_against_a_state_that_does_not_name_them() -> None:
     assert _zone_problems(["us-east-1a", "us-east-1c"], names_in_state=False) == []
+
+
+def test_another_region_is_refused_and_the_network_is_not_blamed_too() -> None:
+    # A VPC's ARN names its region (arn:aws:ec2:<region>:<account>:vpc/<id>).
+    assert deployed_region(exported_state(record_env("dev"))) == "us-east-1"
+    problems = _problems("dev", lambda c: c.__setitem__("aws:region", "eu-west-1"))
+    assert problems == [
+        "aws:region: got 'eu-west-1'; expected us-east-1, the region the deployed stack's VPC and clusters "
+        "are in: another region replaces every resource, and the replacements of its IAM roles would take "
+        "names the originals still hold"
+    ]
