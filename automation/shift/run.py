@@ -494,7 +494,9 @@ class ShiftRun:
         where nothing is restored: the step's weights passed their check and stay, the state is saved
         as interrupted (or done), and the run ends with exit 130 saying so. It used to end as an
         interrupt "before Pulumi changed anything; nothing was changed", with no weights named."""
-        done = state.next_step >= len(state.steps)
+        # The plan, not the --steps list: plan_steps drops a step that would not change the weights,
+        # so a shift can have fewer steps than percentages.
+        done = state.next_step >= len(plan_steps(state.start, state.target, state.steps))
         write = self._finish if done else self._save
         try:
             write(stack, state)

@@ -318,3 +318,20 @@ def test_ctrl_c_between_steps_says_what_passed_and_keeps_it(
     else:  # every step passed: the shift is done, nothing to resume
         assert saved["status"] == "done"
         assert STATE_TAG not in stack.tags
+
+
+def test_a_shift_whose_plan_drops_steps_ends_done_not_running(tmp_path: Path) -> None:
+    # plan_steps drops a step that would not change the weights: 10% and 25% of the way to red=1 are
+    # both still red=0, so --steps 10,25,100 is one step. The shift is done after it, like any other:
+    # before, its state stayed "running" on the stack's tags and the next shift was refused as
+    # "an interrupted shift".
+    stack = _Stack({"blue": 100, "red": 0})
+    project = _project(tmp_path)
+    outcome = _run(tmp_path, stack, "--to", "red=1", "--steps", "10,25,100", project=project)
+    assert outcome.exit_code == 0, outcome.output
+    assert stack.updates == [{"blue": 99, "red": 1}]
+    assert STATE_TAG not in stack.tags
+    assert json.loads((tmp_path / "shift" / "dev.json").read_text())["status"] == "done"
+    again = _run(tmp_path, stack, "--to", "red=0", project=project)
+    assert again.exit_code == 0, again.output
+    assert stack.applied == {"blue": 100, "red": 0}
