@@ -387,11 +387,7 @@ def check_versions(config: StackConfig, existing: Mapping[str, ExistingCluster])
         wanted = config.kubernetes_version_of(cluster)
         problem = version_step_problem(found.version, wanted)
         if problem:
-            key = (
-                f"crossmesh:clusters[{index}].kubernetesVersion"
-                if cluster.kubernetes_version
-                else "crossmesh:kubernetesVersion"
-            )
+            key = config.kubernetes_version_key(index)
             problems.append(f"{key}: got {wanted!r}; cluster {found.name} {problem}")
     if problems:
         raise CrossmeshError(

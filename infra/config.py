@@ -90,8 +90,13 @@ def extended_support_notes(config: StackConfig, today: date) -> list[str]:
     """One note per Kubernetes version of the stack that is past its end of standard support: EKS bills
     every cluster of it an extended-support fee per hour, and upgrades it at the end of extended support."""
     clusters: dict[str, list[str]] = {}
-    for cluster in config.clusters:
-        clusters.setdefault(config.kubernetes_version_of(cluster), []).append(cluster.name)
+    keys: dict[str, list[str]] = {}
+    for index, cluster in enumerate(config.clusters):
+        version = config.kubernetes_version_of(cluster)
+        clusters.setdefault(version, []).append(cluster.name)
+        key = config.kubernetes_version_key(index)
+        if key not in keys.setdefault(version, []):
+            keys[version].append(key)
     notes: list[str] = []
     for version, names in clusters.items():
         support = EKS_VERSION_CALENDAR.get(version)
@@ -105,7 +110,7 @@ def extended_support_notes(config: StackConfig, today: date) -> list[str]:
             f"{'clusters' if len(names) > 1 else 'cluster'} {', '.join(names)} "
             f"{'run' if len(names) > 1 else 'runs'} in extended support, billed "
             f"per cluster hour on top of the standard fee, until {extended.isoformat()}, when EKS upgrades "
-            f"the control plane itself{instead} (crossmesh:kubernetesVersion)"
+            f"the control plane itself{instead} ({', '.join(keys[version])})"
         )
     return notes
 
@@ -1271,6 +1276,12 @@ class StackConfig(_Model):
 
     def kubernetes_version_of(self, cluster: ClusterConfig) -> str:
         return cluster.kubernetes_version or self.kubernetes_version
+
+    def kubernetes_version_key(self, index: int) -> str:
+        """The key that sets the version of ``clusters[index]``: its own, else the stack-wide one."""
+        if self.clusters[index].kubernetes_version:
+            return f"crossmesh:clusters[{index}].kubernetesVersion"
+        return "crossmesh:kubernetesVersion"
 
     @property
     def mesh_clusters(self) -> tuple[str, ...]:

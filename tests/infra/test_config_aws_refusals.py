@@ -357,3 +357,16 @@ def test_the_lattice_backend_refuses_a_region_without_vpc_lattice(region: str) -
 def test_a_region_with_vpc_lattice_passes_and_app_mesh_is_not_held_to_it() -> None:
     assert parse(_region("eu-west-1")).region == "eu-west-1"
     assert parse(_region("il-central-1"), env="appmesh").region == "il-central-1"
+
+
+def test_the_extended_support_warning_names_the_key_that_sets_the_version() -> None:
+    # A cluster's own kubernetesVersion overrides the stack-wide one: the warning must name the key to
+    # change, not crossmesh:kubernetesVersion, which already says 1.35.
+    def first_cluster_on_1_34(config: dict[str, Any]) -> None:
+        config["crossmesh:kubernetesVersion"] = "1.35"
+        config["crossmesh:clusters"][0]["kubernetesVersion"] = "1.34"
+
+    (note,) = extended_support_notes(parse(first_cluster_on_1_34), date(2026, 12, 8))
+    assert note.startswith("Kubernetes 1.34 left EKS standard support on 2026-12-02: cluster eksc1 runs ")
+    assert note.endswith("(crossmesh:clusters[0].kubernetesVersion)")
+    assert "(crossmesh:kubernetesVersion)" not in note
