@@ -94,7 +94,10 @@ def check_this_machine(config: StackConfig, install_cli: bool) -> list[str]:
 
 
 def utc_today() -> date:
-    return datetime.now(UTC).date()
+    """Today in UTC (infra.config.utc_today, looked up at each call: the one place a test pins it)."""
+    from infra import config as config_module
+
+    return config_module.utc_today()
 
 
 def stdin_is_a_terminal() -> bool:
@@ -476,8 +479,14 @@ class DeploySession:
         the state undeleted (preflight.check_endpoints_for_cleanup)."""
         from automation import preflight
         from infra.config import extended_support_notes
+        from infra.config_parse import ConfigError, calendar_problems
 
         if deploying:
+            # A version EKS no longer creates or updates to (the model only checks that it is known,
+            # so that destroy, refresh and verify of such a stack still run).
+            expired = calendar_problems(config, self.deps.today())
+            if expired:
+                raise ConfigError(expired, f"Pulumi.{self.env}.yaml")
             # What a deploy would cost on top of the usual: a Kubernetes version past its end of
             # standard support is billed extended support per cluster hour.
             for note in extended_support_notes(config, self.deps.today()):

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from types import NoneType, UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -20,7 +21,15 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel, to_snake
 
-from infra.config import NO_VALUE, PROJECT, Expected, KeyedError, StackConfig
+from infra import config as config_module
+from infra.config import (
+    NO_VALUE,
+    PROJECT,
+    Expected,
+    KeyedError,
+    StackConfig,
+    kubernetes_version_problem,
+)
 from infra.config_limits import name_problems
 from infra.data import as_list, as_mapping
 from infra.known import did_you_mean, known_regions
@@ -719,6 +728,22 @@ def _keys_in_words(model: type[BaseModel]) -> str:
     return f"{text} ({' and '.join(required)} required)" if required else text
 
 
+def calendar_problems(config: StackConfig, today: date) -> list[Problem]:
+    """The clusters' versions that EKS no longer creates or updates to on ``today``, each on the key that
+    sets it: checked by ``pulumi up`` and ``preview`` (config_parse.from_pulumi) and by the CLI's
+    deploy, preview and render, not by destroy, refresh or verify."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, cluster in enumerate(config.clusters):
+        key = config.kubernetes_version_key(index)
+        version = config.kubernetes_version_of(cluster)
+        problem = kubernetes_version_problem(version, today)
+        if problem and key not in seen:
+            seen.add(key)
+            problems.append(Problem(key, version, problem))
+    return problems
+
+
 def from_pulumi() -> StackConfig:
     """Read and validate the running program's configuration (inside ``pulumi up`` or the recorder).
 
@@ -730,7 +755,13 @@ def from_pulumi() -> StackConfig:
 
     raw = {**get_config_env(), **CONFIG.get()}
     stack = pulumi.get_stack()
+    source = f"Pulumi.{stack}.yaml"
     try:
-        return parse_config({k: str(v) for k, v in raw.items()}, stack, source=f"Pulumi.{stack}.yaml")
+        config = parse_config({k: str(v) for k, v in raw.items()}, stack, source=source)
+        # The program runs for up and preview (and the offline render), never for destroy or refresh.
+        problems = calendar_problems(config, config_module.utc_today())
+        if problems:
+            raise ConfigError(problems, source)
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from exc
+    return config

@@ -16,12 +16,24 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from datetime import date
 from typing import Any, cast
 
 import botocore.loaders
 import botocore.session
+import pytest
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 _create_loader = cast("Callable[[str | None], Any]", botocore.loaders.create_loader)
 botocore.session.create_loader = functools.cache(_create_loader)
+
+
+@pytest.fixture(autouse=True)
+def _calendar_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process test judges Kubernetes versions on one fixed day (the EKS release calendar,
+    infra/config.py), so the suite does not change verdict as versions leave EKS; a test about the
+    calendar sets its own day on the same function."""
+    import infra.config
+
+    monkeypatch.setattr(infra.config, "utc_today", lambda: date(2026, 12, 8))

@@ -16,6 +16,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 import automation.cli as cli
+import infra.config
 from automation.errors import CrossmeshError, Failure
 from automation.exit_codes import ExitCode
 from automation.preflight import PreflightClients, make_clients
@@ -94,6 +95,35 @@ def test_deploy_and_preview_warn_of_the_extended_support_charge(
     flat = " ".join(stderr.split())
     assert "warning: Kubernetes 1.35 left EKS standard support on 2027-03-27: clusters eksc1, eksc2" in flat
     assert "billed per cluster hour" in flat
+
+
+# "On the end of extended support date, you can no longer create new Amazon EKS clusters with the
+# unsupported version" (kubernetes-versions.html): dev's 1.35 leaves EKS on 2028-03-27.
+@pytest.mark.parametrize("command", [("preview", "dev"), ("deploy", "dev", "--yes")])
+def test_deploy_and_preview_refuse_a_version_that_has_left_eks_before_any_aws_call(
+    opened: Opened, command: tuple[str, ...]
+) -> None:
+    opened.today = date(2028, 3, 27)
+    # No credentials and no moto: an AWS call would fail differently (exit 5).
+    code, document, _ = opened.run(*command)
+    assert code == ExitCode.BAD_INPUT
+    error = document["error"]
+    assert isinstance(error, dict)
+    assert error["kind"] == "bad_input"
+    assert "crossmesh:kubernetesVersion: got '1.35'; Kubernetes 1.35 left Amazon EKS on 2028-03-27" in str(
+        error["message"]
+    )
+    assert opened.requests == []
+
+
+def test_destroy_of_a_stack_whose_version_has_left_eks_goes_on_to_its_checks(
+    opened: Opened, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stack file is read, and the run goes on to the AWS checks (here: no credentials, exit 5).
+    opened.today = date(2028, 3, 27)
+    monkeypatch.setattr(infra.config, "utc_today", lambda: date(2028, 3, 27))
+    code, document, _ = opened.run("destroy", "dev", "--yes")
+    assert code == ExitCode.AWS_CREDENTIALS, document
 
 
 def test_no_credentials_is_exit_5_and_pulumi_is_never_reached(opened: Opened) -> None:

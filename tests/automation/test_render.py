@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +406,20 @@ def test_cli_render_shows_paths_and_problems_as_written_not_as_markup(
     assert outcome.exit_code == 1
     assert f"written to {out}" in outcome.output
     assert "eksc1: Service/[/broken]: spec.type: 7 is not of type 'string'" in outcome.output
+
+
+def test_render_refuses_a_version_that_has_left_eks_naming_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `pulumi up` would refuse (infra/config_parse.py, from_pulumi): dev's 1.35 leaves EKS on 2028-03-27.
+    import infra.config
+
+    monkeypatch.setattr(infra.config, "utc_today", lambda: date(2028, 3, 27))
+    outcome = CliRunner().invoke(app, ["render", "dev", "--out", str(tmp_path / "out"), "--json"])
+    assert outcome.exit_code == 2, outcome.output
+    error = json.loads(outcome.stdout.strip().splitlines()[-1])["error"]
+    assert error["kind"] == "bad_input"
+    assert (
+        "crossmesh:kubernetesVersion: got '1.35'; Kubernetes 1.35 left Amazon EKS on 2028-03-27"
+        in error["message"]
+    )

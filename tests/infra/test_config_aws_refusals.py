@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import pulumi
 import pytest
 
 import infra.config as config_module
@@ -21,10 +22,10 @@ from infra.config import (
     extended_support_notes,
     kubernetes_version_problem,
 )
-from infra.config_parse import ConfigError, parse_stack_file
+from infra.config_parse import ConfigError, calendar_problems, parse_stack_file
 from infra.known import known_regions, partition_of
 from infra.mesh import backend_for
-from tests.support import PROJECT_DIR, variant
+from tests.support import PROJECT_DIR, record_document, variant
 
 Change = Callable[[dict[str, Any]], None]
 
@@ -279,34 +280,43 @@ def _version(version: str) -> Change:
     return lambda config: config.update({"crossmesh:kubernetesVersion": version})
 
 
-def test_kubernetes_1_31_is_past_its_end_of_extended_support_and_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _on(monkeypatch, date(2026, 12, 8))
+def test_kubernetes_1_31_is_past_its_end_of_extended_support_and_refused() -> None:
+    # Not in the calendar any more: its extended support ended on 2026-11-26.
     message = refusal(_version("1.31"))
     assert "crossmesh:kubernetesVersion: got '1.31'" in message
     assert "expected one of 1.32, 1.33, 1.34, 1.35" in message
 
 
-def test_a_version_is_refused_from_its_end_of_extended_support_naming_the_date(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _on(monkeypatch, date(2027, 3, 22))
-    assert parse(_version("1.32")).kubernetes_version == "1.32"
-    _on(monkeypatch, date(2027, 3, 23))
-    message = refusal(_version("1.32"))
-    assert "crossmesh:kubernetesVersion: got '1.32'; Kubernetes 1.32 left Amazon EKS on 2027-03-23" in message
-    assert "expected one of 1.33, 1.34, 1.35 (a quoted string)" in message
+def _expired(change: Change, day: date) -> list[str]:
+    return [str(p) for p in calendar_problems(parse(change), day)]
 
 
-def test_a_clusters_own_version_is_held_to_the_calendar_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    _on(monkeypatch, date(2027, 7, 29))
+def test_a_version_is_refused_from_its_end_of_extended_support_naming_the_date() -> None:
+    assert _expired(_version("1.32"), date(2027, 3, 22)) == []
+    (problem,) = _expired(_version("1.32"), date(2027, 3, 23))
+    assert problem.startswith(
+        "crossmesh:kubernetesVersion: got '1.32'; Kubernetes 1.32 left Amazon EKS on 2027-03-23"
+    )
+    assert problem.endswith("expected one of 1.33, 1.34, 1.35 (a quoted string)")
 
+
+def test_a_clusters_own_version_is_held_to_the_calendar_too() -> None:
     def older_first_cluster(config: dict[str, Any]) -> None:
         config["crossmesh:clusters"][0]["kubernetesVersion"] = "1.33"
 
-    message = refusal(older_first_cluster)
-    assert "crossmesh:clusters[0].kubernetesVersion: got '1.33'; Kubernetes 1.33 left Amazon EKS" in message
+    (problem,) = _expired(older_first_cluster, date(2027, 7, 29))
+    assert problem.startswith(
+        "crossmesh:clusters[0].kubernetesVersion: got '1.33'; Kubernetes 1.33 left Amazon EKS"
+    )
+
+
+def test_a_stack_on_a_version_that_has_left_eks_still_parses_so_it_can_be_destroyed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The calendar is judged where a cluster would be made or updated (up, preview, render), not when the
+    # stack file is read: destroy, refresh and verify of such a stack must still run.
+    _on(monkeypatch, date(2027, 3, 23))
+    assert parse(_version("1.32")).kubernetes_version == "1.32"
 
 
 def test_every_offered_version_has_its_calendar_dates() -> None:
@@ -370,3 +380,15 @@ def test_the_extended_support_warning_names_the_key_that_sets_the_version() -> N
     assert note.startswith("Kubernetes 1.34 left EKS standard support on 2026-12-02: cluster eksc1 runs ")
     assert note.endswith("(crossmesh:clusters[0].kubernetesVersion)")
     assert "(crossmesh:kubernetesVersion)" not in note
+
+
+def test_pulumi_up_refuses_a_version_that_has_left_eks_before_any_resource(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The program reads its configuration for up and preview only (config_parse.from_pulumi).
+    _on(monkeypatch, date(2027, 3, 23))
+    with pytest.raises(pulumi.RunError) as caught:
+        record_document(variant("dev", _version("1.32")), "dev")
+    assert "crossmesh:kubernetesVersion: got '1.32'; Kubernetes 1.32 left Amazon EKS on 2027-03-23" in str(
+        caught.value
+    )
