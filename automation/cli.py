@@ -490,7 +490,14 @@ def main(deps: Dependencies | None = None) -> None:
     escape_what_stdout_cannot_encode()
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate_as_ctrl_c)
-    app(obj=deps)
+    try:
+        app(obj=deps)
+    finally:
+        # The command has ended and said how: a Ctrl-C or SIGTERM from here on has nothing left to
+        # stop, and would otherwise land in the interpreter's shutdown (the program's threads, atexit
+        # hooks), which then ends the process by the signal itself, without the exit code given.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _terminate_as_ctrl_c(signum: int, frame: FrameType | None) -> None:

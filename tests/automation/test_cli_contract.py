@@ -163,6 +163,25 @@ def test_ctrl_c_during_render_prints_a_line_and_the_json_error_and_exits_130(
     assert f"{out_dir} may be incomplete" in str(error["hint"])
 
 
+def test_once_a_command_has_ended_a_late_ctrl_c_cannot_change_how_the_process_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A SIGINT that arrived after the command had written its result used to land in the interpreter's
+    # shutdown, which then ended the process by the signal (status -2, no exit code of ours): seen when
+    # Ctrl-C reached a render as it finished. main() ignores both signals once the command has ended.
+    before = {sent: signal.getsignal(sent) for sent in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(sys, "argv", ["crossmesh", "--version"])
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+        after = {sent: signal.getsignal(sent) for sent in before}
+    finally:
+        for sent, handler in before.items():
+            signal.signal(sent, handler)
+    assert ended.value.code in (0, None)
+    assert after == {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}
+
+
 def test_version() -> None:
     from importlib.metadata import version
 
