@@ -479,14 +479,9 @@ class DeploySession:
         the state undeleted (preflight.check_endpoints_for_cleanup)."""
         from automation import preflight
         from infra.config import extended_support_notes
-        from infra.config_parse import ConfigError, calendar_problems
 
         if deploying:
-            # A version EKS no longer creates or updates to (the model only checks that it is known,
-            # so that destroy, refresh and verify of such a stack still run).
-            expired = calendar_problems(config, self.deps.today())
-            if expired:
-                raise ConfigError(expired, f"Pulumi.{self.env}.yaml")
+            self.refuse_expired_versions(config)
             # What a deploy would cost on top of the usual: a Kubernetes version past its end of
             # standard support is billed extended support per cluster hour.
             for note in extended_support_notes(config, self.deps.today()):
@@ -511,6 +506,16 @@ class DeploySession:
         if cleaning_up:
             preflight.check_endpoints_for_cleanup(config, clients, operation=self.operation)
         return identity
+
+    def refuse_expired_versions(self, config: StackConfig) -> None:
+        """A version EKS no longer creates or updates to stops every command that runs the program (deploy,
+        preview, shift's targeted updates: config_parse.from_pulumi refuses it there) before any cloud
+        call. The model only checks that the version is known, so destroy, refresh and verify still run."""
+        from infra.config_parse import ConfigError, calendar_problems
+
+        expired = calendar_problems(config, self.deps.today())
+        if expired:
+            raise ConfigError(expired, f"Pulumi.{self.env}.yaml")
 
     def refuse_undeployable(self, config: StackConfig) -> None:
         """A backend that cannot be deployed (App Mesh) stops deploy and preview before anything runs."""

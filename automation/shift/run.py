@@ -220,6 +220,10 @@ class ShiftRun:
             raise self._bad(str(exc)) from exc
         self.session.require_confirmation_possible(opts.yes, arguments=_own_arguments(opts))
         self.session.require_local_folders(self.state_dir)
+        # The routing targets are found by running the program, and each step is a targeted `pulumi up`,
+        # which runs it too: it refuses a version that has left EKS (config_parse.from_pulumi), so the
+        # shift would stop there, after the lease and the question, instead of here with the key.
+        self.session.refuse_expired_versions(config)
         self.session.preflight(config, mesh="require")
         self._acquire(lock)
         from automation.stack import StackRequest  # noqa: PLC0415

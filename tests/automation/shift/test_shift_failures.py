@@ -7,6 +7,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -335,3 +336,27 @@ def test_a_shift_whose_plan_drops_steps_ends_done_not_running(tmp_path: Path) ->
     again = _run(tmp_path, stack, "--to", "red=0", project=project)
     assert again.exit_code == 0, again.output
     assert stack.applied == {"blue": 100, "red": 0}
+
+
+def test_a_shift_of_a_stack_whose_version_has_left_eks_is_refused_before_any_aws_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shift runs the program (to find the routing targets, and in each targeted update), and the
+    # program refuses a version that has left EKS (infra/config_parse.py, from_pulumi): without this
+    # check the shift took the lease and asked before failing there. The fakes here do not run the
+    # program, so the steps went through.
+    # dev's 1.35 leaves EKS on 2028-03-27 (EKS_VERSION_CALENDAR).
+    import infra.config
+
+    monkeypatch.setattr(infra.config, "utc_today", lambda: date(2028, 3, 27))
+    stack = _Stack({"blue": 100, "red": 0})
+    outcome = _run(tmp_path, stack, "--to", "red=100")
+    assert outcome.exit_code == 2, outcome.output
+    error = json.loads(outcome.stdout)["error"]
+    assert error["kind"] == "bad_input"
+    assert (
+        "crossmesh:kubernetesVersion: got '1.35'; Kubernetes 1.35 left Amazon EKS on 2028-03-27"
+        in error["message"]
+    )
+    assert stack.updates == []
+    assert stack.tags == {}
