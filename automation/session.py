@@ -523,17 +523,16 @@ class DeploySession:
 
         preflight.check_deployable(config)
 
-    def refuse_backend_switch(self, config: StackConfig, runner: StackRunner) -> None:
-        """A stack deployed with another mesh backend is not converted in place."""
+    def refuse_what_the_state_forbids(self, config: StackConfig, runner: StackRunner) -> None:
+        """A stack deployed with another mesh backend is not converted in place, and a setting it was built
+        with and cannot change in place stays as it is. The state is read once (each read is a
+        ``pulumi stack export``)."""
         from automation import preflight
 
-        preflight.check_no_backend_switch(config, runner.resource_types())
-
-    def refuse_fixed_setting_changes(self, config: StackConfig, runner: StackRunner) -> None:
-        """A setting the deployed stack was built with and cannot change in place stays as it is."""
-        from automation import preflight
-
-        preflight.check_no_fixed_setting_change(config, runner.state_resources())
+        state = runner.state_resources()
+        types = None if state is None else [str(r.get("type", "")) for r in state]
+        preflight.check_no_backend_switch(config, types)
+        preflight.check_no_fixed_setting_change(config, state)
 
     def open_stack(
         self, *, backend: str | None, install_cli: bool, create: bool, guard: StackConfig | None = None
@@ -680,8 +679,7 @@ class DeploySession:
             self.preflight(config, mesh="require", deploying=True, install_cli=install_cli)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
             self.refuse_stale_weights(config, runner)
-            self.refuse_backend_switch(config, runner)
-            self.refuse_fixed_setting_changes(config, runner)
+            self.refuse_what_the_state_forbids(config, runner)
             if not yes:
                 planned = self.operate(runner, config, "preview", parallel)
                 self.output.say(f"preview of {self.env}: {changes_text(planned.changes)}")
@@ -710,8 +708,7 @@ class DeploySession:
             self.require_local_folders(guardrails=True)
             self.preflight(config, mesh="require", deploying=True, install_cli=install_cli)
             runner = self.open_stack(backend=backend, install_cli=install_cli, create=True, guard=config)
-            self.refuse_backend_switch(config, runner)
-            self.refuse_fixed_setting_changes(config, runner)
+            self.refuse_what_the_state_forbids(config, runner)
             result = self.operate(runner, config, "preview", parallel)
             self.output.say(f"preview of {self.env}: {changes_text(result.changes)}", out=True)
             self.output.emit(self.result(True, ExitCode.OK, changes=dict(result.changes)))

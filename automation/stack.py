@@ -67,10 +67,6 @@ class StackRunner(Protocol):
         """Resources in the stack's current state (a progress estimate); ``None`` when unknown."""
         ...
 
-    def resource_types(self) -> list[str] | None:
-        """Type tokens of the resources in the stack's current state; ``None`` when unknown."""
-        ...
-
     def state_resources(self) -> list[Mapping[str, Any]] | None:
         """The resources of the stack's current state as ``pulumi stack export`` writes them (``type``,
         ``urn``, ``inputs``, ``outputs``); ``None`` when unknown."""
@@ -154,10 +150,6 @@ class PulumiStackRunner:
     def resource_count(self) -> int | None:
         resources = self.state_resources()
         return None if resources is None else len(resources)
-
-    def resource_types(self) -> list[str] | None:
-        resources = self.state_resources()
-        return None if resources is None else [str(r.get("type", "")) for r in resources]
 
     def state_resources(self) -> list[Mapping[str, Any]] | None:
         try:

@@ -68,8 +68,6 @@ class Engine:
     def resource_count(self):
         return None
 
-    def resource_types(self):
-        return None
 
     def state_resources(self):
         return None

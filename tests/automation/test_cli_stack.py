@@ -93,10 +93,8 @@ class FakeRunner:
         default_factory=dict[str, Callable[["FakeRunner"], None]]
     )
     cancel_error: BaseException | None = None
-    state_types: list[str] | None = None
-    """Resource types in the stack's state (for the backend-switch refusal)."""
     state: list[dict[str, Any]] | None = None
-    """The stack's state resources, as exported (for the fixed-settings refusal)."""
+    """The stack's state resources, as exported (for the backend-switch and fixed-settings refusals)."""
     calls: list[str] = field(default_factory=list[str])
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -135,9 +133,6 @@ class FakeRunner:
 
     def resource_count(self) -> int | None:
         return 1
-
-    def resource_types(self) -> list[str] | None:
-        return self.state_types
 
     def state_resources(self) -> list[Mapping[str, Any]] | None:
         return list(self.state) if self.state is not None else None
@@ -855,13 +850,13 @@ def test_deploy_refuses_a_stack_file_that_would_undo_a_shift(world: World) -> No
 
 
 def test_deploy_refuses_to_turn_an_app_mesh_stack_into_lattice_in_place(world: World) -> None:
-    world.runner.state_types = ["pulumi:pulumi:Stack", "crossmesh:infra:AppMeshController"]
+    world.runner.state = [{"type": "pulumi:pulumi:Stack"}, {"type": "crossmesh:infra:AppMeshController"}]
     outcome = world.invoke("deploy", "dev", "--yes")
     assert outcome.exit_code == 2, outcome.output
     assert "holds appmesh resources (crossmesh:infra:AppMeshController)" in outcome.stderr
     assert "docs/migration.md" in outcome.stderr
     assert world.runner.calls == ["outputs"]  # neither up nor preview ran
-    world.runner.state_types = ["pulumi:pulumi:Stack", "crossmesh:infra:LatticeController"]
+    world.runner.state = [{"type": "pulumi:pulumi:Stack"}, {"type": "crossmesh:infra:LatticeController"}]
     assert world.invoke("deploy", "dev", "--yes").exit_code == 0
 
 
