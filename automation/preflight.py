@@ -352,6 +352,16 @@ def describe_clusters(eks: Any, names: Sequence[str]) -> dict[str, ExistingClust
     return found
 
 
+def describe_stack_clusters(config: StackConfig, eks: Any) -> dict[str, ExistingCluster]:
+    """The EKS clusters that exist under the names this stack gives its clusters (whoever owns them)."""
+    return describe_clusters(eks, [config.eks_name(c.name) for c in config.clusters])
+
+
+def own_clusters(config: StackConfig, existing: Mapping[str, ExistingCluster]) -> dict[str, ExistingCluster]:
+    """Those of ``existing`` this stack made (its ``environment`` tag), by name."""
+    return {name: cluster for name, cluster in existing.items() if owner_of(cluster.tags) == config.stack}
+
+
 def _minor(version: str) -> tuple[int, int] | None:
     parts = version.split(".")
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
@@ -380,9 +390,10 @@ def check_versions(config: StackConfig, existing: Mapping[str, ExistingCluster])
     """On an update, each cluster's configured version must be one EKS can move it to from where it
     is: refused here, before Pulumi changes anything, instead of by UpdateClusterVersion half-way."""
     problems: list[str] = []
+    ours = own_clusters(config, existing)
     for index, cluster in enumerate(config.clusters):
-        found = existing.get(config.eks_name(cluster.name))
-        if found is None or owner_of(found.tags) != config.stack:
+        found = ours.get(config.eks_name(cluster.name))
+        if found is None:
             continue
         wanted = config.kubernetes_version_of(cluster)
         problem = version_step_problem(found.version, wanted)
@@ -672,12 +683,12 @@ def _check_for_deploy(
 ) -> list[str]:
     if clients.eks is None:
         return []
-    existing = describe_clusters(clients.eks, [config.eks_name(c.name) for c in config.clusters])
+    existing = describe_stack_clusters(config, clients.eks)
     check_names(config, clients, existing)
     check_versions(config, existing)
     check_creator_not_an_operator(config, identity, clients, existing)
     note = check_cloud_map_namespace(config, clients)
-    check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)
+    check_endpoints(own_clusters(config, existing), probe=probe)
     checks = checks_for(config.mesh.backend)
     if checks is not None:
         checks.check_for_deploy(clients, region=config.region)
@@ -705,10 +716,10 @@ def check_endpoints_for_cleanup(
     if clients.eks is None:
         return
     try:
-        existing = describe_clusters(clients.eks, [config.eks_name(c.name) for c in config.clusters])
+        existing = describe_stack_clusters(config, clients.eks)
     except (ClientError, BotoCoreError) as exc:
         raise deploy_check_failure(exc, before=operation) from exc
-    check_endpoints({n: c for n, c in existing.items() if owner_of(c.tags) == config.stack}, probe=probe)
+    check_endpoints(own_clusters(config, existing), probe=probe)
 
 
 def check_nothing_protected(env: str, state: Sequence[Mapping[str, Any]]) -> None:
