@@ -36,7 +36,7 @@ from automation.recorder import Recording, Registration, record_project
 from automation.validate import CrdSchemas, Invalid, unchecked_objects, validate_objects
 from infra import config as config_module
 from infra.config import StackConfig
-from infra.config_parse import ConfigError, calendar_problems
+from infra.config_parse import refuse_expired_versions
 from infra.data import as_list, as_mapping, mapping_or_empty
 from policy.crossmesh_policy import PolicyReport
 
@@ -183,9 +183,7 @@ def render(
     loaded_env = environment(project_dir, env, document)
     config = loaded_env.config
     # What `pulumi up` would refuse (config_parse.from_pulumi): a version EKS no longer creates.
-    expired = calendar_problems(config, config_module.utc_today())
-    if expired:
-        raise ConfigError(expired, f"Pulumi.{env}.yaml")
+    refuse_expired_versions(config, config_module.utc_today(), f"Pulumi.{env}.yaml")
     loaded = time.perf_counter()
     # Before the program runs: a bad --crds file is bad input, refused without seconds of work first.
     located = crd_files if crd_files is not None else locate_crd_files(project_dir, crds_dir)

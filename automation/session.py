@@ -511,11 +511,9 @@ class DeploySession:
         """A version EKS no longer creates or updates to stops every command that runs the program (deploy,
         preview, shift's targeted updates: config_parse.from_pulumi refuses it there) before any cloud
         call. The model only checks that the version is known, so destroy, refresh and verify still run."""
-        from infra.config_parse import ConfigError, calendar_problems
+        from infra.config_parse import refuse_expired_versions
 
-        expired = calendar_problems(config, self.deps.today())
-        if expired:
-            raise ConfigError(expired, f"Pulumi.{self.env}.yaml")
+        refuse_expired_versions(config, self.deps.today(), f"Pulumi.{self.env}.yaml")
 
     def refuse_undeployable(self, config: StackConfig) -> None:
         """A backend that cannot be deployed (App Mesh) stops deploy and preview before anything runs."""

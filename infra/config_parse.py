@@ -744,6 +744,14 @@ def calendar_problems(config: StackConfig, today: date) -> list[Problem]:
     return problems
 
 
+def refuse_expired_versions(config: StackConfig, today: date, source: str) -> None:
+    """Raise :class:`ConfigError` (``source``: the stack file) for every version of
+    :func:`calendar_problems`; the one refusal up, preview, render, deploy and shift share."""
+    problems = calendar_problems(config, today)
+    if problems:
+        raise ConfigError(problems, source)
+
+
 def from_pulumi() -> StackConfig:
     """Read and validate the running program's configuration (inside ``pulumi up`` or the recorder).
 
@@ -759,9 +767,7 @@ def from_pulumi() -> StackConfig:
     try:
         config = parse_config({k: str(v) for k, v in raw.items()}, stack, source=source)
         # The program runs for up and preview (and the offline render), never for destroy or refresh.
-        problems = calendar_problems(config, config_module.utc_today())
-        if problems:
-            raise ConfigError(problems, source)
+        refuse_expired_versions(config, config_module.utc_today(), source)
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from exc
     return config
