@@ -162,19 +162,24 @@ def test_cli_bad_config_exits_2_before_anything_is_registered(
     assert recorded == []
 
 
-def test_cli_invalid_object_exits_1_naming_object_and_field(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def _add_an_invalid_service(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The render's objects gain, in eksc1, a Service ``name`` whose spec.type is not a string."""
     real = render_module.kubernetes_objects
 
     def with_a_broken_object(recording: Any) -> Any:
         objects, releases = real(recording)
         objects["eksc1"].append(
-            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "broken"}, "spec": {"type": 7}}
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": {"type": 7}}
         )
         return objects, releases
 
     monkeypatch.setattr(render_module, "kubernetes_objects", with_a_broken_object)
+
+
+def test_cli_invalid_object_exits_1_naming_object_and_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _add_an_invalid_service(monkeypatch, "broken")
     outcome = runner.invoke(app, ["render", "dev", "--out", str(tmp_path)])
     assert outcome.exit_code == 1
     assert "eksc1: Service/broken: spec.type: 7 is not of type 'string'" in outcome.output
@@ -390,16 +395,7 @@ def test_cli_render_shows_paths_and_problems_as_written_not_as_markup(
     # The summary printed the output folder and each problem as rich markup: "[/x]" in an --out path
     # or an object's name raised MarkupError (a traceback after the render was written), and a tag-like
     # "[bold]" or a CRD pattern's "[a-z0-9]" vanished from what the user was told.
-    real = render_module.kubernetes_objects
-
-    def with_a_broken_object(recording: Any) -> Any:
-        objects, releases = real(recording)
-        objects["eksc1"].append(
-            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "[/broken]"}, "spec": {"type": 7}}
-        )
-        return objects, releases
-
-    monkeypatch.setattr(render_module, "kubernetes_objects", with_a_broken_object)
+    _add_an_invalid_service(monkeypatch, "[/broken]")
     out = tmp_path / "render-[/x]-[bold]"
     outcome = runner.invoke(app, ["render", "dev", "--out", str(out)], env={"COLUMNS": "500"})
     assert outcome.exception is None or isinstance(outcome.exception, SystemExit), outcome.exception
