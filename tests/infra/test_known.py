@@ -3,6 +3,7 @@ finds, or the config would refuse (or accept) what AWS does not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,32 +15,21 @@ from infra.known import did_you_mean, known_instance_types, known_regions, servi
 from tests.support import clear_aws_environment
 
 
-def test_known_regions_are_the_regions_botocore_lists_for_eks(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize(
+    ("service", "ours"), [("eks", known_regions), ("vpc-lattice", lambda: service_regions("vpc-lattice"))]
+)
+def test_the_regions_known_for_a_service_are_the_regions_botocore_lists_for_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, service: str, ours: Callable[[], frozenset[str]]
 ) -> None:
     clear_aws_environment(monkeypatch, tmp_path)
     session: Any = botocore.session.Session()
     expected = {
         str(region)
         for partition in session.get_available_partitions()
-        for region in session.get_available_regions("eks", partition_name=partition)
+        for region in session.get_available_regions(service, partition_name=partition)
     }
     assert "us-east-1" in expected
-    assert known_regions() == frozenset(expected)
-
-
-def test_service_regions_are_the_regions_botocore_lists_for_the_service(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    clear_aws_environment(monkeypatch, tmp_path)
-    session: Any = botocore.session.Session()
-    expected = {
-        str(region)
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("vpc-lattice", partition_name=partition)
-    }
-    assert "us-east-1" in expected
-    assert service_regions("vpc-lattice") == frozenset(expected)
+    assert ours() == frozenset(expected)
 
 
 def test_known_instance_types_are_the_enum_the_ec2_model_validates_against() -> None:
